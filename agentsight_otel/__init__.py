@@ -1,0 +1,20 @@
+"""AgentSight conversation tracking on OpenTelemetry.
+
+Importing this package reads no configuration, opens no connection, loads no ``.env`` and adds
+no logging handlers; the ready ``conversation_tracker`` configures itself on first use.
+"""
+
+from agentsight_otel._version import __version__
+from agentsight_otel.decorators import traced_action
+from agentsight_otel.export.exporter import AgentSightSpanExporter
+from agentsight_otel.tracker import ConversationTracker
+
+conversation_tracker = ConversationTracker()
+
+__all__ = [
+    "AgentSightSpanExporter",
+    "ConversationTracker",
+    "__version__",
+    "conversation_tracker",
+    "traced_action",
+]

@@ -1,0 +1,185 @@
+"""Settings: explicit arguments win over the environment, the environment over defaults."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from dataclasses import dataclass, field, replace
+from typing import Literal, cast
+from urllib.parse import urlsplit
+
+from agentsight_otel.exceptions import ConfigurationError, InvalidApiKeyError
+
+ENV_API_KEY = "AGENTSIGHT_API_KEY"
+ENV_ENDPOINT = "AGENTSIGHT_API_ENDPOINT"
+ENV_LOG_LEVEL = "AGENTSIGHT_LOG_LEVEL"
+ENV_ENVIRONMENT = "AGENTSIGHT_ENVIRONMENT"
+DEFAULT_ENDPOINT = "https://api.agentsight.io"
+DEFAULT_ENVIRONMENT = "production"
+
+API_KEY_PATTERN = re.compile(r"^ags_[0-9a-f]{32}_[0-9a-f]{6}$", re.IGNORECASE)
+Compression = Literal["auto", "gzip", "none"]
+_COMPRESSIONS = ("auto", "gzip", "none")
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+logger = logging.getLogger("agentsight_otel")
+
+
+class ApiKey:
+    """An API key whose ``repr`` and ``str`` never show it."""
+
+    __slots__ = ("_secret",)
+
+    def __init__(self, secret: str) -> None:
+        self._secret = secret
+
+    def reveal(self) -> str:
+        """The key itself, for the Authorization header only."""
+        return self._secret
+
+    def __repr__(self) -> str:
+        return "ApiKey('ags_****')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ApiKey) and other._secret == self._secret
+
+    def __hash__(self) -> int:
+        return hash(self._secret)
+
+
+def parse_api_key(value: object, source: str) -> ApiKey:
+    """Check a key's shape; the error names where it came from, never the key."""
+    if not isinstance(value, str):
+        raise InvalidApiKeyError(f"{source} must be a string, not {type(value).__name__}")
+    key = value.strip()
+    if not API_KEY_PATTERN.match(key):
+        raise InvalidApiKeyError(
+            f"{source} is not an AgentSight API key: expected 'ags_' + 32 hex digits + '_' "
+            f"+ 6 hex digits ({len(key)} characters given)"
+        )
+    return ApiKey(key)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the tracker, exporter and bridge read from configuration."""
+
+    api_key: ApiKey | None = None
+    endpoint: str = DEFAULT_ENDPOINT
+    environment: str = DEFAULT_ENVIRONMENT
+    log_level: str | None = None
+    compression: Compression = "auto"
+    request_timeout: float = 10.0
+    export_deadline: float = 30.0
+    send_timeout: float = 5.0
+    max_body_bytes: int = 4 * 1024 * 1024
+    verify_tls: bool = True
+    key_problem: str | None = field(default=None, compare=False)
+
+    def ingest_url(self) -> str:
+        """``{endpoint}/api/ingest/``, trailing slash kept."""
+        return join_url(self.endpoint, "/api/ingest/")
+
+    def with_overrides(self, **overrides: object) -> Settings:
+        """A copy with the non-None overrides applied and checked."""
+        return resolve_settings(base=self, **overrides)
+
+
+def join_url(endpoint: str, path: str) -> str:
+    """Join a base URL and an API path exactly once at the seam."""
+    return f"{endpoint.rstrip('/')}/{path.lstrip('/')}"
+
+
+def resolve_settings(base: Settings | None = None, **explicit: object) -> Settings:
+    """Settings from explicit values (checked, raising), then environment, then defaults."""
+    unknown = set(explicit) - {f for f in Settings.__dataclass_fields__ if f != "key_problem"}
+    if unknown:
+        raise ConfigurationError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    given = {k: v for k, v in explicit.items() if v is not None}
+    settings = base if base is not None else _from_environment()
+    if "api_key" in given:
+        given["api_key"] = parse_api_key(given["api_key"], "api_key")
+        given["key_problem"] = None
+    if "endpoint" in given:
+        given["endpoint"] = check_endpoint(given["endpoint"], "endpoint")
+    if "environment" in given:
+        given["environment"] = check_environment(given["environment"], "environment")
+    if "log_level" in given:
+        given["log_level"] = check_log_level(given["log_level"], "log_level")
+    if "compression" in given and given["compression"] not in _COMPRESSIONS:
+        raise ConfigurationError(f"compression must be one of {', '.join(_COMPRESSIONS)}")
+    for name in ("request_timeout", "export_deadline", "send_timeout"):
+        if name in given:
+            given[name] = _positive_number(given[name], name, allow_zero=name == "send_timeout")
+    if "max_body_bytes" in given:
+        given["max_body_bytes"] = int(_positive_number(given["max_body_bytes"], "max_body_bytes"))
+    return replace(settings, **given)  # type: ignore[arg-type]
+
+
+def _from_environment() -> Settings:
+    """Defaults overlaid with the AGENTSIGHT_* environment; bad values are logged, not raised."""
+    settings = Settings()
+    raw_key = os.environ.get(ENV_API_KEY, "").strip()
+    if raw_key:
+        try:
+            settings = replace(settings, api_key=parse_api_key(raw_key, ENV_API_KEY))
+        except InvalidApiKeyError as exc:
+            settings = replace(settings, key_problem=str(exc))
+    for env, name, check in (
+        (ENV_ENDPOINT, "endpoint", check_endpoint),
+        (ENV_ENVIRONMENT, "environment", check_environment),
+        (ENV_LOG_LEVEL, "log_level", check_log_level),
+    ):
+        raw = os.environ.get(env, "").strip()
+        if raw:
+            try:
+                settings = replace(settings, **{name: check(raw, env)})
+            except ConfigurationError as exc:
+                logger.error("ignoring %s: %s", env, exc)
+    return settings
+
+
+def check_endpoint(value: object, source: str) -> str:
+    """An http(s) base URL without query or fragment."""
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigurationError(f"{source} must be a non-empty URL string")
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ConfigurationError(f"{source} must be an http:// or https:// base URL")
+    return value.strip().rstrip("/")
+
+
+def check_environment(value: object, source: str) -> str:
+    """A non-empty environment slug; the backend's list is checked at export time."""
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigurationError(f"{source} must be a non-empty string such as 'production'")
+    slug = value.strip().lower()
+    return {"prod": "production", "dev": "development"}.get(slug, slug)
+
+
+def check_log_level(value: object, source: str) -> str:
+    """One of the standard logging level names."""
+    if not isinstance(value, str) or value.strip().upper() not in _LOG_LEVELS:
+        raise ConfigurationError(f"{source} must be one of {', '.join(_LOG_LEVELS)}")
+    return value.strip().upper()
+
+
+def _positive_number(value: object, name: str, *, allow_zero: bool = False) -> float:
+    """A finite number above zero (or zero when allowed)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigurationError(f"{name} must be a number")
+    number = float(value)
+    if number != number or number in (float("inf"), float("-inf")):
+        raise ConfigurationError(f"{name} must be finite")
+    if number < 0 or (number == 0 and not allow_zero):
+        raise ConfigurationError(f"{name} must be greater than zero")
+    return number
+
+
+def apply_log_level(settings: Settings) -> None:
+    """Set the library logger's level (never its handlers) when a level is configured."""
+    if settings.log_level:
+        logger.setLevel(cast(str, settings.log_level))

@@ -1,0 +1,1 @@
+"""Assembly of finished traces and their delivery to AgentSight."""

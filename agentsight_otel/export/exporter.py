@@ -1,0 +1,117 @@
+"""``AgentSightSpanExporter``: finished spans in, AgentSight ingest batches out."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from agentsight_otel._log import RateLimitedLog
+from agentsight_otel.config import Settings, resolve_settings
+from agentsight_otel.export.assembler import TraceAssembler
+from agentsight_otel.export.client import IngestClient, RetryPolicy
+from agentsight_otel.export.clock import Clock, SystemClock
+from agentsight_otel.export.ledger import DEFAULT_LEDGER, DeliveryLedger
+from agentsight_otel.export.transport import RequestsTransport, Transport
+from agentsight_otel.export.worker import DeliveryStats, DeliveryWorker
+from agentsight_otel.mapping.payload import TraceGroup
+from agentsight_otel.mapping.records import SpanRecord, records_from_spans
+
+logger = logging.getLogger("agentsight_otel")
+
+
+class AgentSightSpanExporter(SpanExporter):
+    """Assembles finished traces per conversation and delivers them to AgentSight.
+
+    Works with no arguments (everything from ``AGENTSIGHT_*``), so
+    ``OTEL_TRACES_EXPORTER=agentsight`` can build it. ``export`` only assembles and queues:
+    the network is used by the exporter's own thread, so it never blocks the caller, even
+    under a ``SimpleSpanProcessor``.
+    """
+
+    def __init__(self, api_key: str | None = None, endpoint: str | None = None, *,
+                 compression: str | None = None, request_timeout: float | None = None,
+                 export_deadline: float | None = None, max_body_bytes: int | None = None,
+                 verify_tls: bool | None = None, settings: Settings | None = None,
+                 transport: Transport | None = None, clock: Clock | None = None,
+                 retry_policy: RetryPolicy | None = None, ledger: DeliveryLedger | None = None,
+                 max_queue_spans: int = 100_000, max_pending_spans: int = 50_000) -> None:
+        settings = resolve_settings(
+            base=settings, api_key=api_key, endpoint=endpoint, compression=compression,
+            request_timeout=request_timeout, export_deadline=export_deadline,
+            max_body_bytes=max_body_bytes, verify_tls=verify_tls,
+        )
+        if settings.key_problem:
+            logger.error("AgentSight delivery is off: %s", settings.key_problem)
+        self.settings = settings
+        self._clock = clock or SystemClock()
+        self._ledger = ledger or DEFAULT_LEDGER
+        self._lock = threading.Lock()
+        self._assembler = TraceAssembler(max_pending_spans=max_pending_spans,
+                                         hint=self._ledger.conversation_of)
+        client = IngestClient(settings, transport or RequestsTransport(verify_tls=settings.verify_tls),
+                              clock=self._clock, policy=retry_policy)
+        self._log = RateLimitedLog()
+        self._worker = DeliveryWorker(client, self._ledger, max_queue_spans=max_queue_spans,
+                                      on_tick=self._expire, log=self._log)
+        self._shutdown = False
+        self._ledger.exporter_started()
+        if settings.api_key is None and not settings.key_problem:
+            logger.warning("AGENTSIGHT_API_KEY is not set: conversations are tracked as spans "
+                           "but not delivered to AgentSight")
+
+    @property
+    def stats(self) -> DeliveryStats:
+        """Delivery counters."""
+        return self._worker.stats
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        """Assemble and queue; never raises, never touches the network."""
+        if self._shutdown:
+            return SpanExportResult.FAILURE
+        try:
+            return self.export_records(records_from_spans(spans))
+        except Exception:
+            logger.exception("AgentSight export failed to map spans")
+            return SpanExportResult.FAILURE
+
+    def export_records(self, records: Sequence[SpanRecord]) -> SpanExportResult:
+        """The same, for records decoded elsewhere (the OTLP bridge)."""
+        with self._lock:
+            groups = self._assembler.add(records, self._clock.now())
+        ok = self._worker.submit(groups)
+        return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        """Release everything assembled and wait for its delivery attempt."""
+        try:
+            with self._lock:
+                groups = self._assembler.drain()
+            self._worker.submit(groups)
+            return self._worker.flush(timeout_millis / 1000)
+        except Exception:
+            logger.exception("AgentSight force_flush failed")
+            return False
+
+    def shutdown(self, timeout_millis: int = 30_000) -> None:
+        """Deliver what is held within the timeout, then stop; safe to call twice."""
+        if self._shutdown:
+            return
+        self._shutdown = True
+        try:
+            with self._lock:
+                groups = self._assembler.drain()
+            self._worker.submit(groups)
+            self._worker.shutdown(timeout_millis / 1000)
+        except Exception:
+            logger.exception("AgentSight shutdown failed")
+        finally:
+            self._ledger.exporter_stopped()
+
+    def _expire(self) -> list[TraceGroup]:
+        """Called by the worker while idle: release traces that waited too long."""
+        with self._lock:
+            return self._assembler.expire(self._clock.now())

@@ -1,0 +1,103 @@
+"""Delivery receipts: how a tracking call learns what the backend did with its interaction."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Literal
+
+Status = Literal["delivered", "rejected", "failed", "pending", "handed_off"]
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """The final word on one interaction root."""
+
+    status: Status
+    detail: str = ""
+
+
+class Receipt:
+    """A wait handle for one interaction root's delivery."""
+
+    __slots__ = ("_event", "settlement")
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.settlement: Settlement | None = None
+
+    def settle(self, settlement: Settlement) -> None:
+        """Record the outcome once and wake the waiter."""
+        if self.settlement is None:
+            self.settlement = settlement
+            self._event.set()
+
+    def wait(self, timeout: float) -> Settlement:
+        """The outcome, or ``pending`` when none arrived within ``timeout`` seconds."""
+        if timeout > 0:
+            self._event.wait(timeout)
+        return self.settlement or Settlement("pending", f"not confirmed within {timeout:g} s; "
+                                             "delivery continues in the background")
+
+
+class DeliveryLedger:
+    """Receipts by root span id, bounded; exporters settle, trackers wait.
+
+    Exporters register while they run, so a tracker whose spans go to a pipeline with no
+    AgentSight exporter in this process (a Collector route, say) does not wait for nothing.
+    """
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        self._capacity = capacity
+        self._receipts: OrderedDict[int, Receipt] = OrderedDict()
+        self._lock = threading.Lock()
+        self._exporters = 0
+        self._traces: OrderedDict[int, str] = OrderedDict()
+
+    def expect(self, root_span_id: int) -> Receipt:
+        """A receipt that the next settlement of this root will fill."""
+        receipt = Receipt()
+        with self._lock:
+            self._receipts[root_span_id] = receipt
+            while len(self._receipts) > self._capacity:
+                _, oldest = self._receipts.popitem(last=False)
+                oldest.settle(Settlement("pending", "too many interactions awaiting delivery"))
+        return receipt
+
+    def settle(self, root_span_id: int, settlement: Settlement) -> None:
+        """Fill the receipt for a root, if anybody expects one."""
+        with self._lock:
+            receipt = self._receipts.pop(root_span_id, None)
+        if receipt is not None:
+            receipt.settle(settlement)
+
+    def announce(self, trace_id: int, conversation_id: str) -> None:
+        """Tell exporters in this process that a trace belongs to a conversation."""
+        with self._lock:
+            self._traces[trace_id] = conversation_id
+            self._traces.move_to_end(trace_id)
+            if len(self._traces) > self._capacity:
+                self._traces.popitem(last=False)
+
+    def conversation_of(self, trace_id: int) -> str | None:
+        """The conversation a tracker announced for a trace, if any."""
+        return self._traces.get(trace_id)
+
+    def exporter_started(self) -> None:
+        """An exporter that settles receipts is running in this process."""
+        with self._lock:
+            self._exporters += 1
+
+    def exporter_stopped(self) -> None:
+        """An exporter shut down."""
+        with self._lock:
+            self._exporters = max(0, self._exporters - 1)
+
+    @property
+    def observed(self) -> bool:
+        """Whether any running exporter will settle receipts."""
+        return self._exporters > 0
+
+
+DEFAULT_LEDGER = DeliveryLedger()

@@ -1,0 +1,86 @@
+"""The HTTP transport: one request, no retries, never traced by instrumentation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import requests
+from opentelemetry import context as otel_context
+
+# Instrumentations (requests, urllib3) check these keys and stay silent, so the exporter's own
+# calls never become spans that would be exported again.
+_SUPPRESS_KEYS = ("suppress_instrumentation", "suppress_http_instrumentation")
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    """Status, headers (lower-case names) and body of a response."""
+
+    status: int
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+
+class TransportError(Exception):
+    """The request did not complete (refused, reset, timed out); safe to retry."""
+
+
+class Transport(Protocol):
+    """Sends one HTTP request."""
+
+    def request(self, method: str, url: str, body: bytes | None,
+                headers: Mapping[str, str], timeout: float) -> HttpResponse:
+        """Send and return the response, or raise ``TransportError``."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+def suppressed_context() -> otel_context.Context:
+    """The current context with instrumentation suppressed."""
+    ctx = otel_context.get_current()
+    ctx = otel_context.set_value(otel_context._SUPPRESS_INSTRUMENTATION_KEY, True, ctx)
+    for key in _SUPPRESS_KEYS:
+        ctx = otel_context.set_value(key, True, ctx)
+    return ctx
+
+
+class RequestsTransport:
+    """A pooled ``requests`` session with TLS verification on unless told otherwise."""
+
+    def __init__(self, *, verify_tls: bool = True) -> None:
+        self._session = requests.Session()
+        self._session.verify = verify_tls
+        self._session.trust_env = True
+
+    def request(self, method: str, url: str, body: bytes | None,
+                headers: Mapping[str, str], timeout: float) -> HttpResponse:
+        """One request under suppressed instrumentation."""
+        token = otel_context.attach(suppressed_context())
+        try:
+            response = self._session.request(
+                method, url, data=body, headers=dict(headers), timeout=timeout,
+                allow_redirects=False,
+            )
+            content = response.content
+        except requests.RequestException as exc:
+            raise TransportError(_describe(exc)) from None
+        finally:
+            otel_context.detach(token)
+        lowered = {name.lower(): value for name, value in response.headers.items()}
+        return HttpResponse(response.status_code, lowered, content)
+
+    def close(self) -> None:
+        """Close the session's pool."""
+        self._session.close()
+
+
+def _describe(exc: requests.RequestException) -> str:
+    """A short reason without the request (whose headers hold the key)."""
+    kind = type(exc).__name__
+    reason = str(exc.args[0]) if exc.args else ""
+    return f"{kind}: {reason[:200]}" if reason else kind

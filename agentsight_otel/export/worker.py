@@ -1,0 +1,229 @@
+"""The delivery thread: maps assembled traces to bodies and posts them, off the caller's thread."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from agentsight_otel._log import RateLimitedLog
+from agentsight_otel._version import SDK_NAME, __version__
+from agentsight_otel.export.client import IngestClient, Outcome
+from agentsight_otel.export.ledger import DeliveryLedger, Settlement
+from agentsight_otel.mapping.packing import Body, pack
+from agentsight_otel.mapping.payload import (
+    DEFAULT_ENVIRONMENTS,
+    EncodedBlock,
+    PayloadBuilder,
+    TraceGroup,
+    dumps,
+)
+
+SDK_JSON = dumps({"name": SDK_NAME, "version": __version__})
+INGEST_PATH = "/api/ingest/"
+
+
+@dataclass
+class DeliveryStats:
+    """Counters an operator (or a test) can read."""
+
+    delivered_spans: int = 0
+    failed_spans: int = 0
+    rejected_spans: int = 0
+    dropped_queue_full: int = 0
+    requests: int = 0
+
+
+class DeliveryWorker:
+    """A bounded queue of trace groups drained by one daemon thread."""
+
+    def __init__(self, client: IngestClient, ledger: DeliveryLedger, *,
+                 max_queue_spans: int = 100_000, tick: float = 1.0,
+                 on_tick: Callable[[], list[TraceGroup]] | None = None,
+                 log: RateLimitedLog | None = None) -> None:
+        self.client = client
+        self.ledger = ledger
+        self.stats = DeliveryStats()
+        self._max_queue_spans = max_queue_spans
+        self._tick = tick
+        self._on_tick = on_tick
+        self._log = log or RateLimitedLog()
+        self._queue: deque[TraceGroup] = deque()
+        self._queued_spans = 0
+        self._busy = False
+        self._closing = False
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self._environments = DEFAULT_ENVIRONMENTS
+        self._gzip = client.settings.compression == "gzip"
+        self._capabilities_checked = False
+
+    def submit(self, groups: Sequence[TraceGroup]) -> bool:
+        """Queue groups for delivery; False (and counted, logged) when the queue is full."""
+        if not groups:
+            return True
+        size = sum(len(group.records) for group in groups)
+        with self._cond:
+            if self._closing or self._queued_spans + size > self._max_queue_spans:
+                self.stats.dropped_queue_full += size
+                self._warn_lost(groups, "the delivery queue is full or closed")
+                return False
+            self._queue.extend(groups)
+            self._queued_spans += size
+            self._ensure_thread()
+            self._cond.notify_all()
+        return True
+
+    def flush(self, timeout: float) -> bool:
+        """Wait until everything queued has been attempted; False on timeout."""
+        with self._cond:
+            self._cond.notify_all()
+            return self._cond.wait_for(lambda: not self._queue and not self._busy, timeout)
+
+    def shutdown(self, timeout: float) -> bool:
+        """Deliver what is queued within ``timeout`` seconds, then stop."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+            thread = self._thread
+        if thread is not None:
+            thread.join(max(0.0, timeout * 0.8))
+            if thread.is_alive():
+                self.client.interrupt.set()
+                thread.join(max(0.0, timeout * 0.2))
+        with self._cond:
+            left = list(self._queue)
+            self._queue.clear()
+        if left:
+            self._settle_failed(left, "exporter shut down before delivery")
+        self.client.transport.close()
+        return not left and (thread is None or not thread.is_alive())
+
+    def _ensure_thread(self) -> None:
+        """Start the thread on first use, and again in a forked child."""
+        if self._thread is not None and self._pid == os.getpid() and self._thread.is_alive():
+            return
+        self._pid = os.getpid()
+        self._busy = False
+        self._thread = threading.Thread(target=self._run, name="agentsight-delivery", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        """Drain the queue until closed; tick the assembler while idle."""
+        while True:
+            with self._cond:
+                if not self._queue and not self._closing:
+                    self._cond.wait(self._tick)
+                groups = list(self._queue)
+                self._queue.clear()
+                self._queued_spans = 0
+                self._busy = bool(groups)
+                closing = self._closing
+            try:
+                if self._on_tick is not None:
+                    groups.extend(self._on_tick())
+                if groups:
+                    self._deliver(groups)
+            except Exception:  # the thread must survive anything a batch does to it
+                logging.getLogger("agentsight_otel").exception("delivery failed unexpectedly")
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+            if closing and not self._queue:
+                return
+
+    def _deliver(self, groups: list[TraceGroup]) -> None:
+        """Map, pack, post and settle one round of groups."""
+        if self.client.settings.api_key is None:
+            self._settle_failed(groups, "no AgentSight API key is configured "
+                                        "(set AGENTSIGHT_API_KEY)")
+            return
+        self._learn_capabilities()
+        builder = PayloadBuilder(self._environments)
+        blocks = builder.build(groups)
+        for warning in builder.warnings:
+            self._log.log(logging.WARNING, "environment", warning)
+        verdicts: list[Settlement | None] = [None] * len(blocks)
+        for body in pack(blocks, SDK_JSON, self.client.settings.max_body_bytes):
+            self._post(body, blocks, verdicts)
+        self._settle(blocks, verdicts)
+
+    def _post(self, body: Body, blocks: Sequence[EncodedBlock],
+              verdicts: list[Settlement | None]) -> None:
+        """Post one body, splitting on 413 and retrying without blocks a 400 named."""
+        self.stats.requests += 1
+        outcome = self.client.post_json(INGEST_PATH, body.data, gzip_body=self._gzip)
+        if outcome.ok:
+            return
+        if outcome.status == 413 and len(body.parts) > 1:
+            for half in body.halves(SDK_JSON):
+                self._post(half, blocks, verdicts)
+            return
+        if outcome.status == 400 and outcome.rejected:
+            kept = body.without(set(outcome.rejected), SDK_JSON)
+            for position, message in outcome.rejected.items():
+                if position < len(body.parts):
+                    verdicts[body.parts[position]] = Settlement("rejected", message)
+            if kept is not None:
+                self._post(kept, blocks, verdicts)
+            return
+        self._record_failure(body, outcome, verdicts)
+
+    def _record_failure(self, body: Body, outcome: Outcome,
+                        verdicts: list[Settlement | None]) -> None:
+        """Mark a body's blocks failed (retryable) or rejected (terminal) and say so."""
+        status = "failed" if outcome.retryable else "rejected"
+        for index in body.parts:
+            verdicts[index] = Settlement(status, outcome.detail)
+        self._log.log(logging.WARNING if outcome.retryable else logging.ERROR,
+                      f"post-{status}", f"AgentSight ingest {status}: {outcome.detail}")
+
+    def _settle(self, blocks: Sequence[EncodedBlock],
+                verdicts: Sequence[Settlement | None]) -> None:
+        """Count and settle receipts for every block of a round."""
+        for block, verdict in zip(blocks, verdicts):
+            settlement = verdict or Settlement("delivered")
+            if settlement.status == "delivered":
+                self.stats.delivered_spans += len(block.spans)
+            elif settlement.status == "rejected":
+                self.stats.rejected_spans += len(block.spans)
+            else:
+                self.stats.failed_spans += len(block.spans)
+            for root in block.root_span_ids:
+                self.ledger.settle(root, settlement)
+
+    def _settle_failed(self, groups: Sequence[TraceGroup], reason: str) -> None:
+        """Settle and count groups that will not be delivered."""
+        self.stats.failed_spans += sum(len(group.records) for group in groups)
+        self._warn_lost(groups, reason)
+        for group in groups:
+            for record in group.records:
+                self.ledger.settle(record.span_id, Settlement("failed", reason))
+
+    def _warn_lost(self, groups: Sequence[TraceGroup], reason: str) -> None:
+        """The loss warning: never silent, at most once a minute per reason."""
+        spans = sum(len(group.records) for group in groups)
+        conversations = len({group.conversation_id for group in groups})
+        self._log.log(logging.WARNING, f"lost:{reason}",
+                      f"{spans} span(s) of {conversations} conversation(s) not delivered: {reason}")
+
+    def _learn_capabilities(self) -> None:
+        """Ask ``/api/me/`` once for gzip support and the backend's environments."""
+        if self._capabilities_checked:
+            return
+        self._capabilities_checked = True
+        me = self.client.get_json("/api/me/")
+        if not isinstance(me, dict):
+            return
+        capabilities = me.get("capabilities")
+        if self.client.settings.compression == "auto" and isinstance(capabilities, list):
+            self._gzip = "gzip-ingest" in capabilities
+        environments = me.get("environments")
+        if isinstance(environments, list):
+            learned = {e.lower() for e in environments if isinstance(e, str) and e}
+            self._environments = DEFAULT_ENVIRONMENTS | learned

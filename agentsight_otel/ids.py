@@ -1,0 +1,38 @@
+"""Deterministic identifiers.
+
+A conversation's trace id is the first 16 bytes of
+``BLAKE2b-128("agentsight.conversation/" + conversation_id as UTF-8)``, so every process that
+touches a conversation puts its spans in one trace without coordinating. Records the exporter
+derives from span events (buttons, attachments, usage) get span ids from the same hash over
+(trace id, parent span id, event index), so re-exporting a span never creates new ids.
+"""
+
+import hashlib
+from functools import lru_cache
+
+_CONVERSATION_PREFIX = b"agentsight.conversation/"
+
+
+@lru_cache(maxsize=4096)
+def conversation_trace_id(conversation_id: str) -> int:
+    """The 128-bit trace id of a conversation."""
+    digest = hashlib.blake2b(
+        _CONVERSATION_PREFIX + conversation_id.encode("utf-8"), digest_size=16
+    ).digest()
+    return int.from_bytes(digest, "big") or 1
+
+
+def derived_span_id(trace_id: int, parent_span_id: int, index: int) -> int:
+    """A 64-bit span id for the ``index``-th record derived from one span."""
+    seed = trace_id.to_bytes(16, "big") + parent_span_id.to_bytes(8, "big") + index.to_bytes(4, "big")
+    return int.from_bytes(hashlib.blake2b(seed, digest_size=8).digest(), "big") or 1
+
+
+def hex_span_id(span_id: int) -> str:
+    """A span id as 16 lowercase hex digits."""
+    return format(span_id, "016x")
+
+
+def hex_trace_id(trace_id: int) -> str:
+    """A trace id as 32 lowercase hex digits."""
+    return format(trace_id, "032x")

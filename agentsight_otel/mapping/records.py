@@ -1,0 +1,130 @@
+"""Span records: the one shape finished spans take, whether from the SDK or from OTLP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import StatusCode
+
+Attributes = Mapping[str, Any]
+EMPTY: Attributes = {}
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """A span event."""
+
+    name: str
+    timestamp_ns: int
+    attributes: Attributes
+
+
+@dataclass(frozen=True, slots=True)
+class LinkRecord:
+    """A span link."""
+
+    trace_id: int
+    span_id: int
+    attributes: Attributes
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """The instrumentation scope that produced a span."""
+
+    name: str
+    version: str
+    schema_url: str
+
+
+@dataclass(frozen=True, slots=True)
+class SpanRecord:
+    """A finished span with everything the wire format needs.
+
+    ``parent_is_remote`` is whether the parent context came from another process, the one
+    remote flag both the SDK and OTLP carry.
+    """
+
+    trace_id: int
+    span_id: int
+    parent_span_id: int | None
+    name: str
+    span_kind: str
+    start_ns: int
+    end_ns: int
+    status: str
+    status_description: str | None
+    attributes: Attributes
+    events: Sequence[EventRecord]
+    links: Sequence[LinkRecord]
+    resource: Attributes
+    scope: Scope
+    trace_state: str | None
+    parent_is_remote: bool
+    dropped_attributes: int
+    dropped_events: int
+    dropped_links: int
+
+
+_STATUS = {StatusCode.UNSET: "unset", StatusCode.OK: "ok", StatusCode.ERROR: "error"}
+_NO_SCOPE = Scope("", "", "")
+
+
+def records_from_spans(spans: Iterable[ReadableSpan]) -> list[SpanRecord]:
+    """Records for SDK spans; resources and scopes are converted once per object."""
+    resources: dict[int, Attributes] = {}
+    scopes: dict[int, Scope] = {}
+    records = []
+    for span in spans:
+        context = span.context
+        if context is None or span.start_time is None or span.end_time is None:
+            continue
+        resource = resources.get(id(span.resource))
+        if resource is None:
+            resource = resources[id(span.resource)] = dict(span.resource.attributes)
+        scope = scopes.get(id(span.instrumentation_scope))
+        if scope is None:
+            scope = scopes[id(span.instrumentation_scope)] = _scope(span)
+        parent = span.parent
+        status = span.status
+        records.append(SpanRecord(
+            trace_id=context.trace_id,
+            span_id=context.span_id,
+            parent_span_id=parent.span_id if parent is not None else None,
+            name=span.name,
+            span_kind=span.kind.name,
+            start_ns=span.start_time,
+            end_ns=span.end_time,
+            status=_STATUS[status.status_code],
+            status_description=status.description or None,
+            attributes=span.attributes or EMPTY,
+            events=[EventRecord(e.name, e.timestamp, e.attributes or EMPTY) for e in span.events],
+            links=[LinkRecord(link.context.trace_id, link.context.span_id, link.attributes or EMPTY)
+                   for link in span.links],
+            resource=resource,
+            scope=scope,
+            trace_state=_trace_state(context.trace_state),
+            parent_is_remote=bool(parent is not None and parent.is_remote),
+            dropped_attributes=span.dropped_attributes,
+            dropped_events=span.dropped_events,
+            dropped_links=span.dropped_links,
+        ))
+    return records
+
+
+def _scope(span: ReadableSpan) -> Scope:
+    """The span's instrumentation scope with absent parts as empty strings."""
+    scope = span.instrumentation_scope
+    if scope is None:
+        return _NO_SCOPE
+    return Scope(scope.name or "", scope.version or "", scope.schema_url or "")
+
+
+def _trace_state(trace_state: Mapping[str, str] | None) -> str | None:
+    """W3C tracestate header form, or None when empty."""
+    if not trace_state:
+        return None
+    return ",".join(f"{key}={value}" for key, value in trace_state.items())

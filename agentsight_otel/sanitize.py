@@ -1,0 +1,124 @@
+"""Turning caller input into bounded, JSON-safe span attribute values (INGEST.md limits)."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from agentsight_otel.exceptions import ValidationError
+
+MAX_TEXT = 16_384
+MAX_JSON = 16_384
+MAX_FIELD = 255
+MAX_DEPTH = 32
+TRUNCATION_MARKER = "...[truncated]"
+_LEAF_BUDGET = 1_024
+
+
+def require_text(value: object, name: str) -> str:
+    """A non-blank string, truncated to the content limit with a marker."""
+    if not isinstance(value, str):
+        raise ValidationError(f"{name} must be a string, not {type(value).__name__}")
+    if not value or value.isspace():
+        raise ValidationError(f"{name} must not be empty or whitespace")
+    return truncate(value)
+
+
+def truncate(text: str, limit: int = MAX_TEXT) -> str:
+    """The first ``limit`` characters followed by the marker when the text is longer."""
+    return text if len(text) <= limit else text[:limit] + TRUNCATION_MARKER
+
+
+def optional_field(value: object, name: str) -> str | None:
+    """An optional conversation field: a string, clipped to 255 characters; blank means absent."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValidationError(f"{name} must be a string, not {type(value).__name__}")
+    value = value.strip()
+    return value[:MAX_FIELD] or None
+
+
+def encode_metadata(value: object, name: str = "metadata") -> str | None:
+    """A metadata dict as a JSON string within the size limit; None stays None."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise ValidationError(f"{name} must be a dict, not {type(value).__name__}")
+    return _fit_document(dict(value))
+
+
+def encode_value(value: object) -> str:
+    """Any value as JSON text within the size limit (tool arguments)."""
+    if isinstance(value, Mapping):
+        return _fit_document(dict(value))
+    return truncate(_dumps(value), MAX_JSON)
+
+
+def to_text(value: object) -> str:
+    """A tool result as text: strings as they are, anything else as JSON."""
+    return truncate(value if isinstance(value, str) else _dumps(value))
+
+
+def _dumps(value: object) -> str:
+    """Strict JSON, converting what JSON cannot encode instead of failing."""
+    try:
+        return json.dumps(value, allow_nan=False, default=_convert, ensure_ascii=False)
+    except (ValueError, TypeError, RecursionError):
+        return json.dumps(jsonable(value), ensure_ascii=False)
+
+
+def _fit_document(document: dict[str, Any]) -> str:
+    """The document as JSON, trimmed (leaves first, then trailing keys) until it fits."""
+    text = _dumps(document)
+    if len(text) <= MAX_JSON:
+        return text
+    reduced = jsonable(document, leaf_budget=_LEAF_BUDGET)
+    assert isinstance(reduced, dict)
+    text = json.dumps(reduced, ensure_ascii=False)
+    dropped = 0
+    while len(text) > MAX_JSON and reduced:
+        reduced.pop(next(reversed(reduced)))
+        dropped += 1
+        text = json.dumps({**reduced, "_truncated_keys": dropped}, ensure_ascii=False)
+    return text
+
+
+def jsonable(value: object, depth: int = 0, seen: frozenset[int] = frozenset(), *,
+             leaf_budget: int = MAX_TEXT) -> object:
+    """A deep copy of ``value`` that strict JSON can encode: no cycles, NaN or odd types."""
+    if isinstance(value, str):
+        return truncate(value, leaf_budget)
+    if value is None or isinstance(value, (bool, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if depth >= MAX_DEPTH:
+        return "<too deep>"
+    if id(value) in seen:
+        return "<cycle>"
+    inner = seen | {id(value)}
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v, depth + 1, inner, leaf_budget=leaf_budget)
+                for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = sorted(value, key=repr) if isinstance(value, (set, frozenset)) else value
+        return [jsonable(v, depth + 1, inner, leaf_budget=leaf_budget) for v in items]
+    return jsonable(_convert(value), depth + 1, inner, leaf_budget=leaf_budget)
+
+
+def _convert(value: object) -> object:
+    """What JSON's ``default`` hook gives for a value it cannot encode."""
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=repr)
+    if isinstance(value, float):
+        return str(value)
+    return str(value)

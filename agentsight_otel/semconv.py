@@ -1,0 +1,77 @@
+"""Attribute, event and kind names shared by the tracker, the mapping and the bridge."""
+
+from typing import Final
+
+# Conversation identity, carried on every span of a conversation.
+CONVERSATION_ID: Final = "agentsight.conversation.id"
+GEN_AI_CONVERSATION_ID: Final = "gen_ai.conversation.id"
+SESSION_ID: Final = "session.id"
+
+# Conversation fields, carried on interaction and visit spans; the wire block is built from them.
+CONVERSATION_FIELDS: Final = {
+    "customer_id": "agentsight.conversation.customer_id",
+    "customer_ip_address": "agentsight.conversation.customer_ip",
+    "device": "agentsight.conversation.device",
+    "source": "agentsight.conversation.source",
+    "language": "agentsight.conversation.language",
+    "name": "agentsight.conversation.name",
+    "environment": "agentsight.conversation.environment",
+}
+CONVERSATION_METADATA: Final = "agentsight.conversation.metadata"
+
+SPAN_KIND: Final = "agentsight.span.kind"
+ENTITY_NAME: Final = "agentsight.entity.name"
+METADATA: Final = "agentsight.metadata"
+
+KIND_TURN: Final = "turn"
+KIND_TOOL: Final = "tool"
+KIND_TASK: Final = "task"
+KIND_BUTTON: Final = "button"
+KIND_ATTACHMENT: Final = "attachment"
+KIND_LLM: Final = "llm"
+KIND_CONVERSATION: Final = "conversation"
+ROOT_KINDS: Final = frozenset({KIND_TURN, KIND_CONVERSATION})
+
+TURN_ID: Final = "agentsight.turn.id"
+TURN_COMPLETE: Final = "agentsight.turn.complete"
+TURN_INCOMPLETE_REASON: Final = "agentsight.turn.incomplete_reason"
+TURN_SEGMENT: Final = "agentsight.turn.segment"
+
+MESSAGE_EVENT: Final = "agentsight.message"
+MESSAGE_SENDER: Final = "agentsight.message.sender"
+MESSAGE_CONTENT: Final = "agentsight.message.content"
+MESSAGE_METADATA: Final = "agentsight.message.metadata"
+SENDER_USER: Final = "end_user"
+SENDER_AGENT: Final = "agent"
+
+TOOL_NAME: Final = "agentsight.tool.name"
+TOOL_ARGUMENTS: Final = "agentsight.tool.arguments"
+TOOL_RESPONSE: Final = "agentsight.tool.response"
+TOOL_ERROR: Final = "agentsight.tool.error"
+
+BUTTON_EVENT: Final = "agentsight.button"
+BUTTON_EVENT_NAME: Final = "agentsight.button.event"
+BUTTON_LABEL: Final = "agentsight.button.label"
+BUTTON_VALUE: Final = "agentsight.button.value"
+
+ATTACHMENT_EVENT: Final = "agentsight.attachment"
+ATTACHMENT_SENDER: Final = "agentsight.attachment.sender"
+ATTACHMENT_MODE: Final = "agentsight.attachment.mode"
+ATTACHMENT_COUNT: Final = "agentsight.attachment.count"
+ATTACHMENT_FILES: Final = "agentsight.attachment.files"
+
+USAGE_EVENT: Final = "gen_ai.client.token.usage"
+GEN_AI_SYSTEM: Final = "gen_ai.system"
+GEN_AI_REQUEST_MODEL: Final = "gen_ai.request.model"
+GEN_AI_OPERATION: Final = "gen_ai.operation.name"
+INPUT_TOKENS: Final = "gen_ai.usage.input_tokens"
+OUTPUT_TOKENS: Final = "gen_ai.usage.output_tokens"
+CACHE_READ_TOKENS: Final = "agentsight.llm.cache_read_tokens"
+CACHE_WRITE_TOKENS: Final = "agentsight.llm.cache_write_tokens"
+REASONING_TOKENS: Final = "agentsight.llm.reasoning_tokens"
+EMBEDDING_TOKENS: Final = "agentsight.llm.embedding_tokens"
+
+# Names the backend counts as a human escalation when used as an action name.
+ESCALATION_ACTIONS: Final = frozenset({"fallback_to_human", "open_ticket", "ticket", "contact_human"})
+
+INSTRUMENTATION_NAME: Final = "agentsight_otel"

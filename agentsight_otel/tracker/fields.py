@@ -1,0 +1,81 @@
+"""Checking conversation fields and counts, and the attributes they become."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from agentsight_otel import semconv as sc
+from agentsight_otel.config import check_environment
+from agentsight_otel.exceptions import ConfigurationError, ValidationError
+from agentsight_otel.sanitize import MAX_FIELD, encode_metadata, optional_field
+
+
+def conversation_id(value: object) -> str | None:
+    """A conversation id (non-blank string up to 255 characters), or None when not given."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValidationError(f"conversation_id must be a string, not {type(value).__name__}")
+    cid = value.strip()
+    if not cid:
+        raise ValidationError("conversation_id must not be empty or whitespace")
+    if len(cid) > MAX_FIELD:
+        raise ValidationError(f"conversation_id is longer than {MAX_FIELD} characters")
+    return cid
+
+
+def required_field(value: object, name: str) -> str:
+    """A required short text field (button fields): non-blank, clipped to 255 characters."""
+    text = optional_field(value, name)
+    if text is None:
+        raise ValidationError(f"{name} is required and must not be empty or whitespace")
+    return text
+
+
+def token_count(value: object, name: str) -> int:
+    """A non-negative integer token count."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(f"{name} must be an integer, not {type(value).__name__}")
+    if value < 0:
+        raise ValidationError(f"{name} must not be negative")
+    return value
+
+
+def conversation_fields(customer_id: object, customer_ip_address: object, device: object,
+                        source: object, language: object, name: object, environment: object,
+                        metadata: object) -> dict[str, Any]:
+    """Span attributes for the fields given (None means "leave as it is")."""
+    attributes: dict[str, Any] = {}
+    for key, value in (("customer_id", customer_id), ("device", device), ("source", source),
+                       ("language", language), ("name", name)):
+        text = optional_field(value, key)
+        if text is not None:
+            attributes[sc.CONVERSATION_FIELDS[key]] = text
+    ip = optional_field(customer_ip_address, "customer_ip_address")
+    if ip is not None:
+        try:
+            attributes[sc.CONVERSATION_FIELDS["customer_ip_address"]] = str(
+                ipaddress.ip_address(ip))
+        except ValueError:
+            raise ValidationError("customer_ip_address is not an IPv4 or IPv6 address") from None
+    if environment is not None:
+        try:
+            attributes[sc.CONVERSATION_FIELDS["environment"]] = check_environment(
+                environment, "environment")[:MAX_FIELD]
+        except ConfigurationError as exc:
+            raise ValidationError(str(exc)) from None
+    meta = encode_metadata(metadata)
+    if meta is not None:
+        attributes[sc.CONVERSATION_METADATA] = meta
+    return attributes
+
+
+def base_attributes(cid: str, environment: str) -> dict[str, Any]:
+    """The attributes every interaction of a new conversation starts with."""
+    return {
+        sc.CONVERSATION_ID: cid,
+        sc.GEN_AI_CONVERSATION_ID: cid,
+        sc.SESSION_ID: cid,
+        sc.CONVERSATION_FIELDS["environment"]: environment,
+    }

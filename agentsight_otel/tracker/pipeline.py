@@ -1,0 +1,151 @@
+"""Where the tracker's spans go: the user's SDK provider, or a private one it builds."""
+
+from __future__ import annotations
+
+import atexit
+import contextvars
+import logging
+import os
+import threading
+from collections.abc import Sequence
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import Tracer as SdkTracer
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.id_generator import IdGenerator
+from opentelemetry.util.types import Attributes
+
+from agentsight_otel._version import __version__
+from agentsight_otel.config import Settings
+from agentsight_otel.export.exporter import AgentSightSpanExporter
+from agentsight_otel.export.ledger import DeliveryLedger
+from agentsight_otel.semconv import INSTRUMENTATION_NAME
+
+logger = logging.getLogger("agentsight_otel")
+
+# The trace id the next root span must take; set only around the tracker's own start_span.
+_NEXT_TRACE_ID: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "agentsight_otel.next_trace_id", default=None
+)
+
+
+class ConversationIdGenerator(IdGenerator):
+    """Delegates to the provider's generator, except for a conversation's root spans."""
+
+    def __init__(self, inner: IdGenerator) -> None:
+        self.inner = inner
+
+    def generate_span_id(self) -> int:
+        """A span id from the wrapped generator."""
+        return self.inner.generate_span_id()
+
+    def generate_trace_id(self) -> int:
+        """The conversation's derived trace id when one is pending, else a random one."""
+        return _NEXT_TRACE_ID.get() or self.inner.generate_trace_id()
+
+    def is_trace_id_random(self) -> bool:
+        """Derived ids are hashes, not W3C random ids."""
+        if _NEXT_TRACE_ID.get() is not None:
+            return False
+        check = getattr(self.inner, "is_trace_id_random", None)
+        return bool(check()) if callable(check) else False
+
+
+class Pipeline:
+    """The tracer the tracker uses, and the way to nudge its export along."""
+
+    def __init__(self, settings: Settings, ledger: DeliveryLedger,
+                 tracer_provider: trace.TracerProvider | None = None) -> None:
+        provider = tracer_provider or _global_sdk_provider()
+        self.exporter: AgentSightSpanExporter | None = None
+        if provider is None:
+            self.exporter = AgentSightSpanExporter(settings=settings, ledger=ledger)
+            self._processor = BatchSpanProcessor(self.exporter)
+            private = TracerProvider(resource=_resource(), shutdown_on_exit=False)
+            private.add_span_processor(self._processor)
+            provider = private
+            atexit.register(self.shutdown)
+        self.provider = provider
+        self.tracer = provider.get_tracer(INSTRUMENTATION_NAME, __version__)
+        self.derives_trace_ids = isinstance(self.tracer, SdkTracer)
+        if isinstance(self.tracer, SdkTracer) and not isinstance(
+            self.tracer.id_generator, ConversationIdGenerator
+        ):
+            self.tracer.id_generator = ConversationIdGenerator(self.tracer.id_generator)
+        self._flush_wanted = threading.Event()
+        self._flusher: threading.Thread | None = None
+        self._flusher_pid = 0
+        self._closed = False
+
+    def start_root(self, name: str, trace_id: int, attributes: Attributes,
+                   links: Sequence[trace.Link] = (), start_time: int | None = None) -> trace.Span:
+        """A root span in the conversation's trace, whatever context is current."""
+        token = _NEXT_TRACE_ID.set(trace_id)
+        try:
+            return self.tracer.start_span(name, context=_EMPTY_CONTEXT, attributes=attributes,
+                                          links=links, start_time=start_time)
+        finally:
+            _NEXT_TRACE_ID.reset(token)
+
+    def start_child(self, name: str, parent: trace.Span, attributes: Attributes,
+                    start_time: int | None = None) -> trace.Span:
+        """A child of ``parent``."""
+        return self.tracer.start_span(name, context=trace.set_span_in_context(parent),
+                                      attributes=attributes, start_time=start_time)
+
+    def request_flush(self) -> None:
+        """Ask for an export soon, on the pipeline's own thread (never the caller's)."""
+        if self._closed:
+            return
+        self._flush_wanted.set()
+        if self._flusher is None or self._flusher_pid != os.getpid():
+            self._flusher_pid = os.getpid()
+            self._flusher = threading.Thread(target=self._flush_loop, daemon=True,
+                                             name="agentsight-flush")
+            self._flusher.start()
+
+    def _flush_loop(self) -> None:
+        """Coalesce flush requests into provider flushes."""
+        while not self._closed:
+            self._flush_wanted.wait()
+            self._flush_wanted.clear()
+            if self._closed:
+                return
+            try:
+                flush = getattr(self.provider, "force_flush", None)
+                if callable(flush):
+                    flush(5_000)
+            except Exception:
+                logger.exception("flushing the tracer provider failed")
+
+    def shutdown(self, timeout_millis: int = 10_000) -> None:
+        """Flush and shut down a private provider; leave a user's provider alone."""
+        if self._closed:
+            return
+        self._closed = True
+        self._flush_wanted.set()
+        if self.exporter is None:
+            return
+        try:
+            # Flush first so the exporter's own bounded shutdown is what limits the wait.
+            self._processor.force_flush()
+            self.exporter.shutdown(timeout_millis)
+            self._processor.shutdown()
+        except Exception:
+            logger.exception("shutting down the private tracer provider failed")
+
+
+_EMPTY_CONTEXT = trace.set_span_in_context(trace.INVALID_SPAN)
+
+
+def _global_sdk_provider() -> TracerProvider | None:
+    """The application's global provider when it is an SDK one we can add spans to."""
+    provider = trace.get_tracer_provider()
+    return provider if isinstance(provider, TracerProvider) else None
+
+
+def _resource() -> Resource:
+    """The private provider's resource; OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES apply."""
+    return Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", "agentsight-otel")})

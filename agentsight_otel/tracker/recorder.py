@@ -1,0 +1,121 @@
+"""Recording on spans: the interaction span, its events, action spans and the visit span."""
+
+from __future__ import annotations
+
+from time import time_ns
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import Link, Status, StatusCode
+
+from agentsight_otel import semconv as sc
+from agentsight_otel.export.ledger import DeliveryLedger, Receipt, Settlement
+from agentsight_otel.ids import hex_span_id
+from agentsight_otel.tracker.pipeline import Pipeline
+from agentsight_otel.tracker.state import ConversationState, Interaction
+
+_TURN_ATTRIBUTES = {sc.SPAN_KIND: sc.KIND_TURN, sc.ENTITY_NAME: "turn"}
+
+
+class Recorder:
+    """Turns tracking calls into spans and events; callers hold the conversation's lock."""
+
+    def __init__(self, pipeline: Pipeline, ledger: DeliveryLedger) -> None:
+        self.pipeline = pipeline
+        self.ledger = ledger
+
+    def event(self, state: ConversationState, name: str, attributes: dict[str, Any],
+              timestamp: int, *, make_current: bool) -> Interaction:
+        """Add an event to the conversation's interaction, opening or rolling it as needed."""
+        interaction = state.interaction
+        if interaction is None:
+            interaction = self.open(state, make_current=make_current)
+        elif interaction.max_events is not None and interaction.events >= interaction.max_events:
+            interaction = self._roll_over(state, interaction)
+        interaction.span.add_event(name, attributes, timestamp)
+        interaction.events += 1
+        return interaction
+
+    def open(self, state: ConversationState, *, make_current: bool,
+             links: list[Link] | None = None) -> Interaction:
+        """Start the interaction span, linked to whatever trace the caller is in."""
+        ambient = trace.get_current_span().get_span_context()
+        links = list(links or ())
+        if ambient.is_valid and ambient.trace_id != state.trace_id:
+            links.append(Link(ambient))
+        span = self.pipeline.start_root(
+            "turn", state.trace_id, {**state.attributes, **_TURN_ATTRIBUTES}, links
+        )
+        span_hex = hex_span_id(span.get_span_context().span_id)
+        span.set_attribute(sc.TURN_ID, span_hex)
+        interaction = Interaction(span, span_hex, _max_events(span))
+        if make_current:
+            interaction.restore = otel_context.get_current()
+            otel_context.attach(trace.set_span_in_context(span))
+        state.interaction = interaction
+        self.ledger.announce(state.trace_id, state.conversation_id)
+        return interaction
+
+    def _roll_over(self, state: ConversationState, full: Interaction) -> Interaction:
+        """End a span that reached the event limit and continue in a linked one."""
+        was_current = trace.get_current_span() is full.span
+        previous = Link(full.span.get_span_context(), {sc.TURN_SEGMENT: "continued"})
+        receipts = self.close(state, complete=True)
+        interaction = self.open(state, make_current=was_current, links=[previous])
+        if was_current:
+            interaction.restore = full.restore
+        interaction.receipts = receipts
+        return interaction
+
+    def close(self, state: ConversationState, *, complete: bool,
+              reason: str | None = None) -> list[tuple[int, Receipt]]:
+        """End the interaction span; receipts for it and any earlier segments."""
+        interaction = state.interaction
+        if interaction is None:
+            return []
+        state.interaction = None
+        span = interaction.span
+        span.set_attribute(sc.TURN_COMPLETE, complete)
+        if reason:
+            span.set_attribute(sc.TURN_INCOMPLETE_REASON, reason)
+        span_id = span.get_span_context().span_id
+        receipt = self.ledger.expect(span_id)
+        if not span.is_recording():
+            receipt.settle(Settlement("handed_off", "the sampler did not record this interaction"))
+        receipts = [*interaction.receipts, (span_id, receipt)]
+        span.end()
+        if interaction.restore is not None and trace.get_current_span() is span:
+            otel_context.attach(interaction.restore)
+        return receipts
+
+    def action(self, state: ConversationState, name: str, attributes: dict[str, Any],
+               start_ns: int, end_ns: int, error: str | None, *, make_current: bool) -> None:
+        """An action span with the given times, a child of the interaction."""
+        interaction = state.interaction or self.open(state, make_current=make_current)
+        attributes[sc.TURN_ID] = interaction.span_hex
+        span = self.pipeline.start_child(name, interaction.span, attributes, start_ns)
+        span.set_status(Status(StatusCode.ERROR, error) if error is not None
+                        else Status(StatusCode.OK))
+        span.end(end_ns)
+
+    def visit(self, state: ConversationState) -> tuple[int, Receipt]:
+        """The ``conversation`` span of ``initialize_conversation``: a visit, not engagement."""
+        attributes = {**state.attributes, sc.SPAN_KIND: sc.KIND_CONVERSATION,
+                      sc.ENTITY_NAME: "conversation_opened"}
+        span = self.pipeline.start_root("conversation_opened", state.trace_id, attributes,
+                                        start_time=time_ns())
+        span_id = span.get_span_context().span_id
+        receipt = self.ledger.expect(span_id)
+        self.ledger.announce(state.trace_id, state.conversation_id)
+        span.end()
+        return span_id, receipt
+
+
+def _max_events(span: trace.Span) -> int | None:
+    """The span's event limit (SDK spans keep the newest N and drop older ones silently)."""
+    if not span.is_recording():
+        return None
+    limits = getattr(span, "_limits", None)
+    value = getattr(limits, "max_events", None)
+    return value if isinstance(value, int) and value > 0 else None
