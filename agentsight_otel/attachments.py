@@ -23,7 +23,9 @@ def describe_attachments(attachments: object, mode: str) -> list[dict[str, Any]]
     if not attachments:
         raise ValidationError("attachments must not be empty")
     if len(attachments) > MAX_FILES:
-        raise ValidationError(f"at most {MAX_FILES} attachments per call ({len(attachments)} given)")
+        raise ValidationError(
+            f"at most {MAX_FILES} attachments per call ({len(attachments)} given)"
+        )
     return [_describe(item, index, mode) for index, item in enumerate(attachments)]
 
 

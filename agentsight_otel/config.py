@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 from dataclasses import dataclass, field, replace
-from typing import Literal, cast
+from typing import Literal
 from urllib.parse import urlsplit
 
 from agentsight_otel.exceptions import ConfigurationError, InvalidApiKeyError
@@ -136,7 +137,7 @@ def _from_environment() -> Settings:
         raw = os.environ.get(env, "").strip()
         if raw:
             try:
-                settings = replace(settings, **{name: check(raw, env)})
+                settings = replace(settings, **{name: check(raw, env)})  # type: ignore[arg-type]
             except ConfigurationError as exc:
                 logger.error("ignoring %s: %s", env, exc)
     return settings
@@ -172,7 +173,7 @@ def _positive_number(value: object, name: str, *, allow_zero: bool = False) -> f
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigurationError(f"{name} must be a number")
     number = float(value)
-    if number != number or number in (float("inf"), float("-inf")):
+    if not math.isfinite(number):
         raise ConfigurationError(f"{name} must be finite")
     if number < 0 or (number == 0 and not allow_zero):
         raise ConfigurationError(f"{name} must be greater than zero")
@@ -182,4 +183,4 @@ def _positive_number(value: object, name: str, *, allow_zero: bool = False) -> f
 def apply_log_level(settings: Settings) -> None:
     """Set the library logger's level (never its handlers) when a level is configured."""
     if settings.log_level:
-        logger.setLevel(cast(str, settings.log_level))
+        logger.setLevel(settings.log_level)

@@ -24,7 +24,9 @@ def conversation_trace_id(conversation_id: str) -> int:
 
 def derived_span_id(trace_id: int, parent_span_id: int, index: int) -> int:
     """A 64-bit span id for the ``index``-th record derived from one span."""
-    seed = trace_id.to_bytes(16, "big") + parent_span_id.to_bytes(8, "big") + index.to_bytes(4, "big")
+    seed = (
+        trace_id.to_bytes(16, "big") + parent_span_id.to_bytes(8, "big") + index.to_bytes(4, "big")
+    )
     return int.from_bytes(hashlib.blake2b(seed, digest_size=8).digest(), "big") or 1
 
 

@@ -88,8 +88,13 @@ def _fit_document(document: dict[str, Any]) -> str:
     return text
 
 
-def jsonable(value: object, depth: int = 0, seen: frozenset[int] = frozenset(), *,
-             leaf_budget: int = MAX_TEXT) -> object:
+def jsonable(
+    value: object,
+    depth: int = 0,
+    seen: frozenset[int] = frozenset(),
+    *,
+    leaf_budget: int = MAX_TEXT,
+) -> object:
     """A deep copy of ``value`` that strict JSON can encode: no cycles, NaN or odd types."""
     if isinstance(value, str):
         return truncate(value, leaf_budget)
@@ -103,8 +108,9 @@ def jsonable(value: object, depth: int = 0, seen: frozenset[int] = frozenset(), 
         return "<cycle>"
     inner = seen | {id(value)}
     if isinstance(value, Mapping):
-        return {str(k): jsonable(v, depth + 1, inner, leaf_budget=leaf_budget)
-                for k, v in value.items()}
+        return {
+            str(k): jsonable(v, depth + 1, inner, leaf_budget=leaf_budget) for k, v in value.items()
+        }
     if isinstance(value, (list, tuple, set, frozenset)):
         items = sorted(value, key=repr) if isinstance(value, (set, frozenset)) else value
         return [jsonable(v, depth + 1, inner, leaf_budget=leaf_budget) for v in items]

@@ -72,6 +72,8 @@ REASONING_TOKENS: Final = "agentsight.llm.reasoning_tokens"
 EMBEDDING_TOKENS: Final = "agentsight.llm.embedding_tokens"
 
 # Names the backend counts as a human escalation when used as an action name.
-ESCALATION_ACTIONS: Final = frozenset({"fallback_to_human", "open_ticket", "ticket", "contact_human"})
+ESCALATION_ACTIONS: Final = frozenset(
+    {"fallback_to_human", "open_ticket", "ticket", "contact_human"}
+)
 
 INSTRUMENTATION_NAME: Final = "agentsight_otel"

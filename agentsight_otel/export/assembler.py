@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from agentsight_otel import semconv as sc
 from agentsight_otel.mapping.payload import TraceGroup
@@ -36,9 +37,15 @@ def _no_hint(trace_id: int) -> str | None:
 class TraceAssembler:
     """Groups records per trace and releases a group when its interaction root arrives."""
 
-    def __init__(self, *, max_pending_spans: int = 50_000, max_age: float = 300.0,
-                 foreign_max_age: float = 120.0, memory: int = 20_000,
-                 hint: Callable[[int], str | None] = _no_hint) -> None:
+    def __init__(
+        self,
+        *,
+        max_pending_spans: int = 50_000,
+        max_age: float = 300.0,
+        foreign_max_age: float = 120.0,
+        memory: int = 20_000,
+        hint: Callable[[int], str | None] = _no_hint,
+    ) -> None:
         self.max_pending_spans = max_pending_spans
         self.max_age = max_age
         self.foreign_max_age = foreign_max_age
@@ -131,7 +138,7 @@ class TraceAssembler:
                 return False
         return record.parent_span_id in self._released_roots
 
-    def _remember(self, memory: OrderedDict[int, object], key: int, value: object) -> None:
+    def _remember(self, memory: OrderedDict[int, Any], key: int, value: Any) -> None:
         """Insert into a bounded most-recent-first memory."""
         memory[key] = value
         memory.move_to_end(key)

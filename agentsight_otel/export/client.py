@@ -5,6 +5,7 @@ from __future__ import annotations
 import email.utils
 import gzip
 import json
+import math
 import random
 import threading
 import time
@@ -49,9 +50,15 @@ class Outcome:
 class IngestClient:
     """Posts bodies to the AgentSight API with the contract's headers and retry rules."""
 
-    def __init__(self, settings: Settings, transport: Transport, *,
-                 clock: Clock | None = None, policy: RetryPolicy | None = None,
-                 jitter: Callable[[], float] = random.random) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        transport: Transport,
+        *,
+        clock: Clock | None = None,
+        policy: RetryPolicy | None = None,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
         self.settings = settings
         self.transport = transport
         self.clock = clock or SystemClock()
@@ -68,8 +75,9 @@ class IngestClient:
             headers["Authorization"] = f"Api-Key {self.settings.api_key.reveal()}"
         return headers
 
-    def post_json(self, path: str, body: bytes, *, gzip_body: bool = False,
-                  deadline: float | None = None) -> Outcome:
+    def post_json(
+        self, path: str, body: bytes, *, gzip_body: bool = False, deadline: float | None = None
+    ) -> Outcome:
         """POST a JSON body with retries until success, a terminal answer or the deadline."""
         headers = self.headers()
         if gzip_body and len(body) >= _GZIP_MIN_BYTES:
@@ -77,8 +85,15 @@ class IngestClient:
             headers["Content-Encoding"] = "gzip"
         return self.call("POST", path, body, headers, deadline=deadline)
 
-    def call(self, method: str, path: str, body: bytes | None, headers: Mapping[str, str],
-             *, deadline: float | None = None) -> Outcome:
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        *,
+        deadline: float | None = None,
+    ) -> Outcome:
         """One request with the retry policy applied."""
         url = join_url(self.settings.endpoint, path)
         end = self.clock.now() + (deadline or self.settings.export_deadline)
@@ -96,11 +111,23 @@ class IngestClient:
             if self.clock.wait(delay, self.interrupt):
                 break
         reason = "interrupted by shutdown" if self.interrupt.is_set() else "deadline passed"
-        return Outcome(False, outcome.status, f"{outcome.detail} ({reason})",
-                       retryable=True, attempts=outcome.attempts)
+        return Outcome(
+            False,
+            outcome.status,
+            f"{outcome.detail} ({reason})",
+            retryable=True,
+            attempts=outcome.attempts,
+        )
 
-    def _attempt(self, method: str, url: str, body: bytes | None, headers: Mapping[str, str],
-                 remaining: float, attempt: int) -> tuple[Outcome, float | None]:
+    def _attempt(
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        remaining: float,
+        attempt: int,
+    ) -> tuple[Outcome, float | None]:
         """One try, classified; the second value is a server-requested pause."""
         timeout = min(self.settings.request_timeout, remaining)
         try:
@@ -108,8 +135,9 @@ class IngestClient:
         except TransportError as exc:
             return Outcome(False, None, f"network error: {exc}", True, attempts=attempt), None
         except Exception as exc:  # a broken transport must not escape the worker
-            return Outcome(False, None, f"transport failed: {type(exc).__name__}", True,
-                           attempts=attempt), None
+            return Outcome(
+                False, None, f"transport failed: {type(exc).__name__}", True, attempts=attempt
+            ), None
         status = response.status
         if 200 <= status < 300:
             return Outcome(True, status, "accepted", attempts=attempt), None
@@ -121,15 +149,18 @@ class IngestClient:
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with equal jitter: half fixed, half random."""
-        ceiling = min(self.policy.max_delay, self.policy.base_delay * 2 ** (attempt - 1))
+        ceiling = min(self.policy.max_delay, self.policy.base_delay * 2.0 ** (attempt - 1))
         return ceiling / 2 + self._jitter() * ceiling / 2
 
     def get_json(self, path: str) -> object | None:
         """One GET without retries (capability checks); None on any failure."""
         try:
             response = self.transport.request(
-                "GET", join_url(self.settings.endpoint, path), None,
-                self.headers(json_body=False), self.settings.request_timeout,
+                "GET",
+                join_url(self.settings.endpoint, path),
+                None,
+                self.headers(json_body=False),
+                self.settings.request_timeout,
             )
             if response.status != 200:
                 return None
@@ -153,7 +184,7 @@ def retry_after(response: HttpResponse, cap: float) -> float | None:
         except (TypeError, ValueError):
             return None
         seconds = when.timestamp() - time.time()
-    if seconds != seconds:
+    if math.isnan(seconds):
         return None
     return min(max(0.0, seconds), cap)
 

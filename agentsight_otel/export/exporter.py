@@ -32,17 +32,33 @@ class AgentSightSpanExporter(SpanExporter):
     under a ``SimpleSpanProcessor``.
     """
 
-    def __init__(self, api_key: str | None = None, endpoint: str | None = None, *,
-                 compression: str | None = None, request_timeout: float | None = None,
-                 export_deadline: float | None = None, max_body_bytes: int | None = None,
-                 verify_tls: bool | None = None, settings: Settings | None = None,
-                 transport: Transport | None = None, clock: Clock | None = None,
-                 retry_policy: RetryPolicy | None = None, ledger: DeliveryLedger | None = None,
-                 max_queue_spans: int = 100_000, max_pending_spans: int = 50_000) -> None:
+    def __init__(
+        self,
+        api_key: str | None = None,
+        endpoint: str | None = None,
+        *,
+        compression: str | None = None,
+        request_timeout: float | None = None,
+        export_deadline: float | None = None,
+        max_body_bytes: int | None = None,
+        verify_tls: bool | None = None,
+        settings: Settings | None = None,
+        transport: Transport | None = None,
+        clock: Clock | None = None,
+        retry_policy: RetryPolicy | None = None,
+        ledger: DeliveryLedger | None = None,
+        max_queue_spans: int = 100_000,
+        max_pending_spans: int = 50_000,
+    ) -> None:
         settings = resolve_settings(
-            base=settings, api_key=api_key, endpoint=endpoint, compression=compression,
-            request_timeout=request_timeout, export_deadline=export_deadline,
-            max_body_bytes=max_body_bytes, verify_tls=verify_tls,
+            base=settings,
+            api_key=api_key,
+            endpoint=endpoint,
+            compression=compression,
+            request_timeout=request_timeout,
+            export_deadline=export_deadline,
+            max_body_bytes=max_body_bytes,
+            verify_tls=verify_tls,
         )
         if settings.key_problem:
             logger.error("AgentSight delivery is off: %s", settings.key_problem)
@@ -50,18 +66,30 @@ class AgentSightSpanExporter(SpanExporter):
         self._clock = clock or SystemClock()
         self._ledger = ledger or DEFAULT_LEDGER
         self._lock = threading.Lock()
-        self._assembler = TraceAssembler(max_pending_spans=max_pending_spans,
-                                         hint=self._ledger.conversation_of)
-        client = IngestClient(settings, transport or RequestsTransport(verify_tls=settings.verify_tls),
-                              clock=self._clock, policy=retry_policy)
+        self._assembler = TraceAssembler(
+            max_pending_spans=max_pending_spans, hint=self._ledger.conversation_of
+        )
+        client = IngestClient(
+            settings,
+            transport or RequestsTransport(verify_tls=settings.verify_tls),
+            clock=self._clock,
+            policy=retry_policy,
+        )
         self._log = RateLimitedLog()
-        self._worker = DeliveryWorker(client, self._ledger, max_queue_spans=max_queue_spans,
-                                      on_tick=self._expire, log=self._log)
+        self._worker = DeliveryWorker(
+            client,
+            self._ledger,
+            max_queue_spans=max_queue_spans,
+            on_tick=self._expire,
+            log=self._log,
+        )
         self._shutdown = False
         self._ledger.exporter_started()
         if settings.api_key is None and not settings.key_problem:
-            logger.warning("AGENTSIGHT_API_KEY is not set: conversations are tracked as spans "
-                           "but not delivered to AgentSight")
+            logger.warning(
+                "AGENTSIGHT_API_KEY is not set: conversations are tracked as spans "
+                "but not delivered to AgentSight"
+            )
 
     @property
     def stats(self) -> DeliveryStats:

@@ -37,8 +37,9 @@ class Receipt:
         """The outcome, or ``pending`` when none arrived within ``timeout`` seconds."""
         if timeout > 0:
             self._event.wait(timeout)
-        return self.settlement or Settlement("pending", f"not confirmed within {timeout:g} s; "
-                                             "delivery continues in the background")
+        return self.settlement or Settlement(
+            "pending", f"not confirmed within {timeout:g} s; delivery continues in the background"
+        )
 
 
 class DeliveryLedger:

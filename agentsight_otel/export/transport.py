@@ -30,8 +30,9 @@ class TransportError(Exception):
 class Transport(Protocol):
     """Sends one HTTP request."""
 
-    def request(self, method: str, url: str, body: bytes | None,
-                headers: Mapping[str, str], timeout: float) -> HttpResponse:
+    def request(
+        self, method: str, url: str, body: bytes | None, headers: Mapping[str, str], timeout: float
+    ) -> HttpResponse:
         """Send and return the response, or raise ``TransportError``."""
         ...
 
@@ -57,13 +58,18 @@ class RequestsTransport:
         self._session.verify = verify_tls
         self._session.trust_env = True
 
-    def request(self, method: str, url: str, body: bytes | None,
-                headers: Mapping[str, str], timeout: float) -> HttpResponse:
+    def request(
+        self, method: str, url: str, body: bytes | None, headers: Mapping[str, str], timeout: float
+    ) -> HttpResponse:
         """One request under suppressed instrumentation."""
         token = otel_context.attach(suppressed_context())
         try:
             response = self._session.request(
-                method, url, data=body, headers=dict(headers), timeout=timeout,
+                method,
+                url,
+                data=body,
+                headers=dict(headers),
+                timeout=timeout,
                 allow_redirects=False,
             )
             content = response.content

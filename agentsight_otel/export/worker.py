@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from agentsight_otel._log import RateLimitedLog
 from agentsight_otel._version import SDK_NAME, __version__
 from agentsight_otel.export.client import IngestClient, Outcome
-from agentsight_otel.export.ledger import DeliveryLedger, Settlement
+from agentsight_otel.export.ledger import DeliveryLedger, Settlement, Status
 from agentsight_otel.mapping.packing import Body, pack
 from agentsight_otel.mapping.payload import (
     DEFAULT_ENVIRONMENTS,
@@ -40,10 +40,16 @@ class DeliveryStats:
 class DeliveryWorker:
     """A bounded queue of trace groups drained by one daemon thread."""
 
-    def __init__(self, client: IngestClient, ledger: DeliveryLedger, *,
-                 max_queue_spans: int = 100_000, tick: float = 1.0,
-                 on_tick: Callable[[], list[TraceGroup]] | None = None,
-                 log: RateLimitedLog | None = None) -> None:
+    def __init__(
+        self,
+        client: IngestClient,
+        ledger: DeliveryLedger,
+        *,
+        max_queue_spans: int = 100_000,
+        tick: float = 1.0,
+        on_tick: Callable[[], list[TraceGroup]] | None = None,
+        log: RateLimitedLog | None = None,
+    ) -> None:
         self.client = client
         self.ledger = ledger
         self.stats = DeliveryStats()
@@ -140,8 +146,9 @@ class DeliveryWorker:
     def _deliver(self, groups: list[TraceGroup]) -> None:
         """Map, pack, post and settle one round of groups."""
         if self.client.settings.api_key is None:
-            self._settle_failed(groups, "no AgentSight API key is configured "
-                                        "(set AGENTSIGHT_API_KEY)")
+            self._settle_failed(
+                groups, "no AgentSight API key is configured (set AGENTSIGHT_API_KEY)"
+            )
             return
         self._learn_capabilities()
         builder = PayloadBuilder(self._environments)
@@ -153,8 +160,9 @@ class DeliveryWorker:
             self._post(body, blocks, verdicts)
         self._settle(blocks, verdicts)
 
-    def _post(self, body: Body, blocks: Sequence[EncodedBlock],
-              verdicts: list[Settlement | None]) -> None:
+    def _post(
+        self, body: Body, blocks: Sequence[EncodedBlock], verdicts: list[Settlement | None]
+    ) -> None:
         """Post one body, splitting on 413 and retrying without blocks a 400 named."""
         self.stats.requests += 1
         outcome = self.client.post_json(INGEST_PATH, body.data, gzip_body=self._gzip)
@@ -174,19 +182,24 @@ class DeliveryWorker:
             return
         self._record_failure(body, outcome, verdicts)
 
-    def _record_failure(self, body: Body, outcome: Outcome,
-                        verdicts: list[Settlement | None]) -> None:
+    def _record_failure(
+        self, body: Body, outcome: Outcome, verdicts: list[Settlement | None]
+    ) -> None:
         """Mark a body's blocks failed (retryable) or rejected (terminal) and say so."""
-        status = "failed" if outcome.retryable else "rejected"
+        status: Status = "failed" if outcome.retryable else "rejected"
         for index in body.parts:
             verdicts[index] = Settlement(status, outcome.detail)
-        self._log.log(logging.WARNING if outcome.retryable else logging.ERROR,
-                      f"post-{status}", f"AgentSight ingest {status}: {outcome.detail}")
+        self._log.log(
+            logging.WARNING if outcome.retryable else logging.ERROR,
+            f"post-{status}",
+            f"AgentSight ingest {status}: {outcome.detail}",
+        )
 
-    def _settle(self, blocks: Sequence[EncodedBlock],
-                verdicts: Sequence[Settlement | None]) -> None:
+    def _settle(
+        self, blocks: Sequence[EncodedBlock], verdicts: Sequence[Settlement | None]
+    ) -> None:
         """Count and settle receipts for every block of a round."""
-        for block, verdict in zip(blocks, verdicts):
+        for block, verdict in zip(blocks, verdicts, strict=True):
             settlement = verdict or Settlement("delivered")
             if settlement.status == "delivered":
                 self.stats.delivered_spans += len(block.spans)
@@ -209,8 +222,11 @@ class DeliveryWorker:
         """The loss warning: never silent, at most once a minute per reason."""
         spans = sum(len(group.records) for group in groups)
         conversations = len({group.conversation_id for group in groups})
-        self._log.log(logging.WARNING, f"lost:{reason}",
-                      f"{spans} span(s) of {conversations} conversation(s) not delivered: {reason}")
+        self._log.log(
+            logging.WARNING,
+            f"lost:{reason}",
+            f"{spans} span(s) of {conversations} conversation(s) not delivered: {reason}",
+        )
 
     def _learn_capabilities(self) -> None:
         """Ask ``/api/me/`` once for gzip support and the backend's environments."""

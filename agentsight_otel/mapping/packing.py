@@ -24,8 +24,10 @@ class Body:
     def halves(self, sdk: str) -> list[Body]:
         """The entries split in two bodies (after a 413)."""
         middle = len(self.parts) // 2
-        return [Body.of(sdk, self.parts[:middle], self.texts[:middle]),
-                Body.of(sdk, self.parts[middle:], self.texts[middle:])]
+        return [
+            Body.of(sdk, self.parts[:middle], self.texts[:middle]),
+            Body.of(sdk, self.parts[middle:], self.texts[middle:]),
+        ]
 
     def without(self, positions: Collection[int], sdk: str) -> Body | None:
         """The body minus the entries at ``positions`` (after a 400 naming them)."""

@@ -67,8 +67,12 @@ class PayloadBuilder:
         otel_cache: dict[tuple[Any, ...], str] = {}
         return [self._block(cid, records, otel_cache) for cid, records in merged.items()]
 
-    def _block(self, conversation_id: str, records: list[SpanRecord],
-               otel_cache: dict[tuple[Any, ...], str]) -> EncodedBlock:
+    def _block(
+        self,
+        conversation_id: str,
+        records: list[SpanRecord],
+        otel_cache: dict[tuple[Any, ...], str],
+    ) -> EncodedBlock:
         """Encode one conversation's records."""
         wire: list[tuple[int, int, str]] = []
         by_id = {r.span_id: r for r in records}
@@ -111,8 +115,9 @@ class PayloadBuilder:
             if isinstance(document, dict):
                 fields["metadata"] = document
 
-    def _own_spans(self, record: SpanRecord, kind: str, conversation_id: str,
-                   otel: str) -> list[tuple[int, int, str]]:
+    def _own_spans(
+        self, record: SpanRecord, kind: str, conversation_id: str, otel: str
+    ) -> list[tuple[int, int, str]]:
         """The span itself plus one record per derived event (button, attachment, usage)."""
         attributes = record.attributes
         events: list[EventRecord] = []
@@ -138,8 +143,9 @@ def _start_order(record: SpanRecord) -> tuple[int, int]:
     return record.start_ns, record.span_id
 
 
-def _core(record: SpanRecord, kind: str, name: str, attributes: Attributes,
-          events: Sequence[EventRecord]) -> dict[str, Any]:
+def _core(
+    record: SpanRecord, kind: str, name: str, attributes: Attributes, events: Sequence[EventRecord]
+) -> dict[str, Any]:
     """The wire span without its ``otel`` part."""
     return {
         "span_id": hex_span_id(record.span_id),
@@ -161,8 +167,14 @@ def _core(record: SpanRecord, kind: str, name: str, attributes: Attributes,
     }
 
 
-def _derived_core(record: SpanRecord, event: EventRecord, kind: str, span_id: int,
-                  conversation_id: str, turn_hex: str) -> dict[str, Any] | None:
+def _derived_core(
+    record: SpanRecord,
+    event: EventRecord,
+    kind: str,
+    span_id: int,
+    conversation_id: str,
+    turn_hex: str,
+) -> dict[str, Any] | None:
     """A point-in-time wire span for a button, attachment or usage event."""
     attributes: dict[str, Any] = {
         sc.CONVERSATION_ID: conversation_id,
@@ -204,8 +216,9 @@ def _derived_name(kind: str, attributes: Attributes) -> str:
     return f"{attributes.get(sc.ATTACHMENT_COUNT, 0)} attachment(s)"
 
 
-def _foreign_usage(record: SpanRecord, conversation_id: str, by_id: dict[int, SpanRecord],
-                   otel: str) -> list[tuple[int, int, str]]:
+def _foreign_usage(
+    record: SpanRecord, conversation_id: str, by_id: dict[int, SpanRecord], otel: str
+) -> list[tuple[int, int, str]]:
     """An instrumentation span that recorded a model call's usage, as an ``llm`` record."""
     usage = usage_from_attributes(record.attributes)
     if usage is None:
@@ -255,8 +268,14 @@ def _otel_json(record: SpanRecord, cache: dict[tuple[Any, ...], str]) -> str:
     """The span's ``otel`` part; the common shapes are encoded once per build."""
     if record.links or record.dropped_attributes or record.dropped_events or record.dropped_links:
         return _otel_uncached(record)
-    key = (record.span_kind, record.trace_state, record.parent_is_remote,
-           record.status_description, id(record.resource), record.scope)
+    key = (
+        record.span_kind,
+        record.trace_state,
+        record.parent_is_remote,
+        record.status_description,
+        id(record.resource),
+        record.scope,
+    )
     text = cache.get(key)
     if text is None:
         text = cache[key] = _otel_uncached(record)
@@ -266,23 +285,34 @@ def _otel_json(record: SpanRecord, cache: dict[tuple[Any, ...], str]) -> str:
 def _otel_uncached(record: SpanRecord) -> str:
     """Encode the ``otel`` part of one span."""
     links = [
-        {"trace_id": hex_trace_id(link.trace_id), "span_id": hex_span_id(link.span_id),
-         "attributes": link.attributes or EMPTY}
+        {
+            "trace_id": hex_trace_id(link.trace_id),
+            "span_id": hex_span_id(link.span_id),
+            "attributes": link.attributes or EMPTY,
+        }
         for link in record.links
     ]
-    return dumps({
-        "span_kind": record.span_kind,
-        "trace_flags": 1,
-        "trace_state": record.trace_state,
-        "is_remote": record.parent_is_remote,
-        "status_description": record.status_description,
-        "links": links,
-        "resource": record.resource,
-        "dropped": {"attributes": record.dropped_attributes, "events": record.dropped_events,
-                    "links": record.dropped_links},
-        "scope": {"name": record.scope.name, "version": record.scope.version,
-                  "schema_url": record.scope.schema_url},
-    })
+    return dumps(
+        {
+            "span_kind": record.span_kind,
+            "trace_flags": 1,
+            "trace_state": record.trace_state,
+            "is_remote": record.parent_is_remote,
+            "status_description": record.status_description,
+            "links": links,
+            "resource": record.resource,
+            "dropped": {
+                "attributes": record.dropped_attributes,
+                "events": record.dropped_events,
+                "links": record.dropped_links,
+            },
+            "scope": {
+                "name": record.scope.name,
+                "version": record.scope.version,
+                "schema_url": record.scope.schema_url,
+            },
+        }
+    )
 
 
 def _encode(core: dict[str, Any], otel: str) -> str:

@@ -90,28 +90,36 @@ def records_from_spans(spans: Iterable[ReadableSpan]) -> list[SpanRecord]:
             scope = scopes[id(span.instrumentation_scope)] = _scope(span)
         parent = span.parent
         status = span.status
-        records.append(SpanRecord(
-            trace_id=context.trace_id,
-            span_id=context.span_id,
-            parent_span_id=parent.span_id if parent is not None else None,
-            name=span.name,
-            span_kind=span.kind.name,
-            start_ns=span.start_time,
-            end_ns=span.end_time,
-            status=_STATUS[status.status_code],
-            status_description=status.description or None,
-            attributes=span.attributes or EMPTY,
-            events=[EventRecord(e.name, e.timestamp, e.attributes or EMPTY) for e in span.events],
-            links=[LinkRecord(link.context.trace_id, link.context.span_id, link.attributes or EMPTY)
-                   for link in span.links],
-            resource=resource,
-            scope=scope,
-            trace_state=_trace_state(context.trace_state),
-            parent_is_remote=bool(parent is not None and parent.is_remote),
-            dropped_attributes=span.dropped_attributes,
-            dropped_events=span.dropped_events,
-            dropped_links=span.dropped_links,
-        ))
+        records.append(
+            SpanRecord(
+                trace_id=context.trace_id,
+                span_id=context.span_id,
+                parent_span_id=parent.span_id if parent is not None else None,
+                name=span.name,
+                span_kind=span.kind.name,
+                start_ns=span.start_time,
+                end_ns=span.end_time,
+                status=_STATUS[status.status_code],
+                status_description=status.description or None,
+                attributes=span.attributes or EMPTY,
+                events=[
+                    EventRecord(e.name, e.timestamp, e.attributes or EMPTY) for e in span.events
+                ],
+                links=[
+                    LinkRecord(
+                        link.context.trace_id, link.context.span_id, link.attributes or EMPTY
+                    )
+                    for link in span.links
+                ],
+                resource=resource,
+                scope=scope,
+                trace_state=_trace_state(context.trace_state),
+                parent_is_remote=bool(parent is not None and parent.is_remote),
+                dropped_attributes=span.dropped_attributes,
+                dropped_events=span.dropped_events,
+                dropped_links=span.dropped_links,
+            )
+        )
     return records
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,7 +11,9 @@ from agentsight_otel.mapping.records import Attributes
 # (input, output, cache read, cache write, reasoning) key candidates, first present wins.
 _INPUT = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt")
 _OUTPUT = (
-    "gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens", "llm.token_count.completion",
+    "gen_ai.usage.output_tokens",
+    "gen_ai.usage.completion_tokens",
+    "llm.token_count.completion",
 )
 _CACHE_READ = (
     "agentsight.llm.cache_read_tokens",
@@ -101,7 +104,7 @@ def _first_int(attributes: Attributes, keys: tuple[str, ...]) -> tuple[str | Non
         value = attributes.get(key)
         if isinstance(value, bool):
             continue
-        if isinstance(value, (int, float)) and value >= 0 and value == value:
+        if isinstance(value, (int, float)) and math.isfinite(value) and value >= 0:
             return key, int(value)
     return None, 0
 

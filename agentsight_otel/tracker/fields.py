@@ -42,13 +42,25 @@ def token_count(value: object, name: str) -> int:
     return value
 
 
-def conversation_fields(customer_id: object, customer_ip_address: object, device: object,
-                        source: object, language: object, name: object, environment: object,
-                        metadata: object) -> dict[str, Any]:
+def conversation_fields(
+    customer_id: object,
+    customer_ip_address: object,
+    device: object,
+    source: object,
+    language: object,
+    name: object,
+    environment: object,
+    metadata: object,
+) -> dict[str, Any]:
     """Span attributes for the fields given (None means "leave as it is")."""
     attributes: dict[str, Any] = {}
-    for key, value in (("customer_id", customer_id), ("device", device), ("source", source),
-                       ("language", language), ("name", name)):
+    for key, value in (
+        ("customer_id", customer_id),
+        ("device", device),
+        ("source", source),
+        ("language", language),
+        ("name", name),
+    ):
         text = optional_field(value, key)
         if text is not None:
             attributes[sc.CONVERSATION_FIELDS[key]] = text
@@ -56,13 +68,15 @@ def conversation_fields(customer_id: object, customer_ip_address: object, device
     if ip is not None:
         try:
             attributes[sc.CONVERSATION_FIELDS["customer_ip_address"]] = str(
-                ipaddress.ip_address(ip))
+                ipaddress.ip_address(ip)
+            )
         except ValueError:
             raise ValidationError("customer_ip_address is not an IPv4 or IPv6 address") from None
     if environment is not None:
         try:
             attributes[sc.CONVERSATION_FIELDS["environment"]] = check_environment(
-                environment, "environment")[:MAX_FIELD]
+                environment, "environment"
+            )[:MAX_FIELD]
         except ConfigurationError as exc:
             raise ValidationError(str(exc)) from None
     meta = encode_metadata(metadata)

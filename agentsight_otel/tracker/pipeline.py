@@ -56,8 +56,12 @@ class ConversationIdGenerator(IdGenerator):
 class Pipeline:
     """The tracer the tracker uses, and the way to nudge its export along."""
 
-    def __init__(self, settings: Settings, ledger: DeliveryLedger,
-                 tracer_provider: trace.TracerProvider | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        ledger: DeliveryLedger,
+        tracer_provider: trace.TracerProvider | None = None,
+    ) -> None:
         provider = tracer_provider or _global_sdk_provider()
         self.exporter: AgentSightSpanExporter | None = None
         if provider is None:
@@ -79,21 +83,37 @@ class Pipeline:
         self._flusher_pid = 0
         self._closed = False
 
-    def start_root(self, name: str, trace_id: int, attributes: Attributes,
-                   links: Sequence[trace.Link] = (), start_time: int | None = None) -> trace.Span:
+    def start_root(
+        self,
+        name: str,
+        trace_id: int,
+        attributes: Attributes,
+        links: Sequence[trace.Link] = (),
+        start_time: int | None = None,
+    ) -> trace.Span:
         """A root span in the conversation's trace, whatever context is current."""
         token = _NEXT_TRACE_ID.set(trace_id)
         try:
-            return self.tracer.start_span(name, context=_EMPTY_CONTEXT, attributes=attributes,
-                                          links=links, start_time=start_time)
+            return self.tracer.start_span(
+                name,
+                context=_EMPTY_CONTEXT,
+                attributes=attributes,
+                links=links,
+                start_time=start_time,
+            )
         finally:
             _NEXT_TRACE_ID.reset(token)
 
-    def start_child(self, name: str, parent: trace.Span, attributes: Attributes,
-                    start_time: int | None = None) -> trace.Span:
+    def start_child(
+        self, name: str, parent: trace.Span, attributes: Attributes, start_time: int | None = None
+    ) -> trace.Span:
         """A child of ``parent``."""
-        return self.tracer.start_span(name, context=trace.set_span_in_context(parent),
-                                      attributes=attributes, start_time=start_time)
+        return self.tracer.start_span(
+            name,
+            context=trace.set_span_in_context(parent),
+            attributes=attributes,
+            start_time=start_time,
+        )
 
     def request_flush(self) -> None:
         """Ask for an export soon, on the pipeline's own thread (never the caller's)."""
@@ -102,8 +122,9 @@ class Pipeline:
         self._flush_wanted.set()
         if self._flusher is None or self._flusher_pid != os.getpid():
             self._flusher_pid = os.getpid()
-            self._flusher = threading.Thread(target=self._flush_loop, daemon=True,
-                                             name="agentsight-flush")
+            self._flusher = threading.Thread(
+                target=self._flush_loop, daemon=True, name="agentsight-flush"
+            )
             self._flusher.start()
 
     def _flush_loop(self) -> None:
@@ -132,7 +153,7 @@ class Pipeline:
             # Flush first so the exporter's own bounded shutdown is what limits the wait.
             self._processor.force_flush()
             self.exporter.shutdown(timeout_millis)
-            self._processor.shutdown()
+            self._processor.shutdown()  # type: ignore[no-untyped-call]
         except Exception:
             logger.exception("shutting down the private tracer provider failed")
 

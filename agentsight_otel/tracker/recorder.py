@@ -25,8 +25,15 @@ class Recorder:
         self.pipeline = pipeline
         self.ledger = ledger
 
-    def event(self, state: ConversationState, name: str, attributes: dict[str, Any],
-              timestamp: int, *, make_current: bool) -> Interaction:
+    def event(
+        self,
+        state: ConversationState,
+        name: str,
+        attributes: dict[str, Any],
+        timestamp: int,
+        *,
+        make_current: bool,
+    ) -> Interaction:
         """Add an event to the conversation's interaction, opening or rolling it as needed."""
         interaction = state.interaction
         if interaction is None:
@@ -37,8 +44,9 @@ class Recorder:
         interaction.events += 1
         return interaction
 
-    def open(self, state: ConversationState, *, make_current: bool,
-             links: list[Link] | None = None) -> Interaction:
+    def open(
+        self, state: ConversationState, *, make_current: bool, links: list[Link] | None = None
+    ) -> Interaction:
         """Start the interaction span, linked to whatever trace the caller is in."""
         ambient = trace.get_current_span().get_span_context()
         links = list(links or ())
@@ -68,8 +76,9 @@ class Recorder:
         interaction.receipts = receipts
         return interaction
 
-    def close(self, state: ConversationState, *, complete: bool,
-              reason: str | None = None) -> list[tuple[int, Receipt]]:
+    def close(
+        self, state: ConversationState, *, complete: bool, reason: str | None = None
+    ) -> list[tuple[int, Receipt]]:
         """End the interaction span; receipts for it and any earlier segments."""
         interaction = state.interaction
         if interaction is None:
@@ -89,22 +98,36 @@ class Recorder:
             otel_context.attach(interaction.restore)
         return receipts
 
-    def action(self, state: ConversationState, name: str, attributes: dict[str, Any],
-               start_ns: int, end_ns: int, error: str | None, *, make_current: bool) -> None:
+    def action(
+        self,
+        state: ConversationState,
+        name: str,
+        attributes: dict[str, Any],
+        start_ns: int,
+        end_ns: int,
+        error: str | None,
+        *,
+        make_current: bool,
+    ) -> None:
         """An action span with the given times, a child of the interaction."""
         interaction = state.interaction or self.open(state, make_current=make_current)
         attributes[sc.TURN_ID] = interaction.span_hex
         span = self.pipeline.start_child(name, interaction.span, attributes, start_ns)
-        span.set_status(Status(StatusCode.ERROR, error) if error is not None
-                        else Status(StatusCode.OK))
+        span.set_status(
+            Status(StatusCode.ERROR, error) if error is not None else Status(StatusCode.OK)
+        )
         span.end(end_ns)
 
     def visit(self, state: ConversationState) -> tuple[int, Receipt]:
         """The ``conversation`` span of ``initialize_conversation``: a visit, not engagement."""
-        attributes = {**state.attributes, sc.SPAN_KIND: sc.KIND_CONVERSATION,
-                      sc.ENTITY_NAME: "conversation_opened"}
-        span = self.pipeline.start_root("conversation_opened", state.trace_id, attributes,
-                                        start_time=time_ns())
+        attributes = {
+            **state.attributes,
+            sc.SPAN_KIND: sc.KIND_CONVERSATION,
+            sc.ENTITY_NAME: "conversation_opened",
+        }
+        span = self.pipeline.start_root(
+            "conversation_opened", state.trace_id, attributes, start_time=time_ns()
+        )
         span_id = span.get_span_context().span_id
         receipt = self.ledger.expect(span_id)
         self.ledger.announce(state.trace_id, state.conversation_id)

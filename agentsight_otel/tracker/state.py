@@ -43,9 +43,11 @@ class Usage:
 
     def as_dict(self) -> dict[str, int]:
         """The seed's ``get_token_usage`` shape."""
-        return {"prompt_tokens": self.prompt_tokens,
-                "completion_tokens": self.completion_tokens,
-                "total_tokens": self.total_tokens}
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+        }
 
 
 @dataclass(slots=True)

@@ -9,8 +9,13 @@ from agentsight_otel.export.ledger import Settlement
 from agentsight_otel.mapping.timefmt import iso_utc
 from agentsight_otel.tracker.state import Item
 
-COUNTED = {"question": "questions", "answer": "answers", "action": "actions",
-           "button": "buttons", "attachment": "attachments"}
+COUNTED = {
+    "question": "questions",
+    "answer": "answers",
+    "action": "actions",
+    "button": "buttons",
+    "attachment": "attachments",
+}
 FAILED = frozenset({"rejected", "failed"})
 
 
@@ -19,8 +24,9 @@ def _counts() -> dict[str, int]:
     return dict.fromkeys(COUNTED.values(), 0)
 
 
-def send_response(conversation_id: str, items: Sequence[Item],
-                  settlement: Settlement) -> dict[str, Any]:
+def send_response(
+    conversation_id: str, items: Sequence[Item], settlement: Settlement
+) -> dict[str, Any]:
     """What ``send_tracked_data`` returns: each item with the backend's verdict."""
     summary = _counts()
     summary["errors"] = 0
@@ -28,9 +34,13 @@ def send_response(conversation_id: str, items: Sequence[Item],
     success = settlement.status == "delivered"
     rows = []
     for index, item in enumerate(items):
-        row: dict[str, Any] = {"index": index, "type": item.type,
-                               "timestamp": iso_utc(item.timestamp_ns),
-                               "success": success, "status": settlement.status}
+        row: dict[str, Any] = {
+            "index": index,
+            "type": item.type,
+            "timestamp": iso_utc(item.timestamp_ns),
+            "success": success,
+            "status": settlement.status,
+        }
         if settlement.status in FAILED:
             row["error"] = settlement.detail
             summary["errors"] += 1
@@ -39,8 +49,13 @@ def send_response(conversation_id: str, items: Sequence[Item],
         if item.type in COUNTED:
             summary[COUNTED[item.type]] += 1
         rows.append(row)
-    return {"conversation_id": conversation_id, "status": settlement.status,
-            "detail": settlement.detail, "items": rows, "summary": summary}
+    return {
+        "conversation_id": conversation_id,
+        "status": settlement.status,
+        "detail": settlement.detail,
+        "items": rows,
+        "summary": summary,
+    }
 
 
 def pending_summary(conversations: Iterable[tuple[str, Sequence[Item]]]) -> dict[str, Any]:
@@ -52,8 +67,15 @@ def pending_summary(conversations: Iterable[tuple[str, Sequence[Item]]]) -> dict
     summary = _counts()
     rows = []
     for index, (stamp, cid, item) in enumerate(entries):
-        rows.append({"index": index, "type": item.type, "timestamp": iso_utc(stamp),
-                     "conversation_id": cid, "preview": item.preview})
+        rows.append(
+            {
+                "index": index,
+                "type": item.type,
+                "timestamp": iso_utc(stamp),
+                "conversation_id": cid,
+                "preview": item.preview,
+            }
+        )
         if item.type in COUNTED:
             summary[COUNTED[item.type]] += 1
     summary["total"] = len(rows)

@@ -19,8 +19,7 @@ def to_ns(value: object, name: str) -> int:
         if not math.isfinite(value) or value < 0:
             raise ValidationError(f"{name} must be a finite, non-negative epoch time")
         return round(value * 1e9)
-    raise ValidationError(f"{name} must be a datetime or epoch seconds, "
-                          f"not {type(value).__name__}")
+    raise ValidationError(f"{name} must be a datetime or epoch seconds, not {type(value).__name__}")
 
 
 def duration_ns(value: object) -> int:
@@ -32,8 +31,9 @@ def duration_ns(value: object) -> int:
     return round(value * 1e6)
 
 
-def action_window(started_at: object, ended_at: object, duration_ms: object,
-                  now_ns: int) -> tuple[int, int]:
+def action_window(
+    started_at: object, ended_at: object, duration_ms: object, now_ns: int
+) -> tuple[int, int]:
     """Start and end in ns; explicit start and end win over a duration, now fills the rest."""
     start = to_ns(started_at, "started_at") if started_at is not None else None
     end = to_ns(ended_at, "ended_at") if ended_at is not None else None

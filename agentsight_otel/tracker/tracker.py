@@ -51,11 +51,19 @@ class ConversationTracker:
     (or ``ConfigurationError``) at the call and leaves everything tracked before intact.
     """
 
-    def __init__(self, api_key: str | None = None, endpoint: str | None = None,
-                 environment: str | None = None, *, log_level: str | None = None,
-                 tracer_provider: trace.TracerProvider | None = None,
-                 send_timeout: float | None = None, compression: str | None = None,
-                 ledger: DeliveryLedger | None = None, max_conversations: int = 10_000) -> None:
+    def __init__(
+        self,
+        api_key: str | None = None,
+        endpoint: str | None = None,
+        environment: str | None = None,
+        *,
+        log_level: str | None = None,
+        tracer_provider: trace.TracerProvider | None = None,
+        send_timeout: float | None = None,
+        compression: str | None = None,
+        ledger: DeliveryLedger | None = None,
+        max_conversations: int = 10_000,
+    ) -> None:
         self._explicit: dict[str, Any] = {}
         self._provider = tracer_provider
         self._ledger = ledger or DEFAULT_LEDGER
@@ -67,20 +75,38 @@ class ConversationTracker:
         self._current: contextvars.ContextVar[str | None] = contextvars.ContextVar(
             f"agentsight_otel.current_conversation.{next(_instances)}", default=None
         )
-        self.configure(api_key=api_key, endpoint=endpoint, environment=environment,
-                       log_level=log_level, send_timeout=send_timeout, compression=compression)
+        self.configure(
+            api_key=api_key,
+            endpoint=endpoint,
+            environment=environment,
+            log_level=log_level,
+            send_timeout=send_timeout,
+            compression=compression,
+        )
 
     # -- configuration -------------------------------------------------------------------
 
-    def configure(self, api_key: str | None = None, endpoint: str | None = None,
-                  environment: str | None = None, *, log_level: str | None = None,
-                  send_timeout: float | None = None, compression: str | None = None,
-                  tracer_provider: trace.TracerProvider | None = None) -> None:
+    def configure(
+        self,
+        api_key: str | None = None,
+        endpoint: str | None = None,
+        environment: str | None = None,
+        *,
+        log_level: str | None = None,
+        send_timeout: float | None = None,
+        compression: str | None = None,
+        tracer_provider: trace.TracerProvider | None = None,
+    ) -> None:
         """Override settings (explicit values win over the environment); checked at once."""
-        given = {k: v for k, v in dict(api_key=api_key, endpoint=endpoint,
-                                       environment=environment, log_level=log_level,
-                                       send_timeout=send_timeout,
-                                       compression=compression).items() if v is not None}
+        candidates = {
+            "api_key": api_key,
+            "endpoint": endpoint,
+            "environment": environment,
+            "log_level": log_level,
+            "send_timeout": send_timeout,
+            "compression": compression,
+        }
+        given = {k: v for k, v in candidates.items() if v is not None}
         resolve_settings(base=Settings(), **given)
         with self._lock:
             self._explicit.update(given)
@@ -110,34 +136,47 @@ class ConversationTracker:
 
     # -- conversations -------------------------------------------------------------------
 
-    def get_or_create_conversation(self, conversation_id: str | None = None,
-                                   customer_id: str | None = None,
-                                   customer_ip_address: str | None = None,
-                                   device: str | None = None, source: str | None = None,
-                                   language: str | None = None, name: str | None = None,
-                                   environment: str | None = None,
-                                   metadata: dict[str, Any] | None = None) -> str:
+    def get_or_create_conversation(
+        self,
+        conversation_id: str | None = None,
+        customer_id: str | None = None,
+        customer_ip_address: str | None = None,
+        device: str | None = None,
+        source: str | None = None,
+        language: str | None = None,
+        name: str | None = None,
+        environment: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> str:
         """Make a conversation current in this thread or task, creating it if new; its id."""
         cid = fields.conversation_id(conversation_id) or generate_conversation_id()
-        values = fields.conversation_fields(customer_id, customer_ip_address, device, source,
-                                            language, name, environment, metadata)
+        values = fields.conversation_fields(
+            customer_id, customer_ip_address, device, source, language, name, environment, metadata
+        )
         self._state(cid, values)
         self._current.set(cid)
         ACTIVE_TRACKER.set(self)
         return cid
 
-    def initialize_conversation(self, conversation_id: str, customer_id: str | None = None,
-                                customer_ip_address: str | None = None,
-                                device: str | None = None, source: str | None = None,
-                                language: str | None = None, name: str | None = None,
-                                environment: str | None = None,
-                                metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+    def initialize_conversation(
+        self,
+        conversation_id: str,
+        customer_id: str | None = None,
+        customer_ip_address: str | None = None,
+        device: str | None = None,
+        source: str | None = None,
+        language: str | None = None,
+        name: str | None = None,
+        environment: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """Record the visit (not engaged yet) and deliver it at once."""
         cid = fields.conversation_id(conversation_id)
         if cid is None:
             raise ValidationError("conversation_id is required")
-        values = fields.conversation_fields(customer_id, customer_ip_address, device, source,
-                                            language, name, environment, metadata)
+        values = fields.conversation_fields(
+            customer_id, customer_ip_address, device, source, language, name, environment, metadata
+        )
         state = self._state(cid, values)
         recorder, settings = self._setup()
         stamp = time_ns()
@@ -148,21 +187,32 @@ class ConversationTracker:
 
     # -- messages, actions, buttons, attachments, usage --------------------------------
 
-    def track_human_message(self, message: str, metadata: dict[str, Any] | None = None, *,
-                            conversation_id: str | None = None) -> None:
+    def track_human_message(
+        self,
+        message: str,
+        metadata: dict[str, Any] | None = None,
+        *,
+        conversation_id: str | None = None,
+    ) -> None:
         """Record a message from the end user."""
         self._message(sc.SENDER_USER, "question", message, metadata, conversation_id)
 
-    def track_agent_message(self, message: str, metadata: dict[str, Any] | None = None, *,
-                            conversation_id: str | None = None) -> None:
+    def track_agent_message(
+        self,
+        message: str,
+        metadata: dict[str, Any] | None = None,
+        *,
+        conversation_id: str | None = None,
+    ) -> None:
         """Record a message from the agent."""
         self._message(sc.SENDER_AGENT, "answer", message, metadata, conversation_id)
 
     track_question = track_human_message
     track_answer = track_agent_message
 
-    def _message(self, sender: str, kind: str, message: object, metadata: object,
-                 conversation_id: str | None) -> None:
+    def _message(
+        self, sender: str, kind: str, message: object, metadata: object, conversation_id: str | None
+    ) -> None:
         """Validate, then add a message event to the interaction."""
         text = require_text(message, "message")
         attributes = {sc.MESSAGE_SENDER: sender, sc.MESSAGE_CONTENT: text}
@@ -170,11 +220,20 @@ class ConversationTracker:
             attributes[sc.MESSAGE_METADATA] = encode_metadata(metadata)  # type: ignore[assignment]
         self._event(conversation_id, sc.MESSAGE_EVENT, attributes, kind, text[:_PREVIEW])
 
-    def track_action(self, action_name: str, started_at: Any = None, ended_at: Any = None,
-                     duration_ms: float | None = None, tools_used: Any = None,
-                     response: Any = None, error_msg: str | None = None,
-                     metadata: dict[str, Any] | None = None, *,
-                     conversation_id: str | None = None, kind: str = "tool") -> dict[str, Any]:
+    def track_action(
+        self,
+        action_name: str,
+        started_at: Any = None,
+        ended_at: Any = None,
+        duration_ms: float | None = None,
+        tools_used: Any = None,
+        response: Any = None,
+        error_msg: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        *,
+        conversation_id: str | None = None,
+        kind: str = "tool",
+    ) -> dict[str, Any]:
         """Record an action as a child span with its real start and end; the item as a dict."""
         name = require_text(action_name, "action_name")[:255]
         if kind not in (sc.KIND_TOOL, sc.KIND_TASK):
@@ -183,8 +242,7 @@ class ConversationTracker:
         error = truncate(error_msg) if error_msg is not None else None
         if error is not None and not isinstance(error_msg, str):
             raise ValidationError("error_msg must be a string")
-        attributes: dict[str, Any] = {sc.SPAN_KIND: kind, sc.ENTITY_NAME: name,
-                                      sc.TOOL_NAME: name}
+        attributes: dict[str, Any] = {sc.SPAN_KIND: kind, sc.ENTITY_NAME: name, sc.TOOL_NAME: name}
         if tools_used is not None:
             attributes[sc.TOOL_ARGUMENTS] = encode_value(tools_used)
         if response is not None:
@@ -198,67 +256,117 @@ class ConversationTracker:
         state, implicit = self._resolve(conversation_id)
         attributes[sc.CONVERSATION_ID] = state.conversation_id
         with state.lock:
-            recorder.action(state, name, attributes, start_ns, end_ns, error,
-                            make_current=implicit)
+            recorder.action(state, name, attributes, start_ns, end_ns, error, make_current=implicit)
             state.items.append(Item("action", start_ns, name))
-        return {"type": "action", "conversation_id": state.conversation_id,
-                "action_name": name, "started_at": iso_utc(start_ns),
-                "ended_at": iso_utc(end_ns), "duration_ms": round((end_ns - start_ns) / 1e6, 3),
-                "status": "error" if error is not None else "ok"}
+        return {
+            "type": "action",
+            "conversation_id": state.conversation_id,
+            "action_name": name,
+            "started_at": iso_utc(start_ns),
+            "ended_at": iso_utc(end_ns),
+            "duration_ms": round((end_ns - start_ns) / 1e6, 3),
+            "status": "error" if error is not None else "ok",
+        }
 
-    def track_button(self, button_event: str, label: str, value: str,
-                     conversation_id: str | None = None,
-                     metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+    def track_button(
+        self,
+        button_event: str,
+        label: str,
+        value: str,
+        conversation_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """Record a button click; the tracked item as a dict."""
-        attributes = {sc.BUTTON_EVENT_NAME: fields.required_field(button_event, "button_event"),
-                      sc.BUTTON_LABEL: fields.required_field(label, "label"),
-                      sc.BUTTON_VALUE: fields.required_field(value, "value")}
+        attributes = {
+            sc.BUTTON_EVENT_NAME: fields.required_field(button_event, "button_event"),
+            sc.BUTTON_LABEL: fields.required_field(label, "label"),
+            sc.BUTTON_VALUE: fields.required_field(value, "value"),
+        }
         meta = encode_metadata(metadata)
         if meta is not None:
             attributes[sc.METADATA] = meta
-        state, stamp = self._event(conversation_id, sc.BUTTON_EVENT, attributes, "button",
-                                   attributes[sc.BUTTON_LABEL])
-        return {"type": "button", "conversation_id": state.conversation_id,
-                "button_event": attributes[sc.BUTTON_EVENT_NAME],
-                "label": attributes[sc.BUTTON_LABEL], "value": attributes[sc.BUTTON_VALUE],
-                "metadata": metadata, "timestamp": iso_utc(stamp)}
+        state, stamp = self._event(
+            conversation_id, sc.BUTTON_EVENT, attributes, "button", attributes[sc.BUTTON_LABEL]
+        )
+        return {
+            "type": "button",
+            "conversation_id": state.conversation_id,
+            "button_event": attributes[sc.BUTTON_EVENT_NAME],
+            "label": attributes[sc.BUTTON_LABEL],
+            "value": attributes[sc.BUTTON_VALUE],
+            "metadata": metadata,
+            "timestamp": iso_utc(stamp),
+        }
 
-    def track_attachments(self, attachments: list[dict[str, Any]], mode: str = "base64",
-                          sender: str = sc.SENDER_USER, metadata: dict[str, Any] | None = None,
-                          *, conversation_id: str | None = None) -> dict[str, Any]:
+    def track_attachments(
+        self,
+        attachments: list[dict[str, Any]],
+        mode: str = "base64",
+        sender: str = sc.SENDER_USER,
+        metadata: dict[str, Any] | None = None,
+        *,
+        conversation_id: str | None = None,
+    ) -> dict[str, Any]:
         """Record that files were shared (names, sizes, types); the item as a dict."""
         files = describe_attachments(attachments, mode)
         if sender not in (sc.SENDER_USER, sc.SENDER_AGENT):
             raise ValidationError("sender must be 'end_user' or 'agent'")
-        attributes: dict[str, Any] = {sc.ATTACHMENT_SENDER: sender, sc.ATTACHMENT_MODE: mode,
-                                      sc.ATTACHMENT_COUNT: len(files),
-                                      sc.ATTACHMENT_FILES: dumps(files)}
+        attributes: dict[str, Any] = {
+            sc.ATTACHMENT_SENDER: sender,
+            sc.ATTACHMENT_MODE: mode,
+            sc.ATTACHMENT_COUNT: len(files),
+            sc.ATTACHMENT_FILES: dumps(files),
+        }
         meta = encode_metadata(metadata)
         if meta is not None:
             attributes[sc.METADATA] = meta
         preview = ", ".join(f["filename"] for f in files)[:_PREVIEW]
-        state, stamp = self._event(conversation_id, sc.ATTACHMENT_EVENT, attributes,
-                                   "attachment", preview)
-        return {"type": "attachment", "conversation_id": state.conversation_id,
-                "sender": sender, "mode": mode, "files": files, "timestamp": iso_utc(stamp)}
+        state, stamp = self._event(
+            conversation_id, sc.ATTACHMENT_EVENT, attributes, "attachment", preview
+        )
+        return {
+            "type": "attachment",
+            "conversation_id": state.conversation_id,
+            "sender": sender,
+            "mode": mode,
+            "files": files,
+            "timestamp": iso_utc(stamp),
+        }
 
-    def track_token_usage(self, prompt_tokens: int = 0, completion_tokens: int = 0,
-                          total_tokens: int | None = None, *, model: str | None = None,
-                          provider: str | None = None,
-                          conversation_id: str | None = None) -> dict[str, int]:
+    def track_token_usage(
+        self,
+        prompt_tokens: int = 0,
+        completion_tokens: int = 0,
+        total_tokens: int | None = None,
+        *,
+        model: str | None = None,
+        provider: str | None = None,
+        conversation_id: str | None = None,
+    ) -> dict[str, int]:
         """Record one model call's usage; the conversation's totals since the last send."""
         prompt = fields.token_count(prompt_tokens, "prompt_tokens")
         completion = fields.token_count(completion_tokens, "completion_tokens")
-        total = (fields.token_count(total_tokens, "total_tokens") if total_tokens is not None
-                 else prompt + completion)
-        attributes: dict[str, Any] = {sc.INPUT_TOKENS: prompt, sc.OUTPUT_TOKENS: completion,
-                                      sc.GEN_AI_OPERATION: "chat"}
+        total = (
+            fields.token_count(total_tokens, "total_tokens")
+            if total_tokens is not None
+            else prompt + completion
+        )
+        attributes: dict[str, Any] = {
+            sc.INPUT_TOKENS: prompt,
+            sc.OUTPUT_TOKENS: completion,
+            sc.GEN_AI_OPERATION: "chat",
+        }
         for key, value in ((sc.GEN_AI_REQUEST_MODEL, model), (sc.GEN_AI_SYSTEM, provider)):
             clean = optional_field(value, key.rsplit(".", 1)[-1])
             if clean:
                 attributes[key] = clean
-        state, _ = self._event(conversation_id, sc.USAGE_EVENT, attributes, "token_usage",
-                               f"{prompt}+{completion} tokens")
+        state, _ = self._event(
+            conversation_id,
+            sc.USAGE_EVENT,
+            attributes,
+            "token_usage",
+            f"{prompt}+{completion} tokens",
+        )
         with state.lock:
             state.usage.prompt_tokens += prompt
             state.usage.completion_tokens += completion
@@ -275,33 +383,38 @@ class ConversationTracker:
 
     # -- sending and viewing -------------------------------------------------------------
 
-    def send_tracked_data(self, conversation_id: str | None = None, *,
-                          timeout: float | None = None) -> dict[str, Any]:
+    def send_tracked_data(
+        self, conversation_id: str | None = None, *, timeout: float | None = None
+    ) -> dict[str, Any]:
         """End the interaction and report what the backend accepted, within ``timeout``."""
         cid = conversation_id if conversation_id is not None else self._current.get()
         state = self._conversations.get(cid) if cid is not None else None
         if state is None:
-            raise NothingToSendError("no conversation to send: call get_or_create_conversation "
-                                     "or pass conversation_id")
+            raise NothingToSendError(
+                "no conversation to send: call get_or_create_conversation or pass conversation_id"
+            )
         recorder, settings = self._setup()
         with state.lock:
             if not state.items and state.interaction is None:
-                raise NothingToSendError(f"nothing tracked for conversation {cid!r} since the "
-                                         "last send")
+                raise NothingToSendError(
+                    f"nothing tracked for conversation {cid!r} since the last send"
+                )
             items, state.items = state.items, []
             receipts = recorder.close(state, complete=True)
             state.usage.prompt_tokens = state.usage.completion_tokens = 0
             state.usage.total_tokens = 0
         wait = settings.send_timeout if timeout is None else max(0.0, float(timeout))
-        return send_response(state.conversation_id, items,
-                             self._await(recorder, receipts, wait))
+        return send_response(state.conversation_id, items, self._await(recorder, receipts, wait))
 
     def get_tracked_data_summary(self, conversation_id: str | None = None) -> dict[str, Any]:
         """Items held in memory (of one conversation, or all), in time order, with previews."""
         with self._lock:
             states = list(self._conversations.values())
-        chosen = [(s.conversation_id, list(s.items)) for s in states
-                  if conversation_id is None or s.conversation_id == conversation_id]
+        chosen = [
+            (s.conversation_id, list(s.items))
+            for s in states
+            if conversation_id is None or s.conversation_id == conversation_id
+        ]
         return pending_summary(chosen)
 
     def shutdown(self, timeout: float = 10.0) -> None:
@@ -312,8 +425,9 @@ class ConversationTracker:
 
     # -- internals -----------------------------------------------------------------------
 
-    def _action_parent(self, conversation_id: str | None, action: str
-                       ) -> tuple[trace.Span, str, str, trace.Tracer] | None:
+    def _action_parent(
+        self, conversation_id: str | None, action: str
+    ) -> tuple[trace.Span, str, str, trace.Tracer] | None:
         """For ``@traced_action``: the interaction span to nest under, opened if needed."""
         cid = conversation_id if conversation_id is not None else self._current.get()
         if cid is None:
@@ -323,11 +437,21 @@ class ConversationTracker:
         with state.lock:
             interaction = state.interaction or recorder.open(state, make_current=implicit)
             state.items.append(Item("action", time_ns(), action[:_PREVIEW]))
-        return (interaction.span, state.conversation_id, interaction.span_hex,
-                recorder.pipeline.tracer)
+        return (
+            interaction.span,
+            state.conversation_id,
+            interaction.span_hex,
+            recorder.pipeline.tracer,
+        )
 
-    def _event(self, conversation_id: str | None, name: str, attributes: dict[str, Any],
-               kind: str, preview: str) -> tuple[ConversationState, int]:
+    def _event(
+        self,
+        conversation_id: str | None,
+        name: str,
+        attributes: dict[str, Any],
+        kind: str,
+        preview: str,
+    ) -> tuple[ConversationState, int]:
         """Add an event to the interaction of the resolved conversation."""
         recorder, _ = self._setup()
         state, implicit = self._resolve(conversation_id)
@@ -357,8 +481,9 @@ class ConversationTracker:
             state = self._conversations.get(cid)
             if state is None:
                 environment = self._settings_environment()
-                state = ConversationState(cid, conversation_trace_id(cid),
-                                          fields.base_attributes(cid, environment))
+                state = ConversationState(
+                    cid, conversation_trace_id(cid), fields.base_attributes(cid, environment)
+                )
                 self._conversations[cid] = state
                 self._evict_idle()
             else:
@@ -378,7 +503,7 @@ class ConversationTracker:
     def _evict_idle(self) -> None:
         """Forget the oldest conversations with nothing pending beyond the bound."""
         excess = len(self._conversations) - self._max_conversations
-        for cid in list(self._conversations)[:max(0, excess) * 2]:
+        for cid in list(self._conversations)[: max(0, excess) * 2]:
             if excess <= 0:
                 break
             state = self._conversations[cid]
@@ -386,14 +511,18 @@ class ConversationTracker:
                 del self._conversations[cid]
                 excess -= 1
 
-    def _await(self, recorder: Recorder, receipts: list[tuple[int, Receipt]],
-               timeout: float) -> Settlement:
+    def _await(
+        self, recorder: Recorder, receipts: list[tuple[int, Receipt]], timeout: float
+    ) -> Settlement:
         """Nudge the export and wait for the receipts, bounded by ``timeout`` in total."""
         if not receipts:
             return Settlement("delivered")
         if not self._ledger.observed:
-            return Settlement("handed_off", "spans went to the OpenTelemetry pipeline; no "
-                              "AgentSight exporter runs in this process to confirm delivery")
+            return Settlement(
+                "handed_off",
+                "spans went to the OpenTelemetry pipeline; no "
+                "AgentSight exporter runs in this process to confirm delivery",
+            )
         recorder.pipeline.request_flush()
         end = monotonic() + timeout
         return combine([receipt.wait(max(0.0, end - monotonic())) for _, receipt in receipts])

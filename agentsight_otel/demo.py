@@ -1,0 +1,194 @@
+"""``make demo``: a support conversation tracked through the real exporter, shown as a transcript.
+
+Without ``AGENTSIGHT_API_KEY`` it runs against the project's own local AgentSight-compatible
+server over real HTTP and prints what that server received; with the key set it sends to
+AgentSight (``AGENTSIGHT_API_ENDPOINT`` or the default) and prints the send summaries.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import struct
+import time
+import zlib
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+from agentsight_otel import conversation_tracker, traced_action
+from agentsight_otel.helpers import generate_conversation_id
+
+
+@traced_action
+def lookup_order(order_id: str) -> dict[str, Any]:
+    """Find the order in the shop's database."""
+    time.sleep(0.04)
+    return {"order_id": order_id, "status": "shipped", "carrier": "PostNL", "total_eur": 89.90}
+
+
+@traced_action(name="check_shipment")
+def track_parcel(carrier: str, tracking_code: str) -> str:
+    """Ask the carrier where the parcel is."""
+    time.sleep(0.06)
+    return f"{carrier} {tracking_code}: delivered 2 days ago, signed for at the door"
+
+
+@traced_action
+def issue_refund(order_id: str, amount_eur: float, api_token: str) -> str:
+    """Refund through the payment provider (the token never reaches the span: see redaction)."""
+    time.sleep(0.03)
+    raise TimeoutError("payment provider did not answer within 30 s")
+
+
+def photo_png() -> str:
+    """A tiny real PNG (a 2x2 brown square), base64 encoded, standing for a customer photo."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
+
+    rows = b"".join(b"\x00" + b"\x8b\x5a\x2b" * 2 for _ in range(2))
+    png = (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+    return base64.b64encode(png).decode("ascii")
+
+
+def converse(conversation_id: str) -> list[dict[str, Any]]:
+    """Two interactions of a delivery complaint, each ended by a send."""
+    tracker = conversation_tracker
+    results = [
+        tracker.initialize_conversation(
+            conversation_id,
+            customer_id="cust-4821",
+            device="desktop",
+            source="web",
+            language="en-GB",
+            metadata={"page_url": "https://shop.example/orders/A-1009"},
+        )
+    ]
+    tracker.get_or_create_conversation(
+        conversation_id,
+        customer_id="cust-4821",
+        name="Parcel marked delivered but missing",
+        device="desktop",
+        environment="development",
+        metadata={"plan": "premium"},
+    )
+    tracker.track_human_message("Hi, my order A-1009 says delivered but nothing arrived.")
+    order = lookup_order("A-1009")
+    status = track_parcel(order["carrier"], "3SABCD1234567")
+    tracker.track_token_usage(
+        prompt_tokens=412, completion_tokens=96, model="gpt-4o-mini", provider="openai"
+    )
+    tracker.track_agent_message(
+        f"I'm sorry about that. The carrier says: {status}. Could you send a photo of where "
+        "parcels are usually left, so I can open a claim?",
+        metadata={"model": "gpt-4o-mini"},
+    )
+    tracker.track_attachments(
+        [{"filename": "front-door.png", "data": photo_png(), "mime_type": "image/png"}]
+    )
+    tracker.track_human_message(
+        "Here's the photo. Nothing there, and the neighbours have nothing either."
+    )
+    results.append(tracker.send_tracked_data())
+
+    tracker.track_agent_message(
+        "Thanks. I can refund you now or send a replacement. Which would you prefer?"
+    )
+    tracker.track_button(
+        "resolution_choice", label="Refund to card", value="refund", metadata={"order_id": "A-1009"}
+    )
+    try:
+        issue_refund("A-1009", 89.90, api_token="sk-live-not-a-real-token")
+    except TimeoutError:
+        started = datetime.now(timezone.utc)
+        time.sleep(0.02)
+        tracker.track_action(
+            "open_ticket",
+            started_at=started,
+            ended_at=datetime.now(timezone.utc),
+            tools_used={"queue": "refunds"},
+            response="Ticket RF-5531 opened for a manual refund",
+        )
+    tracker.track_token_usage(
+        prompt_tokens=655, completion_tokens=71, model="gpt-4o-mini", provider="openai"
+    )
+    tracker.track_agent_message(
+        "The payment system is slow right now, so I've opened ticket "
+        "RF-5531: a colleague will refund EUR 89.90 within one "
+        "business day."
+    )
+    tracker.track_human_message("Great, thank you!")
+    results.append(tracker.send_tracked_data())
+    return results
+
+
+def summary_line(result: dict[str, Any]) -> str:
+    """One line per send: what went and what the backend said."""
+    counts = ", ".join(f"{v} {k}" for k, v in result["summary"].items() if v)
+    return f"  send -> {result['status']}: {counts or 'visit only'}"
+
+
+def fetch(url: str, key: str, cid: str) -> list[Any]:
+    """The conversation as the local server stored it."""
+    headers = {"Authorization": f"Api-Key {key}"}
+    base = f"{url}/api/conversations/{quote(cid, safe='')}/"
+    names = ("", "transcript/", "actions/", "buttons/", "attachments/", "usage/")
+    parts = [requests.get(base + name, headers=headers, timeout=10).json() for name in names]
+    conversation, transcript, actions, buttons, attachments, usage = parts
+    return [
+        conversation,
+        transcript["messages"],
+        actions["actions"],
+        buttons["buttons"],
+        attachments["attachments"],
+        usage,
+    ]
+
+
+def run_local() -> None:
+    """Against the project's own server on 127.0.0.1, then print what it received."""
+    from agentsight_otel.server import LocalServer, render_transcript
+
+    key = f"ags_{secrets.token_hex(16)}_{secrets.token_hex(3)}"
+    with LocalServer(api_keys=[key]) as server:
+        print(f"Local AgentSight-compatible server listening on {server.url}")
+        conversation_tracker.configure(api_key=key, endpoint=server.url)
+        cid = generate_conversation_id()
+        for result in converse(cid):
+            print(summary_line(result))
+        conversation_tracker.shutdown()
+        print("\nWhat the server received:\n")
+        print(render_transcript(*fetch(server.url, key, cid)))
+
+
+def run_agentsight() -> None:
+    """Against AgentSight itself, configured from the environment."""
+    endpoint = conversation_tracker.settings.endpoint
+    print(f"Sending to AgentSight at {endpoint}")
+    cid = generate_conversation_id()
+    for result in converse(cid):
+        print(summary_line(result))
+    conversation_tracker.shutdown()
+    print(f"\nConversation {cid} sent; open it in AgentSight.")
+
+
+def main() -> None:
+    """Run the demo in the mode the environment asks for."""
+    if os.environ.get("AGENTSIGHT_API_KEY", "").strip():
+        run_agentsight()
+    else:
+        run_local()
