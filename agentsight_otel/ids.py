@@ -3,7 +3,7 @@
 A conversation's trace id is the first 16 bytes of
 ``BLAKE2b-128("agentsight.conversation/" + conversation_id as UTF-8)``, so every process that
 touches a conversation puts its spans in one trace without coordinating. Records the exporter
-derives from span events (buttons, attachments, usage) get span ids from the same hash over
+derives from span events (buttons, attachments, usage) get span ids from a SplitMix64 mix of
 (trace id, parent span id, event index), so re-exporting a span never creates new ids.
 """
 
@@ -11,6 +11,8 @@ import hashlib
 from functools import lru_cache
 
 _CONVERSATION_PREFIX = b"agentsight.conversation/"
+_MASK = (1 << 64) - 1
+_GOLDEN = 0x9E3779B97F4A7C15
 
 
 @lru_cache(maxsize=4096)
@@ -23,18 +25,18 @@ def conversation_trace_id(conversation_id: str) -> int:
 
 
 def derived_span_id(trace_id: int, parent_span_id: int, index: int) -> int:
-    """A 64-bit span id for the ``index``-th record derived from one span."""
-    seed = (
-        trace_id.to_bytes(16, "big") + parent_span_id.to_bytes(8, "big") + index.to_bytes(4, "big")
-    )
-    return int.from_bytes(hashlib.blake2b(seed, digest_size=8).digest(), "big") or 1
+    """A 64-bit span id for the ``index``-th record derived from one span (SplitMix64 mix)."""
+    mixed = (parent_span_id ^ (trace_id & _MASK) ^ ((index + 1) * _GOLDEN)) & _MASK
+    mixed = ((mixed ^ (mixed >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    mixed = ((mixed ^ (mixed >> 27)) * 0x94D049BB133111EB) & _MASK
+    return (mixed ^ (mixed >> 31)) or 1
 
 
 def hex_span_id(span_id: int) -> str:
     """A span id as 16 lowercase hex digits."""
-    return format(span_id, "016x")
+    return "%016x" % span_id
 
 
 def hex_trace_id(trace_id: int) -> str:
     """A trace id as 32 lowercase hex digits."""
-    return format(trace_id, "032x")
+    return "%032x" % trace_id

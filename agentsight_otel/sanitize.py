@@ -47,9 +47,11 @@ def encode_metadata(value: object, name: str = "metadata") -> str | None:
     """A metadata dict as a JSON string within the size limit; None stays None."""
     if value is None:
         return None
-    if not isinstance(value, Mapping):
-        raise ValidationError(f"{name} must be a dict, not {type(value).__name__}")
-    return _fit_document(dict(value))
+    if type(value) is not dict:
+        if not isinstance(value, Mapping):
+            raise ValidationError(f"{name} must be a dict, not {type(value).__name__}")
+        value = dict(value)
+    return _fit_document(value)
 
 
 def encode_value(value: object) -> str:
@@ -67,7 +69,7 @@ def to_text(value: object) -> str:
 def _dumps(value: object) -> str:
     """Strict JSON, converting what JSON cannot encode instead of failing."""
     try:
-        return json.dumps(value, allow_nan=False, default=_convert, ensure_ascii=False)
+        return _ENCODER.encode(value)
     except (ValueError, TypeError, RecursionError):
         return json.dumps(jsonable(value), ensure_ascii=False)
 
@@ -128,3 +130,7 @@ def _convert(value: object) -> object:
     if isinstance(value, float):
         return str(value)
     return str(value)
+
+
+# One encoder, built once: json.dumps with options builds a new encoder on every call.
+_ENCODER = json.JSONEncoder(allow_nan=False, default=_convert, ensure_ascii=False)

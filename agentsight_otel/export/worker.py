@@ -14,15 +14,9 @@ from agentsight_otel._version import SDK_NAME, __version__
 from agentsight_otel.export.client import IngestClient, Outcome
 from agentsight_otel.export.ledger import DeliveryLedger, Settlement, Status
 from agentsight_otel.mapping.packing import Body, pack
-from agentsight_otel.mapping.payload import (
-    DEFAULT_ENVIRONMENTS,
-    EncodedBlock,
-    PayloadBuilder,
-    TraceGroup,
-    dumps,
-)
+from agentsight_otel.mapping.payload import DEFAULT_ENVIRONMENTS, Block, PayloadBuilder, TraceGroup
 
-SDK_JSON = dumps({"name": SDK_NAME, "version": __version__})
+SDK = {"name": SDK_NAME, "version": __version__}
 INGEST_PATH = "/api/ingest/"
 
 
@@ -156,24 +150,22 @@ class DeliveryWorker:
         for warning in builder.warnings:
             self._log.log(logging.WARNING, "environment", warning)
         verdicts: list[Settlement | None] = [None] * len(blocks)
-        for body in pack(blocks, SDK_JSON, self.client.settings.max_body_bytes):
+        for body in pack(blocks, SDK, self.client.settings.max_body_bytes):
             self._post(body, blocks, verdicts)
         self._settle(blocks, verdicts)
 
-    def _post(
-        self, body: Body, blocks: Sequence[EncodedBlock], verdicts: list[Settlement | None]
-    ) -> None:
+    def _post(self, body: Body, blocks: Sequence[Block], verdicts: list[Settlement | None]) -> None:
         """Post one body, splitting on 413 and retrying without blocks a 400 named."""
         self.stats.requests += 1
         outcome = self.client.post_json(INGEST_PATH, body.data, gzip_body=self._gzip)
         if outcome.ok:
             return
         if outcome.status == 413 and len(body.parts) > 1:
-            for half in body.halves(SDK_JSON):
+            for half in body.halves(SDK):
                 self._post(half, blocks, verdicts)
             return
         if outcome.status == 400 and outcome.rejected:
-            kept = body.without(set(outcome.rejected), SDK_JSON)
+            kept = body.without(set(outcome.rejected), SDK)
             for position, message in outcome.rejected.items():
                 if position < len(body.parts):
                     verdicts[body.parts[position]] = Settlement("rejected", message)
@@ -195,9 +187,7 @@ class DeliveryWorker:
             f"AgentSight ingest {status}: {outcome.detail}",
         )
 
-    def _settle(
-        self, blocks: Sequence[EncodedBlock], verdicts: Sequence[Settlement | None]
-    ) -> None:
+    def _settle(self, blocks: Sequence[Block], verdicts: Sequence[Settlement | None]) -> None:
         """Count and settle receipts for every block of a round."""
         for block, verdict in zip(blocks, verdicts, strict=True):
             settlement = verdict or Settlement("delivered")

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.trace import StatusCode
+from opentelemetry.trace import SpanKind, StatusCode
 
 Attributes = Mapping[str, Any]
 EMPTY: Attributes = {}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class EventRecord:
     """A span event."""
 
@@ -22,7 +22,7 @@ class EventRecord:
     attributes: Attributes
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LinkRecord:
     """A span link."""
 
@@ -40,7 +40,7 @@ class Scope:
     schema_url: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SpanRecord:
     """A finished span with everything the wire format needs.
 
@@ -70,6 +70,7 @@ class SpanRecord:
 
 
 _STATUS = {StatusCode.UNSET: "unset", StatusCode.OK: "ok", StatusCode.ERROR: "error"}
+_KINDS = {kind: kind.name for kind in SpanKind}
 _NO_SCOPE = Scope("", "", "")
 
 
@@ -96,19 +97,18 @@ def records_from_spans(spans: Iterable[ReadableSpan]) -> list[SpanRecord]:
                 span_id=context.span_id,
                 parent_span_id=parent.span_id if parent is not None else None,
                 name=span.name,
-                span_kind=span.kind.name,
+                span_kind=_KINDS[span.kind],
                 start_ns=span.start_time,
                 end_ns=span.end_time,
                 status=_STATUS[status.status_code],
                 status_description=status.description or None,
-                attributes=span.attributes or EMPTY,
+                # Plain dicts: the SDK's mapping types would push json off its fast path.
+                attributes=_plain(getattr(span, "_attributes", None) or span.attributes),
                 events=[
-                    EventRecord(e.name, e.timestamp, e.attributes or EMPTY) for e in span.events
+                    EventRecord(e.name, e.timestamp, _plain(e.attributes)) for e in span.events
                 ],
                 links=[
-                    LinkRecord(
-                        link.context.trace_id, link.context.span_id, link.attributes or EMPTY
-                    )
+                    LinkRecord(link.context.trace_id, link.context.span_id, _plain(link.attributes))
                     for link in span.links
                 ],
                 resource=resource,
@@ -121,6 +121,20 @@ def records_from_spans(spans: Iterable[ReadableSpan]) -> list[SpanRecord]:
             )
         )
     return records
+
+
+def _plain(attributes: Attributes | None) -> Attributes:
+    """Attributes as a plain dict, without copying the SDK's own dict when it can be reached.
+
+    Finished spans never change, so sharing the SDK's dict is safe; reaching it avoids a
+    per-attribute walk through ``BoundedAttributes`` for every span and event.
+    """
+    if not attributes:
+        return EMPTY
+    if type(attributes) is dict:
+        return attributes
+    inner = getattr(attributes, "_dict", None)
+    return inner if type(inner) is dict else dict(attributes)
 
 
 def _scope(span: ReadableSpan) -> Scope:

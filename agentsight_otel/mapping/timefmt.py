@@ -13,7 +13,8 @@ def _second(seconds: int) -> str:
 def iso_utc(ns: int) -> str:
     """Nanoseconds since the epoch as ``2026-11-21T05:31:43.929600+00:00``."""
     seconds, rest = divmod(ns, 1_000_000_000)
-    return f"{_second(seconds)}.{rest // 1000:06d}+00:00"
+    # %-formatting: measurably the fastest way to build this string, on the export hot path.
+    return "%s.%06d+00:00" % (_second(seconds), rest // 1000)
 
 
 def duration_ms(start_ns: int, end_ns: int) -> float:

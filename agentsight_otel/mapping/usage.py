@@ -55,8 +55,10 @@ class Usage:
 def usage_from_attributes(attributes: Attributes, *, own: bool = False) -> Usage | None:
     """The usage a span or event records, or None when it records none.
 
-    ``own`` marks the tracker's records, whose input count is already uncached.
+    ``own`` marks the tracker's records: exact keys, input already uncached.
     """
+    if own:
+        return _own_usage(attributes)
     input_key, input_tokens = _first_int(attributes, _INPUT)
     _, output_tokens = _first_int(attributes, _OUTPUT)
     if input_key is None and output_tokens == 0:
@@ -75,6 +77,22 @@ def usage_from_attributes(attributes: Attributes, *, own: bool = False) -> Usage
         model=_first_str(attributes, _MODEL),
         system=_first_str(attributes, _SYSTEM),
         operation=operation if isinstance(operation, str) and operation else "chat",
+    )
+
+
+def _own_usage(attributes: Attributes) -> Usage:
+    """Usage from the tracker's own event, whose keys and types are known."""
+    model = attributes.get("gen_ai.request.model")
+    system = attributes.get("gen_ai.system")
+    return Usage(
+        input_tokens=_count(attributes.get("gen_ai.usage.input_tokens")),
+        output_tokens=_count(attributes.get("gen_ai.usage.output_tokens")),
+        cache_read_tokens=_count(attributes.get("agentsight.llm.cache_read_tokens")),
+        cache_write_tokens=_count(attributes.get("agentsight.llm.cache_write_tokens")),
+        reasoning_tokens=_count(attributes.get("agentsight.llm.reasoning_tokens")),
+        model=model if isinstance(model, str) else None,
+        system=system if isinstance(system, str) else None,
+        operation="chat",
     )
 
 
@@ -107,6 +125,11 @@ def _first_int(attributes: Attributes, keys: tuple[str, ...]) -> tuple[str | Non
         if isinstance(value, (int, float)) and math.isfinite(value) and value >= 0:
             return key, int(value)
     return None, 0
+
+
+def _count(value: object) -> int:
+    """A token count, or 0 for anything that is not a non-negative integer."""
+    return value if type(value) is int and value >= 0 else 0
 
 
 def _first_str(attributes: Attributes, keys: tuple[str, ...]) -> str | None:

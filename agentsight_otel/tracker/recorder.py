@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from time import time_ns
 from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.sdk.trace import Event
 from opentelemetry.trace import Link, Status, StatusCode
 
 from agentsight_otel import semconv as sc
 from agentsight_otel.export.ledger import DeliveryLedger, Receipt, Settlement
 from agentsight_otel.ids import hex_span_id
 from agentsight_otel.tracker.pipeline import Pipeline
-from agentsight_otel.tracker.state import ConversationState, Interaction
+from agentsight_otel.tracker.state import ConversationState, EventAdder, Interaction
 
 _TURN_ATTRIBUTES = {sc.SPAN_KIND: sc.KIND_TURN, sc.ENTITY_NAME: "turn"}
 
@@ -40,7 +42,7 @@ class Recorder:
             interaction = self.open(state, make_current=make_current)
         elif interaction.max_events is not None and interaction.events >= interaction.max_events:
             interaction = self._roll_over(state, interaction)
-        interaction.span.add_event(name, attributes, timestamp)
+        interaction.add_event(name, attributes, timestamp)
         interaction.events += 1
         return interaction
 
@@ -57,7 +59,7 @@ class Recorder:
         )
         span_hex = hex_span_id(span.get_span_context().span_id)
         span.set_attribute(sc.TURN_ID, span_hex)
-        interaction = Interaction(span, span_hex, _max_events(span))
+        interaction = Interaction(span, span_hex, _max_events(span), _event_adder(span))
         if make_current:
             interaction.restore = otel_context.get_current()
             otel_context.attach(trace.set_span_in_context(span))
@@ -133,6 +135,29 @@ class Recorder:
         self.ledger.announce(state.trace_id, state.conversation_id)
         span.end()
         return span_id, receipt
+
+
+def _event_adder(span: trace.Span) -> EventAdder:
+    """``span.add_event``, or a faster equivalent for SDK spans when no limit needs applying.
+
+    The SDK copies and re-validates every event attribute; the tracker's attributes are
+    already clean strings and ints in a dict nobody else holds, so when no value-length limit
+    is configured the event is appended directly.
+    """
+    append = getattr(span, "_add_event", None)
+    limits = getattr(span, "_limits", None)
+    if (
+        callable(append)
+        and limits is not None
+        and getattr(limits, "max_attribute_length", 0) is None
+        and (getattr(limits, "max_event_attributes", 0) or 0) >= 8
+    ):
+
+        def add(name: str, attributes: Mapping[str, Any], timestamp: int) -> None:
+            append(Event(name, attributes, timestamp))
+
+        return add
+    return span.add_event
 
 
 def _max_events(span: trace.Span) -> int | None:

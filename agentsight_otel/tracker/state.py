@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -12,13 +13,15 @@ from opentelemetry import trace
 from agentsight_otel.export.ledger import Receipt
 
 
-@dataclass(slots=True)
-class Item:
+class Item(NamedTuple):
     """One tracked item, kept for summaries: its type, time and a short preview."""
 
     type: str
     timestamp_ns: int
     preview: str
+
+
+EventAdder = Callable[[str, Mapping[str, Any], int], None]
 
 
 @dataclass(slots=True)
@@ -28,6 +31,7 @@ class Interaction:
     span: trace.Span
     span_hex: str
     max_events: int | None
+    add_event: EventAdder
     events: int = 0
     receipts: list[tuple[int, Receipt]] = field(default_factory=list)
     restore: otel_context.Context | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import itertools
+import json
 import threading
 from collections import OrderedDict
 from time import monotonic, time_ns
@@ -18,7 +19,6 @@ from agentsight_otel.exceptions import NothingToSendError, ValidationError
 from agentsight_otel.export.ledger import DEFAULT_LEDGER, DeliveryLedger, Receipt, Settlement
 from agentsight_otel.helpers import generate_conversation_id
 from agentsight_otel.ids import conversation_trace_id
-from agentsight_otel.mapping.payload import dumps
 from agentsight_otel.mapping.timefmt import iso_utc
 from agentsight_otel.sanitize import (
     encode_metadata,
@@ -315,7 +315,7 @@ class ConversationTracker:
             sc.ATTACHMENT_SENDER: sender,
             sc.ATTACHMENT_MODE: mode,
             sc.ATTACHMENT_COUNT: len(files),
-            sc.ATTACHMENT_FILES: dumps(files),
+            sc.ATTACHMENT_FILES: json.dumps(files),
         }
         meta = encode_metadata(metadata)
         if meta is not None:
@@ -453,7 +453,7 @@ class ConversationTracker:
         preview: str,
     ) -> tuple[ConversationState, int]:
         """Add an event to the interaction of the resolved conversation."""
-        recorder, _ = self._setup()
+        recorder = self._recorder or self._setup()[0]
         state, implicit = self._resolve(conversation_id)
         stamp = time_ns()
         with state.lock:
