@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import itertools
 import json
@@ -182,8 +183,9 @@ class ConversationTracker:
         stamp = time_ns()
         with state.lock:
             receipts = [recorder.visit(state)]
+        recorder.pipeline.request_flush()
         item = Item("conversation", stamp, cid)
-        return send_response(cid, [item], self._await(recorder, receipts, settings.send_timeout))
+        return send_response(cid, [item], self._await(receipts, settings.send_timeout))
 
     # -- messages, actions, buttons, attachments, usage --------------------------------
 
@@ -387,6 +389,21 @@ class ConversationTracker:
         self, conversation_id: str | None = None, *, timeout: float | None = None
     ) -> dict[str, Any]:
         """End the interaction and report what the backend accepted, within ``timeout``."""
+        cid, items, receipts, wait = self._close_for_send(conversation_id, timeout)
+        return send_response(cid, items, self._await(receipts, wait))
+
+    async def asend_tracked_data(
+        self, conversation_id: str | None = None, *, timeout: float | None = None
+    ) -> dict[str, Any]:
+        """``send_tracked_data`` for asyncio: awaits the verdict without blocking the loop."""
+        cid, items, receipts, wait = self._close_for_send(conversation_id, timeout)
+        settlement = await asyncio.to_thread(self._await, receipts, wait)
+        return send_response(cid, items, settlement)
+
+    def _close_for_send(
+        self, conversation_id: str | None, timeout: float | None
+    ) -> tuple[str, list[Item], list[tuple[int, Receipt]], float]:
+        """End the interaction and take its items; what a send then waits on."""
         cid = conversation_id if conversation_id is not None else self._current.get()
         state = self._conversations.get(cid) if cid is not None else None
         if state is None:
@@ -403,8 +420,10 @@ class ConversationTracker:
             receipts = recorder.close(state, complete=True)
             state.usage.prompt_tokens = state.usage.completion_tokens = 0
             state.usage.total_tokens = 0
+        if receipts:
+            recorder.pipeline.request_flush()
         wait = settings.send_timeout if timeout is None else max(0.0, float(timeout))
-        return send_response(state.conversation_id, items, self._await(recorder, receipts, wait))
+        return state.conversation_id, items, receipts, wait
 
     def get_tracked_data_summary(self, conversation_id: str | None = None) -> dict[str, Any]:
         """Items held in memory (of one conversation, or all), in time order, with previews."""
@@ -511,10 +530,8 @@ class ConversationTracker:
                 del self._conversations[cid]
                 excess -= 1
 
-    def _await(
-        self, recorder: Recorder, receipts: list[tuple[int, Receipt]], timeout: float
-    ) -> Settlement:
-        """Nudge the export and wait for the receipts, bounded by ``timeout`` in total."""
+    def _await(self, receipts: list[tuple[int, Receipt]], timeout: float) -> Settlement:
+        """Wait for the receipts, bounded by ``timeout`` in total."""
         if not receipts:
             return Settlement("delivered")
         if not self._ledger.observed:
@@ -523,6 +540,5 @@ class ConversationTracker:
                 "spans went to the OpenTelemetry pipeline; no "
                 "AgentSight exporter runs in this process to confirm delivery",
             )
-        recorder.pipeline.request_flush()
         end = monotonic() + timeout
         return combine([receipt.wait(max(0.0, end - monotonic())) for _, receipt in receipts])
