@@ -1,0 +1,167 @@
+"""Read queries over the store's tables, each returning plain JSON-ready dicts."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+Record = dict[str, Any]
+
+CONVERSATION_FIELDS = (
+    "customer_id",
+    "customer_ip_address",
+    "device",
+    "source",
+    "language",
+    "name",
+    "environment",
+)
+TOKEN_COLUMNS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+)
+_COUNTS = {
+    "spans": "spans",
+    "messages": "messages",
+    "actions": "actions",
+    "buttons": "buttons",
+    "attachments": "attachments",
+    "llm_calls": "llm_usage",
+}
+
+
+def conversation_pk(db: sqlite3.Connection, conversation_id: str) -> int | None:
+    """The primary key of a conversation, or None when it does not exist."""
+    row = db.execute(
+        "SELECT id FROM conversations WHERE conversation_id = ?", (conversation_id,)
+    ).fetchone()
+    return None if row is None else int(row["id"])
+
+
+def conversation(db: sqlite3.Connection, conversation_id: str) -> Record | None:
+    """One conversation's fields, metadata, use flag and timestamps."""
+    row = db.execute(
+        "SELECT * FROM conversations WHERE conversation_id = ?", (conversation_id,)
+    ).fetchone()
+    return None if row is None else _conversation_record(row)
+
+
+def conversations(db: sqlite3.Connection) -> list[Record]:
+    """Every conversation, oldest first, with how much each one holds."""
+    counts = ", ".join(
+        f"(SELECT COUNT(*) FROM {table} t WHERE t.conversation = c.id) AS count_{name}"
+        for name, table in _COUNTS.items()
+    )
+    rows = db.execute(f"SELECT c.*, {counts} FROM conversations c ORDER BY c.id").fetchall()
+    records = []
+    for row in rows:
+        record = _conversation_record(row)
+        del record["metadata"]
+        record["counts"] = {name: int(row[f"count_{name}"]) for name in _COUNTS}
+        records.append(record)
+    return records
+
+
+def messages(db: sqlite3.Connection, pk: int) -> list[Record]:
+    """The transcript: messages by event time, then by arrival."""
+    rows = db.execute(
+        "SELECT sender, content, metadata, timestamp, turn_id FROM messages"
+        " WHERE conversation = ? ORDER BY ts_us, id",
+        (pk,),
+    ).fetchall()
+    return [{**dict(row), "metadata": json.loads(row["metadata"])} for row in rows]
+
+
+def actions(db: sqlite3.Connection, pk: int) -> list[Record]:
+    """The action log, by start time then arrival."""
+    rows = db.execute(
+        "SELECT name, kind, started_at, ended_at, duration_ms, status, arguments, response,"
+        " error, escalation, turn_id, span_id FROM actions"
+        " WHERE conversation = ? ORDER BY ts_us, id",
+        (pk,),
+    ).fetchall()
+    records = []
+    for row in rows:
+        record = dict(row)
+        arguments = row["arguments"]
+        record["arguments"] = None if arguments is None else json.loads(arguments)
+        record["escalation"] = bool(row["escalation"])
+        records.append(record)
+    return records
+
+
+def buttons(db: sqlite3.Connection, pk: int) -> list[Record]:
+    """Button clicks, by time then arrival."""
+    rows = db.execute(
+        "SELECT event, label, value, metadata, timestamp, span_id FROM buttons"
+        " WHERE conversation = ? ORDER BY ts_us, id",
+        (pk,),
+    ).fetchall()
+    return [{**dict(row), "metadata": json.loads(row["metadata"])} for row in rows]
+
+
+def attachments(db: sqlite3.Connection, pk: int) -> list[Record]:
+    """Attachment records (descriptors only), by time then arrival."""
+    rows = db.execute(
+        "SELECT sender, mode, count, files, timestamp, span_id FROM attachments"
+        " WHERE conversation = ? ORDER BY ts_us, id",
+        (pk,),
+    ).fetchall()
+    return [{**dict(row), "files": json.loads(row["files"])} for row in rows]
+
+
+def usage(db: sqlite3.Connection, pk: int) -> Record:
+    """Token totals for a conversation and the same totals per model."""
+    sums = ", ".join(f"SUM({column}) AS {column}" for column in TOKEN_COLUMNS)
+    rows = db.execute(
+        f"SELECT model, COUNT(*) AS calls, {sums} FROM llm_usage"
+        " WHERE conversation = ? GROUP BY model ORDER BY model",
+        (pk,),
+    ).fetchall()
+    by_model = {row["model"]: _usage_totals(row) for row in rows}
+    totals = _usage_totals(None)
+    for entry in by_model.values():
+        for key in totals:
+            totals[key] += entry[key]
+    return {"totals": totals, "by_model": by_model}
+
+
+def empty_usage() -> Record:
+    """The usage of a conversation with no model calls."""
+    return {"totals": _usage_totals(None), "by_model": {}}
+
+
+def spans(db: sqlite3.Connection, pk: int) -> list[Record]:
+    """The raw span archive, in arrival order."""
+    rows = db.execute("SELECT raw FROM spans WHERE conversation = ? ORDER BY id", (pk,)).fetchall()
+    return [json.loads(row["raw"]) for row in rows]
+
+
+def _usage_totals(row: sqlite3.Row | None) -> dict[str, int]:
+    """Token counts from an aggregate row; total counts every billed category once."""
+    totals = {column: 0 if row is None else int(row[column] or 0) for column in TOKEN_COLUMNS}
+    # Reasoning tokens are a subset of output tokens, so they stay out of the total.
+    totals["total_tokens"] = (
+        totals["input_tokens"]
+        + totals["output_tokens"]
+        + totals["cache_read_tokens"]
+        + totals["cache_write_tokens"]
+    )
+    totals["calls"] = 0 if row is None else int(row["calls"])
+    return totals
+
+
+def _conversation_record(row: sqlite3.Row) -> Record:
+    """A conversations row as a dict with decoded metadata and a boolean use flag."""
+    record: Record = {"id": int(row["id"]), "conversation_id": row["conversation_id"]}
+    record.update({key: row[key] for key in CONVERSATION_FIELDS})
+    metadata = row["metadata"]
+    record["metadata"] = {} if metadata is None else json.loads(metadata)
+    record["is_used"] = bool(row["is_used"])
+    record["created_at"] = row["created_at"]
+    record["updated_at"] = row["updated_at"]
+    return record
