@@ -78,7 +78,7 @@ class TraceAssembler:
                 pending.conversation_id = cid
             if is_root:
                 rooted.append(record.trace_id)
-        for trace_id in rooted:
+        for trace_id in dict.fromkeys(rooted):
             group = self._release(trace_id)
             if group is not None:
                 ready.append(group)

@@ -164,11 +164,18 @@ class DeliveryWorker:
             for half in body.halves(SDK):
                 self._post(half, blocks, verdicts)
             return
-        if outcome.status == 400 and outcome.rejected:
-            kept = body.without(set(outcome.rejected), SDK)
-            for position, message in outcome.rejected.items():
-                if position < len(body.parts):
-                    verdicts[body.parts[position]] = Settlement("rejected", message)
+        named = {p: m for p, m in outcome.rejected.items() if 0 <= p < len(body.parts)}
+        if outcome.status == 400 and named:
+            for position, message in named.items():
+                verdicts[body.parts[position]] = Settlement("rejected", message)
+                self._log.log(
+                    logging.ERROR,
+                    "post-rejected",
+                    f"AgentSight ingest rejected conversation "
+                    f"{blocks[body.parts[position]].conversation_id!r}: "
+                    f"{outcome.detail}: {message}",
+                )
+            kept = body.without(set(named), SDK)
             if kept is not None:
                 self._post(kept, blocks, verdicts)
             return

@@ -85,11 +85,11 @@ def conversation_fields(
     return attributes
 
 
+def identity_attributes(cid: str) -> dict[str, Any]:
+    """The conversation id under AgentSight's name and the names other tools read."""
+    return {sc.CONVERSATION_ID: cid, sc.GEN_AI_CONVERSATION_ID: cid, sc.SESSION_ID: cid}
+
+
 def base_attributes(cid: str, environment: str) -> dict[str, Any]:
     """The attributes every interaction of a new conversation starts with."""
-    return {
-        sc.CONVERSATION_ID: cid,
-        sc.GEN_AI_CONVERSATION_ID: cid,
-        sc.SESSION_ID: cid,
-        sc.CONVERSATION_FIELDS["environment"]: environment,
-    }
+    return {**identity_attributes(cid), sc.CONVERSATION_FIELDS["environment"]: environment}

@@ -39,7 +39,7 @@ class Recorder:
         """Add an event to the conversation's interaction, opening or rolling it as needed."""
         interaction = state.interaction
         if interaction is None:
-            interaction = self.open(state, make_current=make_current)
+            interaction = self.open(state, make_current=make_current, start_time=timestamp)
         elif interaction.max_events is not None and interaction.events >= interaction.max_events:
             interaction = self._roll_over(state, interaction)
         interaction.add_event(name, attributes, timestamp)
@@ -47,15 +47,21 @@ class Recorder:
         return interaction
 
     def open(
-        self, state: ConversationState, *, make_current: bool, links: list[Link] | None = None
+        self,
+        state: ConversationState,
+        *,
+        make_current: bool,
+        links: list[Link] | None = None,
+        start_time: int | None = None,
     ) -> Interaction:
-        """Start the interaction span, linked to whatever trace the caller is in."""
+        """Start the interaction span, linked to the application's trace the caller is in."""
         ambient = trace.get_current_span().get_span_context()
         links = list(links or ())
-        if ambient.is_valid and ambient.trace_id != state.trace_id:
+        # Another conversation's span being current is the tracker's doing, not a request's.
+        if ambient.is_valid and self.ledger.conversation_of(ambient.trace_id) is None:
             links.append(Link(ambient))
         span = self.pipeline.start_root(
-            "turn", state.trace_id, {**state.attributes, **_TURN_ATTRIBUTES}, links
+            "turn", state.trace_id, {**state.attributes, **_TURN_ATTRIBUTES}, links, start_time
         )
         span_hex = hex_span_id(span.get_span_context().span_id)
         span.set_attribute(sc.TURN_ID, span_hex)

@@ -4,45 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import itertools
-import json
 import threading
-from collections import OrderedDict
 from time import monotonic, time_ns
 from typing import Any
 
 from opentelemetry import trace
 
 from agentsight_otel import semconv as sc
-from agentsight_otel.attachments import describe_attachments
 from agentsight_otel.config import Settings, apply_log_level, resolve_settings
 from agentsight_otel.exceptions import NothingToSendError, ValidationError
 from agentsight_otel.export.ledger import DEFAULT_LEDGER, DeliveryLedger, Receipt, Settlement
 from agentsight_otel.helpers import generate_conversation_id
-from agentsight_otel.ids import conversation_trace_id
 from agentsight_otel.mapping.timefmt import iso_utc
-from agentsight_otel.sanitize import (
-    encode_metadata,
-    encode_value,
-    optional_field,
-    require_text,
-    to_text,
-    truncate,
-)
-from agentsight_otel.tracker import fields
+from agentsight_otel.tracker import fields, inputs
+from agentsight_otel.tracker.inputs import PREVIEW
 from agentsight_otel.tracker.pipeline import Pipeline
 from agentsight_otel.tracker.recorder import Recorder
+from agentsight_otel.tracker.registry import ConversationRegistry
 from agentsight_otel.tracker.state import ConversationState, Item
 from agentsight_otel.tracker.summary import combine, pending_summary, send_response
-from agentsight_otel.tracker.timing import action_window
 
-_instances = itertools.count()
 # The tracker whose conversation was made current last in this thread or task, so that
 # ``@traced_action`` finds it without being told which tracker the application uses.
 ACTIVE_TRACKER: contextvars.ContextVar[ConversationTracker | None] = contextvars.ContextVar(
     "agentsight_otel.active_tracker", default=None
 )
-_PREVIEW = 80
 
 
 class ConversationTracker:
@@ -68,14 +54,10 @@ class ConversationTracker:
         self._explicit: dict[str, Any] = {}
         self._provider = tracer_provider
         self._ledger = ledger or DEFAULT_LEDGER
-        self._max_conversations = max_conversations
         self._lock = threading.Lock()
-        self._conversations: OrderedDict[str, ConversationState] = OrderedDict()
+        self._registry = ConversationRegistry(max_conversations)
         self._recorder: Recorder | None = None
         self._settings: Settings | None = None
-        self._current: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-            f"agentsight_otel.current_conversation.{next(_instances)}", default=None
-        )
         self.configure(
             api_key=api_key,
             endpoint=endpoint,
@@ -155,7 +137,7 @@ class ConversationTracker:
             customer_id, customer_ip_address, device, source, language, name, environment, metadata
         )
         self._state(cid, values)
-        self._current.set(cid)
+        self._registry.make_current(cid)
         ACTIVE_TRACKER.set(self)
         return cid
 
@@ -197,7 +179,9 @@ class ConversationTracker:
         conversation_id: str | None = None,
     ) -> None:
         """Record a message from the end user."""
-        self._message(sc.SENDER_USER, "question", message, metadata, conversation_id)
+        attributes = inputs.message(sc.SENDER_USER, message, metadata)
+        preview = attributes[sc.MESSAGE_CONTENT][:PREVIEW]
+        self._event(conversation_id, sc.MESSAGE_EVENT, attributes, "question", preview)
 
     def track_agent_message(
         self,
@@ -207,20 +191,12 @@ class ConversationTracker:
         conversation_id: str | None = None,
     ) -> None:
         """Record a message from the agent."""
-        self._message(sc.SENDER_AGENT, "answer", message, metadata, conversation_id)
+        attributes = inputs.message(sc.SENDER_AGENT, message, metadata)
+        preview = attributes[sc.MESSAGE_CONTENT][:PREVIEW]
+        self._event(conversation_id, sc.MESSAGE_EVENT, attributes, "answer", preview)
 
     track_question = track_human_message
     track_answer = track_agent_message
-
-    def _message(
-        self, sender: str, kind: str, message: object, metadata: object, conversation_id: str | None
-    ) -> None:
-        """Validate, then add a message event to the interaction."""
-        text = require_text(message, "message")
-        attributes = {sc.MESSAGE_SENDER: sender, sc.MESSAGE_CONTENT: text}
-        if metadata is not None:
-            attributes[sc.MESSAGE_METADATA] = encode_metadata(metadata)  # type: ignore[assignment]
-        self._event(conversation_id, sc.MESSAGE_EVENT, attributes, kind, text[:_PREVIEW])
 
     def track_action(
         self,
@@ -237,37 +213,40 @@ class ConversationTracker:
         kind: str = "tool",
     ) -> dict[str, Any]:
         """Record an action as a child span with its real start and end; the item as a dict."""
-        name = require_text(action_name, "action_name")[:255]
-        if kind not in (sc.KIND_TOOL, sc.KIND_TASK):
-            raise ValidationError("kind must be 'tool' or 'task'")
-        start_ns, end_ns = action_window(started_at, ended_at, duration_ms, time_ns())
-        error = truncate(error_msg) if error_msg is not None else None
-        if error is not None and not isinstance(error_msg, str):
-            raise ValidationError("error_msg must be a string")
-        attributes: dict[str, Any] = {sc.SPAN_KIND: kind, sc.ENTITY_NAME: name, sc.TOOL_NAME: name}
-        if tools_used is not None:
-            attributes[sc.TOOL_ARGUMENTS] = encode_value(tools_used)
-        if response is not None:
-            attributes[sc.TOOL_RESPONSE] = to_text(response)
-        if error is not None:
-            attributes[sc.TOOL_ERROR] = error
-        meta = encode_metadata(metadata)
-        if meta is not None:
-            attributes[sc.METADATA] = meta
-        recorder, _ = self._setup()
+        action = inputs.action(
+            action_name,
+            started_at,
+            ended_at,
+            duration_ms,
+            tools_used,
+            response,
+            error_msg,
+            metadata,
+            kind,
+            time_ns(),
+        )
+        recorder = self._recorder or self._setup()[0]
         state, implicit = self._resolve(conversation_id)
-        attributes[sc.CONVERSATION_ID] = state.conversation_id
+        action.attributes.update(fields.identity_attributes(state.conversation_id))
         with state.lock:
-            recorder.action(state, name, attributes, start_ns, end_ns, error, make_current=implicit)
-            state.items.append(Item("action", start_ns, name))
+            recorder.action(
+                state,
+                action.name,
+                action.attributes,
+                action.start_ns,
+                action.end_ns,
+                action.error,
+                make_current=implicit,
+            )
+            state.items.append(Item("action", action.start_ns, action.name[:PREVIEW]))
         return {
             "type": "action",
             "conversation_id": state.conversation_id,
-            "action_name": name,
-            "started_at": iso_utc(start_ns),
-            "ended_at": iso_utc(end_ns),
-            "duration_ms": round((end_ns - start_ns) / 1e6, 3),
-            "status": "error" if error is not None else "ok",
+            "action_name": action.name,
+            "started_at": iso_utc(action.start_ns),
+            "ended_at": iso_utc(action.end_ns),
+            "duration_ms": round((action.end_ns - action.start_ns) / 1e6, 3),
+            "status": "error" if action.error is not None else "ok",
         }
 
     def track_button(
@@ -279,14 +258,7 @@ class ConversationTracker:
         metadata: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Record a button click; the tracked item as a dict."""
-        attributes = {
-            sc.BUTTON_EVENT_NAME: fields.required_field(button_event, "button_event"),
-            sc.BUTTON_LABEL: fields.required_field(label, "label"),
-            sc.BUTTON_VALUE: fields.required_field(value, "value"),
-        }
-        meta = encode_metadata(metadata)
-        if meta is not None:
-            attributes[sc.METADATA] = meta
+        attributes = inputs.button(button_event, label, value, metadata)
         state, stamp = self._event(
             conversation_id, sc.BUTTON_EVENT, attributes, "button", attributes[sc.BUTTON_LABEL]
         )
@@ -310,19 +282,8 @@ class ConversationTracker:
         conversation_id: str | None = None,
     ) -> dict[str, Any]:
         """Record that files were shared (names, sizes, types); the item as a dict."""
-        files = describe_attachments(attachments, mode)
-        if sender not in (sc.SENDER_USER, sc.SENDER_AGENT):
-            raise ValidationError("sender must be 'end_user' or 'agent'")
-        attributes: dict[str, Any] = {
-            sc.ATTACHMENT_SENDER: sender,
-            sc.ATTACHMENT_MODE: mode,
-            sc.ATTACHMENT_COUNT: len(files),
-            sc.ATTACHMENT_FILES: json.dumps(files),
-        }
-        meta = encode_metadata(metadata)
-        if meta is not None:
-            attributes[sc.METADATA] = meta
-        preview = ", ".join(f["filename"] for f in files)[:_PREVIEW]
+        files, attributes = inputs.attachments(attachments, mode, sender, metadata)
+        preview = ", ".join(f["filename"] for f in files)[:PREVIEW]
         state, stamp = self._event(
             conversation_id, sc.ATTACHMENT_EVENT, attributes, "attachment", preview
         )
@@ -346,22 +307,10 @@ class ConversationTracker:
         conversation_id: str | None = None,
     ) -> dict[str, int]:
         """Record one model call's usage; the conversation's totals since the last send."""
-        prompt = fields.token_count(prompt_tokens, "prompt_tokens")
-        completion = fields.token_count(completion_tokens, "completion_tokens")
-        total = (
-            fields.token_count(total_tokens, "total_tokens")
-            if total_tokens is not None
-            else prompt + completion
+        total, attributes = inputs.token_usage(
+            prompt_tokens, completion_tokens, total_tokens, model, provider
         )
-        attributes: dict[str, Any] = {
-            sc.INPUT_TOKENS: prompt,
-            sc.OUTPUT_TOKENS: completion,
-            sc.GEN_AI_OPERATION: "chat",
-        }
-        for key, value in ((sc.GEN_AI_REQUEST_MODEL, model), (sc.GEN_AI_SYSTEM, provider)):
-            clean = optional_field(value, key.rsplit(".", 1)[-1])
-            if clean:
-                attributes[key] = clean
+        prompt, completion = attributes[sc.INPUT_TOKENS], attributes[sc.OUTPUT_TOKENS]
         state, _ = self._event(
             conversation_id,
             sc.USAGE_EVENT,
@@ -377,8 +326,7 @@ class ConversationTracker:
 
     def get_token_usage(self, conversation_id: str | None = None) -> dict[str, int]:
         """Token totals of a conversation since its last send (zeros when unknown)."""
-        cid = conversation_id if conversation_id is not None else self._current.get()
-        state = self._conversations.get(cid) if cid is not None else None
+        state = self._registry.get(self._chosen_id(conversation_id))
         if state is None:
             return {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
         return state.usage.as_dict()
@@ -404,8 +352,8 @@ class ConversationTracker:
         self, conversation_id: str | None, timeout: float | None
     ) -> tuple[str, list[Item], list[tuple[int, Receipt]], float]:
         """End the interaction and take its items; what a send then waits on."""
-        cid = conversation_id if conversation_id is not None else self._current.get()
-        state = self._conversations.get(cid) if cid is not None else None
+        cid = self._chosen_id(conversation_id)
+        state = self._registry.get(cid)
         if state is None:
             raise NothingToSendError(
                 "no conversation to send: call get_or_create_conversation or pass conversation_id"
@@ -427,12 +375,11 @@ class ConversationTracker:
 
     def get_tracked_data_summary(self, conversation_id: str | None = None) -> dict[str, Any]:
         """Items held in memory (of one conversation, or all), in time order, with previews."""
-        with self._lock:
-            states = list(self._conversations.values())
+        wanted = fields.conversation_id(conversation_id)
         chosen = [
             (s.conversation_id, list(s.items))
-            for s in states
-            if conversation_id is None or s.conversation_id == conversation_id
+            for s in self._registry.states()
+            if wanted is None or s.conversation_id == wanted
         ]
         return pending_summary(chosen)
 
@@ -448,14 +395,14 @@ class ConversationTracker:
         self, conversation_id: str | None, action: str
     ) -> tuple[trace.Span, str, str, trace.Tracer] | None:
         """For ``@traced_action``: the interaction span to nest under, opened if needed."""
-        cid = conversation_id if conversation_id is not None else self._current.get()
+        cid = conversation_id if conversation_id is not None else self._registry.current_id()
         if cid is None:
             return None
         recorder, _ = self._setup()
         state, implicit = self._resolve(cid)
         with state.lock:
             interaction = state.interaction or recorder.open(state, make_current=implicit)
-            state.items.append(Item("action", time_ns(), action[:_PREVIEW]))
+            state.items.append(Item("action", time_ns(), action[:PREVIEW]))
         return (
             interaction.span,
             state.conversation_id,
@@ -480,55 +427,37 @@ class ConversationTracker:
             state.items.append(Item(kind, stamp, preview))
         return state, stamp
 
+    def _chosen_id(self, conversation_id: str | None) -> str | None:
+        """The explicit id (checked and normalised), else the current one."""
+        if conversation_id is not None:
+            return fields.conversation_id(conversation_id)
+        return self._registry.current_id()
+
     def _resolve(self, conversation_id: str | None) -> tuple[ConversationState, bool]:
-        """The explicit conversation, else this context's current one, else a new one."""
+        """The explicit conversation, else this context's current one, else a new one.
+
+        The flag says whether it is the current conversation, whose interaction span may
+        become the current OTel span.
+        """
+        current = self._registry.current_id()
         if conversation_id is not None:
             cid = fields.conversation_id(conversation_id)
             if cid is None:
                 raise ValidationError("conversation_id must not be empty")
-            return self._state(cid, None), cid == self._current.get()
-        current = self._current.get()
-        if current is not None:
-            state = self._conversations.get(current)
-            if state is not None:
-                return state, True
+            return self._state(cid, None), cid == current
+        state = self._registry.get(current)
+        if state is not None:
+            return state, True
         return self._state(self.get_or_create_conversation(), None), True
 
     def _state(self, cid: str, values: dict[str, Any] | None) -> ConversationState:
         """The conversation's state, created or updated with the given field attributes."""
-        with self._lock:
-            state = self._conversations.get(cid)
-            if state is None:
-                environment = self._settings_environment()
-                state = ConversationState(
-                    cid, conversation_trace_id(cid), fields.base_attributes(cid, environment)
-                )
-                self._conversations[cid] = state
-                self._evict_idle()
-            else:
-                self._conversations.move_to_end(cid)
-        if values:
-            with state.lock:
-                state.attributes = {**state.attributes, **values}
-        return state
+        return self._registry.obtain(cid, values, self._default_environment)
 
-    def _settings_environment(self) -> str:
+    def _default_environment(self) -> str:
         """The default environment: explicit, then AGENTSIGHT_ENVIRONMENT, then production."""
-        settings = self._settings
-        if settings is None:
-            settings = resolve_settings(**self._explicit)
+        settings = self._settings or resolve_settings(**self._explicit)
         return settings.environment
-
-    def _evict_idle(self) -> None:
-        """Forget the oldest conversations with nothing pending beyond the bound."""
-        excess = len(self._conversations) - self._max_conversations
-        for cid in list(self._conversations)[: max(0, excess) * 2]:
-            if excess <= 0:
-                break
-            state = self._conversations[cid]
-            if state.interaction is None and not state.items:
-                del self._conversations[cid]
-                excess -= 1
 
     def _await(self, receipts: list[tuple[int, Receipt]], timeout: float) -> Settlement:
         """Wait for the receipts, bounded by ``timeout`` in total."""
