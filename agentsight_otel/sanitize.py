@@ -9,6 +9,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
 from agentsight_otel.exceptions import ValidationError
 
 MAX_TEXT = 16_384
@@ -69,7 +71,7 @@ def to_text(value: object) -> str:
 def _dumps(value: object) -> str:
     """Strict JSON, converting what JSON cannot encode instead of failing."""
     try:
-        return _ENCODER.encode(value)
+        return orjson.dumps(value, default=_convert, option=orjson.OPT_NON_STR_KEYS).decode()
     except (ValueError, TypeError, RecursionError):
         return json.dumps(jsonable(value), ensure_ascii=False)
 
@@ -130,7 +132,3 @@ def _convert(value: object) -> object:
     if isinstance(value, float):
         return str(value)
     return str(value)
-
-
-# One encoder, built once: json.dumps with options builds a new encoder on every call.
-_ENCODER = json.JSONEncoder(allow_nan=False, default=_convert, ensure_ascii=False)

@@ -238,5 +238,14 @@ class DeliveryWorker:
             self._gzip = "gzip-ingest" in capabilities
         environments = me.get("environments")
         if isinstance(environments, list):
-            learned = {e.lower() for e in environments if isinstance(e, str) and e}
-            self._environments = DEFAULT_ENVIRONMENTS | learned
+            self._environments = DEFAULT_ENVIRONMENTS | _slugs(environments)
+
+
+def _slugs(rows: list[object]) -> set[str]:
+    """Environment slugs from ``/api/me/``: plain strings or rows shaped ``{"slug": ...}``."""
+    slugs = set()
+    for row in rows:
+        slug = row.get("slug") if isinstance(row, dict) else row
+        if isinstance(slug, str) and slug.strip():
+            slugs.add(slug.strip().lower())
+    return slugs

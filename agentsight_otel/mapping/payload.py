@@ -61,12 +61,12 @@ class PayloadBuilder:
     def __init__(self, environments: Collection[str] = DEFAULT_ENVIRONMENTS) -> None:
         self.environments = frozenset(environments)
         self.warnings: list[str] = []
-        self._last_metadata: str | None = None
+        # Every interaction of a conversation repeats its metadata: parse each document once.
+        self._parsed: dict[str, dict[str, Any] | None] = {}
 
     def build(self, groups: Iterable[TraceGroup]) -> list[Block]:
         """One block per conversation, spans sorted by start time."""
         merged: dict[str, list[SpanRecord]] = {}
-        self._last_metadata = None
         for group in groups:
             merged.setdefault(group.conversation_id, []).extend(group.records)
         otel_cache: dict[tuple[Any, ...], dict[str, Any]] = {}
@@ -110,14 +110,21 @@ class PayloadBuilder:
                 f"({', '.join(sorted(self.environments))}); sent without it"
             )
         raw = attributes.get(sc.CONVERSATION_METADATA)
-        if isinstance(raw, str) and raw != self._last_metadata:
-            self._last_metadata = raw
-            try:
-                document = json.loads(raw)
-            except ValueError:
-                document = None
-            if isinstance(document, dict):
+        if isinstance(raw, str):
+            document = self._parsed.get(raw)
+            if document is None:
+                document = self._parsed[raw] = _parse_object(raw)
+            if document:
                 fields["metadata"] = document
+
+
+def _parse_object(raw: str) -> dict[str, Any] | None:
+    """A JSON object from its text, or None when it is not one."""
+    try:
+        document = json.loads(raw)
+    except ValueError:
+        return None
+    return document if isinstance(document, dict) else None
 
 
 def _start_order(record: SpanRecord) -> tuple[int, int]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.util import BoundedList
 from opentelemetry.trace import SpanKind, StatusCode
 
 Attributes = Mapping[str, Any]
@@ -80,8 +81,12 @@ def records_from_spans(spans: Iterable[ReadableSpan]) -> list[SpanRecord]:
     scopes: dict[int, Scope] = {}
     records = []
     for span in spans:
-        context = span.context
-        if context is None or span.start_time is None or span.end_time is None:
+        try:
+            parts = _internal_parts(span)
+        except AttributeError:  # not the SDK's own span class: go through the public API
+            parts = _public_parts(span)
+        context, start, end, events, links, dropped_events, dropped_links = parts
+        if context is None or start is None or end is None:
             continue
         resource = resources.get(id(span.resource))
         if resource is None:
@@ -98,29 +103,65 @@ def records_from_spans(spans: Iterable[ReadableSpan]) -> list[SpanRecord]:
                 parent_span_id=parent.span_id if parent is not None else None,
                 name=span.name,
                 span_kind=_KINDS[span.kind],
-                start_ns=span.start_time,
-                end_ns=span.end_time,
+                start_ns=start,
+                end_ns=end,
                 status=_STATUS[status.status_code],
                 status_description=status.description or None,
                 # Plain dicts: the SDK's mapping types would push json off its fast path.
                 attributes=_plain(getattr(span, "_attributes", None) or span.attributes),
-                events=[
-                    EventRecord(e.name, e.timestamp, _plain(e.attributes)) for e in span.events
-                ],
+                events=[EventRecord(e.name, e.timestamp, _plain(e.attributes)) for e in events]
+                if events
+                else [],
                 links=[
                     LinkRecord(link.context.trace_id, link.context.span_id, _plain(link.attributes))
-                    for link in span.links
-                ],
+                    for link in links
+                ]
+                if links
+                else [],
                 resource=resource,
                 scope=scope,
-                trace_state=_trace_state(context.trace_state),
+                trace_state=_trace_state(context.trace_state) if context.trace_state else None,
                 parent_is_remote=bool(parent is not None and parent.is_remote),
                 dropped_attributes=span.dropped_attributes,
-                dropped_events=span.dropped_events,
-                dropped_links=span.dropped_links,
+                dropped_events=dropped_events,
+                dropped_links=dropped_links,
             )
         )
     return records
+
+
+_Parts = tuple[Any, Any, Any, Sequence[Any], Sequence[Any], int, int]
+
+
+def _internal_parts(span: ReadableSpan) -> _Parts:
+    """The fields of a finished SDK span read directly: no locked copies of events and links.
+
+    A finished span never changes, so reading its event and link deques in place is safe and
+    saves two copies per span on the export path; any other span class takes the public API.
+    """
+    events, links = span._events, span._links
+    return (
+        span._context,
+        span._start_time,
+        span._end_time,
+        events._dq if isinstance(events, BoundedList) else events,  # type: ignore[attr-defined]
+        links._dq if isinstance(links, BoundedList) else links,  # type: ignore[attr-defined]
+        events.dropped if isinstance(events, BoundedList) else 0,
+        links.dropped if isinstance(links, BoundedList) else 0,
+    )
+
+
+def _public_parts(span: ReadableSpan) -> _Parts:
+    """The same fields through the public properties."""
+    return (
+        span.context,
+        span.start_time,
+        span.end_time,
+        span.events,
+        span.links,
+        span.dropped_events,
+        span.dropped_links,
+    )
 
 
 def _plain(attributes: Attributes | None) -> Attributes:

@@ -57,6 +57,8 @@ class ConversationRegistry:
         if values:
             with state.lock:
                 state.attributes = {**state.attributes, **values}
+                if state.interaction is not None:
+                    state.interaction.span.set_attributes(values)
         return state
 
     def states(self) -> list[ConversationState]:

@@ -445,9 +445,9 @@ class ConversationTracker:
             if cid is None:
                 raise ValidationError("conversation_id must not be empty")
             return self._state(cid, None), cid == current
-        state = self._registry.get(current)
-        if state is not None:
-            return state, True
+        if current is not None:
+            # Still current here even if the registry forgot it while idle: same conversation.
+            return self._state(current, None), True
         return self._state(self.get_or_create_conversation(), None), True
 
     def _state(self, cid: str, values: dict[str, Any] | None) -> ConversationState:
