@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -83,17 +84,20 @@ class PayloadBuilder:
         by_id = {r.span_id: r for r in records}
         shadowed = _usage_ancestors(records, by_id)
         block = Block(conversation_id, {"conversation_id": conversation_id}, wire)
-        for record in sorted(records, key=_start_order):
+        roots: list[SpanRecord] = []
+        for record in records:
             kind = record.attributes.get(sc.SPAN_KIND)
             if kind in sc.ROOT_KINDS:
-                block.root_span_ids.append(record.span_id)
-                self._collect_fields(record.attributes, block.fields)
+                roots.append(record)
             otel = _otel(record, otel_cache)
             if isinstance(kind, str):
                 _own_spans(record, kind, conversation_id, otel, wire)
             elif record.span_id not in shadowed:
                 _foreign_usage(record, conversation_id, by_id, otel, wire)
         wire.sort(key=_wire_order)
+        for root in sorted(roots, key=_start_order):
+            block.root_span_ids.append(root.span_id)
+            self._collect_fields(root.attributes, block.fields)
         return block
 
     def _collect_fields(self, attributes: Attributes, fields: dict[str, Any]) -> None:
@@ -116,6 +120,12 @@ class PayloadBuilder:
                 document = self._parsed[raw] = _parse_object(raw)
             if document:
                 fields["metadata"] = document
+
+
+@lru_cache(maxsize=1024)
+def _trace_hex(trace_id: int) -> str:
+    """A trace id's hex form; a conversation's spans all share one."""
+    return hex_trace_id(trace_id)
 
 
 def _parse_object(raw: str) -> dict[str, Any] | None:
@@ -170,7 +180,7 @@ def _wire(
     parent = record.parent_span_id
     return {
         "span_id": hex_span_id(record.span_id),
-        "trace_id": hex_trace_id(record.trace_id),
+        "trace_id": _trace_hex(record.trace_id),
         "parent_span_id": hex_span_id(parent) if parent is not None else None,
         "kind": kind,
         "name": name,
@@ -216,7 +226,7 @@ def _derived(
     stamp = iso_utc(event.timestamp_ns)
     return {
         "span_id": hex_span_id(span_id),
-        "trace_id": hex_trace_id(record.trace_id),
+        "trace_id": _trace_hex(record.trace_id),
         "parent_span_id": turn_hex,
         "kind": kind,
         "name": name,

@@ -19,4 +19,4 @@ def iso_utc(ns: int) -> str:
 
 def duration_ms(start_ns: int, end_ns: int) -> float:
     """A duration in milliseconds rounded to three decimals."""
-    return round((end_ns - start_ns) / 1e6, 3)
+    return ((end_ns - start_ns + 500) // 1000) / 1000
