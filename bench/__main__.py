@@ -1,0 +1,55 @@
+"""``python -m bench [--quick] [--profile]``: run the benchmarks and print the report."""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import sys
+from collections.abc import Sequence
+
+from bench import export_throughput, hot_path, spans
+from bench.report import render
+from bench.suite import Config, collect
+
+
+def profile(top: int = 15) -> str:
+    """cProfile of our two hot paths, heaviest functions (own time) first."""
+    out = io.StringIO()
+    batch = spans.make_spans()
+    for title, work in (
+        ("ours: track_human_message x 20,000", hot_path.profile_ours),
+        (
+            f"ours: export pipeline x 20 batches of {len(batch)} spans",
+            lambda: export_throughput.profile_ours(batch),
+        ),
+    ):
+        profiler = cProfile.Profile()
+        profiler.runcall(work)
+        out.write(f"\n--- profile: {title} ---\n")
+        pstats.Stats(profiler, stream=out).strip_dirs().sort_stats("tottime").print_stats(top)
+    return out.getvalue()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse arguments, run, print."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a fast smoke run (few samples; figures are only indicative)",
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="also print cProfile output for our hot paths"
+    )
+    args = parser.parse_args(argv)
+    results = collect(Config.quick() if args.quick else Config.full())
+    print(render(results), flush=True)
+    if args.profile:
+        print(profile(), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

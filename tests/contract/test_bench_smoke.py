@@ -1,0 +1,48 @@
+"""Smoke test for ``bench/``: every benchmark runs with tiny counts and yields numbers.
+
+No timing assertions: the figures of a tiny run mean nothing; only that they exist.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # bench/ is a top-level package beside tests/, not installed
+    sys.path.insert(0, str(ROOT))
+
+from bench import export_throughput, hot_path  # noqa: E402
+from bench.report import render  # noqa: E402
+from bench.suite import Config, collect  # noqa: E402
+
+
+def _positive(value: float) -> bool:
+    return math.isfinite(value) and value > 0
+
+
+def test_benchmarks_produce_numbers_and_a_report() -> None:
+    results = collect(Config.tiny())
+
+    assert set(results.hot.measurements) == {
+        hot_path.RAW,
+        hot_path.RAW_PREBUILT,
+        hot_path.OURS,
+        hot_path.VENDOR,
+    }
+    for measurement in results.hot.measurements.values():
+        assert len(measurement.per_unit_ns) == Config.tiny().hot_samples
+        assert _positive(measurement.best) and _positive(measurement.median)
+    for name in export_throughput.PIPELINES:
+        assert _positive(results.export.spans_per_second(name))
+    assert all(_positive(m.best) for m in results.export.stages.values())
+    for size in results.sizes.values():
+        assert size.bodies >= 1 and _positive(size.plain_per_span) and _positive(size.gzip_per_span)
+    # Ours and the vendor's builder carry the same conversations and spans.
+    assert len(set(results.wire_spans.values())) == 1
+    assert _positive(results.hot_ratio) and _positive(results.export_ratio)
+
+    report = render(results)
+    assert "PASS" in report or "MISS" in report
+    assert "spans/s" in report and "gzip" in report
