@@ -75,7 +75,7 @@ class AgentSightSpanExporter(SpanExporter):
             clock=self._clock,
             policy=retry_policy,
         )
-        self._log = RateLimitedLog()
+        self._log = RateLimitedLog(clock=self._clock.now)
         self._worker = DeliveryWorker(
             client,
             self._ledger,
@@ -108,10 +108,19 @@ class AgentSightSpanExporter(SpanExporter):
 
     def export_records(self, records: Sequence[SpanRecord]) -> SpanExportResult:
         """The same, for records decoded elsewhere (the OTLP bridge)."""
+        if self._shutdown:
+            return SpanExportResult.FAILURE
         with self._lock:
             groups = self._assembler.add(records, self._clock.now())
         ok = self._worker.submit(groups)
         return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
+
+    def wait_delivered(self, timeout: float) -> bool:
+        """Wait until everything released so far had its delivery attempt; False on timeout.
+
+        Unlike ``force_flush`` this leaves traces that still wait for their root alone.
+        """
+        return self._worker.flush(timeout)
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         """Release everything assembled and wait for its delivery attempt."""

@@ -64,17 +64,19 @@ class DeliveryWorker:
 
     def submit(self, groups: Sequence[TraceGroup]) -> bool:
         """Queue groups for delivery; False (and counted, logged) when the queue is full."""
-        if not groups:
-            return True
         size = sum(len(group.records) for group in groups)
         with self._cond:
+            # Started even for an empty round: the idle tick expires traces that wait too long.
+            if not self._closing:
+                self._ensure_thread()
+            if not groups:
+                return True
             if self._closing or self._queued_spans + size > self._max_queue_spans:
                 self.stats.dropped_queue_full += size
                 self._warn_lost(groups, "the delivery queue is full or closed")
                 return False
             self._queue.extend(groups)
             self._queued_spans += size
-            self._ensure_thread()
             self._cond.notify_all()
         return True
 

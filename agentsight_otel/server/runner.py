@@ -23,7 +23,7 @@ STOP_TIMEOUT_S = 5.0
 GRACEFUL_SHUTDOWN_S = 3
 
 
-class _Server(uvicorn.Server):
+class ThreadedUvicorn(uvicorn.Server):
     """A uvicorn server that reports when it is accepting requests."""
 
     def __init__(self, config: uvicorn.Config, on_started: Callable[[], None]) -> None:
@@ -85,7 +85,7 @@ class LocalServer:
         self._host = host
         self._port = port
         self._url: str | None = None
-        self._server: _Server | None = None
+        self._server: ThreadedUvicorn | None = None
         self._thread: threading.Thread | None = None
         self._closed = False
 
@@ -112,9 +112,12 @@ class LocalServer:
             lifespan="off",
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         )
-        self._server = server = _Server(config, started.set)
+        self._server = server = ThreadedUvicorn(config, started.set)
         self._thread = threading.Thread(
-            target=_run, args=(server, sock, started), name="agentsight-local-server", daemon=True
+            target=run_server,
+            args=(server, sock, started),
+            name="agentsight-local-server",
+            daemon=True,
         )
         self._thread.start()
         if not started.wait(START_TIMEOUT_S) or not server.started:
@@ -176,7 +179,7 @@ def _serve_store(store: Store, host: str, port: int, api_keys: Iterable[str] | N
     )
     announce = functools.partial(print, f"AgentSight local server listening on {url}", flush=True)
     try:
-        _Server(config, announce).run(sockets=[sock])
+        ThreadedUvicorn(config, announce).run(sockets=[sock])
     finally:
         sock.close()
 
@@ -202,7 +205,7 @@ def socket_url(sock: socket.socket) -> str:
     return f"http://{shown}:{port}"
 
 
-def _run(server: _Server, sock: socket.socket, started: threading.Event) -> None:
+def run_server(server: ThreadedUvicorn, sock: socket.socket, started: threading.Event) -> None:
     """Thread body: serve until told to exit; always release a waiting start()."""
     try:
         server.run(sockets=[sock])
