@@ -1,10 +1,12 @@
-"""The ``agentsight-otel`` command: ``serve`` (local server) and ``demo``."""
+"""The ``agentsight-otel`` command: ``serve`` (local server), ``bridge`` (OTLP in) and ``demo``."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Sequence
+
+from agentsight_otel.bridge.options import add_bridge_arguments
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,6 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY",
         help="accept only this key (repeatable); default: any well-formed key",
     )
+    bridge = commands.add_parser(
+        "bridge", help="receive OTLP traces (from a Collector) and deliver them to AgentSight"
+    )
+    add_bridge_arguments(bridge)
     commands.add_parser("demo", help="track a support conversation and print its transcript")
     return parser
 
@@ -43,6 +49,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from agentsight_otel.server import serve
 
             serve(args.host, args.port, args.db, args.api_keys)
+        elif args.command == "bridge":
+            from agentsight_otel.bridge.runner import run_command
+
+            return run_command(args)
         elif args.command == "demo":
             from agentsight_otel.demo import main as demo
 
