@@ -41,6 +41,8 @@ MESSAGE_EVENT: Final = "agentsight.message"
 MESSAGE_SENDER: Final = "agentsight.message.sender"
 MESSAGE_CONTENT: Final = "agentsight.message.content"
 MESSAGE_METADATA: Final = "agentsight.message.metadata"
+# A client-made reference on a message that has files, repeated on their record and upload.
+MESSAGE_ID: Final = "agentsight.message.id"
 SENDER_USER: Final = "end_user"
 SENDER_AGENT: Final = "agent"
 
@@ -59,6 +61,7 @@ ATTACHMENT_SENDER: Final = "agentsight.attachment.sender"
 ATTACHMENT_MODE: Final = "agentsight.attachment.mode"
 ATTACHMENT_COUNT: Final = "agentsight.attachment.count"
 ATTACHMENT_FILES: Final = "agentsight.attachment.files"
+ATTACHMENT_MESSAGE_ID: Final = "agentsight.attachment.message_id"
 
 USAGE_EVENT: Final = "gen_ai.client.token.usage"
 GEN_AI_SYSTEM: Final = "gen_ai.system"

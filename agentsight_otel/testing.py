@@ -17,7 +17,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from agentsight_otel.export.client import RetryPolicy
 from agentsight_otel.export.exporter import AgentSightSpanExporter
 from agentsight_otel.export.ledger import DeliveryLedger
-from agentsight_otel.export.transport import HttpResponse, TransportError
+from agentsight_otel.export.transport import Body, HttpResponse, TransportError
 from agentsight_otel.tracker import ConversationTracker
 
 TEST_API_KEY = "ags_0123456789abcdef0123456789abcdef_abcdef"
@@ -61,6 +61,11 @@ class RecordedRequest:
         return json.loads(data)
 
 
+def _path_defaults() -> dict[str, HttpResponse]:
+    """Unscripted answers that differ from ``default``: the conversation upsert returns a pk."""
+    return {"/api/conversations/": HttpResponse(201, {}, b'{"id": 1}')}
+
+
 @dataclass
 class ScriptedTransport:
     """Answers each path from a script (responses or exceptions), then with a default."""
@@ -68,6 +73,7 @@ class ScriptedTransport:
     default: HttpResponse = field(default_factory=lambda: HttpResponse(200, {}, b"{}"))
     requests: list[RecordedRequest] = field(default_factory=list)
     closed: bool = False
+    path_defaults: dict[str, HttpResponse] = field(default_factory=_path_defaults)
 
     def __post_init__(self) -> None:
         self._scripts: dict[str, deque[HttpResponse | Exception]] = defaultdict(deque)
@@ -79,14 +85,15 @@ class ScriptedTransport:
         return self
 
     def request(
-        self, method: str, url: str, body: bytes | None, headers: Mapping[str, str], timeout: float
+        self, method: str, url: str, body: Body | None, headers: Mapping[str, str], timeout: float
     ) -> HttpResponse:
-        """Record the request and play the next scripted answer."""
+        """Record the request (a streamed body read whole) and play the next scripted answer."""
         path = urlsplit(url).path
+        data = body if body is None or isinstance(body, bytes) else b"".join(body)
         with self._lock:
-            self.requests.append(RecordedRequest(method, path, dict(headers), body))
+            self.requests.append(RecordedRequest(method, path, dict(headers), data))
             script = self._scripts.get(path)
-            answer = script.popleft() if script else self.default
+            answer = script.popleft() if script else self.path_defaults.get(path, self.default)
         if isinstance(answer, Exception):
             raise answer
         return answer
@@ -143,5 +150,8 @@ def fake_backend(
         ledger=ledger,
         api_key=TEST_API_KEY,
         endpoint="http://agentsight.test",
+        transport=transport,
+        clock=clock,
+        retry_policy=policy,
     )
     return FakeBackend(tracker, exporter, transport, provider, clock)

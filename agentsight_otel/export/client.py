@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from agentsight_otel._version import SDK_NAME, __version__
 from agentsight_otel.config import Settings, join_url
 from agentsight_otel.export.clock import Clock, SystemClock
-from agentsight_otel.export.transport import HttpResponse, Transport, TransportError
+from agentsight_otel.export.transport import Body, HttpResponse, Transport, TransportError
 
 USER_AGENT = f"{SDK_NAME}/{__version__}"
 RETRYABLE = frozenset({408, 429, 500, 502, 503, 504})
@@ -45,6 +45,7 @@ class Outcome:
     retryable: bool = False
     rejected: Mapping[int, str] = field(default_factory=dict)
     attempts: int = 1
+    body: bytes = b""  # the response body of a success (an upsert's record, say)
 
 
 class IngestClient:
@@ -89,7 +90,7 @@ class IngestClient:
         self,
         method: str,
         path: str,
-        body: bytes | None,
+        body: Body | None,
         headers: Mapping[str, str],
         *,
         deadline: float | None = None,
@@ -123,7 +124,7 @@ class IngestClient:
         self,
         method: str,
         url: str,
-        body: bytes | None,
+        body: Body | None,
         headers: Mapping[str, str],
         remaining: float,
         attempt: int,
@@ -140,7 +141,7 @@ class IngestClient:
             ), None
         status = response.status
         if 200 <= status < 300:
-            return Outcome(True, status, "accepted", attempts=attempt), None
+            return Outcome(True, status, "accepted", attempts=attempt, body=response.body), None
         if status in RETRYABLE:
             pause = retry_after(response, self.policy.retry_after_cap)
             return Outcome(False, status, f"HTTP {status}", True, attempts=attempt), pause

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -27,11 +27,26 @@ class TransportError(Exception):
     """The request did not complete (refused, reset, timed out); safe to retry."""
 
 
+class StreamingBody(Protocol):
+    """A body sent in chunks (attachment uploads): re-iterable for each attempt, known length."""
+
+    def __iter__(self) -> Iterator[bytes]:
+        """The body from its start."""
+        ...
+
+    def __len__(self) -> int:
+        """Its length in bytes (the Content-Length)."""
+        ...
+
+
+Body = bytes | StreamingBody
+
+
 class Transport(Protocol):
     """Sends one HTTP request."""
 
     def request(
-        self, method: str, url: str, body: bytes | None, headers: Mapping[str, str], timeout: float
+        self, method: str, url: str, body: Body | None, headers: Mapping[str, str], timeout: float
     ) -> HttpResponse:
         """Send and return the response, or raise ``TransportError``."""
         ...
@@ -59,7 +74,7 @@ class RequestsTransport:
         self._session.trust_env = True
 
     def request(
-        self, method: str, url: str, body: bytes | None, headers: Mapping[str, str], timeout: float
+        self, method: str, url: str, body: Body | None, headers: Mapping[str, str], timeout: float
     ) -> HttpResponse:
         """One request under suppressed instrumentation."""
         token = otel_context.attach(suppressed_context())

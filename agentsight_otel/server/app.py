@@ -12,13 +12,14 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ExceptionHandler
 
 from agentsight_otel.server.auth import accepted_keys, check_authorization
 from agentsight_otel.server.body import BodyError, decode_body, read_body
 from agentsight_otel.server.store import Store
+from agentsight_otel.server.uploads import receive_upload
 from agentsight_otel.server.validation import (
     Rejection,
     conversation_fields_errors,
@@ -32,7 +33,9 @@ DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
 DEFAULT_CAPABILITIES = ("gzip-ingest",)
 ENVIRONMENTS = ["production", "development"]
 CONVERSATIONS_PREFIX = b"/api/conversations/"
-SUB_RESOURCES = frozenset({"transcript", "actions", "buttons", "attachments", "usage", "spans"})
+SUB_RESOURCES = frozenset(
+    {"transcript", "actions", "buttons", "attachments", "files", "usage", "spans"}
+)
 Endpoint = Callable[[Request], Awaitable[Response]]
 logger = logging.getLogger("agentsight_otel.server")
 
@@ -68,6 +71,12 @@ def create_app(
         Route(
             "/api/conversations/{rest:path}",
             _protected(settings, api.conversation),
+            methods=["GET"],
+        ),
+        Route("/api/attachments/", _protected(settings, api.upload), methods=["POST"]),
+        Route(
+            "/api/attachments/{file_id:int}/content/",
+            _protected(settings, api.download),
             methods=["GET"],
         ),
     ]
@@ -108,6 +117,7 @@ class _Api:
             "actions": store.actions,
             "buttons": store.buttons,
             "attachments": store.attachments,
+            "files": store.files,
             "usage": store.usage,
             "spans": store.spans,
         }
@@ -140,6 +150,18 @@ class _Api:
             logger.info("ingest rejected: %s", outcome.detail)
             return 400, outcome.to_json()
         return 200, {"accepted": self._store.ingest(outcome)}
+
+    async def upload(self, request: Request) -> Response:
+        """Attachment bytes (JSON base64 or multipart), stored under AgentSight's limits."""
+        return await receive_upload(request, self._store)
+
+    async def download(self, request: Request) -> Response:
+        """An uploaded file's bytes, as they were received."""
+        found = await run_in_threadpool(self._store.file, request.path_params["file_id"])
+        if found is None:
+            raise HTTPException(404, "File not found.")
+        path, record = found
+        return FileResponse(path, media_type=record["mime_type"], filename=record["filename"])
 
     async def conversations(self, request: Request) -> Response:
         """GET lists conversations; POST upserts one by conversation_id."""

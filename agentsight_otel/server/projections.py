@@ -69,6 +69,8 @@ def _turn_rows(span: JSONObject) -> list[Row]:
             "ts_us": timestamp_micros(event["timestamp"]),
             "turn_id": turn_id,
             "span_id": span["span_id"],
+            # Set on messages tracked with files; their uploads carry it in their metadata.
+            "message_ref": _text(values.get("agentsight.message.id")),
         }
         rows.append(Row("messages", message))
     return rows

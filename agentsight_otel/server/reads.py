@@ -67,13 +67,20 @@ def conversations(db: sqlite3.Connection) -> list[Record]:
 
 
 def messages(db: sqlite3.Connection, pk: int) -> list[Record]:
-    """The transcript: messages by event time, then by arrival."""
+    """The transcript: messages by event time, then by arrival, each with its uploaded files."""
     rows = db.execute(
-        "SELECT sender, content, metadata, timestamp, turn_id FROM messages"
+        "SELECT id, sender, content, metadata, timestamp, turn_id FROM messages"
         " WHERE conversation = ? ORDER BY ts_us, id",
         (pk,),
     ).fetchall()
-    return [{**dict(row), "metadata": json.loads(row["metadata"])} for row in rows]
+    attached: dict[int, list[Record]] = {}
+    for record in files(db, pk):
+        if record["message"] is not None:
+            attached.setdefault(record["message"]["id"], []).append(record)
+    return [
+        {**dict(row), "metadata": json.loads(row["metadata"]), "files": attached.get(row["id"], [])}
+        for row in rows
+    ]
 
 
 def actions(db: sqlite3.Connection, pk: int) -> list[Record]:
@@ -112,6 +119,74 @@ def attachments(db: sqlite3.Connection, pk: int) -> list[Record]:
         (pk,),
     ).fetchall()
     return [{**dict(row), "files": json.loads(row["files"])} for row in rows]
+
+
+# An upload names its message by pk, or by the reference the message event carried; the
+# reference is resolved when read, so an upload may arrive before its message's spans.
+_FILES = """
+SELECT f.id, f.filename, f.mime_type, f.size, f.sha256, f.position, u.id AS upload,
+       u.sender, u.mode, u.timestamp, u.ts_us, u.message_ref,
+       m.id AS message_id, m.sender AS message_sender, m.content AS message_content,
+       m.timestamp AS message_timestamp
+FROM upload_files f
+JOIN uploads u ON u.id = f.upload
+LEFT JOIN messages m ON m.id = COALESCE(u.message, (
+    SELECT r.id FROM messages r
+    WHERE r.conversation = u.conversation AND r.message_ref = u.message_ref
+    ORDER BY r.id LIMIT 1))
+"""
+
+
+def files(db: sqlite3.Connection, pk: int) -> list[Record]:
+    """A conversation's uploaded files by upload time, each with its message (or None)."""
+    rows = db.execute(
+        _FILES + " WHERE u.conversation = ? ORDER BY u.ts_us, u.id, f.position", (pk,)
+    ).fetchall()
+    return [_file_record(row) for row in rows]
+
+
+def file(db: sqlite3.Connection, file_id: int) -> Record | None:
+    """One uploaded file's record."""
+    row = db.execute(_FILES + " WHERE f.id = ?", (file_id,)).fetchone()
+    return None if row is None else _file_record(row)
+
+
+def upload(db: sqlite3.Connection, upload_id: int) -> Record:
+    """What POST /api/attachments/ answers: the upload and its files."""
+    row = db.execute(
+        "SELECT u.id, u.conversation, c.conversation_id, u.message, u.message_ref, u.sender,"
+        " u.mode, u.timestamp FROM uploads u JOIN conversations c ON c.id = u.conversation"
+        " WHERE u.id = ?",
+        (upload_id,),
+    ).fetchone()
+    stored = db.execute(_FILES + " WHERE f.upload = ? ORDER BY f.position", (upload_id,)).fetchall()
+    return {**dict(row), "attachments": [_file_record(r) for r in stored]}
+
+
+def _file_record(row: sqlite3.Row) -> Record:
+    """An uploaded file as JSON, with where to download it."""
+    message = None
+    if row["message_id"] is not None:
+        message = {
+            "id": row["message_id"],
+            "sender": row["message_sender"],
+            "content": row["message_content"],
+            "timestamp": row["message_timestamp"],
+        }
+    return {
+        "id": row["id"],
+        "filename": row["filename"],
+        "mime_type": row["mime_type"],
+        "size": row["size"],
+        "sha256": row["sha256"],
+        "upload": row["upload"],
+        "sender": row["sender"],
+        "mode": row["mode"],
+        "timestamp": row["timestamp"],
+        "message_ref": row["message_ref"],
+        "message": message,
+        "content_url": f"/api/attachments/{row['id']}/content/",
+    }
 
 
 def usage(db: sqlite3.Connection, pk: int) -> Record:

@@ -47,7 +47,8 @@ CREATE TABLE IF NOT EXISTS messages (
     content TEXT NOT NULL,
     metadata TEXT NOT NULL,
     timestamp TEXT NOT NULL,
-    ts_us INTEGER NOT NULL
+    ts_us INTEGER NOT NULL,
+    message_ref TEXT
 );
 CREATE TABLE IF NOT EXISTS actions (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -102,11 +103,35 @@ CREATE TABLE IF NOT EXISTS llm_usage (
     timestamp TEXT NOT NULL,
     ts_us INTEGER NOT NULL
 );
+-- Uploaded files (POST /api/attachments/): the bytes live on disk, named by their sha256.
+CREATE TABLE IF NOT EXISTS uploads (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    conversation INTEGER NOT NULL REFERENCES conversations(id),
+    message INTEGER REFERENCES messages(id),
+    message_ref TEXT,
+    sender TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    metadata TEXT NOT NULL,
+    timestamp TEXT NOT NULL,
+    ts_us INTEGER NOT NULL,
+    received_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS upload_files (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    upload INTEGER NOT NULL REFERENCES uploads(id),
+    position INTEGER NOT NULL,
+    filename TEXT NOT NULL,
+    mime_type TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL
+);
 CREATE INDEX IF NOT EXISTS messages_by_time ON messages (conversation, ts_us, id);
 CREATE INDEX IF NOT EXISTS actions_by_time ON actions (conversation, ts_us, id);
 CREATE INDEX IF NOT EXISTS buttons_by_time ON buttons (conversation, ts_us, id);
 CREATE INDEX IF NOT EXISTS attachments_by_time ON attachments (conversation, ts_us, id);
 CREATE INDEX IF NOT EXISTS llm_usage_by_model ON llm_usage (conversation, model);
+CREATE INDEX IF NOT EXISTS uploads_by_time ON uploads (conversation, ts_us, id);
+CREATE INDEX IF NOT EXISTS upload_files_by_upload ON upload_files (upload, position);
 """
 
 PROJECTION_TABLES = frozenset({"messages", "actions", "buttons", "attachments", "llm_usage"})
@@ -123,4 +148,13 @@ def connect(path: str) -> sqlite3.Connection:
         db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA synchronous = NORMAL")
     db.executescript(SCHEMA)
+    _add_missing_columns(db)
     return db
+
+
+def _add_missing_columns(db: sqlite3.Connection) -> None:
+    """Columns added after a database file was created (CREATE TABLE IF NOT EXISTS skips them)."""
+    columns = {row["name"] for row in db.execute("PRAGMA table_info(messages)")}
+    if "message_ref" not in columns:
+        db.execute("ALTER TABLE messages ADD COLUMN message_ref TEXT")
+    db.execute("CREATE INDEX IF NOT EXISTS messages_by_ref ON messages (conversation, message_ref)")

@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from agentsight_otel.server import reads
-from agentsight_otel.server.projections import Row, project_span
+from agentsight_otel.server.blobs import BlobStore, IncomingFile
+from agentsight_otel.server.projections import Row, project_span, timestamp_micros
 from agentsight_otel.server.schema import PROJECTION_TABLES, connect
+from agentsight_otel.server.uploads import NewUpload, UnknownReference
 from agentsight_otel.server.validation import JSONObject
 
 Clock = Callable[[], datetime]
@@ -47,11 +49,15 @@ class Store:
         self._db = connect(location)
         self._lock = threading.Lock()
         self._clock = clock
+        # Uploaded files, content-addressed beside the database (a temporary directory for
+        # ":memory:", removed on close).
+        self.blobs = BlobStore(None if location == ":memory:" else Path(location + ".files"))
 
     def close(self) -> None:
         """Close the connection; the store is unusable afterwards."""
         with self._lock:
             self._db.close()
+        self.blobs.close()
 
     def ingest(self, blocks: Sequence[JSONObject]) -> dict[str, int]:
         """Store validated blocks atomically; count blocks, new spans and duplicate spans."""
@@ -98,6 +104,62 @@ class Store:
     def attachments(self, conversation_id: str) -> list[dict[str, Any]]:
         """The attachment records of a conversation (empty when unknown)."""
         return self._read(conversation_id, reads.attachments, [])
+
+    def files(self, conversation_id: str) -> list[dict[str, Any]]:
+        """The uploaded files of a conversation, each with the message it belongs to."""
+        return self._read(conversation_id, reads.files, [])
+
+    def file(self, file_id: int) -> tuple[Path, dict[str, Any]] | None:
+        """Where an uploaded file's bytes are, and its record; None when unknown."""
+        with self._lock:
+            record = reads.file(self._db, file_id)
+        return None if record is None else (self.blobs.path(record["sha256"]), record)
+
+    def add_upload(self, upload: NewUpload, files: Sequence[IncomingFile]) -> dict[str, Any]:
+        """Store an upload's files and rows atomically; UnknownReference for a bad pk."""
+        with self._transaction():
+            if not self._db.execute(
+                "SELECT 1 FROM conversations WHERE id = ?", (upload.conversation,)
+            ).fetchone():
+                raise UnknownReference("conversation")
+            if (
+                upload.message is not None
+                and not self._db.execute(
+                    "SELECT 1 FROM messages WHERE id = ? AND conversation = ?",
+                    (upload.message, upload.conversation),
+                ).fetchone()
+            ):
+                raise UnknownReference("message")
+            cursor = self._db.execute(
+                "INSERT INTO uploads (conversation, message, message_ref, sender, mode, metadata,"
+                " timestamp, ts_us, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    upload.conversation,
+                    upload.message,
+                    upload.message_ref,
+                    upload.sender,
+                    upload.mode,
+                    json.dumps(upload.metadata, separators=(",", ":"), ensure_ascii=False),
+                    upload.timestamp,
+                    timestamp_micros(upload.timestamp),
+                    self._now(),
+                ),
+            )
+            upload_id = cursor.lastrowid
+            for position, file in enumerate(files):
+                self._db.execute(
+                    "INSERT INTO upload_files (upload, position, filename, mime_type, size,"
+                    " sha256) VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        upload_id,
+                        position,
+                        file.filename,
+                        file.mime_type,
+                        file.writer.size,
+                        file.writer.commit(),
+                    ),
+                )
+            return reads.upload(self._db, int(upload_id or 0))
 
     def usage(self, conversation_id: str) -> dict[str, Any]:
         """Token totals and the per-model breakdown of a conversation."""

@@ -73,10 +73,14 @@ def _clock(when: datetime) -> str:
 
 
 def _message_lines(message: Mapping[str, Any]) -> list[str]:
-    """A message, wrapped under its sender label."""
+    """A message, wrapped under its sender label, then the files uploaded with it."""
     sender = str(message.get("sender") or "unknown")
     label = _SENDERS.get(sender, f"{sender.replace('_', ' ').title()}:")
-    return _labelled(label, str(message.get("content") or ""))
+    lines = _labelled(label, str(message.get("content") or ""))
+    for file in message.get("files") or []:
+        if isinstance(file, Mapping):
+            lines += _labelled("", f"+ attached {_file_text(file)}")
+    return lines
 
 
 def _action_lines(action: Mapping[str, Any]) -> list[str]:

@@ -115,6 +115,10 @@ class Pipeline:
             start_time=start_time,
         )
 
+    def observes_delivery(self) -> bool | None:
+        """Whether an AgentSight exporter receives these spans (None when it can't be told)."""
+        return self.exporter is not None or _has_agentsight_exporter(self.provider)
+
     def request_flush(self) -> None:
         """Ask for an export soon, on the pipeline's own thread (never the caller's)."""
         if self._closed:
@@ -159,6 +163,21 @@ class Pipeline:
 
 
 _EMPTY_CONTEXT = trace.set_span_in_context(trace.INVALID_SPAN)
+
+
+def _has_agentsight_exporter(provider: trace.TracerProvider) -> bool | None:
+    """Whether the provider's processors export to an AgentSightSpanExporter (None: can't tell).
+
+    Reads the SDK provider's processor list, which has no public accessor; when the shape is
+    not the expected one the answer is "unknown" and the ledger decides.
+    """
+    active = getattr(provider, "_active_span_processor", None)
+    processors = getattr(active, "_span_processors", None)
+    if not isinstance(processors, tuple):
+        return None
+    return any(
+        isinstance(getattr(p, "span_exporter", None), AgentSightSpanExporter) for p in processors
+    )
 
 
 def _global_sdk_provider() -> TracerProvider | None:

@@ -14,6 +14,7 @@ from opentelemetry.trace import Link, Status, StatusCode
 from agentsight_otel import semconv as sc
 from agentsight_otel.export.ledger import DeliveryLedger, Receipt, Settlement
 from agentsight_otel.ids import hex_span_id
+from agentsight_otel.tracker.current import CurrentInteraction
 from agentsight_otel.tracker.pipeline import Pipeline
 from agentsight_otel.tracker.state import ConversationState, EventAdder, Interaction
 
@@ -68,14 +69,15 @@ class Recorder:
         interaction = Interaction(span, span_hex, _max_events(span), _event_adder(span))
         if make_current:
             interaction.restore = otel_context.get_current()
-            otel_context.attach(trace.set_span_in_context(span))
+            interaction.current = CurrentInteraction(span)
+            otel_context.attach(trace.set_span_in_context(interaction.current))
         state.interaction = interaction
         self.ledger.announce(state.trace_id, state.conversation_id)
         return interaction
 
     def _roll_over(self, state: ConversationState, full: Interaction) -> Interaction:
         """End a span that reached the event limit and continue in a linked one."""
-        was_current = trace.get_current_span() is full.span
+        was_current = full.current is not None and trace.get_current_span() is full.current
         previous = Link(full.span.get_span_context(), {sc.TURN_SEGMENT: "continued"})
         receipts = self.close(state, complete=True)
         interaction = self.open(state, make_current=was_current, links=[previous])
@@ -102,8 +104,11 @@ class Recorder:
             receipt.settle(Settlement("handed_off", "the sampler did not record this interaction"))
         receipts = [*interaction.receipts, (span_id, receipt)]
         span.end()
-        if interaction.restore is not None and trace.get_current_span() is span:
-            otel_context.attach(interaction.restore)
+        current = interaction.current
+        if current is not None:
+            current.closed = True
+            if interaction.restore is not None and trace.get_current_span() is current:
+                otel_context.attach(interaction.restore)
         return receipts
 
     def action(

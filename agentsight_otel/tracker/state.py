@@ -11,6 +11,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from agentsight_otel.export.ledger import Receipt
+from agentsight_otel.tracker.current import CurrentInteraction
 
 
 class Item(NamedTuple):
@@ -35,6 +36,7 @@ class Interaction:
     events: int = 0
     receipts: list[tuple[int, Receipt]] = field(default_factory=list)
     restore: otel_context.Context | None = None
+    current: CurrentInteraction | None = None
 
 
 @dataclass(slots=True)
@@ -65,3 +67,5 @@ class ConversationState:
     items: list[Item] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Attachment uploads since the last send: (event time, receipt the uploader settles).
+    uploads: list[tuple[int, Receipt]] = field(default_factory=list)

@@ -33,7 +33,7 @@ def send_response(
     summary["pending"] = 0
     success = settlement.status == "delivered"
     rows = []
-    for index, item in enumerate(items):
+    for index, item in enumerate(sorted(items, key=lambda entry: entry.timestamp_ns)):
         row: dict[str, Any] = {
             "index": index,
             "type": item.type,

@@ -5,15 +5,20 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import threading
+from collections.abc import Callable
 from time import monotonic, time_ns
 from typing import Any
 
 from opentelemetry import trace
 
 from agentsight_otel import semconv as sc
+from agentsight_otel.attachments.tracking import FileTracking, report_uploads
 from agentsight_otel.config import Settings, apply_log_level, resolve_settings
 from agentsight_otel.exceptions import NothingToSendError, ValidationError
+from agentsight_otel.export.client import RetryPolicy
+from agentsight_otel.export.clock import Clock
 from agentsight_otel.export.ledger import DEFAULT_LEDGER, DeliveryLedger, Receipt, Settlement
+from agentsight_otel.export.transport import Transport
 from agentsight_otel.helpers import generate_conversation_id
 from agentsight_otel.mapping.timefmt import iso_utc
 from agentsight_otel.tracker import fields, inputs
@@ -50,6 +55,9 @@ class ConversationTracker:
         compression: str | None = None,
         ledger: DeliveryLedger | None = None,
         max_conversations: int = 10_000,
+        transport: Transport | None = None,
+        clock: Clock | None = None,
+        retry_policy: RetryPolicy | None = None,
     ) -> None:
         self._explicit: dict[str, Any] = {}
         self._provider = tracer_provider
@@ -58,6 +66,15 @@ class ConversationTracker:
         self._registry = ConversationRegistry(max_conversations)
         self._recorder: Recorder | None = None
         self._settings: Settings | None = None
+        # Attachment bytes: uploaded by the tracker's own uploader (transport, clock and
+        # retry policy are for tests; the exporter's defaults otherwise).
+        self._files = FileTracking(
+            self._event,
+            lambda: self.settings,
+            transport=transport,
+            clock=clock,
+            policy=retry_policy,
+        )
         self.configure(
             api_key=api_key,
             endpoint=endpoint,
@@ -176,24 +193,38 @@ class ConversationTracker:
         message: str,
         metadata: dict[str, Any] | None = None,
         *,
+        attachments: list[Any] | None = None,
+        attachment_mode: str = "base64",
         conversation_id: str | None = None,
     ) -> None:
-        """Record a message from the end user."""
+        """Record a message from the end user, with the files shared with it, if any."""
         attributes = inputs.message(sc.SENDER_USER, message, metadata)
         preview = attributes[sc.MESSAGE_CONTENT][:PREVIEW]
-        self._event(conversation_id, sc.MESSAGE_EVENT, attributes, "question", preview)
+        if attachments is None:
+            self._event(conversation_id, sc.MESSAGE_EVENT, attributes, "question", preview)
+        else:
+            self._files.track_message(
+                conversation_id, attributes, "question", preview, attachments, attachment_mode
+            )
 
     def track_agent_message(
         self,
         message: str,
         metadata: dict[str, Any] | None = None,
         *,
+        attachments: list[Any] | None = None,
+        attachment_mode: str = "base64",
         conversation_id: str | None = None,
     ) -> None:
-        """Record a message from the agent."""
+        """Record a message from the agent, with the files shared with it, if any."""
         attributes = inputs.message(sc.SENDER_AGENT, message, metadata)
         preview = attributes[sc.MESSAGE_CONTENT][:PREVIEW]
-        self._event(conversation_id, sc.MESSAGE_EVENT, attributes, "answer", preview)
+        if attachments is None:
+            self._event(conversation_id, sc.MESSAGE_EVENT, attributes, "answer", preview)
+        else:
+            self._files.track_message(
+                conversation_id, attributes, "answer", preview, attachments, attachment_mode
+            )
 
     track_question = track_human_message
     track_answer = track_agent_message
@@ -281,20 +312,8 @@ class ConversationTracker:
         *,
         conversation_id: str | None = None,
     ) -> dict[str, Any]:
-        """Record that files were shared (names, sizes, types); the item as a dict."""
-        files, attributes = inputs.attachments(attachments, mode, sender, metadata)
-        preview = ", ".join(f["filename"] for f in files)[:PREVIEW]
-        state, stamp = self._event(
-            conversation_id, sc.ATTACHMENT_EVENT, attributes, "attachment", preview
-        )
-        return {
-            "type": "attachment",
-            "conversation_id": state.conversation_id,
-            "sender": sender,
-            "mode": mode,
-            "files": files,
-            "timestamp": iso_utc(stamp),
-        }
+        """Record that files were shared and upload their bytes in the background; the item."""
+        return self._files.track(conversation_id, attachments, mode, sender, metadata)
 
     def track_token_usage(
         self,
@@ -337,20 +356,31 @@ class ConversationTracker:
         self, conversation_id: str | None = None, *, timeout: float | None = None
     ) -> dict[str, Any]:
         """End the interaction and report what the backend accepted, within ``timeout``."""
-        cid, items, receipts, wait = self._close_for_send(conversation_id, timeout)
-        return send_response(cid, items, self._await(receipts, wait))
+        return self._verdict(*self._close_for_send(conversation_id, timeout))
 
     async def asend_tracked_data(
         self, conversation_id: str | None = None, *, timeout: float | None = None
     ) -> dict[str, Any]:
         """``send_tracked_data`` for asyncio: awaits the verdict without blocking the loop."""
-        cid, items, receipts, wait = self._close_for_send(conversation_id, timeout)
-        settlement = await asyncio.to_thread(self._await, receipts, wait)
-        return send_response(cid, items, settlement)
+        closed = self._close_for_send(conversation_id, timeout)
+        return await asyncio.to_thread(self._verdict, *closed)
+
+    def _verdict(
+        self,
+        cid: str,
+        items: list[Item],
+        receipts: list[tuple[int, Receipt]],
+        uploads: list[tuple[int, Receipt]],
+        wait: float,
+    ) -> dict[str, Any]:
+        """The send's answer: spans' receipts, then uploads', all within ``wait`` seconds."""
+        deadline = monotonic() + wait
+        response = send_response(cid, items, self._await(receipts, wait))
+        return report_uploads(response, items, uploads, deadline)
 
     def _close_for_send(
         self, conversation_id: str | None, timeout: float | None
-    ) -> tuple[str, list[Item], list[tuple[int, Receipt]], float]:
+    ) -> tuple[str, list[Item], list[tuple[int, Receipt]], list[tuple[int, Receipt]], float]:
         """End the interaction and take its items; what a send then waits on."""
         cid = self._chosen_id(conversation_id)
         state = self._registry.get(cid)
@@ -365,13 +395,14 @@ class ConversationTracker:
                     f"nothing tracked for conversation {cid!r} since the last send"
                 )
             items, state.items = state.items, []
+            uploads, state.uploads = state.uploads, []
             receipts = recorder.close(state, complete=True)
             state.usage.prompt_tokens = state.usage.completion_tokens = 0
             state.usage.total_tokens = 0
         if receipts:
             recorder.pipeline.request_flush()
         wait = settings.send_timeout if timeout is None else max(0.0, float(timeout))
-        return state.conversation_id, items, receipts, wait
+        return state.conversation_id, items, receipts, uploads, wait
 
     def get_tracked_data_summary(self, conversation_id: str | None = None) -> dict[str, Any]:
         """Items held in memory (of one conversation, or all), in time order, with previews."""
@@ -384,10 +415,12 @@ class ConversationTracker:
         return pending_summary(chosen)
 
     def shutdown(self, timeout: float = 10.0) -> None:
-        """Deliver what the tracker's private pipeline holds, within ``timeout`` seconds."""
+        """Deliver what the private pipeline and the uploader hold, within ``timeout`` seconds."""
+        end = monotonic() + timeout
         recorder = self._recorder
         if recorder is not None:
             recorder.pipeline.shutdown(int(timeout * 1000))
+        self._files.shutdown(max(0.0, end - monotonic()))
 
     # -- internals -----------------------------------------------------------------------
 
@@ -399,7 +432,11 @@ class ConversationTracker:
         if cid is None:
             return None
         recorder, _ = self._setup()
-        state, implicit = self._resolve(cid)
+        # The current id was checked when it became current: skip _resolve's validation (hot path).
+        if conversation_id is None:
+            state, implicit = self._state(cid, None), True
+        else:
+            state, implicit = self._resolve(cid)
         with state.lock:
             interaction = state.interaction or recorder.open(state, make_current=implicit)
             state.items.append(Item("action", time_ns(), action[:PREVIEW]))
@@ -417,14 +454,17 @@ class ConversationTracker:
         attributes: dict[str, Any],
         kind: str,
         preview: str,
+        after: Callable[[ConversationState, int], None] | None = None,
     ) -> tuple[ConversationState, int]:
-        """Add an event to the interaction of the resolved conversation."""
+        """Add an event to the interaction of the resolved conversation (then ``after``)."""
         recorder = self._recorder or self._setup()[0]
         state, implicit = self._resolve(conversation_id)
         stamp = time_ns()
         with state.lock:
             recorder.event(state, name, attributes, stamp, make_current=implicit)
             state.items.append(Item(kind, stamp, preview))
+            if after is not None:
+                after(state, stamp)
         return state, stamp
 
     def _chosen_id(self, conversation_id: str | None) -> str | None:
@@ -463,11 +503,16 @@ class ConversationTracker:
         """Wait for the receipts, bounded by ``timeout`` in total."""
         if not receipts:
             return Settlement("delivered")
-        if not self._ledger.observed:
+        known = [receipt.settlement for _, receipt in receipts]
+        if all(known):
+            return combine([s for s in known if s is not None])
+        recorder = self._recorder
+        observed = recorder.pipeline.observes_delivery() if recorder is not None else None
+        if observed is False or (observed is None and not self._ledger.observed):
             return Settlement(
                 "handed_off",
-                "spans went to the OpenTelemetry pipeline; no "
-                "AgentSight exporter runs in this process to confirm delivery",
+                "spans went to the OpenTelemetry pipeline; no AgentSight exporter in this "
+                "process confirms their delivery",
             )
         end = monotonic() + timeout
         return combine([receipt.wait(max(0.0, end - monotonic())) for _, receipt in receipts])
