@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import email.utils
 import gzip
 import json
@@ -97,7 +98,9 @@ class IngestClient:
     ) -> Outcome:
         """One request with the retry policy applied."""
         url = join_url(self.settings.endpoint, path)
-        end = self.clock.now() + (deadline or self.settings.export_deadline)
+        end = self.clock.now() + (
+            deadline if deadline is not None else self.settings.export_deadline
+        )
         outcome = Outcome(False, None, "not attempted", retryable=True)
         for attempt in range(1, self.policy.max_attempts + 1):
             remaining = end - self.clock.now()
@@ -184,6 +187,8 @@ def retry_after(response: HttpResponse, cap: float) -> float | None:
             when = email.utils.parsedate_to_datetime(raw)
         except (TypeError, ValueError):
             return None
+        if when.tzinfo is None:  # "-0000" parses naive; HTTP dates are always GMT
+            when = when.replace(tzinfo=datetime.timezone.utc)
         seconds = when.timestamp() - time.time()
     if math.isnan(seconds):
         return None

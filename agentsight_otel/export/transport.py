@@ -23,6 +23,9 @@ class HttpResponse:
     body: bytes = b""
 
 
+MAX_RESPONSE_BYTES = 1024 * 1024
+
+
 class TransportError(Exception):
     """The request did not complete (refused, reset, timed out); safe to retry."""
 
@@ -86,8 +89,11 @@ class RequestsTransport:
                 headers=dict(headers),
                 timeout=timeout,
                 allow_redirects=False,
+                stream=True,
             )
-            content = response.content
+            with response:
+                # Only the detail of an answer is ever read: cap what a backend can make us hold.
+                content = response.raw.read(MAX_RESPONSE_BYTES, decode_content=True)
         except requests.RequestException as exc:
             raise TransportError(_describe(exc)) from None
         finally:

@@ -153,6 +153,7 @@ class Pipeline:
         self._flush_wanted.set()
         if self.exporter is None:
             return
+        atexit.unregister(self.shutdown)
         try:
             # Flush first so the exporter's own bounded shutdown is what limits the wait.
             self._processor.force_flush()

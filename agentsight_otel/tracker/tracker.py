@@ -114,7 +114,10 @@ class ConversationTracker:
                 self._provider = tracer_provider
             old, self._recorder, self._settings = self._recorder, None, None
         if old is not None and (given or tracer_provider is not None):
-            old.pipeline.shutdown()
+            # The old pipeline drains on its own thread: reconfiguring never waits on a network.
+            threading.Thread(
+                target=old.pipeline.shutdown, daemon=True, name="agentsight-reconfigure"
+            ).start()
 
     @property
     def settings(self) -> Settings:
