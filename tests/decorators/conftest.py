@@ -1,0 +1,92 @@
+"""Fixtures: an isolated context per test, a fake backend with span capture, a global provider.
+
+Any warning from the library's logger, or an error from OpenTelemetry's (a context detached in
+the wrong place, a span ended twice), fails the test unless it asks for ``library_warnings``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import pytest
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from agentsight_otel._log import RateLimitedLog
+from agentsight_otel.actions import call
+from agentsight_otel.testing import fake_backend
+from agentsight_otel.tracker.tracker import ACTIVE_TRACKER
+
+from .helpers import Rig
+
+
+class _Collect(logging.Handler):
+    """Keeps the records it sees."""
+
+    def __init__(self, level: int) -> None:
+        super().__init__(level)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture(autouse=True)
+def isolated_context(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No current span, tracker or conversation leaks in or out; no warning is swallowed."""
+    for name in ("AGENTSIGHT_API_KEY", "AGENTSIGHT_API_ENDPOINT", "AGENTSIGHT_ENVIRONMENT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(call, "_LOG", RateLimitedLog())
+    token = otel_context.attach(otel_context.Context())
+    active = ACTIVE_TRACKER.set(None)
+    yield
+    ACTIVE_TRACKER.reset(active)
+    otel_context.detach(token)
+
+
+@pytest.fixture(autouse=True)
+def quiet_library(request: pytest.FixtureRequest) -> Iterator[_Collect]:
+    """Fail on library warnings and OpenTelemetry errors, unless the test expects them."""
+    handler = _Collect(logging.WARNING)
+    otel_handler = _Collect(logging.ERROR)
+    logging.getLogger("agentsight_otel").addHandler(handler)
+    logging.getLogger("opentelemetry").addHandler(otel_handler)
+    yield handler
+    logging.getLogger("agentsight_otel").removeHandler(handler)
+    logging.getLogger("opentelemetry").removeHandler(otel_handler)
+    assert [r.getMessage() for r in otel_handler.records] == []
+    if "library_warnings" not in request.fixturenames:
+        assert [r.getMessage() for r in handler.records] == []
+
+
+@pytest.fixture
+def library_warnings(quiet_library: _Collect) -> list[logging.LogRecord]:
+    """The library's warnings during the test (and permission to have them)."""
+    return quiet_library.records
+
+
+@pytest.fixture
+def rig() -> Iterator[Rig]:
+    """A tracker on a scripted backend, with every finished span also kept in memory."""
+    backend = fake_backend()
+    memory = InMemorySpanExporter()
+    backend.provider.add_span_processor(SimpleSpanProcessor(memory))
+    yield Rig(backend, memory)
+    backend.tracker.shutdown(timeout=1)
+    backend.exporter.shutdown(timeout_millis=2000)
+    backend.provider.shutdown()
+
+
+@pytest.fixture
+def ambient(monkeypatch: pytest.MonkeyPatch) -> Iterator[InMemorySpanExporter]:
+    """A global SDK tracer provider for the test, its finished spans kept in memory."""
+    provider = TracerProvider()
+    memory = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    monkeypatch.setattr(trace, "_TRACER_PROVIDER", provider)
+    yield memory
+    provider.shutdown()
