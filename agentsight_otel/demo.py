@@ -37,9 +37,14 @@ def track_parcel(carrier: str, tracking_code: str) -> str:
     return f"{carrier} {tracking_code}: delivered 2 days ago, signed for at the door"
 
 
-@traced_action
+def without_secrets(arguments: dict[str, Any]) -> dict[str, Any]:
+    """What a tool's span may record of its arguments: everything but credentials."""
+    return {k: ("[redacted]" if k.endswith("token") else v) for k, v in arguments.items()}
+
+
+@traced_action(redact=without_secrets)
 def issue_refund(order_id: str, amount_eur: float, api_token: str) -> str:
-    """Refund through the payment provider (the token never reaches the span: see redaction)."""
+    """Refund through the payment provider; the token never reaches the span."""
     time.sleep(0.03)
     raise TimeoutError("payment provider did not answer within 30 s")
 
@@ -97,11 +102,9 @@ def converse(conversation_id: str) -> list[dict[str, Any]]:
         "parcels are usually left, so I can open a claim?",
         metadata={"model": "gpt-4o-mini"},
     )
-    tracker.track_attachments(
-        [{"filename": "front-door.png", "data": photo_png(), "mime_type": "image/png"}]
-    )
     tracker.track_human_message(
-        "Here's the photo. Nothing there, and the neighbours have nothing either."
+        "Here's the photo. Nothing there, and the neighbours have nothing either.",
+        attachments=[{"filename": "front-door.png", "data": photo_png(), "mime_type": "image/png"}],
     )
     results.append(tracker.send_tracked_data())
 

@@ -132,6 +132,7 @@ def _attachment_row(span: JSONObject) -> Row:
         "timestamp": span["started_at"],
         "ts_us": timestamp_micros(span["started_at"]),
         "span_id": span["span_id"],
+        "message_ref": _text(attributes.get("agentsight.attachment.message_id")),
     }
     return Row("attachments", values)
 

@@ -114,7 +114,7 @@ def buttons(db: sqlite3.Connection, pk: int) -> list[Record]:
 def attachments(db: sqlite3.Connection, pk: int) -> list[Record]:
     """Attachment records (descriptors only), by time then arrival."""
     rows = db.execute(
-        "SELECT sender, mode, count, files, timestamp, span_id FROM attachments"
+        "SELECT sender, mode, count, files, timestamp, span_id, message_ref FROM attachments"
         " WHERE conversation = ? ORDER BY ts_us, id",
         (pk,),
     ).fetchall()

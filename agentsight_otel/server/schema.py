@@ -87,7 +87,8 @@ CREATE TABLE IF NOT EXISTS attachments (
     count INTEGER NOT NULL,
     files TEXT NOT NULL,
     timestamp TEXT NOT NULL,
-    ts_us INTEGER NOT NULL
+    ts_us INTEGER NOT NULL,
+    message_ref TEXT
 );
 CREATE TABLE IF NOT EXISTS llm_usage (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -154,7 +155,8 @@ def connect(path: str) -> sqlite3.Connection:
 
 def _add_missing_columns(db: sqlite3.Connection) -> None:
     """Columns added after a database file was created (CREATE TABLE IF NOT EXISTS skips them)."""
-    columns = {row["name"] for row in db.execute("PRAGMA table_info(messages)")}
-    if "message_ref" not in columns:
-        db.execute("ALTER TABLE messages ADD COLUMN message_ref TEXT")
+    for table in ("messages", "attachments"):
+        columns = {row["name"] for row in db.execute(f"PRAGMA table_info({table})")}
+        if "message_ref" not in columns:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN message_ref TEXT")
     db.execute("CREATE INDEX IF NOT EXISTS messages_by_ref ON messages (conversation, message_ref)")

@@ -27,7 +27,12 @@ def render_transcript(
     entries = [(_when(m.get("timestamp")), 0, _message_lines(m)) for m in messages]
     entries += [(_when(a.get("started_at")), 1, _action_lines(a)) for a in actions]
     entries += [(_when(b.get("timestamp")), 2, _button_lines(b)) for b in buttons]
-    entries += [(_when(f.get("timestamp")), 3, _attachment_lines(f)) for f in attachments]
+    # A record of files sent with a message is already shown under that message.
+    entries += [
+        (_when(f.get("timestamp")), 3, _attachment_lines(f))
+        for f in attachments
+        if not f.get("message_ref")
+    ]
     # sorted() is stable, so messages keep their stored order when timestamps tie.
     entries.sort(key=lambda entry: (entry[0], entry[1]))
     rule = "-" * WIDTH

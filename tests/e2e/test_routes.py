@@ -142,7 +142,7 @@ def test_demo_prints_what_the_server_received() -> None:
         "Agent:",
         "Action:  lookup_order",
         "Button:",
-        "Files:",
+        "+ attached front-door.png",
         "Tokens: 1067 in, 167 out",
     ):
         assert expected in out
