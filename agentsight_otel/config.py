@@ -11,11 +11,14 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from agentsight_otel.exceptions import ConfigurationError, InvalidApiKeyError
+from agentsight_otel.redaction import Redactor, redactor_from, redactor_from_env
 
 ENV_API_KEY = "AGENTSIGHT_API_KEY"
 ENV_ENDPOINT = "AGENTSIGHT_API_ENDPOINT"
 ENV_LOG_LEVEL = "AGENTSIGHT_LOG_LEVEL"
 ENV_ENVIRONMENT = "AGENTSIGHT_ENVIRONMENT"
+ENV_REDACT_PII = "AGENTSIGHT_REDACT_PII"
+ENV_SPOOL_DIR = "AGENTSIGHT_SPOOL_DIR"
 DEFAULT_ENDPOINT = "https://api.agentsight.io"
 DEFAULT_ENVIRONMENT = "production"
 
@@ -78,6 +81,13 @@ class Settings:
     send_timeout: float = 5.0
     max_body_bytes: int = 4 * 1024 * 1024
     verify_tls: bool = True
+    # PII redaction applied by the tracker at each call (None: off).
+    redact: Redactor | None = field(default=None, compare=False)
+    # Undeliverable bodies go to this directory (None: counted and logged as lost instead).
+    spool_dir: str | None = None
+    spool_max_bytes: int = 256 * 1024 * 1024
+    # What the delivery queue may hold in memory (estimated) while the backend is away.
+    max_queue_bytes: int = 64 * 1024 * 1024
     key_problem: str | None = field(default=None, compare=False)
 
     def ingest_url(self) -> str:
@@ -116,7 +126,13 @@ def resolve_settings(base: Settings | None = None, **explicit: object) -> Settin
         if name in given:
             given[name] = _positive_number(given[name], name, allow_zero=name == "send_timeout")
     if "max_body_bytes" in given:
-        given["max_body_bytes"] = int(_positive_number(given["max_body_bytes"], "max_body_bytes"))
+        given["max_body_bytes"] = _byte_count(given["max_body_bytes"], "max_body_bytes")
+    _check_security(given)
+    for name in ("spool_max_bytes", "max_queue_bytes"):
+        if name in given:
+            given[name] = int(_positive_number(given[name], name))
+    if "spool_dir" in given:
+        given["spool_dir"] = check_spool_dir(given["spool_dir"], "spool_dir")
     return replace(settings, **given)  # type: ignore[arg-type]
 
 
@@ -133,6 +149,8 @@ def _from_environment() -> Settings:
         (ENV_ENDPOINT, "endpoint", check_endpoint),
         (ENV_ENVIRONMENT, "environment", check_environment),
         (ENV_LOG_LEVEL, "log_level", check_log_level),
+        (ENV_REDACT_PII, "redact", redactor_from_env),
+        (ENV_SPOOL_DIR, "spool_dir", check_spool_dir),
     ):
         raw = os.environ.get(env, "").strip()
         if raw:
@@ -144,13 +162,28 @@ def _from_environment() -> Settings:
 
 
 def check_endpoint(value: object, source: str) -> str:
-    """An http(s) base URL without query or fragment."""
+    """An http(s) base URL without query, fragment or credentials, with a usable host."""
     if not isinstance(value, str) or not value.strip():
         raise ConfigurationError(f"{source} must be a non-empty URL string")
-    parts = urlsplit(value.strip())
+    url = value.strip()
+    parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
         raise ConfigurationError(f"{source} must be an http:// or https:// base URL")
-    return value.strip().rstrip("/")
+    # Never echo the value: a key pasted into the wrong variable would land in the log.
+    # isprintable is False for control characters and for the lone surrogates undecodable
+    # environment bytes become.
+    if not url.isprintable() or " " in url:
+        raise ConfigurationError(f"{source} must not contain spaces or control characters")
+    if "@" in parts.netloc:
+        # requests would send them as Basic auth in place of the Api-Key header.
+        raise ConfigurationError(f"{source} must not contain credentials (user:password@)")
+    try:
+        _ = parts.port  # ValueError when out of range
+    except ValueError:
+        raise ConfigurationError(f"{source} has an invalid port") from None
+    if not parts.hostname:
+        raise ConfigurationError(f"{source} has no host")
+    return url.rstrip("/")
 
 
 def check_environment(value: object, source: str) -> str:
@@ -158,7 +191,19 @@ def check_environment(value: object, source: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ConfigurationError(f"{source} must be a non-empty string such as 'production'")
     slug = value.strip().lower()
+    if API_KEY_PATTERN.match(slug):
+        # It would be logged, exported to every backend and shown in transcripts.
+        raise ConfigurationError(f"{source} looks like an API key, not an environment name")
     return {"prod": "production", "dev": "development"}.get(slug, slug)
+
+
+def check_spool_dir(value: object, source: str) -> str:
+    """A directory path (created when the spool opens)."""
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigurationError(f"{source} must be a non-empty directory path")
+    return os.path.abspath(os.path.expanduser(value.strip()))
 
 
 def check_log_level(value: object, source: str) -> str:
@@ -168,11 +213,30 @@ def check_log_level(value: object, source: str) -> str:
     return value.strip().upper()
 
 
+def _check_security(given: dict[str, object]) -> None:
+    """TLS verification is a real bool (0 or "no" must not pass); redaction options, built."""
+    if "verify_tls" in given and not isinstance(given["verify_tls"], bool):
+        raise ConfigurationError("verify_tls must be True or False")
+    if "redact" in given:
+        given["redact"] = redactor_from(given["redact"], "redact")
+
+
+def _byte_count(value: object, name: str) -> int:
+    """A whole number of bytes, at least one."""
+    count = int(_positive_number(value, name))
+    if count < 1:
+        raise ConfigurationError(f"{name} must be at least 1 byte")
+    return count
+
+
 def _positive_number(value: object, name: str, *, allow_zero: bool = False) -> float:
     """A finite number above zero (or zero when allowed)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigurationError(f"{name} must be a number")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an int too large for a float
+        raise ConfigurationError(f"{name} must be finite") from None
     if not math.isfinite(number):
         raise ConfigurationError(f"{name} must be finite")
     if number < 0 or (number == 0 and not allow_zero):

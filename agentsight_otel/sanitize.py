@@ -32,7 +32,22 @@ def require_text(value: object, name: str) -> str:
 
 def truncate(text: str, limit: int = MAX_TEXT) -> str:
     """The first ``limit`` characters followed by the marker when the text is longer."""
+    if not text.isascii():  # O(1) in CPython: ASCII text skips the call
+        text = unicode_text(text)
     return text if len(text) <= limit else text[:limit] + TRUNCATION_MARKER
+
+
+def unicode_text(text: str) -> str:
+    """The text with lone surrogates (from undecodable input) replaced by U+FFFD."""
+    # They have no UTF-8 form: OTLP's encoder drops (and logs) an attribute holding one and
+    # JSON backends refuse their escapes, so they are replaced at the call, for every route.
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
 
 
 def optional_field(value: object, name: str) -> str | None:
@@ -41,7 +56,7 @@ def optional_field(value: object, name: str) -> str | None:
         return None
     if not isinstance(value, str):
         raise ValidationError(f"{name} must be a string, not {type(value).__name__}")
-    value = value.strip()
+    value = unicode_text(value.strip())
     return value[:MAX_FIELD] or None
 
 
@@ -113,10 +128,11 @@ def jsonable(
     inner = seen | {id(value)}
     if isinstance(value, Mapping):
         return {
-            str(k): jsonable(v, depth + 1, inner, leaf_budget=leaf_budget) for k, v in value.items()
+            unicode_text(_text_of(k)): jsonable(v, depth + 1, inner, leaf_budget=leaf_budget)
+            for k, v in value.items()
         }
     if isinstance(value, (list, tuple, set, frozenset)):
-        items = sorted(value, key=repr) if isinstance(value, (set, frozenset)) else value
+        items = sorted(value, key=_repr_of) if isinstance(value, (set, frozenset)) else value
         return [jsonable(v, depth + 1, inner, leaf_budget=leaf_budget) for v in items]
     return jsonable(_convert(value), depth + 1, inner, leaf_budget=leaf_budget)
 
@@ -128,7 +144,21 @@ def _convert(value: object) -> object:
     if isinstance(value, (bytes, bytearray, memoryview)):
         return base64.b64encode(bytes(value)).decode("ascii")
     if isinstance(value, (set, frozenset)):
-        return sorted(value, key=repr)
-    if isinstance(value, float):
+        return sorted(value, key=_repr_of)
+    return _text_of(value)
+
+
+def _text_of(value: object) -> str:
+    """``str(value)``; a placeholder naming the type when the caller's ``__str__`` fails."""
+    try:
         return str(value)
-    return str(value)
+    except Exception:
+        return f"<unprintable {type(value).__name__}>"
+
+
+def _repr_of(value: object) -> str:
+    """``repr(value)`` for ordering set members; the type's name when it fails."""
+    try:
+        return repr(value)
+    except Exception:
+        return f"<unprintable {type(value).__name__}>"

@@ -40,6 +40,7 @@ CONVERSATION_ID = "bench-hot-path"
 RAW = "raw span.add_event, same attributes from the same input"
 RAW_PREBUILT = "raw span.add_event, attributes pre-built once"
 OURS = "ours: ConversationTracker.track_human_message"
+OURS_REDACTING = "ours, PII redaction on (redact=True)"
 VENDOR = "vendor: agentsight.user_message (conversation+turn)"
 Record = Callable[[str, dict[str, Any]], object]
 
@@ -86,6 +87,10 @@ class Contenders:
         self.tracer = self.provider.get_tracer("bench")
         self.tracker = ConversationTracker(tracer_provider=self.provider, ledger=DeliveryLedger())
         self.tracker.get_or_create_conversation(CONVERSATION_ID, **CONVERSATION)
+        self.redacting = ConversationTracker(
+            tracer_provider=self.provider, ledger=DeliveryLedger(), redact=True
+        )
+        self.redacting.get_or_create_conversation(CONVERSATION_ID, **CONVERSATION)
         # What our interaction span carries, so the raw span is the same size.
         self.span_attributes = {
             sc.CONVERSATION_ID: CONVERSATION_ID,
@@ -129,9 +134,9 @@ class Contenders:
         span.end()
         return elapsed, self.calls
 
-    def ours(self) -> tuple[int, int]:
+    def ours(self, tracker: ConversationTracker | None = None) -> tuple[int, int]:
         """The tracker; a first, untimed message opens the interaction span."""
-        tracker = self.tracker
+        tracker = tracker or self.tracker
         tracker.track_human_message(TEXT, METADATA)
         elapsed = _timed_calls(tracker.track_human_message, self.calls)
         tracker.send_tracked_data()
@@ -176,6 +181,7 @@ def run(*, calls: int = 100, samples: int = 150) -> HotPathResult:
                 RAW: contenders.raw,
                 RAW_PREBUILT: contenders.raw_prebuilt,
                 OURS: contenders.ours,
+                OURS_REDACTING: lambda: contenders.ours(contenders.redacting),
                 VENDOR: vendor_sample(agentsight, calls),
             }
             measurements = interleave(functions, samples)

@@ -46,6 +46,8 @@ class BridgeConfig:
     drain_timeout: float = 20.0
     retry_after: int = 5
     grpc_workers: int = 8
+    # Decoding expands a body many times over in Python objects: bound how many at once.
+    max_concurrent_decodes: int = 2
 
     def __post_init__(self) -> None:
         if self.http_address is None and self.grpc_address is None:
@@ -58,6 +60,7 @@ class BridgeConfig:
             "dedupe_memory",
             "retry_after",
             "grpc_workers",
+            "max_concurrent_decodes",
         ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:

@@ -33,7 +33,8 @@ class TraceService:
         if not authorized(metadata.get("authorization"), self._config.token):
             _abort(context, grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bridge token")
         try:
-            decoded = decode_protobuf(request)
+            with self._pipeline.decode_slots:
+                decoded = decode_protobuf(request)
         except MalformedRequest as exc:
             _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         admission = self._pipeline.submit(decoded, len(request))

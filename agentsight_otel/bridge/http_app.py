@@ -91,8 +91,9 @@ class _TraceReceiver:
     def _admit(self, raw: bytes, compression: str, encoding: Encoding) -> Decoded:
         """Decompress, decode and offer to the pipeline (on a worker thread: CPU work)."""
         try:
-            body = decompress(raw, compression, self._config.max_body_bytes)
-            decoded = (decode_protobuf if encoding == "protobuf" else decode_json)(body)
+            with self._pipeline.decode_slots:
+                body = decompress(raw, compression, self._config.max_body_bytes)
+                decoded = (decode_protobuf if encoding == "protobuf" else decode_json)(body)
         except BodyError as exc:
             raise _Refusal(exc.status, str(exc)) from None
         except MalformedRequest as exc:

@@ -45,6 +45,8 @@ class BridgePipeline:
             max_queue_spans=config.max_queue_spans + config.max_pending_spans,
             max_pending_spans=config.max_pending_spans,
         )
+        # Held while a request is decompressed and decoded, by both receivers.
+        self.decode_slots = threading.BoundedSemaphore(config.max_concurrent_decodes)
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="agentsight-bridge", daemon=True)
         self._thread.start()

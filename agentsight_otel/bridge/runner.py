@@ -21,12 +21,14 @@ from agentsight_otel.bridge.pipeline import BridgePipeline
 from agentsight_otel.config import ENV_API_KEY, Settings, resolve_settings
 from agentsight_otel.exceptions import ConfigurationError
 from agentsight_otel.export.clock import Clock
+from agentsight_otel.export.plaintext import is_loopback
 from agentsight_otel.export.transport import Transport
 from agentsight_otel.server.runner import ThreadedUvicorn, bind_socket, run_server, socket_url
 
 START_TIMEOUT_S = 10.0
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+logger = logging.getLogger("agentsight_otel")
 
 
 class Bridge:
@@ -56,6 +58,7 @@ class Bridge:
         """Bind both listeners and return once they accept requests."""
         if self.pipeline is not None:
             raise RuntimeError("a Bridge can be started once")
+        warn_if_open(self.config)
         self.pipeline = BridgePipeline(
             self.config, self.settings, transport=self._transport, clock=self._clock
         )
@@ -133,6 +136,19 @@ class Bridge:
     ) -> None:
         """Stop (and drain) on leaving a with block."""
         self.stop()
+
+
+def warn_if_open(config: BridgeConfig) -> None:
+    """Warn when other hosts can reach a listener and no token is required."""
+    if config.token is not None:
+        return
+    for address in (config.http_address, config.grpc_address):
+        if address is not None and not is_loopback(address.host):
+            logger.warning(
+                "the bridge listens on %s without a token: anyone who can reach it can send "
+                "spans to AgentSight under your API key; set AGENTSIGHT_BRIDGE_TOKEN",
+                address,
+            )
 
 
 def _shown(host: str) -> str:

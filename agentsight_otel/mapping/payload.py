@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -24,6 +25,7 @@ _DERIVED_EVENTS = {
     sc.USAGE_EVENT: sc.KIND_LLM,
 }
 WireSpan = dict[str, Any]
+_SPAN_HEX = re.compile(r"[0-9a-fA-F]{16}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +55,10 @@ def dumps(value: object) -> bytes:
     try:
         return orjson.dumps(value)
     except TypeError:
-        return json.dumps(jsonable(value), separators=(",", ":")).encode("ascii")
+        text = json.dumps(jsonable(value), separators=(",", ":"), ensure_ascii=False)
+        # A lone surrogate has no UTF-8 form (a backend's decoder fails on its escape too):
+        # it becomes U+FFFD, as any decoder shows undecodable input.
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode()
 
 
 class PayloadBuilder:
@@ -165,6 +170,10 @@ def _own_spans(
             wire.append(derived)
     if kind == sc.KIND_TURN and sc.TURN_ID not in attributes:
         attributes = {**attributes, sc.TURN_ID: turn_hex}
+    if attributes.get(sc.CONVERSATION_ID) != conversation_id:
+        # A span claiming another conversation than its trace's: the block's id decides, as
+        # the backend rejects a block whose spans disagree with it.
+        attributes = {**attributes, sc.CONVERSATION_ID: conversation_id}
     wire.append(_wire(record, kind, record.name, attributes, events, otel))
 
 
@@ -178,6 +187,9 @@ def _wire(
 ) -> WireSpan:
     """A wire span for a real span."""
     parent = record.parent_span_id
+    # A span ending before it started (a sender's clock or bug) would make the backend refuse
+    # its whole conversation: it ends when it started instead.
+    end_ns = record.end_ns if record.end_ns >= record.start_ns else record.start_ns
     return {
         "span_id": hex_span_id(record.span_id),
         "trace_id": _trace_hex(record.trace_id),
@@ -185,8 +197,8 @@ def _wire(
         "kind": kind,
         "name": name,
         "started_at": iso_utc(record.start_ns),
-        "ended_at": iso_utc(record.end_ns),
-        "duration_ms": duration_ms(record.start_ns, record.end_ns),
+        "ended_at": iso_utc(end_ns),
+        "duration_ms": duration_ms(record.start_ns, end_ns),
         "status": record.status,
         "attributes": attributes,
         "events": [
@@ -298,7 +310,9 @@ def _enclosing_root(record: SpanRecord, by_id: dict[int, SpanRecord]) -> int | N
         if parent.attributes.get(sc.SPAN_KIND) in sc.ROOT_KINDS:
             return parent.span_id
         turn = parent.attributes.get(sc.TURN_ID)
-        if isinstance(turn, str) and len(turn) == 16:
+        # Any sender can set this attribute: only a real span id is read, so a malformed one
+        # cannot fail the mapping of everything delivered with it.
+        if isinstance(turn, str) and _SPAN_HEX.fullmatch(turn):
             return int(turn, 16)
         parent = by_id.get(parent.parent_span_id or 0)
     return None

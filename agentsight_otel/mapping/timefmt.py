@@ -3,10 +3,15 @@
 from datetime import datetime, timezone
 from functools import lru_cache
 
+_LAST_SECOND = 253_402_300_799  # 9999-12-31T23:59:59Z, the last one ISO-8601 can write
+
 
 @lru_cache(maxsize=4096)
 def _second(seconds: int) -> str:
-    """``YYYY-MM-DDTHH:MM:SS`` for a whole UTC second."""
+    """``YYYY-MM-DDTHH:MM:SS`` for a whole UTC second, clamped to the years 1970 to 9999."""
+    # A span's clock gone wrong must not fail the whole batch it rides in (and, cached, the
+    # clamp costs the hot path nothing).
+    seconds = min(max(seconds, 0), _LAST_SECOND)
     return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
 
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 from typing import Any
 
 from agentsight_otel import semconv as sc
 from agentsight_otel.config import check_environment
 from agentsight_otel.exceptions import ConfigurationError, ValidationError
 from agentsight_otel.sanitize import MAX_FIELD, encode_metadata, optional_field
+
+# Backends keep counts in signed 64-bit columns; a larger one would fail the whole batch.
+MAX_TOKENS = 2**63 - 1
 
 
 def conversation_id(value: object) -> str | None:
@@ -22,7 +26,18 @@ def conversation_id(value: object) -> str | None:
         raise ValidationError("conversation_id must not be empty or whitespace")
     if len(cid) > MAX_FIELD:
         raise ValidationError(f"conversation_id is longer than {MAX_FIELD} characters")
+    if not cid.isascii() and not _is_unicode(cid):
+        raise ValidationError("conversation_id must be valid Unicode (it has lone surrogates)")
     return cid
+
+
+def _is_unicode(text: str) -> bool:
+    """False for text with lone surrogates, which no UTF-8 encoder or backend accepts."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def required_field(value: object, name: str) -> str:
@@ -39,7 +54,23 @@ def token_count(value: object, name: str) -> int:
         raise ValidationError(f"{name} must be an integer, not {type(value).__name__}")
     if value < 0:
         raise ValidationError(f"{name} must not be negative")
+    if value > MAX_TOKENS:
+        raise ValidationError(f"{name} is larger than a 64-bit count ({MAX_TOKENS})")
     return value
+
+
+def check_timeout(value: object) -> None:
+    """``send_tracked_data``'s timeout: None or a number of seconds (negative means 0)."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValidationError(f"timeout must be a number of seconds, not {type(value).__name__}")
+    try:
+        seconds = float(value)
+    except OverflowError:  # an int too large for a float
+        raise ValidationError("timeout is too large a number of seconds") from None
+    if math.isnan(seconds):
+        raise ValidationError("timeout must be a number of seconds, not NaN")
 
 
 def conversation_fields(

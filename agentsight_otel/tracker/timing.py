@@ -3,30 +3,38 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 
 from agentsight_otel.exceptions import ValidationError
 
 Moment = dt.datetime | float | int
+MAX_EPOCH_SECONDS = 253_402_300_800  # 10000-01-01T00:00:00Z
 
 
 def to_ns(value: object, name: str) -> int:
     """A datetime (naive means UTC) or epoch seconds as nanoseconds since the epoch."""
     if isinstance(value, dt.datetime):
         aware = value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)
-        return round(aware.timestamp() * 1e6) * 1000
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if not math.isfinite(value) or value < 0:
-            raise ValidationError(f"{name} must be a finite, non-negative epoch time")
-        return round(value * 1e9)
-    raise ValidationError(f"{name} must be a datetime or epoch seconds, not {type(value).__name__}")
+        seconds = aware.timestamp()
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = value
+    else:
+        raise ValidationError(
+            f"{name} must be a datetime or epoch seconds, not {type(value).__name__}"
+        )
+    # The wire's ISO-8601 timestamps cover 1970 to 9999: a time outside would fail the batch.
+    # (Comparing, not math.isfinite: NaN fails it too, and a huge int cannot become a float.)
+    if not 0 <= seconds < MAX_EPOCH_SECONDS:
+        raise ValidationError(f"{name} must be a time between 1970 and 9999")
+    if isinstance(value, dt.datetime):
+        return round(seconds * 1e6) * 1000
+    return round(seconds * 1e9)
 
 
 def duration_ns(value: object) -> int:
     """A duration in milliseconds as nanoseconds."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValidationError(f"duration_ms must be a number, not {type(value).__name__}")
-    if not math.isfinite(value) or value < 0:
+    if not 0 <= value < MAX_EPOCH_SECONDS * 1000:
         raise ValidationError("duration_ms must be a finite number >= 0")
     return round(value * 1e6)
 
@@ -35,6 +43,16 @@ def action_window(
     started_at: object, ended_at: object, duration_ms: object, now_ns: int
 ) -> tuple[int, int]:
     """Start and end in ns; explicit start and end win over a duration, now fills the rest."""
+    start, end = _window(started_at, ended_at, duration_ms, now_ns)
+    if start < 0 or end >= MAX_EPOCH_SECONDS * 1_000_000_000:
+        raise ValidationError("duration_ms puts the action outside the years 1970 to 9999")
+    return start, end
+
+
+def _window(
+    started_at: object, ended_at: object, duration_ms: object, now_ns: int
+) -> tuple[int, int]:
+    """Start and end from whichever of the three were given."""
     start = to_ns(started_at, "started_at") if started_at is not None else None
     end = to_ns(ended_at, "ended_at") if ended_at is not None else None
     length = duration_ns(duration_ms) if duration_ms is not None else None

@@ -29,6 +29,7 @@ def test_benchmarks_produce_numbers_and_a_report() -> None:
         hot_path.RAW,
         hot_path.RAW_PREBUILT,
         hot_path.OURS,
+        hot_path.OURS_REDACTING,
         hot_path.VENDOR,
     }
     for measurement in results.hot.measurements.values():

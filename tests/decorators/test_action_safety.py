@@ -97,10 +97,12 @@ def test_failing_argument_and_result_conversion_still_ends_the_span(
     assert guarded("hunter2") == "fine"
     span = rig.span("handle")
     assert span.status.status_code is StatusCode.OK
-    assert sc.TOOL_ARGUMENTS not in attrs(span) and sc.TOOL_RESPONSE not in attrs(span)
+    # A value whose __str__ fails is recorded as a placeholder naming its type.
+    assert attrs(span)[sc.TOOL_ARGUMENTS] == '{"thing":"<unprintable Unprintable>"}'
+    assert attrs(span)[sc.TOOL_RESPONSE] == '"<unprintable Unprintable>"'
     assert sc.TOOL_ARGUMENTS not in attrs(rig.span("guarded"))  # a failing redact leaks nothing
     messages = " ".join(r.getMessage() for r in library_warnings)
-    assert "cannot print" in messages and "redact broke" in messages
+    assert "redact broke" in messages
 
 
 def test_an_exception_that_cannot_be_printed_is_still_raised_and_recorded(rig: Rig) -> None:
