@@ -8,6 +8,7 @@ from agentsight_otel._version import __version__
 from agentsight_otel.decorators import traced_action
 from agentsight_otel.export.exporter import AgentSightSpanExporter
 from agentsight_otel.tracker import ConversationTracker
+from agentsight_otel.tracker.lifecycle import install_sigterm_handler
 
 conversation_tracker = ConversationTracker()
 
@@ -16,5 +17,6 @@ __all__ = [
     "ConversationTracker",
     "__version__",
     "conversation_tracker",
+    "install_sigterm_handler",
     "traced_action",
 ]

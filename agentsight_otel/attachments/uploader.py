@@ -20,6 +20,7 @@ from agentsight_otel.attachments.body import Fields, json_body, multipart_body
 from agentsight_otel.attachments.normalize import AttachmentFile, close_all
 from agentsight_otel.attachments.sources import SourceChanged
 from agentsight_otel.export.client import IngestClient, Outcome
+from agentsight_otel.export.forking import reset_in_child
 from agentsight_otel.export.ledger import Receipt, Settlement, Status
 
 CONVERSATIONS_PATH = "/api/conversations/"
@@ -74,6 +75,15 @@ class Uploader:
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._pid = 0
+        reset_in_child(self, Uploader._forked)
+
+    def _forked(self) -> None:
+        """In a forked child: fresh lock and thread; the parent uploads what it queued."""
+        self._cond = threading.Condition()
+        self._queue.clear()
+        self._files = self._bytes = 0
+        self._thread, self._busy = None, False
+        self.client.interrupt = threading.Event()
 
     def submit(self, job: UploadJob) -> None:
         """Queue a job; never raises, never waits. A refused job is settled failed at once."""

@@ -8,6 +8,7 @@ import gzip
 import json
 import math
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from agentsight_otel._version import SDK_NAME, __version__
 from agentsight_otel.config import Settings, join_url
 from agentsight_otel.export.clock import Clock, SystemClock
+from agentsight_otel.export.plaintext import PLAINTEXT_KEY_WARNING
 from agentsight_otel.export.transport import Body, HttpResponse, Transport, TransportError
 
 USER_AGENT = f"{SDK_NAME}/{__version__}"
@@ -67,6 +69,7 @@ class IngestClient:
         self.policy = policy or RetryPolicy()
         self.interrupt = threading.Event()
         self._jitter = jitter
+        self._key_checked = False
 
     def headers(self, *, json_body: bool = True) -> dict[str, str]:
         """The contract's headers; the key is read only here."""
@@ -74,8 +77,19 @@ class IngestClient:
         if json_body:
             headers["Content-Type"] = "application/json"
         if self.settings.api_key is not None:
+            if not self._key_checked:
+                self._key_checked = True
+                PLAINTEXT_KEY_WARNING.check(self.settings.endpoint)
             headers["Authorization"] = f"Api-Key {self.settings.api_key.reveal()}"
         return headers
+
+    def _scrub(self, text: str) -> str:
+        """The text without the key, should a backend or proxy echo it back in an error."""
+        key = self.settings.api_key
+        if key is None or key.reveal().lower() not in text.lower():
+            return text
+        pattern = re.compile(re.escape(key.reveal()), re.IGNORECASE)
+        return pattern.sub("ags_****", text)
 
     def post_json(
         self, path: str, body: bytes, *, gzip_body: bool = False, deadline: float | None = None
@@ -114,7 +128,9 @@ class IngestClient:
                 break
             if self.clock.wait(delay, self.interrupt):
                 break
-        reason = "interrupted by shutdown" if self.interrupt.is_set() else "deadline passed"
+        # Set by a shutdown, or by a delivery queue that fills up behind a failing backend.
+        interrupted = "interrupted by shutdown or a full queue"
+        reason = interrupted if self.interrupt.is_set() else "deadline passed"
         return Outcome(
             False,
             outcome.status,
@@ -137,7 +153,8 @@ class IngestClient:
         try:
             response = self.transport.request(method, url, body, headers, timeout)
         except TransportError as exc:
-            return Outcome(False, None, f"network error: {exc}", True, attempts=attempt), None
+            detail = self._scrub(f"network error: {exc}")
+            return Outcome(False, None, detail, True, attempts=attempt), None
         except Exception as exc:  # a broken transport must not escape the worker
             return Outcome(
                 False, None, f"transport failed: {type(exc).__name__}", True, attempts=attempt
@@ -149,7 +166,8 @@ class IngestClient:
             pause = retry_after(response, self.policy.retry_after_cap)
             return Outcome(False, status, f"HTTP {status}", True, attempts=attempt), pause
         detail, rejected = rejection_detail(response)
-        return Outcome(False, status, detail, False, rejected, attempts=attempt), None
+        rejected = {index: self._scrub(message) for index, message in rejected.items()}
+        return Outcome(False, status, self._scrub(detail), False, rejected, attempts=attempt), None
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with equal jitter: half fixed, half random."""

@@ -14,7 +14,9 @@ from agentsight_otel.config import Settings, resolve_settings
 from agentsight_otel.export.assembler import TraceAssembler
 from agentsight_otel.export.client import IngestClient, RetryPolicy
 from agentsight_otel.export.clock import Clock, SystemClock
+from agentsight_otel.export.forking import reset_in_child
 from agentsight_otel.export.ledger import DEFAULT_LEDGER, DeliveryLedger
+from agentsight_otel.export.redelivery import Redelivery
 from agentsight_otel.export.transport import RequestsTransport, Transport
 from agentsight_otel.export.worker import DeliveryStats, DeliveryWorker
 from agentsight_otel.mapping.payload import TraceGroup
@@ -30,6 +32,11 @@ class AgentSightSpanExporter(SpanExporter):
     ``OTEL_TRACES_EXPORTER=agentsight`` can build it. ``export`` only assembles and queues:
     the network is used by the exporter's own thread, so it never blocks the caller, even
     under a ``SimpleSpanProcessor``.
+
+    ``spool_dir`` (``AGENTSIGHT_SPOOL_DIR``) keeps what cannot be delivered on disk, at most
+    ``spool_max_bytes``, until the backend answers again (also in a later process);
+    ``max_queue_bytes`` caps what waits in memory. Only the exporter's thread (and its
+    shutdown) touches the disk.
     """
 
     def __init__(
@@ -42,6 +49,10 @@ class AgentSightSpanExporter(SpanExporter):
         export_deadline: float | None = None,
         max_body_bytes: int | None = None,
         verify_tls: bool | None = None,
+        spool_dir: str | None = None,
+        spool_max_bytes: int | None = None,
+        max_queue_bytes: int | None = None,
+        spool_retry_interval: float = 5.0,
         settings: Settings | None = None,
         transport: Transport | None = None,
         clock: Clock | None = None,
@@ -59,6 +70,9 @@ class AgentSightSpanExporter(SpanExporter):
             export_deadline=export_deadline,
             max_body_bytes=max_body_bytes,
             verify_tls=verify_tls,
+            spool_dir=spool_dir,
+            spool_max_bytes=spool_max_bytes,
+            max_queue_bytes=max_queue_bytes,
         )
         if settings.key_problem:
             logger.error("AgentSight delivery is off: %s", settings.key_problem)
@@ -80,9 +94,13 @@ class AgentSightSpanExporter(SpanExporter):
             client,
             self._ledger,
             max_queue_spans=max_queue_spans,
+            max_queue_bytes=settings.max_queue_bytes,
             on_tick=self._expire,
             log=self._log,
         )
+        if settings.spool_dir is not None:
+            self._use_spool(settings.spool_dir, client, spool_retry_interval)
+        reset_in_child(self, AgentSightSpanExporter._forked)
         self._shutdown = False
         self._ledger.exporter_started()
         if settings.api_key is None and not settings.key_problem:
@@ -99,6 +117,10 @@ class AgentSightSpanExporter(SpanExporter):
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         """Assemble and queue; never raises, never touches the network."""
         if self._shutdown:
+            return SpanExportResult.FAILURE
+        if self._worker.saturated():
+            # Dropped before any record is built: a full queue must not cost memory to refuse.
+            self._worker.refuse(len(spans))
             return SpanExportResult.FAILURE
         try:
             return self.export_records(records_from_spans(spans))
@@ -147,6 +169,23 @@ class AgentSightSpanExporter(SpanExporter):
             logger.exception("AgentSight shutdown failed")
         finally:
             self._ledger.exporter_stopped()
+
+    def _use_spool(self, directory: str, client: IngestClient, retry_interval: float) -> None:
+        """Spool what cannot be delivered; the worker starts at once to send an earlier spool."""
+        redelivery = Redelivery(
+            directory,
+            self.settings.spool_max_bytes,
+            client,
+            self._worker.stats,
+            log=self._log,
+            retry_interval=retry_interval,
+        )
+        self._worker.use_spool(redelivery)
+
+    def _forked(self) -> None:
+        """In a forked child: a fresh lock; the parent delivers the traces it assembled."""
+        self._lock = threading.Lock()
+        self._assembler.drain()
 
     def _expire(self) -> list[TraceGroup]:
         """Called by the worker while idle: release traces that waited too long."""

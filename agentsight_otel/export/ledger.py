@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 Status = Literal["delivered", "rejected", "failed", "pending", "handed_off"]
+# Receipts make their Event only when a caller blocks on one: thousands wait unwatched while
+# the backend is away, and an Event (a Condition, a Lock, a deque) is over 1 KB.
+_MAKING_EVENTS = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -21,25 +27,68 @@ class Settlement:
 class Receipt:
     """A wait handle for one interaction root's delivery."""
 
-    __slots__ = ("_event", "settlement")
+    __slots__ = ("_callbacks", "_event", "settlement")
 
     def __init__(self) -> None:
-        self._event = threading.Event()
+        self._event: threading.Event | None = None
         self.settlement: Settlement | None = None
+        self._callbacks: list[Callable[[], None]] | None = None
 
     def settle(self, settlement: Settlement) -> None:
-        """Record the outcome once and wake the waiter."""
+        """Record the outcome once and wake the waiters."""
         if self.settlement is None:
             self.settlement = settlement
-            self._event.set()
+            if self._event is not None:
+                self._event.set()
+            for callback in self._callbacks or ():
+                callback()
+
+    def when_settled(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` on the settling thread, or at once if settled already.
+
+        Racing a settlement it may be called twice; callbacks must not mind.
+        """
+        if self._callbacks is None:
+            self._callbacks = []
+        self._callbacks.append(callback)
+        if self.settlement is not None:
+            callback()
 
     def wait(self, timeout: float) -> Settlement:
         """The outcome, or ``pending`` when none arrived within ``timeout`` seconds."""
-        if timeout > 0:
-            self._event.wait(timeout)
+        if timeout > 0 and self.settlement is None:
+            with _MAKING_EVENTS:
+                if self._event is None:
+                    self._event = threading.Event()
+            # Settled while the Event was being made: settle() may not have seen it.
+            if self.settlement is None:
+                self._event.wait(timeout)
+        waited = f"within {timeout:g} s" if timeout > 0 else "yet"
         return self.settlement or Settlement(
-            "pending", f"not confirmed within {timeout:g} s; delivery continues in the background"
+            "pending", f"not confirmed {waited}; delivery continues in the background"
         )
+
+
+async def wait_settled(receipts: Sequence[Receipt], timeout: float) -> None:
+    """Until every receipt is settled or ``timeout`` seconds passed, holding no thread."""
+    waiting = [receipt for receipt in receipts if receipt.settlement is None]
+    if not waiting or timeout <= 0:
+        return
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+
+    def check() -> None:
+        if not done.done() and all(receipt.settlement is not None for receipt in waiting):
+            done.set_result(None)
+
+    def wake() -> None:
+        with contextlib.suppress(RuntimeError):  # the loop closed after the wait ended
+            loop.call_soon_threadsafe(check)
+
+    for receipt in waiting:
+        receipt.when_settled(wake)
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(done, timeout)
 
 
 class DeliveryLedger:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import requests
+import urllib3
 from opentelemetry import context as otel_context
 
 # Instrumentations (requests, urllib3) check these keys and stay silent, so the exporter's own
@@ -72,14 +74,25 @@ class RequestsTransport:
     """A pooled ``requests`` session with TLS verification on unless told otherwise."""
 
     def __init__(self, *, verify_tls: bool = True) -> None:
-        self._session = requests.Session()
-        self._session.verify = verify_tls
-        self._session.trust_env = True
+        self._verify_tls = verify_tls
+        self._pid = os.getpid()
+        self._session = self._new_session()
+
+    def _new_session(self) -> requests.Session:
+        """A session with the configured TLS verification."""
+        session = requests.Session()
+        session.verify = self._verify_tls
+        session.trust_env = True
+        return session
 
     def request(
         self, method: str, url: str, body: Body | None, headers: Mapping[str, str], timeout: float
     ) -> HttpResponse:
         """One request under suppressed instrumentation."""
+        if self._pid != os.getpid():
+            # A forked child must not share the parent's pooled sockets; the parent's session
+            # is left as it is (closing it here would close nothing the child may use).
+            self._pid, self._session = os.getpid(), self._new_session()
         token = otel_context.attach(suppressed_context())
         try:
             response = self._session.request(
@@ -90,11 +103,15 @@ class RequestsTransport:
                 timeout=timeout,
                 allow_redirects=False,
                 stream=True,
+                # Per request: with trust_env, REQUESTS_CA_BUNDLE would override the session's
+                # verify=False. True still lets that variable name the CA bundle.
+                verify=self._verify_tls,
             )
             with response:
                 # Only the detail of an answer is ever read: cap what a backend can make us hold.
                 content = response.raw.read(MAX_RESPONSE_BYTES, decode_content=True)
-        except requests.RequestException as exc:
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            # A reset while the body is read surfaces from urllib3, not from requests.
             raise TransportError(_describe(exc)) from None
         finally:
             otel_context.detach(token)
@@ -106,7 +123,7 @@ class RequestsTransport:
         self._session.close()
 
 
-def _describe(exc: requests.RequestException) -> str:
+def _describe(exc: Exception) -> str:
     """A short reason without the request (whose headers hold the key)."""
     kind = type(exc).__name__
     reason = str(exc.args[0]) if exc.args else ""

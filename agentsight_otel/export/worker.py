@@ -5,16 +5,21 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from agentsight_otel._log import RateLimitedLog
 from agentsight_otel._version import SDK_NAME, __version__
+from agentsight_otel.export.backlog import Backlog, weigh
 from agentsight_otel.export.client import IngestClient, Outcome
+from agentsight_otel.export.forking import reset_in_child
 from agentsight_otel.export.ledger import DeliveryLedger, Settlement, Status
 from agentsight_otel.mapping.packing import Body, pack
 from agentsight_otel.mapping.payload import DEFAULT_ENVIRONMENTS, Block, PayloadBuilder, TraceGroup
+
+if TYPE_CHECKING:
+    from agentsight_otel.export.redelivery import Redelivery
 
 SDK = {"name": SDK_NAME, "version": __version__}
 INGEST_PATH = "/api/ingest/"
@@ -29,6 +34,14 @@ class DeliveryStats:
     rejected_spans: int = 0
     dropped_queue_full: int = 0
     requests: int = 0
+    spooled_spans: int = 0
+    replayed_spans: int = 0
+    evicted_spans: int = 0
+
+    @property
+    def lost_spans(self) -> int:
+        """Spans that will never be delivered: failed, dropped or evicted from the spool."""
+        return self.failed_spans + self.dropped_queue_full + self.evicted_spans
 
 
 class DeliveryWorker:
@@ -40,6 +53,7 @@ class DeliveryWorker:
         ledger: DeliveryLedger,
         *,
         max_queue_spans: int = 100_000,
+        max_queue_bytes: int = 64 * 1024 * 1024,
         tick: float = 1.0,
         on_tick: Callable[[], list[TraceGroup]] | None = None,
         log: RateLimitedLog | None = None,
@@ -47,12 +61,12 @@ class DeliveryWorker:
         self.client = client
         self.ledger = ledger
         self.stats = DeliveryStats()
-        self._max_queue_spans = max_queue_spans
         self._tick = tick
         self._on_tick = on_tick
         self._log = log or RateLimitedLog()
-        self._queue: deque[TraceGroup] = deque()
-        self._queued_spans = 0
+        self._queue = Backlog(max_queue_spans, max_queue_bytes)
+        self._redelivery: Redelivery | None = None
+        self._inflight: Body | None = None
         self._busy = False
         self._closing = False
         self._cond = threading.Condition()
@@ -61,24 +75,50 @@ class DeliveryWorker:
         self._environments = DEFAULT_ENVIRONMENTS
         self._gzip = client.settings.compression == "gzip"
         self._capabilities_checked = False
+        reset_in_child(self, DeliveryWorker._forked)
+
+    def use_spool(self, redelivery: Redelivery) -> None:
+        """Spool what cannot be delivered; start now to send what an earlier process spooled."""
+        with self._cond:
+            self._redelivery = redelivery
+            self._ensure_thread()
+            self._busy = True  # until the thread's first look at the spool: flush() waits
 
     def submit(self, groups: Sequence[TraceGroup]) -> bool:
         """Queue groups for delivery; False (and counted, logged) when the queue is full."""
         size = sum(len(group.records) for group in groups)
+        weighed = weigh(groups)
+        weight = sum(w for _, w in weighed)
         with self._cond:
             # Started even for an empty round: the idle tick expires traces that wait too long.
             if not self._closing:
                 self._ensure_thread()
             if not groups:
                 return True
-            if self._closing or self._queued_spans + size > self._max_queue_spans:
+            if self._closing or not self._queue.fits(size, weight):
                 self.stats.dropped_queue_full += size
                 self._warn_lost(groups, "the delivery queue is full or closed")
                 return False
-            self._queue.extend(groups)
-            self._queued_spans += size
+            self._queue.put(weighed)
+            if self._redelivery is not None and self._busy and not self._queue.fits(0, 0, share=2):
+                # A retry loop holds the thread while the queue grows: cut it short, to disk.
+                self.client.interrupt.set()
             self._cond.notify_all()
         return True
+
+    def saturated(self) -> bool:
+        """Whether the queue is at its cap: new spans would be dropped (a hint, read unlocked)."""
+        return not self._queue.fits(1, 1)
+
+    def refuse(self, spans: int) -> None:
+        """Count and report spans dropped before they were queued (the queue was full)."""
+        self.stats.dropped_queue_full += spans
+        self._log.log(
+            logging.WARNING,
+            "lost:the delivery queue is full or closed",
+            f"{spans} span(s) not delivered: the delivery queue is full "
+            f"({self.stats.dropped_queue_full} dropped so far)",
+        )
 
     def flush(self, timeout: float) -> bool:
         """Wait until everything queued has been attempted; False on timeout."""
@@ -98,12 +138,31 @@ class DeliveryWorker:
                 self.client.interrupt.set()
                 thread.join(max(0.0, timeout * 0.2))
         with self._cond:
-            left = list(self._queue)
-            self._queue.clear()
-        if left:
-            self._settle_failed(left, "exporter shut down before delivery")
+            left = self._queue.drain()
+        self._abandon(left, thread is not None and thread.is_alive())
         self.client.transport.close()
         return not left and (thread is None or not thread.is_alive())
+
+    def _abandon(self, left: list[TraceGroup], stuck: bool) -> None:
+        """What shutdown could not deliver: to the spool when there is one, else failed."""
+        if self._redelivery is None:
+            if left:
+                self._settle_failed(left, "exporter shut down before delivery")
+            return
+        self._redelivery.down = True  # everything from here on goes to disk, not the network
+        inflight = self._inflight if stuck else None
+        if inflight is not None:
+            # Its request is still out; the backend keeps one copy if both arrive.
+            self._redelivery.hold(inflight.data, _span_count(inflight), "shutdown")
+        if left:
+            self._deliver(left)
+
+    def _forked(self) -> None:
+        """In a forked child: fresh lock and thread; the parent delivers what it queued."""
+        self._cond = threading.Condition()
+        self._queue.clear()
+        self._thread, self._inflight, self._busy = None, None, False
+        self.client.interrupt = threading.Event()
 
     def _ensure_thread(self) -> None:
         """Start the thread on first use, and again in a forked child."""
@@ -115,26 +174,30 @@ class DeliveryWorker:
         self._thread.start()
 
     def _run(self) -> None:
-        """Drain the queue until closed; tick the assembler while idle."""
+        """Drain the queue until closed; tick the assembler and replay the spool while idle."""
+        first = self._redelivery is not None  # a spool is looked at first, without waiting
         while True:
             with self._cond:
-                if not self._queue and not self._closing:
+                if not self._queue and not self._closing and not first:
                     self._cond.wait(self._tick)
-                groups = list(self._queue)
-                self._queue.clear()
-                self._queued_spans = 0
-                self._busy = bool(groups)
+                groups = self._queue.take_round()
+                self._busy = bool(groups) or first
                 closing = self._closing
+                if not closing:
+                    self.client.interrupt.clear()  # set by submit() to spill a full queue
             try:
                 if self._on_tick is not None:
                     groups.extend(self._on_tick())
                 if groups:
                     self._deliver(groups)
+                if self._redelivery is not None and not closing:
+                    self._redelivery.replay(self._gzip, lambda: bool(self._queue))
             except Exception:  # the thread must survive anything a batch does to it
                 logging.getLogger("agentsight_otel").exception("delivery failed unexpectedly")
             finally:
                 with self._cond:
-                    self._busy = False
+                    self._busy, first = False, False
+                    self._queue.round_done()
                     self._cond.notify_all()
             if closing and not self._queue:
                 return
@@ -146,20 +209,28 @@ class DeliveryWorker:
                 groups, "no AgentSight API key is configured (set AGENTSIGHT_API_KEY)"
             )
             return
-        self._learn_capabilities()
+        if self._redelivery is None or not self._redelivery.down:
+            self._learn_capabilities()
         builder = PayloadBuilder(self._environments)
         blocks = builder.build(groups)
         for warning in builder.warnings:
             self._log.log(logging.WARNING, "environment", warning)
         verdicts: list[Settlement | None] = [None] * len(blocks)
         for body in pack(blocks, SDK, self.client.settings.max_body_bytes):
-            self._post(body, blocks, verdicts)
+            if self._redelivery is not None and self._redelivery.down:
+                self._hold(body, verdicts, "the backend is unavailable")
+            else:
+                self._post(body, blocks, verdicts)
         self._settle(blocks, verdicts)
 
     def _post(self, body: Body, blocks: Sequence[Block], verdicts: list[Settlement | None]) -> None:
         """Post one body, splitting on 413 and retrying without blocks a 400 named."""
         self.stats.requests += 1
-        outcome = self.client.post_json(INGEST_PATH, body.data, gzip_body=self._gzip)
+        self._inflight = body
+        try:
+            outcome = self.client.post_json(INGEST_PATH, body.data, gzip_body=self._gzip)
+        finally:
+            self._inflight = None
         if outcome.ok:
             return
         if outcome.status == 413 and len(body.parts) > 1:
@@ -187,14 +258,26 @@ class DeliveryWorker:
         self, body: Body, outcome: Outcome, verdicts: list[Settlement | None]
     ) -> None:
         """Mark a body's blocks failed (retryable) or rejected (terminal) and say so."""
+        if outcome.retryable and self._redelivery is not None:
+            self._redelivery.backend_failed(outcome.detail)
+            self._hold(body, verdicts, outcome.detail)
+            return
         status: Status = "failed" if outcome.retryable else "rejected"
         for index in body.parts:
             verdicts[index] = Settlement(status, outcome.detail)
         self._log.log(
             logging.WARNING if outcome.retryable else logging.ERROR,
             f"post-{status}",
-            f"AgentSight ingest {status}: {outcome.detail}",
+            f"AgentSight ingest {status}, {_span_count(body)} span(s) of {len(set(body.parts))} "
+            f"conversation(s) not delivered: {outcome.detail}",
         )
+
+    def _hold(self, body: Body, verdicts: list[Settlement | None], reason: str) -> None:
+        """Spool a body instead of posting it."""
+        assert self._redelivery is not None
+        settlement = self._redelivery.hold(body.data, _span_count(body), reason)
+        for index in body.parts:
+            verdicts[index] = settlement
 
     def _settle(self, blocks: Sequence[Block], verdicts: Sequence[Settlement | None]) -> None:
         """Count and settle receipts for every block of a round."""
@@ -204,7 +287,7 @@ class DeliveryWorker:
                 self.stats.delivered_spans += len(block.spans)
             elif settlement.status == "rejected":
                 self.stats.rejected_spans += len(block.spans)
-            else:
+            elif settlement.status == "failed":  # "pending" ones were spooled, and counted so
                 self.stats.failed_spans += len(block.spans)
             for root in block.root_span_ids:
                 self.ledger.settle(root, settlement)
@@ -241,6 +324,11 @@ class DeliveryWorker:
         environments = me.get("environments")
         if isinstance(environments, list):
             self._environments = DEFAULT_ENVIRONMENTS | _slugs(environments)
+
+
+def _span_count(body: Body) -> int:
+    """Spans a body carries."""
+    return sum(len(entry["spans"]) for entry in body.entries)
 
 
 def _slugs(rows: list[object]) -> set[str]:

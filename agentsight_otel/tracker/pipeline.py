@@ -8,6 +8,7 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
+from time import monotonic
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
@@ -145,6 +146,23 @@ class Pipeline:
             except Exception:
                 logger.exception("flushing the tracer provider failed")
 
+    def flush_delivery(self, timeout_millis: int) -> bool:
+        """Export what has ended and wait for its delivery attempt; the pipeline keeps running."""
+        end = monotonic() + timeout_millis / 1000
+        try:
+            flush = getattr(self.provider, "force_flush", None)
+            if callable(flush):
+                flush(timeout_millis)
+            exporters = [self.exporter] if self.exporter else _agentsight_exporters(self.provider)
+            delivered = True
+            for exporter in exporters:
+                left = max(0, int((end - monotonic()) * 1000))
+                delivered = exporter.force_flush(left) and delivered
+            return delivered
+        except Exception:
+            logger.exception("flushing the tracer provider failed")
+            return False
+
     def shutdown(self, timeout_millis: int = 10_000) -> None:
         """Flush and shut down a private provider; leave a user's provider alone."""
         if self._closed:
@@ -176,9 +194,15 @@ def _has_agentsight_exporter(provider: trace.TracerProvider) -> bool | None:
     processors = getattr(active, "_span_processors", None)
     if not isinstance(processors, tuple):
         return None
-    return any(
-        isinstance(getattr(p, "span_exporter", None), AgentSightSpanExporter) for p in processors
-    )
+    return bool(_agentsight_exporters(provider))
+
+
+def _agentsight_exporters(provider: trace.TracerProvider) -> list[AgentSightSpanExporter]:
+    """The AgentSight exporters behind the provider's processors (none when it can't tell)."""
+    active = getattr(provider, "_active_span_processor", None)
+    processors = getattr(active, "_span_processors", None)
+    found = [getattr(p, "span_exporter", None) for p in processors or ()]
+    return [e for e in found if isinstance(e, AgentSightSpanExporter)]
 
 
 def _global_sdk_provider() -> TracerProvider | None:

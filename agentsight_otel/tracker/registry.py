@@ -61,6 +61,13 @@ class ConversationRegistry:
                     state.interaction.span.set_attributes(values)
         return state
 
+    def forked(self) -> None:
+        """In a forked child: fresh locks, and the parent's open interactions left to it."""
+        self._lock = threading.Lock()
+        for state in self._states.values():
+            state.lock = threading.Lock()
+            state.interaction, state.items, state.uploads = None, [], []
+
     def states(self) -> list[ConversationState]:
         """A snapshot of every conversation held."""
         with self._lock:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
+import logging
+import os
 import threading
 from collections.abc import Callable
 from time import monotonic, time_ns
@@ -17,18 +18,28 @@ from agentsight_otel.config import Settings, apply_log_level, resolve_settings
 from agentsight_otel.exceptions import NothingToSendError, ValidationError
 from agentsight_otel.export.client import RetryPolicy
 from agentsight_otel.export.clock import Clock
-from agentsight_otel.export.ledger import DEFAULT_LEDGER, DeliveryLedger, Receipt, Settlement
+from agentsight_otel.export.forking import reset_in_child
+from agentsight_otel.export.ledger import (
+    DEFAULT_LEDGER,
+    DeliveryLedger,
+    Receipt,
+    Settlement,
+    wait_settled,
+)
 from agentsight_otel.export.transport import Transport
 from agentsight_otel.helpers import generate_conversation_id
 from agentsight_otel.mapping.timefmt import iso_utc
+from agentsight_otel.redaction import Redactor, TextHook
 from agentsight_otel.tracker import fields, inputs
 from agentsight_otel.tracker.inputs import PREVIEW
+from agentsight_otel.tracker.lifecycle import SHUTDOWN_REASON, ExitHook, install_sigterm_handler
 from agentsight_otel.tracker.pipeline import Pipeline
 from agentsight_otel.tracker.recorder import Recorder
 from agentsight_otel.tracker.registry import ConversationRegistry
 from agentsight_otel.tracker.state import ConversationState, Item
 from agentsight_otel.tracker.summary import combine, pending_summary, send_response
 
+_UNRESOLVED = object()
 # The tracker whose conversation was made current last in this thread or task, so that
 # ``@traced_action`` finds it without being told which tracker the application uses.
 ACTIVE_TRACKER: contextvars.ContextVar[ConversationTracker | None] = contextvars.ContextVar(
@@ -58,6 +69,7 @@ class ConversationTracker:
         transport: Transport | None = None,
         clock: Clock | None = None,
         retry_policy: RetryPolicy | None = None,
+        redact: bool | Redactor | TextHook | None = None,
     ) -> None:
         self._explicit: dict[str, Any] = {}
         self._provider = tracer_provider
@@ -66,6 +78,10 @@ class ConversationTracker:
         self._registry = ConversationRegistry(max_conversations)
         self._recorder: Recorder | None = None
         self._settings: Settings | None = None
+        # The redactor in force once settings are resolved; _UNRESOLVED (not None) until then.
+        self._redaction: object = _UNRESOLVED
+        self._exit_hook = ExitHook(self)
+        reset_in_child(self, ConversationTracker._forked)
         # Attachment bytes: uploaded by the tracker's own uploader (transport, clock and
         # retry policy are for tests; the exporter's defaults otherwise).
         self._files = FileTracking(
@@ -82,6 +98,7 @@ class ConversationTracker:
             log_level=log_level,
             send_timeout=send_timeout,
             compression=compression,
+            redact=redact,
         )
 
     # -- configuration -------------------------------------------------------------------
@@ -96,8 +113,19 @@ class ConversationTracker:
         send_timeout: float | None = None,
         compression: str | None = None,
         tracer_provider: trace.TracerProvider | None = None,
+        redact: bool | Redactor | TextHook | None = None,
+        spool_dir: str | os.PathLike[str] | None = None,
+        spool_max_bytes: int | None = None,
+        max_queue_bytes: int | None = None,
+        handle_sigterm: bool = False,
     ) -> None:
-        """Override settings (explicit values win over the environment); checked at once."""
+        """Override settings (explicit values win over the environment); checked at once.
+
+        ``spool_dir`` (``AGENTSIGHT_SPOOL_DIR``): undeliverable batches wait on disk there (at
+        most ``spool_max_bytes``) and go out when the backend answers again, also after a
+        restart. ``handle_sigterm=True`` installs ``install_sigterm_handler`` for this tracker.
+        ``redact``: True, a ``Redactor`` or a text callable turns PII redaction on (README).
+        """
         candidates = {
             "api_key": api_key,
             "endpoint": endpoint,
@@ -105,19 +133,30 @@ class ConversationTracker:
             "log_level": log_level,
             "send_timeout": send_timeout,
             "compression": compression,
+            "redact": redact,
+            "spool_dir": spool_dir,
+            "spool_max_bytes": spool_max_bytes,
+            "max_queue_bytes": max_queue_bytes,
         }
         given = {k: v for k, v in candidates.items() if v is not None}
         resolve_settings(base=Settings(), **given)
+        changed = bool(given) or tracer_provider is not None
         with self._lock:
             self._explicit.update(given)
             if tracer_provider is not None:
                 self._provider = tracer_provider
-            old, self._recorder, self._settings = self._recorder, None, None
-        if old is not None and (given or tracer_provider is not None):
+            # Nothing to change (say, only handle_sigterm): the pipeline in use stays.
+            old = self._recorder if changed else None
+            if changed:
+                self._recorder, self._settings = None, None
+                self._redaction = _UNRESOLVED
+        if old is not None:
             # The old pipeline drains on its own thread: reconfiguring never waits on a network.
             threading.Thread(
                 target=old.pipeline.shutdown, daemon=True, name="agentsight-reconfigure"
             ).start()
+        if handle_sigterm:
+            install_sigterm_handler(self)
 
     @property
     def settings(self) -> Settings:
@@ -135,6 +174,9 @@ class ConversationTracker:
                 apply_log_level(settings)
                 pipeline = Pipeline(settings, self._ledger, self._provider)
                 self._settings, self._recorder = settings, Recorder(pipeline, self._ledger)
+                self._redaction = settings.redact
+                # After the pipeline's (and the application's provider's) exit handlers.
+                self._exit_hook.register()
             return self._recorder, self._settings
 
     # -- conversations -------------------------------------------------------------------
@@ -153,6 +195,7 @@ class ConversationTracker:
     ) -> str:
         """Make a conversation current in this thread or task, creating it if new; its id."""
         cid = fields.conversation_id(conversation_id) or generate_conversation_id()
+        metadata = self._redacted_metadata(metadata)
         values = fields.conversation_fields(
             customer_id, customer_ip_address, device, source, language, name, environment, metadata
         )
@@ -177,6 +220,7 @@ class ConversationTracker:
         cid = fields.conversation_id(conversation_id)
         if cid is None:
             raise ValidationError("conversation_id is required")
+        metadata = self._redacted_metadata(metadata)
         values = fields.conversation_fields(
             customer_id, customer_ip_address, device, source, language, name, environment, metadata
         )
@@ -201,6 +245,8 @@ class ConversationTracker:
         conversation_id: str | None = None,
     ) -> None:
         """Record a message from the end user, with the files shared with it, if any."""
+        if self._redaction is not None:  # the only cost on this path while redaction is off
+            message, metadata = self._redacted_message(message, metadata)
         attributes = inputs.message(sc.SENDER_USER, message, metadata)
         preview = attributes[sc.MESSAGE_CONTENT][:PREVIEW]
         if attachments is None:
@@ -220,6 +266,8 @@ class ConversationTracker:
         conversation_id: str | None = None,
     ) -> None:
         """Record a message from the agent, with the files shared with it, if any."""
+        if self._redaction is not None:  # the only cost on this path while redaction is off
+            message, metadata = self._redacted_message(message, metadata)
         attributes = inputs.message(sc.SENDER_AGENT, message, metadata)
         preview = attributes[sc.MESSAGE_CONTENT][:PREVIEW]
         if attachments is None:
@@ -247,6 +295,10 @@ class ConversationTracker:
         kind: str = "tool",
     ) -> dict[str, Any]:
         """Record an action as a child span with its real start and end; the item as a dict."""
+        redactor = self._redactor()
+        if redactor is not None:
+            tools_used, response = redactor.value(tools_used), redactor.value(response)
+            error_msg, metadata = redactor.text(error_msg), redactor.value(metadata)
         action = inputs.action(
             action_name,
             started_at,
@@ -292,7 +344,7 @@ class ConversationTracker:
         metadata: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Record a button click; the tracked item as a dict."""
-        attributes = inputs.button(button_event, label, value, metadata)
+        attributes = inputs.button(button_event, label, value, self._redacted_metadata(metadata))
         state, stamp = self._event(
             conversation_id, sc.BUTTON_EVENT, attributes, "button", attributes[sc.BUTTON_LABEL]
         )
@@ -316,6 +368,7 @@ class ConversationTracker:
         conversation_id: str | None = None,
     ) -> dict[str, Any]:
         """Record that files were shared and upload their bytes in the background; the item."""
+        metadata = self._redacted_metadata(metadata)
         return self._files.track(conversation_id, attachments, mode, sender, metadata)
 
     def track_token_usage(
@@ -364,9 +417,14 @@ class ConversationTracker:
     async def asend_tracked_data(
         self, conversation_id: str | None = None, *, timeout: float | None = None
     ) -> dict[str, Any]:
-        """``send_tracked_data`` for asyncio: awaits the verdict without blocking the loop."""
-        closed = self._close_for_send(conversation_id, timeout)
-        return await asyncio.to_thread(self._verdict, *closed)
+        """``send_tracked_data`` for asyncio: awaits the verdict on the loop, holding no thread."""
+        cid, items, receipts, uploads, wait = self._close_for_send(conversation_id, timeout)
+        # A thread per waiting send would queue sends behind each other (and the
+        # application's own to_thread work) past their timeout while the backend is slow.
+        heard = self._await(receipts, 0.0).status != "handed_off"
+        waiting = [receipt for _, receipt in (*uploads, *(receipts if heard else ()))]
+        await wait_settled(waiting, wait)
+        return self._verdict(cid, items, receipts, uploads, 0.0)
 
     def _verdict(
         self,
@@ -385,6 +443,7 @@ class ConversationTracker:
         self, conversation_id: str | None, timeout: float | None
     ) -> tuple[str, list[Item], list[tuple[int, Receipt]], list[tuple[int, Receipt]], float]:
         """End the interaction and take its items; what a send then waits on."""
+        fields.check_timeout(timeout)  # before anything is closed
         cid = self._chosen_id(conversation_id)
         state = self._registry.get(cid)
         if state is None:
@@ -420,10 +479,46 @@ class ConversationTracker:
     def shutdown(self, timeout: float = 10.0) -> None:
         """Deliver what the private pipeline and the uploader hold, within ``timeout`` seconds."""
         end = monotonic() + timeout
+        self._exit_hook.unregister()
         recorder = self._recorder
         if recorder is not None:
             recorder.pipeline.shutdown(int(timeout * 1000))
         self._files.shutdown(max(0.0, end - monotonic()))
+
+    def _forked(self) -> None:
+        """In a forked child: what the parent had open is the parent's to end and send."""
+        self._lock = threading.Lock()
+        self._registry.forked()
+
+    def _exit(self, timeout: float) -> None:
+        """The exit path: open interactions end incomplete (``shutdown``), all is delivered."""
+        end = monotonic() + timeout
+        try:
+            recorder = self._recorder
+            if recorder is not None:
+                self._end_open_interactions(recorder, SHUTDOWN_REASON)
+                recorder.pipeline.flush_delivery(int(timeout * 1000))
+            self.shutdown(max(0.0, end - monotonic()))
+        except Exception:
+            logging.getLogger("agentsight_otel").exception("delivering at exit failed")
+
+    def _flush(self, timeout: float) -> None:
+        """Deliver what has ended within ``timeout`` seconds; tracking goes on."""
+        recorder = self._recorder
+        if recorder is not None:
+            recorder.pipeline.flush_delivery(int(timeout * 1000))
+
+    def _end_open_interactions(self, recorder: Recorder, reason: str) -> None:
+        """End every open interaction, marked incomplete with ``reason``."""
+        for state in self._registry.states():
+            # A lock held by a thread that is stuck (or gone) must not hang the exit.
+            if not state.lock.acquire(timeout=1.0):
+                continue
+            try:
+                if state.interaction is not None:
+                    recorder.close(state, complete=False, reason=reason)
+            finally:
+                state.lock.release()
 
     # -- internals -----------------------------------------------------------------------
 
@@ -469,6 +564,25 @@ class ConversationTracker:
             if after is not None:
                 after(state, stamp)
         return state, stamp
+
+    def _redactor(self) -> Redactor | None:
+        """The PII redactor in force; settings are resolved, the pipeline need not be."""
+        settings = self._settings or resolve_settings(**self._explicit)
+        return settings.redact
+
+    def _redacted_message(self, message: Any, metadata: Any) -> tuple[Any, Any]:
+        """A message's text and metadata through the PII redactor, when one is configured."""
+        redactor = self._redactor()
+        if redactor is None:
+            return message, metadata
+        return redactor.text(message), redactor.value(metadata)
+
+    def _redacted_metadata(self, metadata: Any) -> Any:
+        """Metadata through the PII redactor, when one is configured and metadata was given."""
+        if metadata is None:
+            return None
+        redactor = self._redactor()
+        return metadata if redactor is None else redactor.value(metadata)
 
     def _chosen_id(self, conversation_id: str | None) -> str | None:
         """The explicit id (checked and normalised), else the current one."""

@@ -1,0 +1,101 @@
+"""The application never pays for a hung backend: calls stay quick, sends and shutdown bounded.
+
+Bounds here are generous (outcomes, not timings); the per-call figures are in
+``bench/bench_outage.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from agentsight_otel import ConversationTracker, traced_action
+from agentsight_otel.export.ledger import DeliveryLedger
+from agentsight_otel.server.faults import FaultProxy, Hang
+from agentsight_otel.testing import TEST_API_KEY
+from tests.reliability.helpers import make_rig, report
+
+SLACK_S = 5.0  # added to every documented bound: a loaded CI machine is slow, not wrong
+
+
+def test_with_the_backend_hanging_sends_report_pending_and_shutdown_keeps_its_deadline(
+    proxy: FaultProxy,
+) -> None:
+    proxy.default = Hang(seconds=None)
+    # The default pipeline, as an application gets it: 10 s request timeout, 30 s deadline.
+    tracker = ConversationTracker(
+        api_key=TEST_API_KEY, endpoint=proxy.url, ledger=DeliveryLedger(), send_timeout=1.0
+    )
+
+    @traced_action
+    def refund(order: str) -> str:
+        return f"refunded {order}"
+
+    try:
+        tracker.get_or_create_conversation("hung-1")
+        tracker.track_human_message("refund please")
+        assert refund("A-1") == "refunded A-1"
+        tracker.track_button("confirm", "Yes", "yes")
+        started = time.monotonic()
+        result = tracker.send_tracked_data()
+        send_took = time.monotonic() - started
+        visit = tracker.initialize_conversation("hung-2")
+    finally:
+        started = time.monotonic()
+        tracker.shutdown(timeout=2.0)
+        shutdown_took = time.monotonic() - started
+        proxy.release()
+    assert result["status"] == "pending"
+    assert result["summary"]["pending"] == len(result["items"]) == 3
+    assert visit["status"] == "pending"
+    assert send_took < 1.0 + SLACK_S
+    assert shutdown_took < 2.0 + SLACK_S
+    report("hung backend", send_s=round(send_took, 3), shutdown_s=round(shutdown_took, 3))
+
+
+def test_asyncio_sends_do_not_block_the_loop_while_the_backend_hangs(proxy: FaultProxy) -> None:
+    proxy.default = Hang(seconds=None)
+    rig = make_rig(proxy.url, request_timeout=10.0)
+    ticks = 0
+
+    async def heartbeat(stop: asyncio.Event) -> None:
+        nonlocal ticks
+        while not stop.is_set():
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    async def main() -> list[dict[str, object]]:
+        stop = asyncio.Event()
+        beat = asyncio.create_task(heartbeat(stop))
+
+        async def chat(n: int) -> dict[str, object]:
+            rig.tracker.get_or_create_conversation(f"async-hung-{n}")
+            rig.tracker.track_human_message("hello")
+            return await rig.tracker.asend_tracked_data(timeout=0.5)
+
+        results = await asyncio.gather(*(chat(n) for n in range(20)))
+        stop.set()
+        await beat
+        return results
+
+    try:
+        results = asyncio.run(main())
+    finally:
+        proxy.release()
+        rig.close(timeout=2.0)
+    assert {result["status"] for result in results} == {"pending"}
+    assert ticks > 5, "the event loop kept running while sends waited"
+
+
+def test_a_failing_backend_reports_failed_in_the_summary(proxy: FaultProxy) -> None:
+    proxy.refuse()
+    rig = make_rig(proxy.url, request_timeout=0.5, export_deadline=1.0)
+    try:
+        rig.tracker.get_or_create_conversation("refused-summary")
+        rig.tracker.track_human_message("anyone there?")
+        result = rig.tracker.send_tracked_data(timeout=20.0)
+    finally:
+        rig.close(timeout=2.0)
+    assert result["status"] == "failed"
+    assert result["summary"]["errors"] == 1
+    assert "network error" in result["items"][0]["error"]

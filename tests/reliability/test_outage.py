@@ -1,0 +1,175 @@
+"""A backend down for 60 s while 100 conversations per second keep being tracked."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from agentsight_otel.server.faults import FaultProxy, Forward, Hang
+from tests.reliability.helpers import (
+    Rig,
+    ServerView,
+    WireLog,
+    assert_exactly,
+    converse,
+    make_rig,
+    report,
+    wait_until,
+)
+
+RATE = 100  # conversations per second
+TICK = 0.1  # seconds between bursts of RATE * TICK conversations
+OUTAGE_S = 60.0
+
+
+class Traffic:
+    """Tracks conversations at a steady rate on its own thread until stopped."""
+
+    def __init__(self, rig: Rig, prefix: str) -> None:
+        self.rig = rig
+        self.prefix = prefix
+        self.cids: list[str] = []
+        self.stop = threading.Event()
+        self.errors: list[BaseException] = []
+        self.pending = 0
+        self._thread = threading.Thread(target=self._run, name="traffic")
+
+    def __enter__(self) -> Traffic:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self._thread.join(30)
+
+    def _run(self) -> None:
+        burst = int(RATE * TICK)
+        next_tick = time.monotonic()
+        try:
+            while not self.stop.wait(max(0.0, next_tick - time.monotonic())):
+                for _ in range(burst):
+                    cid = f"{self.prefix}-{len(self.cids)}"
+                    result = converse(self.rig.tracker, cid)
+                    self.pending += result["status"] == "pending"
+                    self.cids.append(cid)
+                next_tick += TICK
+        except BaseException as exc:  # surfaced by the test
+            self.errors.append(exc)
+
+
+def test_a_60_second_outage_at_100_conversations_per_second_loses_nothing(
+    proxy: FaultProxy, view: ServerView, wire: WireLog, tmp_path: Path
+) -> None:
+    spool = tmp_path / "spool"
+    rig = make_rig(
+        proxy.url,
+        request_timeout=0.5,
+        export_deadline=2.0,
+        spool_dir=str(spool),
+        spool_retry_interval=1.0,
+    )
+    try:
+        with Traffic(rig, "outage") as traffic:
+            largest_spool = _outage(proxy, traffic, spool)
+        assert traffic.errors == []
+        sent = len(traffic.cids)
+        assert wait_until(lambda: view.conversation_count() >= sent, 60, step=0.5)
+        assert wait_until(lambda: not list(spool.glob("*.body")), 30)
+    finally:
+        rig.close()
+    counts = assert_exactly(view, traffic.cids)
+    stats = rig.exporter.stats
+    assert stats.lost_spans == 0
+    assert stats.spooled_spans > 0 and stats.replayed_spans >= stats.spooled_spans
+    report(
+        "outage 60 s at 100 conversations/s (spool)",
+        sent=sent,
+        received=counts["conversations"],
+        messages=counts["messages"],
+        duplicates_stored=0,
+        resent_spans=wire.resent,
+        spooled_spans=stats.spooled_spans,
+        replayed_spans=stats.replayed_spans,
+        largest_spool_bytes=largest_spool,
+        sends_pending=traffic.pending,
+    )
+
+
+def _outage(proxy: FaultProxy, traffic: Traffic, spool: Path) -> int:
+    """Two healthy seconds, OUTAGE_S refused, two healthy again; the spool's largest size."""
+    assert wait_until(lambda: len(traffic.cids) >= 2 * RATE, 30)
+    proxy.refuse()
+    largest = 0
+    down_at = time.monotonic()
+    while time.monotonic() - down_at < OUTAGE_S:
+        largest = max(largest, _bytes_in(spool))
+        threading.Event().wait(1.0)
+    during = len(traffic.cids)
+    proxy.accept()
+    assert wait_until(lambda: len(traffic.cids) >= during + 2 * RATE, 30)
+    return largest
+
+
+def _bytes_in(directory: Path) -> int:
+    """Bytes of the files in a directory (0 when it does not exist yet)."""
+    if not directory.exists():
+        return 0
+    return sum(path.stat().st_size for path in directory.iterdir() if path.is_file())
+
+
+def test_without_a_spool_the_loss_is_counted_and_logged_once(
+    proxy: FaultProxy, view: ServerView, caplog: pytest.LogCaptureFixture
+) -> None:
+    rig = make_rig(proxy.url, request_timeout=0.3, export_deadline=0.5)
+    proxy.refuse()
+    try:
+        results = [converse(rig.tracker, f"lost-{n}", timeout=10.0) for n in range(5)]
+        proxy.accept()
+        delivered = converse(rig.tracker, "after-the-outage", timeout=10.0)
+    finally:
+        rig.close()
+    assert {result["status"] for result in results} == {"failed"}
+    assert delivered["status"] == "delivered"
+    stats = rig.exporter.stats
+    assert stats.lost_spans == stats.failed_spans == 5 * stats.delivered_spans
+    lost = [r for r in caplog.records if "not delivered" in r.getMessage()]
+    assert len(lost) == 1, "logged once a minute, never silently"
+    assert view.conversation_count() == 1
+    report("outage without a spool", lost_spans=stats.lost_spans, loss_warnings=len(lost))
+
+
+def test_a_queue_filling_behind_a_hung_backend_goes_to_the_spool(
+    proxy: FaultProxy, view: ServerView, tmp_path: Path
+) -> None:
+    # Twice the queue's cap is tracked behind a hung backend (its deadline far away):
+    # past half the cap the retry is cut short and the queue goes to disk instead of filling.
+    proxy.default = Hang(seconds=None)
+    rig = make_rig(
+        proxy.url,
+        request_timeout=0.5,
+        export_deadline=60.0,
+        spool_dir=str(tmp_path / "spool"),
+        spool_retry_interval=0.5,
+        max_queue_bytes=2_000_000,
+    )
+    try:
+        with Traffic(rig, "pressed") as traffic:
+            assert wait_until(lambda: rig.exporter.stats.spooled_spans > 0, 30)
+            assert wait_until(lambda: len(traffic.cids) >= 3 * RATE, 30)
+        proxy.default = Forward()
+        proxy.release()
+        cids = traffic.cids
+        assert wait_until(lambda: view.conversation_count() == len(cids), 30)
+    finally:
+        rig.close()
+    stats = rig.exporter.stats
+    assert stats.dropped_queue_full == 0 and stats.lost_spans == 0
+    assert_exactly(view, cids)
+    report(
+        "queue past half its cap behind a hung backend",
+        conversations=len(cids),
+        spooled_spans=stats.spooled_spans,
+    )
