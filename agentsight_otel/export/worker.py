@@ -12,15 +12,17 @@ from typing import TYPE_CHECKING
 from agentsight_otel._log import RateLimitedLog
 from agentsight_otel._version import SDK_NAME, __version__
 from agentsight_otel.export.backlog import Backlog, weigh
+from agentsight_otel.export.capabilities import BackendCapabilities
 from agentsight_otel.export.client import IngestClient, Outcome
 from agentsight_otel.export.forking import reset_in_child
 from agentsight_otel.export.ledger import DeliveryLedger, Settlement, Status
 from agentsight_otel.mapping.packing import Body, pack
-from agentsight_otel.mapping.payload import DEFAULT_ENVIRONMENTS, Block, PayloadBuilder, TraceGroup
+from agentsight_otel.mapping.payload import Block, PayloadBuilder, TraceGroup
 
 if TYPE_CHECKING:
     from agentsight_otel.export.redelivery import Redelivery
 
+logger = logging.getLogger("agentsight_otel")
 SDK = {"name": SDK_NAME, "version": __version__}
 INGEST_PATH = "/api/ingest/"
 
@@ -72,9 +74,7 @@ class DeliveryWorker:
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._pid = 0
-        self._environments = DEFAULT_ENVIRONMENTS
-        self._gzip = client.settings.compression == "gzip"
-        self._capabilities_checked = False
+        self._backend = BackendCapabilities(client)
         reset_in_child(self, DeliveryWorker._forked)
 
     def use_spool(self, redelivery: Redelivery) -> None:
@@ -191,9 +191,9 @@ class DeliveryWorker:
                 if groups:
                     self._deliver(groups)
                 if self._redelivery is not None and not closing:
-                    self._redelivery.replay(self._gzip, lambda: bool(self._queue))
+                    self._redelivery.replay(self._backend.gzip, lambda: bool(self._queue))
             except Exception:  # the thread must survive anything a batch does to it
-                logging.getLogger("agentsight_otel").exception("delivery failed unexpectedly")
+                logger.exception("delivery failed unexpectedly")
             finally:
                 with self._cond:
                     self._busy, first = False, False
@@ -210,11 +210,8 @@ class DeliveryWorker:
             )
             return
         if self._redelivery is None or not self._redelivery.down:
-            self._learn_capabilities()
-        builder = PayloadBuilder(self._environments)
-        blocks = builder.build(groups)
-        for warning in builder.warnings:
-            self._log.log(logging.WARNING, "environment", warning)
+            self._backend.refresh()
+        blocks = self._build(groups)
         verdicts: list[Settlement | None] = [None] * len(blocks)
         for body in pack(blocks, SDK, self.client.settings.max_body_bytes):
             if self._redelivery is not None and self._redelivery.down:
@@ -228,7 +225,7 @@ class DeliveryWorker:
         self.stats.requests += 1
         self._inflight = body
         try:
-            outcome = self.client.post_json(INGEST_PATH, body.data, gzip_body=self._gzip)
+            outcome = self.client.post_json(INGEST_PATH, body.data, gzip_body=self._backend.gzip)
         finally:
             self._inflight = None
         if outcome.ok:
@@ -310,32 +307,33 @@ class DeliveryWorker:
             f"{spans} span(s) of {conversations} conversation(s) not delivered: {reason}",
         )
 
-    def _learn_capabilities(self) -> None:
-        """Ask ``/api/me/`` once for gzip support and the backend's environments."""
-        if self._capabilities_checked:
-            return
-        self._capabilities_checked = True
-        me = self.client.get_json("/api/me/")
-        if not isinstance(me, dict):
-            return
-        capabilities = me.get("capabilities")
-        if self.client.settings.compression == "auto" and isinstance(capabilities, list):
-            self._gzip = "gzip-ingest" in capabilities
-        environments = me.get("environments")
-        if isinstance(environments, list):
-            self._environments = DEFAULT_ENVIRONMENTS | _slugs(environments)
+    def _build(self, groups: list[TraceGroup]) -> list[Block]:
+        """Map a round; a conversation whose mapping fails is set apart, not the whole round."""
+        try:
+            return self._map(groups)
+        except Exception:
+            logger.exception(
+                "mapping a delivery round failed; retrying conversation by conversation"
+            )
+        blocks: list[Block] = []
+        for cid in dict.fromkeys(group.conversation_id for group in groups):
+            own = [group for group in groups if group.conversation_id == cid]
+            try:
+                blocks.extend(self._map(own))
+            except Exception:
+                logger.exception("conversation %r could not be mapped", cid)
+                self._settle_failed(own, "the conversation's spans could not be mapped")
+        return blocks
+
+    def _map(self, groups: list[TraceGroup]) -> list[Block]:
+        """Build the blocks of some groups and report the builder's warnings."""
+        builder = PayloadBuilder(self._backend.environments)
+        blocks = builder.build(groups)
+        for warning in builder.warnings:
+            self._log.log(logging.WARNING, "environment", warning)
+        return blocks
 
 
 def _span_count(body: Body) -> int:
     """Spans a body carries."""
     return sum(len(entry["spans"]) for entry in body.entries)
-
-
-def _slugs(rows: list[object]) -> set[str]:
-    """Environment slugs from ``/api/me/``: plain strings or rows shaped ``{"slug": ...}``."""
-    slugs = set()
-    for row in rows:
-        slug = row.get("slug") if isinstance(row, dict) else row
-        if isinstance(slug, str) and slug.strip():
-            slugs.add(slug.strip().lower())
-    return slugs

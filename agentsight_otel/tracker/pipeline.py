@@ -67,7 +67,7 @@ class Pipeline:
         self.exporter: AgentSightSpanExporter | None = None
         if provider is None:
             self.exporter = AgentSightSpanExporter(settings=settings, ledger=ledger)
-            self._processor = BatchSpanProcessor(self.exporter)
+            self._processor = _batch_processor(self.exporter)
             private = TracerProvider(resource=_resource(), shutdown_on_exit=False)
             private.add_span_processor(self._processor)
             provider = private
@@ -203,6 +203,21 @@ def _agentsight_exporters(provider: trace.TracerProvider) -> list[AgentSightSpan
     processors = getattr(active, "_span_processors", None)
     found = [getattr(p, "span_exporter", None) for p in processors or ()]
     return [e for e in found if isinstance(e, AgentSightSpanExporter)]
+
+
+def _batch_processor(exporter: AgentSightSpanExporter) -> BatchSpanProcessor:
+    """The private pipeline's processor: a deeper queue than the SDK's 2,048 spans.
+
+    The SDK drops spans past its queue without telling our loss counters; the exporter only
+    assembles and queues, so a deep queue drains fast. OTEL_BSP_* settings still win.
+    """
+    defaults = {"max_queue_size": 32_768, "schedule_delay_millis": 1_000}
+    env = {
+        "max_queue_size": "OTEL_BSP_MAX_QUEUE_SIZE",
+        "schedule_delay_millis": "OTEL_BSP_SCHEDULE_DELAY",
+    }
+    chosen = {k: v for k, v in defaults.items() if env[k] not in os.environ}
+    return BatchSpanProcessor(exporter, **chosen)  # type: ignore[arg-type]
 
 
 def _global_sdk_provider() -> TracerProvider | None:

@@ -1,0 +1,99 @@
+"""Capabilities asked again after a failure, one bad conversation not costing a round, and
+the private pipeline's deeper span queue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from agentsight_otel.config import resolve_settings
+from agentsight_otel.export import worker as worker_module
+from agentsight_otel.export.capabilities import RETRY_INTERVAL_S, BackendCapabilities
+from agentsight_otel.export.client import IngestClient
+from agentsight_otel.export.ledger import DeliveryLedger
+from agentsight_otel.export.transport import HttpResponse
+from agentsight_otel.mapping.payload import PayloadBuilder, TraceGroup
+from agentsight_otel.testing import TEST_API_KEY, FakeBackend, FakeClock, ScriptedTransport, refused
+from agentsight_otel.tracker.pipeline import Pipeline
+from tests.unit.helpers import messages, turn_record
+
+ME = b'{"capabilities": ["gzip-ingest"], "environments": [{"slug": "staging"}]}'
+
+
+def client(transport: ScriptedTransport, clock: FakeClock) -> IngestClient:
+    settings = resolve_settings(api_key=TEST_API_KEY, endpoint="http://agentsight.test")
+    return IngestClient(settings, transport, clock=clock)
+
+
+def test_capabilities_are_asked_again_after_the_backend_was_down() -> None:
+    transport = ScriptedTransport().script("/api/me/", refused(), HttpResponse(200, {}, ME))
+    clock = FakeClock()
+    backend = BackendCapabilities(client(transport, clock))
+    backend.refresh()
+    assert (backend.gzip, "staging" in backend.environments) == (False, False)
+    backend.refresh()  # too soon: not asked again
+    assert len(transport.requests) == 1
+    clock.time += RETRY_INTERVAL_S
+    backend.refresh()
+    assert (backend.gzip, "staging" in backend.environments) == (True, True)
+    backend.refresh()  # learned: never asked again
+    assert len(transport.requests) == 2
+
+
+def test_one_conversation_that_cannot_be_mapped_does_not_cost_the_round(
+    monkeypatch: pytest.MonkeyPatch, make_backend: Any
+) -> None:
+    class Fussy(PayloadBuilder):
+        def build(self, groups: Any) -> Any:
+            groups = list(groups)
+            if any(group.conversation_id == "poison" for group in groups):
+                raise RuntimeError("cannot map this one")
+            return super().build(groups)
+
+    monkeypatch.setattr(worker_module, "PayloadBuilder", Fussy)
+    backend: FakeBackend = make_backend()
+    tracker = backend.tracker
+    for cid in ("good-1", "poison", "good-2"):
+        tracker.track_human_message(f"hello from {cid}", conversation_id=cid)
+    results = {
+        cid: tracker.send_tracked_data(conversation_id=cid)["status"]
+        for cid in ("good-1", "poison", "good-2")
+    }
+    assert results == {"good-1": "delivered", "poison": "failed", "good-2": "delivered"}
+    assert messages(backend.transport) == ["hello from good-1", "hello from good-2"]
+    assert backend.exporter.stats.failed_spans == 1
+
+
+def test_private_pipeline_queues_more_than_the_sdk_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("OTEL_BSP_MAX_QUEUE_SIZE", raising=False)
+    settings = resolve_settings(api_key=TEST_API_KEY, endpoint="http://agentsight.test")
+    pipeline = Pipeline(settings, DeliveryLedger(), None)
+    try:
+        assert pipeline._processor._batch_processor._max_queue_size == 32_768
+    finally:
+        pipeline.shutdown(100)
+
+
+def test_a_round_with_one_bad_conversation_still_maps_the_others(
+    monkeypatch: pytest.MonkeyPatch, make_backend: Any
+) -> None:
+    class Fussy(PayloadBuilder):
+        def build(self, groups: Any) -> Any:
+            groups = list(groups)
+            if any(group.conversation_id == "poison" for group in groups):
+                raise RuntimeError("cannot map this one")
+            return super().build(groups)
+
+    monkeypatch.setattr(worker_module, "PayloadBuilder", Fussy)
+    backend: FakeBackend = make_backend()
+    worker = backend.exporter._worker
+    groups = [
+        TraceGroup(cid, [turn_record(index + 1, index + 10, cid)])
+        for index, cid in enumerate(("good-1", "poison", "good-2"))
+    ]
+    blocks = worker._build(groups)
+    assert [block.conversation_id for block in blocks] == ["good-1", "good-2"]
+    assert worker.stats.failed_spans == 1
