@@ -13,7 +13,7 @@ from agentsight_otel._version import __version__
 from agentsight_otel.actions.call import BUSY, report
 from agentsight_otel.actions.plan import ArgumentPlan, positional_fallback
 from agentsight_otel.sanitize import encode_value
-from agentsight_otel.tracker.tracker import ACTIVE_TRACKER
+from agentsight_otel.tracker.core import ACTIVE_TRACKER
 
 if TYPE_CHECKING:
     from agentsight_otel.tracker import ConversationTracker

@@ -11,7 +11,7 @@ import pytest
 from opentelemetry import context as otel_context
 
 from agentsight_otel.testing import FakeBackend, fake_backend
-from agentsight_otel.tracker.tracker import ACTIVE_TRACKER
+from agentsight_otel.tracker.core import ACTIVE_TRACKER
 
 
 @pytest.fixture(autouse=True)

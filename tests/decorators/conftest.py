@@ -19,7 +19,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from agentsight_otel._log import RateLimitedLog
 from agentsight_otel.actions import call
 from agentsight_otel.testing import fake_backend
-from agentsight_otel.tracker.tracker import ACTIVE_TRACKER
+from agentsight_otel.tracker.core import ACTIVE_TRACKER
 
 from .helpers import Rig
 

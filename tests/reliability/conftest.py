@@ -12,7 +12,7 @@ from opentelemetry import context as otel_context
 from agentsight_otel.server import LocalServer
 from agentsight_otel.server.faults import FaultProxy
 from agentsight_otel.testing import TEST_API_KEY
-from agentsight_otel.tracker.tracker import ACTIVE_TRACKER
+from agentsight_otel.tracker.core import ACTIVE_TRACKER
 from tests.reliability.helpers import FIGURES, ServerView, WireLog
 
 

@@ -18,7 +18,7 @@ from opentelemetry import context as otel_context
 
 from agentsight_otel.bridge.runner import Bridge
 from agentsight_otel.testing import FakeBackend, ScriptedTransport, fake_backend
-from agentsight_otel.tracker.tracker import ACTIVE_TRACKER
+from agentsight_otel.tracker.core import ACTIVE_TRACKER
 from tests.bridge.helpers import bridge_config, delivery_settings
 
 settings.register_profile(

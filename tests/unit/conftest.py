@@ -13,7 +13,7 @@ from opentelemetry import context as otel_context
 from agentsight_otel import AgentSightSpanExporter
 from agentsight_otel.export.ledger import DeliveryLedger
 from agentsight_otel.testing import TEST_API_KEY, FakeBackend, FakeClock, fake_backend
-from agentsight_otel.tracker.tracker import ACTIVE_TRACKER
+from agentsight_otel.tracker.core import ACTIVE_TRACKER
 
 ENV_VARS = (
     "AGENTSIGHT_API_KEY",
