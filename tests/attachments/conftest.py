@@ -1,59 +1,10 @@
-"""Fixtures: a clean environment and OTel context per test, and fake backends torn down."""
+"""Every attachments test starts with a clean environment and OTel context."""
 
 from __future__ import annotations
 
-import logging
-import os
-from collections.abc import Callable, Iterator
-from typing import Any
-
 import pytest
-from opentelemetry import context as otel_context
-
-from agentsight_otel.testing import FakeBackend, fake_backend
-from agentsight_otel.tracker.core import ACTIVE_TRACKER
 
 
 @pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No AGENTSIGHT_* variables leak in; the library logger's level is restored."""
-    for name in list(os.environ):
-        if name.startswith("AGENTSIGHT_"):
-            monkeypatch.delenv(name)
-    library_logger = logging.getLogger("agentsight_otel")
-    level = library_logger.level
-    yield
-    library_logger.setLevel(level)
-
-
-@pytest.fixture(autouse=True)
-def clean_otel_context() -> Iterator[None]:
-    """Each test starts with no current span and no active tracker."""
-    token = otel_context.attach(otel_context.Context())
-    active = ACTIVE_TRACKER.set(None)
-    yield
-    ACTIVE_TRACKER.reset(active)
-    otel_context.detach(token)
-
-
-@pytest.fixture
-def make_backend() -> Iterator[Callable[..., FakeBackend]]:
-    """Build fake backends (scripted transport, fake clock); each is shut down after the test."""
-    made: list[FakeBackend] = []
-
-    def make(**kwargs: Any) -> FakeBackend:
-        backend = fake_backend(**kwargs)
-        made.append(backend)
-        return backend
-
-    yield make
-    for backend in made:
-        backend.tracker.shutdown(timeout=1)
-        backend.exporter.shutdown(timeout_millis=2000)
-        backend.provider.shutdown()
-
-
-@pytest.fixture
-def backend(make_backend: Callable[..., FakeBackend]) -> FakeBackend:
-    """One fake backend with default settings."""
-    return make_backend()
+def _isolated(clean_environment: None, clean_otel_context: None) -> None:
+    """Every test here starts with a clean environment and OTel context."""

@@ -6,19 +6,15 @@ every run) and without a per-example deadline (the machine's noise must not fail
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
 import requests
 from hypothesis import HealthCheck, settings
-from opentelemetry import context as otel_context
 
 from agentsight_otel.bridge.runner import Bridge
-from agentsight_otel.testing import FakeBackend, ScriptedTransport, fake_backend
-from agentsight_otel.tracker.core import ACTIVE_TRACKER
+from agentsight_otel.testing import ScriptedTransport
 from tests.bridge.helpers import bridge_config, delivery_settings
 
 settings.register_profile(
@@ -38,44 +34,6 @@ _ENV = (
     "AGENTSIGHT_SPOOL_DIR",
     "AGENTSIGHT_BRIDGE_TOKEN",
 )
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No AGENTSIGHT_* variable, current span or active tracker leaks in or out."""
-    for name in _ENV:
-        monkeypatch.delenv(name, raising=False)
-    library_logger = logging.getLogger("agentsight_otel")
-    level = library_logger.level
-    token = otel_context.attach(otel_context.Context())
-    active = ACTIVE_TRACKER.set(None)
-    yield
-    ACTIVE_TRACKER.reset(active)
-    otel_context.detach(token)
-    library_logger.setLevel(level)
-
-
-@pytest.fixture
-def make_backend() -> Iterator[Callable[..., FakeBackend]]:
-    """Build fake backends (a tracker on a scripted transport); each shut down afterwards."""
-    made: list[FakeBackend] = []
-
-    def make(**kwargs: Any) -> FakeBackend:
-        backend = fake_backend(**kwargs)
-        made.append(backend)
-        return backend
-
-    yield make
-    for backend in made:
-        backend.tracker.shutdown(timeout=1)
-        backend.exporter.shutdown(timeout_millis=2000)
-        backend.provider.shutdown()
-
-
-@pytest.fixture
-def backend(make_backend: Callable[..., FakeBackend]) -> FakeBackend:
-    """One fake backend with default settings."""
-    return make_backend()
 
 
 @dataclass
@@ -102,3 +60,8 @@ def bridge_rig() -> Iterator[BridgeRig]:
     with requests.Session() as session:
         yield BridgeRig(bridge, backend, session)
     bridge.stop(5.0)
+
+
+@pytest.fixture(autouse=True)
+def _isolated(clean_environment: None, clean_otel_context: None) -> None:
+    """Every test here starts with a clean environment and OTel context."""
