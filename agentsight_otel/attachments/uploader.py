@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 from collections import deque
 from collections.abc import Sequence
@@ -20,6 +19,7 @@ from agentsight_otel.attachments.body import Fields, json_body, multipart_body
 from agentsight_otel.attachments.normalize import AttachmentFile, close_all
 from agentsight_otel.attachments.sources import SourceChanged
 from agentsight_otel.export.client import IngestClient, Outcome
+from agentsight_otel.export.daemon import DaemonThread
 from agentsight_otel.export.forking import reset_in_child
 from agentsight_otel.export.ledger import Receipt, Settlement, Status
 
@@ -73,8 +73,7 @@ class Uploader:
         self._busy = False
         self._closing = False
         self._cond = threading.Condition()
-        self._thread: threading.Thread | None = None
-        self._pid = 0
+        self._daemon = DaemonThread(self._run, "agentsight-uploads")
         reset_in_child(self, Uploader._forked)
 
     def _forked(self) -> None:
@@ -82,7 +81,8 @@ class Uploader:
         self._cond = threading.Condition()
         self._queue.clear()
         self._files = self._bytes = 0
-        self._thread, self._busy = None, False
+        self._daemon.forget()
+        self._busy = False
         self.client.interrupt = threading.Event()
 
     def submit(self, job: UploadJob) -> None:
@@ -119,28 +119,20 @@ class Uploader:
     def shutdown(self, timeout: float) -> bool:
         """Deliver what is queued within ``timeout`` seconds, then stop; the rest fails."""
         self.retire()
-        thread = self._thread
-        if thread is not None:
-            thread.join(max(0.0, timeout * 0.8))
-            if thread.is_alive():
-                self.client.interrupt.set()
-                thread.join(max(0.0, timeout * 0.2))
+        ended = self._daemon.stop(timeout, self.client.interrupt)
         with self._cond:
             left = list(self._queue)
             self._queue.clear()
         for job in left:
             self._refuse(job, "the uploader shut down before this upload")
         self._close_transport()
-        return not left and (thread is None or not thread.is_alive())
+        return not left and ended
 
     def _ensure_thread(self) -> None:
         """Start the thread on first use, and again in a forked child."""
-        if self._thread is not None and self._pid == os.getpid() and self._thread.is_alive():
-            return
-        self._pid = os.getpid()
-        self._busy = False
-        self._thread = threading.Thread(target=self._run, name="agentsight-uploads", daemon=True)
-        self._thread.start()
+        if not self._daemon.running():
+            self._busy = False
+            self._daemon.start()
 
     def _run(self) -> None:
         """Deliver jobs one at a time until retired and drained."""

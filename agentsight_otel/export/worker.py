@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from agentsight_otel._version import SDK_NAME, __version__
 from agentsight_otel.export.backlog import Backlog, weigh
 from agentsight_otel.export.capabilities import BackendCapabilities
 from agentsight_otel.export.client import IngestClient, Outcome
+from agentsight_otel.export.daemon import DaemonThread
 from agentsight_otel.export.forking import reset_in_child
 from agentsight_otel.export.ledger import DeliveryLedger, Settlement, Status
 from agentsight_otel.mapping.packing import Body, pack
@@ -72,8 +72,7 @@ class DeliveryWorker:
         self._busy = False
         self._closing = False
         self._cond = threading.Condition()
-        self._thread: threading.Thread | None = None
-        self._pid = 0
+        self._daemon = DaemonThread(self._run, "agentsight-delivery")
         self._backend = BackendCapabilities(client)
         reset_in_child(self, DeliveryWorker._forked)
 
@@ -131,17 +130,12 @@ class DeliveryWorker:
         with self._cond:
             self._closing = True
             self._cond.notify_all()
-            thread = self._thread
-        if thread is not None:
-            thread.join(max(0.0, timeout * 0.8))
-            if thread.is_alive():
-                self.client.interrupt.set()
-                thread.join(max(0.0, timeout * 0.2))
+        ended = self._daemon.stop(timeout, self.client.interrupt)
         with self._cond:
             left = self._queue.drain()
-        self._abandon(left, thread is not None and thread.is_alive())
+        self._abandon(left, not ended)
         self.client.transport.close()
-        return not left and (thread is None or not thread.is_alive())
+        return not left and ended
 
     def _abandon(self, left: list[TraceGroup], stuck: bool) -> None:
         """What shutdown could not deliver: to the spool when there is one, else failed."""
@@ -161,17 +155,15 @@ class DeliveryWorker:
         """In a forked child: fresh lock and thread; the parent delivers what it queued."""
         self._cond = threading.Condition()
         self._queue.clear()
-        self._thread, self._inflight, self._busy = None, None, False
+        self._daemon.forget()
+        self._inflight, self._busy = None, False
         self.client.interrupt = threading.Event()
 
     def _ensure_thread(self) -> None:
         """Start the thread on first use, and again in a forked child."""
-        if self._thread is not None and self._pid == os.getpid() and self._thread.is_alive():
-            return
-        self._pid = os.getpid()
-        self._busy = False
-        self._thread = threading.Thread(target=self._run, name="agentsight-delivery", daemon=True)
-        self._thread.start()
+        if not self._daemon.running():
+            self._busy = False
+            self._daemon.start()
 
     def _run(self) -> None:
         """Drain the queue until closed; tick the assembler and replay the spool while idle."""

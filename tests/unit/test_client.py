@@ -451,7 +451,7 @@ def test_shutdown_returns_with_the_backend_hanging(
     with caplog.at_level(logging.WARNING, logger="agentsight_otel"):
         b.exporter.shutdown(timeout_millis=200)
         assert transport.closed.is_set()  # shutdown closed the transport to unblock it
-        thread = b.exporter._worker._thread
+        thread = b.exporter._worker._daemon._thread
         assert thread is not None
         thread.join(10)
         assert not thread.is_alive()
@@ -482,7 +482,7 @@ def test_shutdown_interrupts_a_retry_after_wait(exporters) -> None:
     e.force_flush(timeout_millis=1)  # hand it to the worker, do not wait for the hour
     assert posted.wait(10)
     e.shutdown(timeout_millis=300)  # the worker sits in a one-hour Retry-After wait
-    thread = e._worker._thread
+    thread = e._worker._daemon._thread
     thread.join(10)
     assert not thread.is_alive()
     assert ingest_posts(transport) == 1

@@ -95,7 +95,7 @@ def test_export_does_not_block_while_the_backend_hangs() -> None:
         assert e.force_flush(timeout_millis=50) is False
     finally:
         e.shutdown(timeout_millis=100)
-        e._worker._thread.join(10)  # let it finish before the next test
+        e._worker._daemon._thread.join(10)  # let it finish before the next test
 
 
 def test_a_full_delivery_queue_drops_and_warns(caplog: pytest.LogCaptureFixture) -> None:
@@ -125,7 +125,7 @@ def test_a_full_delivery_queue_drops_and_warns(caplog: pytest.LogCaptureFixture)
         assert any("not delivered" in r.getMessage() for r in caplog.records)
     finally:
         e.shutdown(timeout_millis=100)
-        e._worker._thread.join(10)
+        e._worker._daemon._thread.join(10)
 
 
 def test_rate_limited_log_counts_what_it_suppresses(caplog: pytest.LogCaptureFixture) -> None:
