@@ -21,6 +21,16 @@ from tests.unit.helpers import messages, turn_record
 ME = b'{"capabilities": ["gzip-ingest"], "environments": [{"slug": "staging"}]}'
 
 
+class PoisonAverseBuilder(PayloadBuilder):
+    """A builder that fails any round holding the conversation named "poison"."""
+
+    def build(self, groups: Any) -> Any:
+        groups = list(groups)
+        if any(group.conversation_id == "poison" for group in groups):
+            raise RuntimeError("cannot map this one")
+        return super().build(groups)
+
+
 def client(transport: ScriptedTransport, clock: FakeClock) -> IngestClient:
     settings = resolve_settings(api_key=TEST_API_KEY, endpoint="http://agentsight.test")
     return IngestClient(settings, transport, clock=clock)
@@ -44,14 +54,7 @@ def test_capabilities_are_asked_again_after_the_backend_was_down() -> None:
 def test_one_conversation_that_cannot_be_mapped_does_not_cost_the_round(
     monkeypatch: pytest.MonkeyPatch, make_backend: Any
 ) -> None:
-    class Fussy(PayloadBuilder):
-        def build(self, groups: Any) -> Any:
-            groups = list(groups)
-            if any(group.conversation_id == "poison" for group in groups):
-                raise RuntimeError("cannot map this one")
-            return super().build(groups)
-
-    monkeypatch.setattr(worker_module, "PayloadBuilder", Fussy)
+    monkeypatch.setattr(worker_module, "PayloadBuilder", PoisonAverseBuilder)
     backend: FakeBackend = make_backend()
     tracker = backend.tracker
     for cid in ("good-1", "poison", "good-2"):
@@ -80,14 +83,7 @@ def test_private_pipeline_queues_more_than_the_sdk_default(
 def test_a_round_with_one_bad_conversation_still_maps_the_others(
     monkeypatch: pytest.MonkeyPatch, make_backend: Any
 ) -> None:
-    class Fussy(PayloadBuilder):
-        def build(self, groups: Any) -> Any:
-            groups = list(groups)
-            if any(group.conversation_id == "poison" for group in groups):
-                raise RuntimeError("cannot map this one")
-            return super().build(groups)
-
-    monkeypatch.setattr(worker_module, "PayloadBuilder", Fussy)
+    monkeypatch.setattr(worker_module, "PayloadBuilder", PoisonAverseBuilder)
     backend: FakeBackend = make_backend()
     worker = backend.exporter._worker
     groups = [
