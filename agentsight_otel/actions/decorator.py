@@ -109,9 +109,9 @@ def _decorate(target: Any, *, name: str | None, **options: Any) -> Any:
     action = (name or getattr(target, "__name__", None) or type(target).__name__).strip()[:255]
     spec = ActionSpec(target, action, **options)
     if inspect.isasyncgenfunction(target):
-        return _async_generator(target, spec)
+        return _stream(target, spec, drive_async)
     if inspect.isgeneratorfunction(target):
-        return _generator(target, spec)
+        return _stream(target, spec, drive)
     if inspect.iscoroutinefunction(target):
         return _coroutine(target, spec)
     return _plain(target, spec)
@@ -167,32 +167,14 @@ def _coroutine(func: Callable[..., Any], spec: ActionSpec) -> Callable[..., Any]
     return action
 
 
-def _generator(func: Callable[..., Any], spec: ActionSpec) -> Callable[..., Any]:
-    """A generator function: the action ends with the stream, not with this call."""
+def _stream(
+    func: Callable[..., Any], spec: ActionSpec, driver: Callable[[ActionCall, Any], Any]
+) -> Callable[..., Any]:
+    """A generator or async generator function: the action ends with the stream.
 
-    @functools.wraps(func)
-    def action(*args: Any, **kwargs: Any) -> Any:
-        started = spec.begin(args, kwargs)
-        if started is None:
-            return func(*args, **kwargs)
-        call = ActionCall(spec.capture_result, *started)
-        token = call.enter()
-        try:
-            inner = func(*args, **kwargs)
-        except BaseException as exc:
-            call.leave(token)
-            call.fail(exc)
-            raise
-        call.leave(token)
-        stream = drive(call, inner)
-        watch(stream, call)
-        return stream
-
-    return action
-
-
-def _async_generator(func: Callable[..., Any], spec: ActionSpec) -> Callable[..., Any]:
-    """An async generator function: the action ends with the stream."""
+    Calling the function runs none of its body, so the span need not be current here; the
+    driver makes it current around every step of the stream.
+    """
 
     @functools.wraps(func)
     def action(*args: Any, **kwargs: Any) -> Any:
@@ -205,7 +187,7 @@ def _async_generator(func: Callable[..., Any], spec: ActionSpec) -> Callable[...
         except BaseException as exc:
             call.fail(exc)
             raise
-        stream = drive_async(call, inner)
+        stream = driver(call, inner)
         watch(stream, call)
         return stream
 
