@@ -21,6 +21,9 @@ from agentsight_otel.export.transport import Body, HttpResponse, TransportError
 from agentsight_otel.tracker import ConversationTracker
 
 TEST_API_KEY = "ags_0123456789abcdef0123456789abcdef_abcdef"
+# https: the scripted transport never connects, and a fake backend should not look like a
+# key sent in clear to another host (which the exporter warns about).
+TEST_ENDPOINT = "https://agentsight.test"
 
 
 class FakeClock:
@@ -136,7 +139,7 @@ def fake_backend(
     ledger = DeliveryLedger()
     exporter = AgentSightSpanExporter(
         api_key=TEST_API_KEY,
-        endpoint="http://agentsight.test",
+        endpoint=TEST_ENDPOINT,
         transport=transport,
         clock=clock,
         ledger=ledger,
@@ -149,7 +152,7 @@ def fake_backend(
         tracer_provider=provider,
         ledger=ledger,
         api_key=TEST_API_KEY,
-        endpoint="http://agentsight.test",
+        endpoint=TEST_ENDPOINT,
         transport=transport,
         clock=clock,
         retry_policy=policy,
