@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+import requests
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
@@ -158,3 +159,14 @@ def fake_backend(
         retry_policy=policy,
     )
     return FakeBackend(tracker, exporter, transport, provider, clock)
+
+
+def read_local(url: str, conversation_id: str, part: str = "", api_key: str = TEST_API_KEY) -> Any:
+    """A read endpoint of the local AgentSight-compatible server (``part`` like "transcript/")."""
+    answer = requests.get(
+        f"{url}/api/conversations/{conversation_id}/{part}",
+        headers={"Authorization": f"Api-Key {api_key}"},
+        timeout=10,
+    )
+    answer.raise_for_status()
+    return answer.json()

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from opentelemetry import context as otel_context
 
-from agentsight_otel.testing import FakeBackend, fake_backend
+from agentsight_otel.server import LocalServer
+from agentsight_otel.testing import TEST_API_KEY, FakeBackend, fake_backend
 from agentsight_otel.tracker.core import ACTIVE_TRACKER
 
 
@@ -69,3 +70,10 @@ def make_backend() -> Iterator[Callable[..., FakeBackend]]:
 def backend(make_backend: Callable[..., FakeBackend]) -> FakeBackend:
     """One fake backend with default settings."""
     return make_backend()
+
+
+@pytest.fixture
+def server() -> Iterator[LocalServer]:
+    """The project's local AgentSight-compatible server on 127.0.0.1, in memory."""
+    with LocalServer(api_keys=[TEST_API_KEY]) as running:
+        yield running

@@ -13,19 +13,12 @@ import requests
 from agentsight_otel import ConversationTracker
 from agentsight_otel.export.ledger import DeliveryLedger
 from agentsight_otel.server import LocalServer, render_transcript
-from agentsight_otel.testing import TEST_API_KEY
+from agentsight_otel.testing import TEST_API_KEY, read_local
 
 from .helpers import pdf_bytes, png_bytes
 
 PDF, PNG = pdf_bytes(150_000), png_bytes(2_500_000)
 HEADERS = {"Authorization": f"Api-Key {TEST_API_KEY}"}
-
-
-@pytest.fixture
-def server() -> Iterator[LocalServer]:
-    """A fresh in-memory server."""
-    with LocalServer(api_keys=[TEST_API_KEY]) as running:
-        yield running
 
 
 @pytest.fixture
@@ -36,15 +29,6 @@ def tracker(server: LocalServer) -> Iterator[ConversationTracker]:
     )
     yield tracked
     tracked.shutdown(5)
-
-
-def read(server: LocalServer, cid: str, part: str) -> Any:
-    """A read endpoint as JSON."""
-    answer = requests.get(
-        f"{server.url}/api/conversations/{cid}/{part}", headers=HEADERS, timeout=10
-    )
-    answer.raise_for_status()
-    return answer.json()
 
 
 def download(server: LocalServer, record: dict[str, Any]) -> bytes:
@@ -88,7 +72,7 @@ def test_pdf_and_png_arrive_byte_identical_under_their_message(
         "pending": 0,
     }
 
-    question, answer = read(server, cid, "transcript/")["messages"]
+    question, answer = read_local(server.url, cid, "transcript/")["messages"]
     assert question["content"] == "Here is my invoice and a screenshot"
     expected_png = "screenshot.png" if mode == "base64" else "attachment-2.png"
     assert [(f["filename"], f["mime_type"], f["size"], f["mode"]) for f in question["files"]] == [
@@ -97,13 +81,13 @@ def test_pdf_and_png_arrive_byte_identical_under_their_message(
     ]
     assert [download(server, f) for f in question["files"]] == [PDF, PNG]
     assert answer["files"] == []
-    listed = read(server, cid, "files/")["files"]
+    listed = read_local(server.url, cid, "files/")["files"]
     assert {f["message"]["id"] for f in listed} == {question["id"]}
-    (record,) = read(server, cid, "attachments/")["attachments"]
+    (record,) = read_local(server.url, cid, "attachments/")["attachments"]
     assert [f["filename"] for f in record["files"]] == ["invoice.pdf", expected_png]
 
     parts = [
-        read(server, cid, p)
+        read_local(server.url, cid, p)
         for p in ("", "transcript/", "actions/", "buttons/", "attachments/", "usage/")
     ]
     text = render_transcript(
@@ -138,7 +122,7 @@ def test_paths_and_open_files_stream_to_the_server(
     assert [f["filename"] for f in item["files"]] == ["contract.pdf", "photo.png"]
     result = tracker.send_tracked_data(timeout=15)
     assert result["status"] == "delivered", result
-    listed = read(server, "e2e-paths", "files/")["files"]
+    listed = read_local(server.url, "e2e-paths", "files/")["files"]
     assert [(f["filename"], f["sender"], f["message"]) for f in listed] == [
         ("contract.pdf", "agent", None),
         ("photo.png", "agent", None),

@@ -103,13 +103,6 @@ def body_of(mode: str, pk: str, files: list[Any], **kw: Any) -> UploadBody:
 
 
 @pytest.fixture
-def server() -> Iterator[LocalServer]:
-    """An in-memory server."""
-    with LocalServer(api_keys=[TEST_API_KEY]) as running:
-        yield running
-
-
-@pytest.fixture
 def api(server: LocalServer) -> Iterator[Client]:
     """A client for it."""
     client = Client(server)

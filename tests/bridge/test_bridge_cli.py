@@ -6,9 +6,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
@@ -18,7 +16,7 @@ from agentsight_otel.bridge.runner import Bridge
 from agentsight_otel.cli import build_parser, main
 from agentsight_otel.exceptions import ConfigurationError
 from agentsight_otel.server import LocalServer
-from agentsight_otel.testing import TEST_API_KEY
+from agentsight_otel.testing import TEST_API_KEY, read_local
 from tests.bridge.helpers import (
     bridge_config,
     captured_spans,
@@ -29,24 +27,6 @@ from tests.bridge.helpers import (
 
 ROOT = Path(__file__).resolve().parents[2]
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
-
-
-@pytest.fixture
-def server() -> Iterator[LocalServer]:
-    """The project's local AgentSight-compatible server on 127.0.0.1."""
-    with LocalServer(api_keys=[TEST_API_KEY]) as running:
-        yield running
-
-
-def read(server: LocalServer, cid: str, part: str = "") -> Any:
-    """A read endpoint of the local server, as JSON."""
-    response = requests.get(
-        f"{server.url}/api/conversations/{cid}/{part}",
-        headers={"Authorization": f"Api-Key {TEST_API_KEY}"},
-        timeout=10,
-    )
-    response.raise_for_status()
-    return response.json()
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -184,7 +164,7 @@ def test_sigterm_delivers_what_the_bridge_holds(server: LocalServer) -> None:
         code, out = stop(process)
     assert code == 0, out
     assert "stopped" in out
-    actions = read(server, "drained-on-sigterm", "actions/")["actions"]
+    actions = read_local(server.url, "drained-on-sigterm", "actions/")["actions"]
     assert sorted(action["name"] for action in actions) == ["lookup_order", "refund_check"]
 
 
@@ -221,6 +201,6 @@ def test_the_example_app_reaches_agentsight_through_the_bridge(server: LocalServ
         assert result.returncode == 0, result.stderr
         assert "handed_off" in result.stdout
         assert bridge.flush(10)
-    messages = read(server, "collector-example", "transcript/")["messages"]
+    messages = read_local(server.url, "collector-example", "transcript/")["messages"]
     assert [m["sender"] for m in messages] == ["end_user", "agent"]
-    assert read(server, "collector-example", "usage/")["totals"]["total_tokens"] == 223
+    assert read_local(server.url, "collector-example", "usage/")["totals"]["total_tokens"] == 223

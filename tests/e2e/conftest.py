@@ -6,32 +6,6 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
-from typing import Any
-
-import pytest
-import requests
-
-from agentsight_otel.server import LocalServer
-from agentsight_otel.testing import TEST_API_KEY
-
-
-@pytest.fixture
-def server() -> Iterator[LocalServer]:
-    """A fresh server with an in-memory store."""
-    with LocalServer(api_keys=[TEST_API_KEY]) as running:
-        yield running
-
-
-def read(server: LocalServer, cid: str, part: str = "") -> Any:
-    """A read endpoint of the local server, as JSON."""
-    response = requests.get(
-        f"{server.url}/api/conversations/{cid}/{part}",
-        headers={"Authorization": f"Api-Key {TEST_API_KEY}"},
-        timeout=10,
-    )
-    response.raise_for_status()
-    return response.json()
 
 
 def run_python(code: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -7,8 +7,8 @@ import json
 from agentsight_otel import ConversationTracker, traced_action
 from agentsight_otel.export.ledger import DeliveryLedger
 from agentsight_otel.server import LocalServer
-from agentsight_otel.testing import TEST_API_KEY
-from tests.e2e.conftest import read, run_python
+from agentsight_otel.testing import TEST_API_KEY, read_local
+from tests.e2e.conftest import run_python
 
 
 def test_private_pipeline_delivers_a_whole_conversation(server: LocalServer) -> None:
@@ -34,17 +34,17 @@ def test_private_pipeline_delivers_a_whole_conversation(server: LocalServer) -> 
     assert result["status"] == "delivered"
     assert result["summary"]["questions"] == 1
     assert result["summary"]["actions"] == 1
-    messages = read(server, "e2e-1", "transcript/")["messages"]
+    messages = read_local(server.url, "e2e-1", "transcript/")["messages"]
     assert [(m["sender"], m["content"]) for m in messages] == [
         ("end_user", "Where is my order?"),
         ("agent", "It shipped."),
     ]
-    actions = read(server, "e2e-1", "actions/")["actions"]
+    actions = read_local(server.url, "e2e-1", "actions/")["actions"]
     assert [(a["name"], a["response"]) for a in actions] == [("lookup", "order A-1 shipped")]
     assert json.loads(json.dumps(actions[0]["arguments"])) == {"order": "A-1"}
-    assert read(server, "e2e-1", "buttons/")["buttons"][0]["label"] == "Refund"
-    assert read(server, "e2e-1", "usage/")["totals"]["total_tokens"] == 15
-    conversation = read(server, "e2e-1")
+    assert read_local(server.url, "e2e-1", "buttons/")["buttons"][0]["label"] == "Refund"
+    assert read_local(server.url, "e2e-1", "usage/")["totals"]["total_tokens"] == 15
+    conversation = read_local(server.url, "e2e-1")
     assert (conversation["customer_id"], conversation["name"]) == ("u-1", "Order")
     assert conversation["is_used"] is True
 
@@ -59,7 +59,7 @@ def test_visit_alone_is_not_engagement(server: LocalServer) -> None:
         tracker.shutdown()
     assert result["status"] == "delivered"
     assert result["items"][0]["type"] == "conversation"
-    conversation = read(server, "visit-1")
+    conversation = read_local(server.url, "visit-1")
     assert conversation["is_used"] is False
     assert conversation["device"] == "mobile"
 
@@ -85,7 +85,7 @@ def test_user_global_sdk_provider_with_the_exporter_added(server: LocalServer) -
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "delivered"
-    messages = read(server, "global-1", "transcript/")["messages"]
+    messages = read_local(server.url, "global-1", "transcript/")["messages"]
     assert messages[0]["content"] == "hello from the user's provider"
 
 
@@ -110,7 +110,9 @@ def test_otel_traces_exporter_agentsight_entry_point(server: LocalServer) -> Non
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "delivered"
-    assert read(server, "autoconf-1", "transcript/")["messages"][0]["sender"] == "end_user"
+    assert (
+        read_local(server.url, "autoconf-1", "transcript/")["messages"][0]["sender"] == "end_user"
+    )
 
 
 def test_same_conversation_from_two_processes_is_one_trace(server: LocalServer) -> None:
@@ -126,9 +128,9 @@ def test_same_conversation_from_two_processes_is_one_trace(server: LocalServer) 
         done = run_python(code.replace("{text}", text), **env)
         assert done.returncode == 0, done.stderr
         assert done.stdout.strip() == "delivered"
-    spans = read(server, "shared-1", "spans/")["spans"]
+    spans = read_local(server.url, "shared-1", "spans/")["spans"]
     assert len({span["trace_id"] for span in spans}) == 1
-    contents = [m["content"] for m in read(server, "shared-1", "transcript/")["messages"]]
+    contents = [m["content"] for m in read_local(server.url, "shared-1", "transcript/")["messages"]]
     assert contents == ["from process one", "from process two"]
 
 
