@@ -41,10 +41,10 @@ from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from agentsight_otel import ConversationTracker, traced_action
 from agentsight_otel.export.ledger import DeliveryLedger
+from bench.vendor import vendor_sdk
 
 UNDECORATED = "undecorated"
 RAW = "raw span (start_as_current_span, 1 attribute)"
@@ -67,14 +67,6 @@ class _NullProcessor(SpanProcessor):
     """A span processor that costs nothing: spans start and end, nothing is exported."""
 
 
-class _NullExporter(SpanExporter):
-    """Accepts and forgets."""
-
-    def export(self, spans: Any) -> SpanExportResult:
-        """Drop the batch."""
-        return SpanExportResult.SUCCESS
-
-
 def _timed(call: Callable[[int, int], int], calls: int) -> int:
     """Nanoseconds for ``calls`` calls of ``call(1, 2)``."""
     start = perf_counter_ns()
@@ -92,23 +84,6 @@ def _global_provider(provider: TracerProvider) -> Iterator[None]:
         yield
     finally:
         trace._TRACER_PROVIDER = previous
-
-
-@contextmanager
-def _vendor() -> Iterator[Any]:
-    """The vendor SDK initialised in-process with a null exporter, shut down afterwards."""
-    import agentsight
-
-    agentsight.init(
-        span_exporter=_NullExporter(),
-        auto_instrument=False,
-        verify_key=False,
-        export_interval_ms=600_000,
-    )
-    try:
-        yield agentsight
-    finally:
-        agentsight.shutdown()
 
 
 def _contenders(provider: TracerProvider, agentsight: Any, calls: int) -> dict[str, Sample]:
@@ -225,7 +200,7 @@ def run(quick: bool) -> list[dict[str, Any]]:
     provider = TracerProvider()
     provider.add_span_processor(_NullProcessor())
     try:
-        with _vendor() as agentsight:
+        with vendor_sdk() as agentsight:
             per_call = _interleave(_contenders(provider, agentsight, calls), rounds, calls)
     finally:
         provider.shutdown()

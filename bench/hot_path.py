@@ -9,19 +9,18 @@ no span processor runs while a span is open, so no export work is measured here.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from time import perf_counter_ns
 from typing import Any
 
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from agentsight_otel import ConversationTracker
 from agentsight_otel import semconv as sc
 from agentsight_otel.export.ledger import DeliveryLedger
 from bench.timing import Measurement, interleave
+from bench.vendor import vendor_sdk
 
 TEXT = (
     "Hi, I ordered a pair of headphones last week (order 4471-A) and the tracking page "
@@ -57,16 +56,6 @@ class HotPathResult:
         """``name`` over ``reference``: best samples (or medians)."""
         a, b = self.measurements[name], self.measurements[reference]
         return a.best / b.best if best else a.median / b.median
-
-
-class _NullExporter(SpanExporter):
-    """Accepts and forgets: the vendor SDK's pipeline without a network."""
-
-    def export(self, spans: Any) -> SpanExportResult:
-        return SpanExportResult.SUCCESS
-
-    def shutdown(self) -> None:
-        return None
 
 
 def _timed_calls(record: Record, calls: int) -> int:
@@ -141,23 +130,6 @@ class Contenders:
         elapsed = _timed_calls(tracker.track_human_message, self.calls)
         tracker.send_tracked_data()
         return elapsed, self.calls
-
-
-@contextmanager
-def vendor_sdk() -> Iterator[Any]:
-    """The vendor SDK initialised in-process with a null exporter, shut down afterwards."""
-    import agentsight
-
-    agentsight.init(
-        span_exporter=_NullExporter(),
-        auto_instrument=False,
-        verify_key=False,
-        export_interval_ms=600_000,
-    )
-    try:
-        yield agentsight
-    finally:
-        agentsight.shutdown()
 
 
 def vendor_sample(agentsight: Any, calls: int) -> Callable[[], tuple[int, int]]:
