@@ -4,11 +4,11 @@ Importing this package reads no configuration, opens no connection, loads no ``.
 no logging handlers; the ready ``conversation_tracker`` configures itself on first use.
 """
 
+from agentsight_otel._actions import traced_action
+from agentsight_otel._export.exporter import AgentSightSpanExporter
+from agentsight_otel._tracker import ConversationTracker
+from agentsight_otel._tracker.lifecycle import install_sigterm_handler
 from agentsight_otel._version import __version__
-from agentsight_otel.decorators import traced_action
-from agentsight_otel.export.exporter import AgentSightSpanExporter
-from agentsight_otel.tracker import ConversationTracker
-from agentsight_otel.tracker.lifecycle import install_sigterm_handler
 
 conversation_tracker = ConversationTracker()
 

@@ -15,11 +15,11 @@ import requests
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
-from agentsight_otel.export.client import RetryPolicy
-from agentsight_otel.export.exporter import AgentSightSpanExporter
-from agentsight_otel.export.ledger import DeliveryLedger
-from agentsight_otel.export.transport import Body, HttpResponse, TransportError
-from agentsight_otel.tracker import ConversationTracker
+from agentsight_otel._delivery.client import RetryPolicy
+from agentsight_otel._delivery.ledger import DeliveryLedger
+from agentsight_otel._delivery.transport import Body, HttpResponse, TransportError
+from agentsight_otel._export.exporter import AgentSightSpanExporter
+from agentsight_otel._tracker import ConversationTracker
 
 TEST_API_KEY = "ags_0123456789abcdef0123456789abcdef_abcdef"
 # https: the scripted transport never connects, and a fake backend should not look like a

@@ -37,16 +37,16 @@ from typing import Any
 from opentelemetry.sdk.trace import TracerProvider
 
 from agentsight_otel import ConversationTracker
-from agentsight_otel.export.ledger import DeliveryLedger
-from agentsight_otel.export.transport import Body, HttpResponse
-from agentsight_otel.server import LocalServer
-from agentsight_otel.server.multipart import (
+from agentsight_otel._delivery.ledger import DeliveryLedger
+from agentsight_otel._delivery.transport import Body, HttpResponse
+from agentsight_otel._server.multipart import (
     MultipartParser,
     PartData,
     PartEnd,
     PartStart,
     boundary_of,
 )
+from agentsight_otel.server import LocalServer
 
 KEY = "ags_0123456789abcdef0123456789abcdef_abcdef"
 MIB = 1024 * 1024

@@ -35,10 +35,10 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from agentsight_otel import AgentSightSpanExporter, ConversationTracker, traced_action
-from agentsight_otel.bridge.config import Address, BridgeConfig
-from agentsight_otel.bridge.runner import Bridge
-from agentsight_otel.config import resolve_settings
-from agentsight_otel.export.ledger import DeliveryLedger
+from agentsight_otel._bridge.config import Address, BridgeConfig
+from agentsight_otel._bridge.runner import Bridge
+from agentsight_otel._config import resolve_settings
+from agentsight_otel._delivery.ledger import DeliveryLedger
 from agentsight_otel.server import LocalServer
 
 KEY = "ags_0123456789abcdef0123456789abcdef_abcdef"

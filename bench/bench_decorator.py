@@ -43,7 +43,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
 from agentsight_otel import ConversationTracker, traced_action
-from agentsight_otel.export.ledger import DeliveryLedger
+from agentsight_otel._delivery.ledger import DeliveryLedger
 from bench.vendor import vendor_sdk
 
 UNDECORATED = "undecorated"

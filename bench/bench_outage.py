@@ -41,10 +41,10 @@ from time import perf_counter_ns
 from typing import Any
 
 from agentsight_otel import ConversationTracker, traced_action
-from agentsight_otel.export.ledger import DeliveryLedger
-from agentsight_otel.server.faults import FaultProxy, Hang
+from agentsight_otel._delivery.ledger import DeliveryLedger
 from agentsight_otel.testing import TEST_API_KEY
 from bench.timing import Sample, interleave
+from tests.support.faults import FaultProxy, Hang
 
 ROOT = Path(__file__).resolve().parents[1]
 MB = 1024 * 1024
@@ -61,7 +61,7 @@ def lookup(order: str) -> str:
 @contextmanager
 def healthy_server() -> Iterator[str]:
     """The local server in a process of its own; its URL."""
-    command = [sys.executable, "-m", "agentsight_otel.cli", "serve", "--port", "0"]
+    command = [sys.executable, "-m", "agentsight_otel._cli", "serve", "--port", "0"]
     command += ["--db", ":memory:"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)
     try:
@@ -262,7 +262,7 @@ def outage_tracker(url: str, cap: int, spool: str | None) -> tuple[ConversationT
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-    from agentsight_otel.export.exporter import AgentSightSpanExporter
+    from agentsight_otel._export.exporter import AgentSightSpanExporter
 
     ledger = DeliveryLedger()
     exporter = AgentSightSpanExporter(

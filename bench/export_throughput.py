@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.trace import ReadableSpan
 
-from agentsight_otel.config import Settings
-from agentsight_otel.export.assembler import TraceAssembler
-from agentsight_otel.export.worker import SDK
-from agentsight_otel.mapping.packing import pack
-from agentsight_otel.mapping.payload import DEFAULT_ENVIRONMENTS, PayloadBuilder
-from agentsight_otel.mapping.records import records_from_spans
+from agentsight_otel._config import Settings
+from agentsight_otel._export.assembler import TraceAssembler
+from agentsight_otel._export.worker import SDK
+from agentsight_otel._mapping.packing import pack
+from agentsight_otel._mapping.payload import DEFAULT_ENVIRONMENTS, PayloadBuilder
+from agentsight_otel._mapping.records import records_from_spans
 from bench.timing import Measurement, interleave, timed
 
 OURS = "ours: records → assemble → build → pack"

@@ -17,8 +17,8 @@ from typing import Any
 from opentelemetry.sdk.trace import TracerProvider
 
 from agentsight_otel import ConversationTracker
-from agentsight_otel import semconv as sc
-from agentsight_otel.export.ledger import DeliveryLedger
+from agentsight_otel import _semconv as sc
+from agentsight_otel._delivery.ledger import DeliveryLedger
 from bench.timing import Measurement, interleave
 from bench.vendor import vendor_sdk
 

@@ -21,7 +21,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Status, StatusCode
 
-from agentsight_otel import semconv as sc
+from agentsight_otel import _semconv as sc
 
 T0 = 1_795_000_000_000_000_000  # a fixed epoch (ns), so the content is the same every run
 MS = 1_000_000

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from opentelemetry import context as otel_context
 
+from agentsight_otel._tracker.core import ACTIVE_TRACKER
 from agentsight_otel.server import LocalServer
 from agentsight_otel.testing import TEST_API_KEY, FakeBackend, fake_backend
-from agentsight_otel.tracker.core import ACTIVE_TRACKER
 
 
 @pytest.fixture

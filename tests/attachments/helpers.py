@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agentsight_otel.server.multipart import (
+from agentsight_otel._server.multipart import (
     MultipartParser,
     PartData,
     PartEnd,

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from agentsight_otel import ConversationTracker
-from agentsight_otel.export.ledger import DeliveryLedger
+from agentsight_otel._delivery.ledger import DeliveryLedger
 from agentsight_otel.server import LocalServer, render_transcript
 from agentsight_otel.testing import TEST_API_KEY, read_local
 

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from agentsight_otel.attachments import MAX_CALL_BYTES, MAX_FILE_BYTES, prepare
-from agentsight_otel.attachments.mime import detect, sniff, suffix_for
-from agentsight_otel.attachments.normalize import Batch
-from agentsight_otel.attachments.sources import TEXT_CHUNK, strict_base64_size
+from agentsight_otel._attachments import MAX_CALL_BYTES, MAX_FILE_BYTES, prepare
+from agentsight_otel._attachments.mime import detect, sniff, suffix_for
+from agentsight_otel._attachments.normalize import Batch
+from agentsight_otel._attachments.sources import TEXT_CHUNK, strict_base64_size
 from agentsight_otel.exceptions import AgentSightError, ValidationError
 from agentsight_otel.testing import FakeBackend
 
@@ -359,7 +359,7 @@ def test_path_files_and_descriptors_are_released_after_upload(
 
 
 def test_describe_attachments_kept_for_the_input_module() -> None:
-    from agentsight_otel.tracker import inputs
+    from agentsight_otel._tracker import inputs
 
     files, attributes = inputs.attachments([{"data": b64(PNG)}], "base64", "agent", None)
     assert files == [{"filename": "attachment-1.png", "size": len(PNG), "mime_type": "image/png"}]

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import requests
 
-from agentsight_otel.attachments import MAX_FILE_BYTES, prepare
-from agentsight_otel.attachments.body import Fields, UploadBody, json_body, multipart_body
+from agentsight_otel._attachments import MAX_FILE_BYTES, prepare
+from agentsight_otel._attachments.body import Fields, UploadBody, json_body, multipart_body
 from agentsight_otel.server import LocalServer, render_transcript
 from agentsight_otel.testing import TEST_API_KEY
 

@@ -13,13 +13,13 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from agentsight_otel import ConversationTracker
-from agentsight_otel import semconv as sc
-from agentsight_otel.attachments import prepare
-from agentsight_otel.attachments.uploader import Uploader, UploadJob
-from agentsight_otel.config import resolve_settings
-from agentsight_otel.export.client import IngestClient, RetryPolicy
-from agentsight_otel.export.ledger import DeliveryLedger, Receipt
-from agentsight_otel.export.transport import Body, HttpResponse
+from agentsight_otel import _semconv as sc
+from agentsight_otel._attachments import prepare
+from agentsight_otel._attachments.uploader import Uploader, UploadJob
+from agentsight_otel._config import resolve_settings
+from agentsight_otel._delivery.client import IngestClient, RetryPolicy
+from agentsight_otel._delivery.ledger import DeliveryLedger, Receipt
+from agentsight_otel._delivery.transport import Body, HttpResponse
 from agentsight_otel.testing import TEST_API_KEY, FakeBackend, FakeClock, ScriptedTransport, refused
 
 from .helpers import UPLOADS, UPSERTS, paths, pdf_bytes, png_bytes, uploads

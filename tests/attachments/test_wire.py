@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from agentsight_otel.attachments import prepare
-from agentsight_otel.attachments.body import Fields, LengthMismatch, json_body, multipart_body
-from agentsight_otel.attachments.sources import RAW_CHUNK
-from agentsight_otel.server.body import BodyError
-from agentsight_otel.server.multipart import MultipartParser, PartStart, boundary_of
+from agentsight_otel._attachments import prepare
+from agentsight_otel._attachments.body import Fields, LengthMismatch, json_body, multipart_body
+from agentsight_otel._attachments.sources import RAW_CHUNK
+from agentsight_otel._server.body import BodyError
+from agentsight_otel._server.multipart import MultipartParser, PartStart, boundary_of
 
 from .helpers import parse_multipart, pdf_bytes, png_bytes
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from opentelemetry import context as otel_context
 
-from agentsight_otel.bridge.runner import Bridge
+from agentsight_otel._bridge.runner import Bridge
 from agentsight_otel.testing import ScriptedTransport
 from tests.bridge.helpers import bridge_config, delivery_settings
 

@@ -17,11 +17,11 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from agentsight_otel import ConversationTracker, traced_action
-from agentsight_otel import semconv as sc
-from agentsight_otel.bridge.config import Address, BridgeConfig
-from agentsight_otel.config import Settings, resolve_settings
-from agentsight_otel.export.ledger import DeliveryLedger
-from agentsight_otel.export.transport import HttpResponse
+from agentsight_otel import _semconv as sc
+from agentsight_otel._bridge.config import Address, BridgeConfig
+from agentsight_otel._config import Settings, resolve_settings
+from agentsight_otel._delivery.ledger import DeliveryLedger
+from agentsight_otel._delivery.transport import HttpResponse
 from agentsight_otel.testing import TEST_API_KEY, ScriptedTransport
 
 INGEST = "/api/ingest/"

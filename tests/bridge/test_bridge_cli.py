@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from agentsight_otel.bridge.config import Address, parse_address, resolve_bridge_config
-from agentsight_otel.bridge.runner import Bridge
-from agentsight_otel.cli import build_parser, main
+from agentsight_otel._bridge.config import Address, parse_address, resolve_bridge_config
+from agentsight_otel._bridge.runner import Bridge
+from agentsight_otel._cli import build_parser, main
 from agentsight_otel.exceptions import ConfigurationError
 from agentsight_otel.server import LocalServer
 from agentsight_otel.testing import TEST_API_KEY, read_local
@@ -117,7 +117,7 @@ def test_configuration_problems_exit_2_before_listening(
 
 def test_the_cli_parser_builds_without_the_server_modules() -> None:
     code = (
-        "import sys; from agentsight_otel.cli import build_parser; build_parser(); "
+        "import sys; from agentsight_otel._cli import build_parser; build_parser(); "
         "print(any(m in sys.modules for m in ('uvicorn', 'starlette', 'grpc')))"
     )
     result = subprocess.run(
@@ -131,7 +131,7 @@ def start_cli_bridge(endpoint: str, *flags: str) -> tuple[subprocess.Popen[str],
     """``agentsight-otel bridge`` in a subprocess on a free port; its traces URL."""
     command = ["bridge", "--http", "127.0.0.1:0", "--grpc", "off", "--endpoint", endpoint]
     process = subprocess.Popen(
-        [sys.executable, "-m", "agentsight_otel.cli", *command, *flags],
+        [sys.executable, "-m", "agentsight_otel._cli", *command, *flags],
         env=clean_env(AGENTSIGHT_API_KEY=TEST_API_KEY),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

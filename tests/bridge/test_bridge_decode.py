@@ -20,13 +20,13 @@ from opentelemetry.trace import (
     TraceState,
 )
 
-from agentsight_otel.bridge.decode import (
+from agentsight_otel._bridge.decode import (
     MalformedRequest,
     decode_json,
     decode_protobuf,
     decode_request,
 )
-from agentsight_otel.mapping.records import records_from_spans
+from agentsight_otel._mapping.records import records_from_spans
 from tests.bridge.helpers import captured_spans, otlp_json, otlp_protobuf, request_with
 
 TRACE = "0af7651916cd43dd8448eb211c80319c"

@@ -16,8 +16,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
 
 from agentsight_otel import AgentSightSpanExporter, ConversationTracker
-from agentsight_otel.bridge.runner import Bridge
-from agentsight_otel.export.ledger import DeliveryLedger
+from agentsight_otel._bridge.runner import Bridge
+from agentsight_otel._delivery.ledger import DeliveryLedger
 from agentsight_otel.testing import TEST_API_KEY, ScriptedTransport
 from tests.bridge.conftest import StartBridge
 from tests.bridge.helpers import (

@@ -10,10 +10,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from agentsight_otel.bridge.auth import authorized
-from agentsight_otel.bridge.dedupe import SeenSpans
-from agentsight_otel.bridge.intake import Admission, Intake
-from agentsight_otel.bridge.limits import (
+from agentsight_otel._bridge.auth import authorized
+from agentsight_otel._bridge.dedupe import SeenSpans
+from agentsight_otel._bridge.intake import Admission, Intake
+from agentsight_otel._bridge.limits import (
     BodyError,
     BodyTooLarge,
     UnsupportedEncoding,
@@ -21,7 +21,7 @@ from agentsight_otel.bridge.limits import (
     decompress,
     read_capped,
 )
-from agentsight_otel.mapping.records import Scope, SpanRecord
+from agentsight_otel._mapping.records import Scope, SpanRecord
 
 
 def record(span_id: int, trace_id: int = 1) -> SpanRecord:

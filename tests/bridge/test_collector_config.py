@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from agentsight_otel.bridge.config import BridgeConfig
+from agentsight_otel._bridge.config import BridgeConfig
 from tests.bridge import yaml_subset
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -23,8 +23,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import Status, StatusCode
 
 from agentsight_otel import AgentSightSpanExporter
-from agentsight_otel import semconv as sc
-from agentsight_otel.export.ledger import DeliveryLedger
+from agentsight_otel import _semconv as sc
+from agentsight_otel._delivery.ledger import DeliveryLedger
 from agentsight_otel.testing import TEST_API_KEY, ScriptedTransport
 
 T0 = 1_795_000_000_000_000_000

@@ -41,8 +41,8 @@ from oracle_scenario import (
 )
 
 from agentsight_otel import ConversationTracker
+from agentsight_otel._server.validation import Rejection, validate_ingest
 from agentsight_otel.server import LocalServer
-from agentsight_otel.server.validation import Rejection, validate_ingest
 from agentsight_otel.testing import fake_backend
 
 HERE = Path(__file__).resolve().parent

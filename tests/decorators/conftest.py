@@ -16,10 +16,10 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from agentsight_otel._actions import call
 from agentsight_otel._log import RateLimitedLog
-from agentsight_otel.actions import call
+from agentsight_otel._tracker.core import ACTIVE_TRACKER
 from agentsight_otel.testing import fake_backend
-from agentsight_otel.tracker.core import ACTIVE_TRACKER
 
 from .helpers import Rig
 

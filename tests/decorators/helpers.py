@@ -10,7 +10,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from agentsight_otel import semconv as sc
+from agentsight_otel import _semconv as sc
 from agentsight_otel.testing import FakeBackend
 
 

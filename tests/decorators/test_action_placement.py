@@ -13,7 +13,7 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from agentsight_otel import semconv as sc
+from agentsight_otel import _semconv as sc
 from agentsight_otel import traced_action
 
 from .helpers import Rig, arguments, attrs, blocks, current_name, of_kind, parent_id, span_id

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from agentsight_otel.actions.plan import ArgumentPlan
+from agentsight_otel._actions.plan import ArgumentPlan
 
 
 def plain(a, b, c=3): ...  # type: ignore[no-untyped-def]

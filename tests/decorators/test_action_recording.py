@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from opentelemetry.trace import StatusCode
 
-from agentsight_otel import semconv as sc
+from agentsight_otel import _semconv as sc
 from agentsight_otel import traced_action
-from agentsight_otel.sanitize import MAX_TEXT, TRUNCATION_MARKER, to_text
+from agentsight_otel._sanitize import MAX_TEXT, TRUNCATION_MARKER, to_text
 
 from .helpers import Rig, arguments, attrs
 

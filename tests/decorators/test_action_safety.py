@@ -16,7 +16,7 @@ import pytest
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.trace import StatusCode
 
-from agentsight_otel import semconv as sc
+from agentsight_otel import _semconv as sc
 from agentsight_otel import traced_action
 
 from .helpers import Rig, arguments, attrs, of_kind, parent_id, span_id

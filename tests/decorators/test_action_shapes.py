@@ -9,9 +9,8 @@ from typing import Any
 
 import pytest
 
-from agentsight_otel import semconv as sc
+from agentsight_otel import _semconv as sc
 from agentsight_otel import traced_action
-from agentsight_otel.decorators import traced_action as from_decorators
 from agentsight_otel.exceptions import ValidationError
 
 from .helpers import Rig, arguments, attrs, current_name
@@ -79,10 +78,6 @@ def test_the_three_shapes_record_an_action_each(rig: Rig) -> None:
     assert renamed[sc.TOOL_NAME] == renamed[sc.ENTITY_NAME] == "renamed"
     wire = rig.send("shapes")
     assert sorted(s["kind"] for s in wire["spans"]) == ["task", "tool", "tool", "turn"]
-
-
-def test_the_package_and_the_decorators_module_export_the_same_decorator() -> None:
-    assert from_decorators is traced_action
 
 
 def test_methods_drop_self_and_cls_whichever_way_they_are_stacked(rig: Rig) -> None:

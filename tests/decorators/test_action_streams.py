@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from opentelemetry.trace import StatusCode
 
-from agentsight_otel import semconv as sc
+from agentsight_otel import _semconv as sc
 from agentsight_otel import traced_action
-from agentsight_otel.actions.call import OUTCOME
+from agentsight_otel._actions.call import OUTCOME
 
 from .helpers import Rig, attrs, current_name
 

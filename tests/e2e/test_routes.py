@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from agentsight_otel import ConversationTracker, traced_action
-from agentsight_otel.export.ledger import DeliveryLedger
+from agentsight_otel._delivery.ledger import DeliveryLedger
 from agentsight_otel.server import LocalServer
 from agentsight_otel.testing import TEST_API_KEY, read_local
 from tests.e2e.conftest import run_python
@@ -135,7 +135,7 @@ def test_same_conversation_from_two_processes_is_one_trace(server: LocalServer) 
 
 
 def test_demo_prints_what_the_server_received() -> None:
-    done = run_python("from agentsight_otel.cli import main; raise SystemExit(main(['demo']))")
+    done = run_python("from agentsight_otel._cli import main; raise SystemExit(main(['demo']))")
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "What the server received" in out

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from opentelemetry import context as otel_context
 
+from agentsight_otel._tracker.core import ACTIVE_TRACKER
 from agentsight_otel.server import LocalServer
-from agentsight_otel.server.faults import FaultProxy
 from agentsight_otel.testing import TEST_API_KEY
-from agentsight_otel.tracker.core import ACTIVE_TRACKER
 from tests.reliability.helpers import FIGURES, ServerView, WireLog
+from tests.support.faults import FaultProxy
 
 
 @pytest.fixture(autouse=True)

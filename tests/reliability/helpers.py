@@ -21,11 +21,11 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from agentsight_otel import AgentSightSpanExporter, ConversationTracker, traced_action
-from agentsight_otel.export.client import RetryPolicy
-from agentsight_otel.export.ledger import DeliveryLedger
-from agentsight_otel.export.transport import Body, HttpResponse, RequestsTransport
-from agentsight_otel.server.faults import Request
+from agentsight_otel._delivery.client import RetryPolicy
+from agentsight_otel._delivery.ledger import DeliveryLedger
+from agentsight_otel._delivery.transport import Body, HttpResponse, RequestsTransport
 from agentsight_otel.testing import TEST_API_KEY
+from tests.support.faults import Request
 
 FIGURES: list[tuple[str, dict[str, Any]]] = []
 FAST_RETRIES = RetryPolicy(max_attempts=50, base_delay=0.05, max_delay=0.5, retry_after_cap=2.0)

@@ -13,7 +13,7 @@ import threading
 import pytest
 
 from agentsight_otel import ConversationTracker, install_sigterm_handler
-from agentsight_otel.export.ledger import DeliveryLedger
+from agentsight_otel._delivery.ledger import DeliveryLedger
 from agentsight_otel.server import LocalServer
 from agentsight_otel.testing import TEST_API_KEY
 from tests.reliability.helpers import (

@@ -4,14 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from agentsight_otel.server.faults import (
-    Fault,
-    FaultProxy,
-    Hang,
-    ResetRequest,
-    ResetResponse,
-    Respond,
-)
 from tests.reliability.helpers import (
     ServerView,
     WireLog,
@@ -19,6 +11,14 @@ from tests.reliability.helpers import (
     converse,
     make_rig,
     report,
+)
+from tests.support.faults import (
+    Fault,
+    FaultProxy,
+    Hang,
+    ResetRequest,
+    ResetResponse,
+    Respond,
 )
 
 INGEST = "/api/ingest/"

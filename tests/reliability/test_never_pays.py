@@ -14,10 +14,10 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from agentsight_otel import ConversationTracker, traced_action
-from agentsight_otel.export.ledger import DeliveryLedger
-from agentsight_otel.server.faults import FaultProxy, Hang
+from agentsight_otel._delivery.ledger import DeliveryLedger
 from agentsight_otel.testing import TEST_API_KEY
 from tests.reliability.helpers import make_rig, report
+from tests.support.faults import FaultProxy, Hang
 
 T = TypeVar("T")
 SLACK_S = 5.0  # added to every documented bound: a loaded CI machine is slow, not wrong

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from agentsight_otel.server.faults import FaultProxy, Forward, Hang
 from tests.reliability.helpers import (
     Rig,
     ServerView,
@@ -19,6 +18,7 @@ from tests.reliability.helpers import (
     report,
     wait_until,
 )
+from tests.support.faults import FaultProxy, Forward, Hang
 
 RATE = 100  # conversations per second
 TICK = 0.1  # seconds between bursts of RATE * TICK conversations

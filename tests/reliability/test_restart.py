@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agentsight_otel.server.faults import FaultProxy
 from agentsight_otel.testing import TEST_API_KEY
 from tests.reliability.helpers import (
     ServerView,
@@ -13,6 +12,7 @@ from tests.reliability.helpers import (
     report,
     run_script,
 )
+from tests.support.faults import FaultProxy
 
 FIRST = """
 from opentelemetry import trace

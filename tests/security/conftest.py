@@ -13,7 +13,7 @@ import pytest
 import requests
 from hypothesis import HealthCheck, settings
 
-from agentsight_otel.bridge.runner import Bridge
+from agentsight_otel._bridge.runner import Bridge
 from agentsight_otel.testing import ScriptedTransport
 from tests.bridge.helpers import bridge_config, delivery_settings
 

@@ -16,12 +16,12 @@ import sys
 import atheris
 
 with atheris.instrument_imports():
-    from agentsight_otel.bridge.decode import MalformedRequest, decode_json, decode_protobuf
-    from agentsight_otel.bridge.limits import BodyError, decompress
-    from agentsight_otel.export.assembler import TraceAssembler
-    from agentsight_otel.export.worker import SDK
-    from agentsight_otel.mapping.packing import pack
-    from agentsight_otel.mapping.payload import PayloadBuilder
+    from agentsight_otel._bridge.decode import MalformedRequest, decode_json, decode_protobuf
+    from agentsight_otel._bridge.limits import BodyError, decompress
+    from agentsight_otel._export.assembler import TraceAssembler
+    from agentsight_otel._export.worker import SDK
+    from agentsight_otel._mapping.packing import pack
+    from agentsight_otel._mapping.payload import PayloadBuilder
 
 LIMIT = 1 << 20
 ENCODINGS = ("", "gzip", "deflate")

@@ -25,11 +25,11 @@ import grpc
 import pytest
 
 from agentsight_otel import AgentSightSpanExporter, traced_action
-from agentsight_otel import semconv as sc
-from agentsight_otel.config import DEFAULT_ENDPOINT, resolve_settings
+from agentsight_otel import _semconv as sc
+from agentsight_otel._config import DEFAULT_ENDPOINT, resolve_settings
+from agentsight_otel._redaction import Redactor
+from agentsight_otel._sanitize import MAX_JSON, MAX_TEXT, TRUNCATION_MARKER
 from agentsight_otel.exceptions import ConfigurationError, InvalidApiKeyError, ValidationError
-from agentsight_otel.redaction import Redactor
-from agentsight_otel.sanitize import MAX_JSON, MAX_TEXT, TRUNCATION_MARKER
 from agentsight_otel.testing import TEST_API_KEY, FakeBackend, ScriptedTransport
 from tests.bridge.helpers import captured_spans, otlp_protobuf
 from tests.security.conftest import BRIDGE_TOKEN, BridgeRig

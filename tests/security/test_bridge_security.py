@@ -17,9 +17,9 @@ import grpc
 import pytest
 import requests
 
-from agentsight_otel.bridge.config import Address, BridgeConfig, resolve_bridge_config
-from agentsight_otel.bridge.runner import Bridge, warn_if_open
-from agentsight_otel.export.transport import HttpResponse
+from agentsight_otel._bridge.config import Address, BridgeConfig, resolve_bridge_config
+from agentsight_otel._bridge.runner import Bridge, warn_if_open
+from agentsight_otel._delivery.transport import HttpResponse
 from agentsight_otel.testing import TEST_API_KEY, ScriptedTransport
 from tests.bridge.helpers import bridge_config, captured_spans, delivery_settings, otlp_protobuf
 from tests.security.conftest import BRIDGE_TOKEN, BridgeRig

@@ -26,14 +26,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from agentsight_otel import semconv as sc
-from agentsight_otel.bridge.decode import Decoded, MalformedRequest, decode_json, decode_protobuf
-from agentsight_otel.bridge.limits import BodyError, BodyTooLarge, decompress
-from agentsight_otel.export.assembler import TraceAssembler
-from agentsight_otel.export.worker import SDK
-from agentsight_otel.mapping.packing import pack
-from agentsight_otel.mapping.payload import PayloadBuilder
-from agentsight_otel.server.validation import loads_strict
+from agentsight_otel import _semconv as sc
+from agentsight_otel._bridge.decode import Decoded, MalformedRequest, decode_json, decode_protobuf
+from agentsight_otel._bridge.limits import BodyError, BodyTooLarge, decompress
+from agentsight_otel._export.assembler import TraceAssembler
+from agentsight_otel._export.worker import SDK
+from agentsight_otel._mapping.packing import pack
+from agentsight_otel._mapping.payload import PayloadBuilder
+from agentsight_otel._server.validation import loads_strict
 from tests.bridge.helpers import captured_spans, otlp_json, otlp_protobuf
 from tests.security.conftest import BRIDGE_TOKEN, BridgeRig
 

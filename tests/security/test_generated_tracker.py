@@ -17,7 +17,7 @@ from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from agentsight_otel.config import resolve_settings
+from agentsight_otel._config import resolve_settings
 from agentsight_otel.exceptions import ConfigurationError, ValidationError
 from agentsight_otel.testing import TEST_API_KEY, FakeBackend, fake_backend
 from tests.security.wire import assert_bodies_valid

@@ -17,15 +17,15 @@ from hypothesis import strategies as st
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from agentsight_otel import semconv as sc
-from agentsight_otel.exceptions import ConfigurationError
-from agentsight_otel.redaction import (
+from agentsight_otel import _semconv as sc
+from agentsight_otel._redaction import (
     CARD_REPLACEMENT,
     EMAIL_REPLACEMENT,
     FAILED_REPLACEMENT,
     Redactor,
     luhn_valid,
 )
+from agentsight_otel.exceptions import ConfigurationError
 from agentsight_otel.testing import FakeBackend
 from tests.security.wire import KEEP, assert_bodies_valid, keep_block
 from tests.unit.helpers import wire_spans

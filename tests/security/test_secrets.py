@@ -19,11 +19,11 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 from agentsight_otel import AgentSightSpanExporter, ConversationTracker
-from agentsight_otel.config import resolve_settings
+from agentsight_otel._config import resolve_settings
+from agentsight_otel._delivery.client import IngestClient, RetryPolicy
+from agentsight_otel._delivery.ledger import DeliveryLedger
+from agentsight_otel._delivery.transport import HttpResponse, RequestsTransport, TransportError
 from agentsight_otel.exceptions import InvalidApiKeyError
-from agentsight_otel.export.client import IngestClient, RetryPolicy
-from agentsight_otel.export.ledger import DeliveryLedger
-from agentsight_otel.export.transport import HttpResponse, RequestsTransport, TransportError
 from agentsight_otel.server import LocalServer
 from agentsight_otel.testing import TEST_API_KEY, FakeBackend, ScriptedTransport, fake_backend
 

@@ -19,12 +19,12 @@ import requests
 from urllib3.exceptions import InsecureRequestWarning
 
 from agentsight_otel import AgentSightSpanExporter, ConversationTracker
-from agentsight_otel.config import resolve_settings
+from agentsight_otel._config import resolve_settings
+from agentsight_otel._delivery import transport as transport_module
+from agentsight_otel._delivery.client import IngestClient
+from agentsight_otel._delivery.plaintext import exposes_key, is_loopback
+from agentsight_otel._delivery.transport import RequestsTransport, TransportError
 from agentsight_otel.exceptions import ConfigurationError
-from agentsight_otel.export import transport as transport_module
-from agentsight_otel.export.client import IngestClient
-from agentsight_otel.export.plaintext import exposes_key, is_loopback
-from agentsight_otel.export.transport import RequestsTransport, TransportError
 from agentsight_otel.testing import TEST_API_KEY, ScriptedTransport
 
 WARNING_TEXT = "sent over plain http"

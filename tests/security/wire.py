@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from agentsight_otel import semconv as sc
-from agentsight_otel.server.validation import loads_strict, validate_ingest
+from agentsight_otel import _semconv as sc
+from agentsight_otel._server.validation import loads_strict, validate_ingest
 from agentsight_otel.testing import ScriptedTransport
 from tests.unit.helpers import blocks, messages, wire_spans
 

@@ -8,8 +8,8 @@ import pytest
 import requests
 from server_helpers import KEY, OTHER_KEY, Api, StartServer, body, load_sample
 
+from agentsight_otel._server.auth import check_authorization
 from agentsight_otel.server import LocalServer
-from agentsight_otel.server.auth import check_authorization
 
 MALFORMED = "ags_not-a-real-key-but-secret-1234"
 ROUTES = [

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from server_helpers import CID, Api, block, body, message, span, turn
 
-from agentsight_otel.server.validation import Rejection, validate_ingest
+from agentsight_otel._server.validation import Rejection, validate_ingest
 
 Mutate = Callable[[dict[str, Any]], None]
 

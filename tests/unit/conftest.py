@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from agentsight_otel import AgentSightSpanExporter
-from agentsight_otel.export.ledger import DeliveryLedger
+from agentsight_otel._delivery.ledger import DeliveryLedger
 from agentsight_otel.testing import TEST_API_KEY, FakeClock
 
 

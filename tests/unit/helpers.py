@@ -12,10 +12,10 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from agentsight_otel import ConversationTracker
-from agentsight_otel import semconv as sc
-from agentsight_otel.export.ledger import DeliveryLedger
-from agentsight_otel.export.transport import HttpResponse, TransportError
-from agentsight_otel.mapping.records import EventRecord, Scope, SpanRecord
+from agentsight_otel import _semconv as sc
+from agentsight_otel._delivery.ledger import DeliveryLedger
+from agentsight_otel._delivery.transport import HttpResponse, TransportError
+from agentsight_otel._mapping.records import EventRecord, Scope, SpanRecord
 from agentsight_otel.testing import TEST_API_KEY, FakeClock, ScriptedTransport
 
 ISO_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}\+00:00$")

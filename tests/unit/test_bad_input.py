@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from agentsight_otel import AgentSightSpanExporter, ConversationTracker
-from agentsight_otel import semconv as sc
+from agentsight_otel import _semconv as sc
+from agentsight_otel._sanitize import MAX_JSON, MAX_TEXT, TRUNCATION_MARKER
 from agentsight_otel.exceptions import (
     AgentSightError,
     ConfigurationError,
@@ -21,7 +22,6 @@ from agentsight_otel.exceptions import (
     NothingToSendError,
     ValidationError,
 )
-from agentsight_otel.sanitize import MAX_JSON, MAX_TEXT, TRUNCATION_MARKER
 from agentsight_otel.testing import TEST_API_KEY, FakeBackend
 
 from .helpers import blocks, messages, wire_spans

@@ -12,13 +12,13 @@ import threading
 import pytest
 
 from agentsight_otel import AgentSightSpanExporter
-from agentsight_otel import semconv as sc
-from agentsight_otel.config import resolve_settings
-from agentsight_otel.export.client import IngestClient, RetryPolicy, retry_after
-from agentsight_otel.export.clock import SystemClock
-from agentsight_otel.export.ledger import DeliveryLedger
-from agentsight_otel.export.transport import HttpResponse
-from agentsight_otel.ids import conversation_trace_id
+from agentsight_otel import _semconv as sc
+from agentsight_otel._config import resolve_settings
+from agentsight_otel._delivery.client import IngestClient, RetryPolicy, retry_after
+from agentsight_otel._delivery.clock import SystemClock
+from agentsight_otel._delivery.ledger import DeliveryLedger
+from agentsight_otel._delivery.transport import HttpResponse
+from agentsight_otel._ids import conversation_trace_id
 from agentsight_otel.testing import (
     TEST_API_KEY,
     FakeBackend,

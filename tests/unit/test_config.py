@@ -10,15 +10,15 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 
 from agentsight_otel import AgentSightSpanExporter, ConversationTracker
-from agentsight_otel.config import (
+from agentsight_otel._config import (
     DEFAULT_ENDPOINT,
     ApiKey,
     Settings,
     parse_api_key,
     resolve_settings,
 )
+from agentsight_otel._delivery.ledger import DeliveryLedger
 from agentsight_otel.exceptions import ConfigurationError, InvalidApiKeyError
-from agentsight_otel.export.ledger import DeliveryLedger
 from agentsight_otel.testing import TEST_API_KEY, FakeClock, ScriptedTransport
 
 from .helpers import ingest_posts, tool_record

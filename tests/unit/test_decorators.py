@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from agentsight_otel import semconv as sc
+from agentsight_otel import _semconv as sc
 from agentsight_otel import traced_action
 from agentsight_otel.testing import FakeBackend
 

@@ -7,15 +7,15 @@ from typing import Any
 
 import pytest
 
-from agentsight_otel.config import resolve_settings
-from agentsight_otel.export import worker as worker_module
-from agentsight_otel.export.capabilities import RETRY_INTERVAL_S, BackendCapabilities
-from agentsight_otel.export.client import IngestClient
-from agentsight_otel.export.ledger import DeliveryLedger
-from agentsight_otel.export.transport import HttpResponse
-from agentsight_otel.mapping.payload import PayloadBuilder, TraceGroup
+from agentsight_otel._config import resolve_settings
+from agentsight_otel._delivery.client import IngestClient
+from agentsight_otel._delivery.ledger import DeliveryLedger
+from agentsight_otel._delivery.transport import HttpResponse
+from agentsight_otel._export import worker as worker_module
+from agentsight_otel._export.capabilities import RETRY_INTERVAL_S, BackendCapabilities
+from agentsight_otel._mapping.payload import PayloadBuilder, TraceGroup
+from agentsight_otel._tracker.pipeline import Pipeline
 from agentsight_otel.testing import TEST_API_KEY, FakeBackend, FakeClock, ScriptedTransport, refused
-from agentsight_otel.tracker.pipeline import Pipeline
 from tests.unit.helpers import messages, turn_record
 
 ME = b'{"capabilities": ["gzip-ingest"], "environments": [{"slug": "staging"}]}'

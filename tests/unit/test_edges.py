@@ -10,12 +10,12 @@ import pytest
 from opentelemetry.sdk.trace.export import SpanExportResult
 
 from agentsight_otel import AgentSightSpanExporter, ConversationTracker
-from agentsight_otel import semconv as sc
+from agentsight_otel import _semconv as sc
+from agentsight_otel._delivery.client import retry_after
+from agentsight_otel._delivery.ledger import DeliveryLedger
+from agentsight_otel._delivery.transport import HttpResponse
+from agentsight_otel._ids import conversation_trace_id
 from agentsight_otel._log import RateLimitedLog
-from agentsight_otel.export.client import retry_after
-from agentsight_otel.export.ledger import DeliveryLedger
-from agentsight_otel.export.transport import HttpResponse
-from agentsight_otel.ids import conversation_trace_id
 from agentsight_otel.testing import TEST_API_KEY, FakeBackend, FakeClock, ScriptedTransport
 
 from .helpers import (

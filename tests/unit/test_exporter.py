@@ -11,10 +11,10 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExportResult
 
 from agentsight_otel import AgentSightSpanExporter, ConversationTracker
-from agentsight_otel import semconv as sc
-from agentsight_otel.export.assembler import TraceAssembler
-from agentsight_otel.export.ledger import DeliveryLedger
-from agentsight_otel.ids import conversation_trace_id, derived_span_id, hex_span_id
+from agentsight_otel import _semconv as sc
+from agentsight_otel._delivery.ledger import DeliveryLedger
+from agentsight_otel._export.assembler import TraceAssembler
+from agentsight_otel._ids import conversation_trace_id, derived_span_id, hex_span_id
 from agentsight_otel.testing import (
     TEST_API_KEY,
     FakeBackend,

@@ -15,11 +15,11 @@ from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased, TraceIdRatioBased
 
 from agentsight_otel import AgentSightSpanExporter, ConversationTracker
-from agentsight_otel import semconv as sc
-from agentsight_otel.export.ledger import DeliveryLedger
-from agentsight_otel.ids import conversation_trace_id, hex_span_id, hex_trace_id
+from agentsight_otel import _semconv as sc
+from agentsight_otel._delivery.ledger import DeliveryLedger
+from agentsight_otel._ids import conversation_trace_id, hex_span_id, hex_trace_id
+from agentsight_otel._tracker import pipeline as pipeline_module
 from agentsight_otel.testing import TEST_API_KEY, FakeBackend, ScriptedTransport
-from agentsight_otel.tracker import pipeline as pipeline_module
 
 from .helpers import blocks, memory_tracker, messages, wire_spans
 
@@ -52,7 +52,7 @@ def test_two_trackers_put_a_conversation_in_one_trace(make_backend) -> None:
 
 
 def test_trace_id_is_the_same_in_another_process() -> None:
-    code = "from agentsight_otel.ids import conversation_trace_id as f; print(f('proc-conv'))"
+    code = "from agentsight_otel._ids import conversation_trace_id as f; print(f('proc-conv'))"
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )

@@ -10,8 +10,8 @@ import json
 import pytest
 
 from agentsight_otel import ConversationTracker, conversation_tracker
-from agentsight_otel import semconv as sc
-from agentsight_otel.export.client import RetryPolicy
+from agentsight_otel import _semconv as sc
+from agentsight_otel._delivery.client import RetryPolicy
 from agentsight_otel.helpers import generate_conversation_id
 from agentsight_otel.testing import FakeBackend, HttpResponse, ScriptedTransport
 

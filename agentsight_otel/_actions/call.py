@@ -1,0 +1,202 @@
+"""Ending an action span (exactly once, never raising) and the state of one that outlives a call."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import traceback
+from contextvars import Token
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import Status, StatusCode
+
+from agentsight_otel import _semconv as sc
+from agentsight_otel._log import RateLimitedLog
+from agentsight_otel._sanitize import MAX_TEXT, to_text, truncate
+
+# How a streamed (or handed-back awaitable) action ended: "exhausted", "closed" (early, by the
+# consumer) or "abandoned" (garbage-collected without being finished).
+OUTCOME = "agentsight.tool.outcome"
+
+# Set while the library works for an action (starting, recording, ending): a decorated function
+# called meanwhile (by a span processor, a redact hook, an argument's __str__) runs untraced,
+# so that nothing recurses without end and no tracker lock is taken twice.
+BUSY: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "agentsight_otel.action_busy", default=False
+)
+_OK = Status(StatusCode.OK)
+_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1  # what the JSON encoder writes as a plain integer
+_LOG = RateLimitedLog()
+
+
+def report(stage: str, exc: BaseException) -> None:
+    """Log a failure of the library's own (rate-limited); the user's call goes on."""
+    try:
+        detail = f"{type(exc).__name__}: {exc}"
+    except Exception:
+        detail = type(exc).__name__
+    _LOG.log(
+        logging.WARNING,
+        f"traced_action.{stage}",
+        f"@traced_action: {stage} failed ({detail}); the call itself is unaffected",
+    )
+
+
+def succeed(span: trace.Span, result: object, capture_result: bool) -> None:
+    """End with OK status and the result as the response."""
+    busy = BUSY.set(True)
+    try:
+        try:
+            span.set_status(_OK)
+            if result is not None and capture_result and span.is_recording():
+                span.set_attribute(sc.TOOL_RESPONSE, response_text(result))
+        except Exception as exc:
+            report("recording the result", exc)
+        span.end()
+    except Exception as exc:
+        report("ending the action span", exc)
+    finally:
+        BUSY.reset(busy)
+
+
+def fail(span: trace.Span, error: BaseException, response: str | None = None) -> None:
+    """End with error status, the error text and the ``exception`` event (once)."""
+    busy = BUSY.set(True)
+    try:
+        try:
+            text = error_text(error)
+            span.set_attribute(sc.TOOL_ERROR, text)
+            if response is not None:
+                span.set_attribute(sc.TOOL_RESPONSE, response)
+            span.set_status(Status(StatusCode.ERROR, text))
+            _record_exception(span, error)
+        except Exception as exc:
+            report("recording the error", exc)
+        span.end()
+    except Exception as exc:
+        report("ending the action span", exc)
+    finally:
+        BUSY.reset(busy)
+
+
+def finish(span: trace.Span, outcome: str, response: str | None) -> None:
+    """End a stream: OK when exhausted; closed or abandoned streams keep status unset."""
+    busy = BUSY.set(True)
+    try:
+        try:
+            span.set_attribute(OUTCOME, outcome)
+            if response is not None:
+                span.set_attribute(sc.TOOL_RESPONSE, response)
+            if outcome == "exhausted":
+                span.set_status(_OK)
+        except Exception as exc:
+            report("recording the stream", exc)
+        span.end()
+    except Exception as exc:
+        report("ending the action span", exc)
+    finally:
+        BUSY.reset(busy)
+
+
+class ActionCall:
+    """An action that outlives its call (a stream, an awaitable): ended once, whatever comes."""
+
+    __slots__ = ("capture_result", "context", "ended", "pieces", "size", "span", "textual")
+
+    def __init__(
+        self, capture_result: bool, span: trace.Span, context: otel_context.Context
+    ) -> None:
+        self.capture_result = capture_result
+        self.span = span
+        self.context = context
+        self.ended = False
+        self.pieces: list[str] | None = None
+        self.size = 0
+        self.textual = True
+
+    def enter(self) -> Token[otel_context.Context]:
+        """Make the action span current; the token for ``leave``."""
+        return otel_context.attach(self.context)
+
+    def leave(self, token: Token[otel_context.Context]) -> None:
+        """Restore the context ``enter`` replaced."""
+        otel_context.detach(token)
+
+    def succeed(self, result: object) -> None:
+        """End with OK status and the result as the response."""
+        if not self.ended:
+            self.ended = True
+            succeed(self.span, result, self.capture_result)
+
+    def fail(self, error: BaseException) -> None:
+        """End as failed; what streamed before the failure is the response."""
+        if not self.ended:
+            self.ended = True
+            fail(self.span, error, self._streamed())
+
+    def finish_stream(self, outcome: str) -> None:
+        """End a stream that was exhausted, closed or abandoned."""
+        if not self.ended:
+            self.ended = True
+            finish(self.span, outcome, self._streamed())
+
+    def abandon(self) -> None:
+        """End a stream or awaitable dropped without being finished (a finalizer callback)."""
+        self.finish_stream("abandoned")
+
+    def collect(self, item: object) -> None:
+        """Keep a streamed item's text for the response, up to the text limit."""
+        if not self.capture_result or self.size > MAX_TEXT:
+            return
+        textual = type(item) is str
+        try:
+            text = item if isinstance(item, str) and textual else to_text(item)
+        except Exception as exc:
+            report("recording a streamed item", exc)
+            self.size = MAX_TEXT + 1
+            return
+        if self.pieces is None:
+            self.pieces = []
+        self.pieces.append(text)
+        self.size += len(text)
+        self.textual = self.textual and textual
+
+    def _streamed(self) -> str | None:
+        """What streamed so far: strings joined as they are, other items one per line."""
+        pieces, self.pieces = self.pieces, None
+        if not pieces:
+            return None
+        return truncate(("" if self.textual else "\n").join(pieces))
+
+
+def response_text(result: object) -> str:
+    """``sanitize.to_text``, sooner for the integers many tools return (the same text)."""
+    if type(result) is int and _INT_MIN <= result <= _INT_MAX:
+        return str(result)
+    return to_text(result)
+
+
+def error_text(error: BaseException) -> str:
+    """What the action log shows for an exception; a cancelled task says so plainly."""
+    if isinstance(error, asyncio.CancelledError):
+        return "cancelled"
+    try:
+        return truncate(f"{type(error).__name__}: {error}")
+    except Exception:
+        return type(error).__name__
+
+
+def _record_exception(span: trace.Span, error: BaseException) -> None:
+    """The ``exception`` event; without the message when the exception cannot be printed."""
+    try:
+        span.record_exception(error)
+    except Exception:
+        span.add_event(
+            "exception",
+            {
+                "exception.type": f"{type(error).__module__}.{type(error).__qualname__}",
+                "exception.stacktrace": "".join(traceback.format_tb(error.__traceback__)),
+            },
+        )

@@ -1,0 +1,148 @@
+"""Actions that outlive the call: generators, async generators and handed-back awaitables.
+
+The span starts at the call (arguments, placement) and ends when the stream is exhausted,
+closed or abandoned, or when the awaitable settles. The action span is current only while the
+wrapped code runs, never in the consumer between items.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import AsyncGenerator, Awaitable, Generator
+from typing import Any, TypeVar
+
+from agentsight_otel._actions.call import ActionCall, report
+
+T = TypeVar("T")
+
+
+def watch(owner: object, call: ActionCall) -> None:
+    """End the action as abandoned if ``owner`` is garbage-collected before it finished."""
+    try:
+        weakref.finalize(owner, call.abandon).atexit = False
+    except Exception as exc:
+        report("watching for abandonment", exc)
+
+
+def drive(call: ActionCall, inner: Generator[T, Any, Any]) -> Generator[T, Any, Any]:
+    """``yield from inner`` with the action span current inside ``inner`` only."""
+    sent: Any = None
+    thrown: BaseException | None = None
+    while True:
+        token = call.enter()
+        try:
+            item = inner.send(sent) if thrown is None else inner.throw(thrown)
+        except StopIteration as stop:
+            call.leave(token)
+            call.finish_stream("exhausted")
+            return stop.value
+        except BaseException as exc:
+            call.leave(token)
+            call.fail(exc)
+            raise
+        call.leave(token)
+        call.collect(item)
+        thrown = None
+        try:
+            sent = yield item
+        except GeneratorExit:
+            _close(call, inner)
+            raise
+        except BaseException as exc:
+            sent, thrown = None, exc
+
+
+def _close(call: ActionCall, inner: Generator[Any, Any, Any]) -> None:
+    """Close ``inner`` (its cleanup runs inside the action) and end the action as closed."""
+    token = call.enter()
+    try:
+        inner.close()
+    except BaseException as exc:
+        call.leave(token)
+        call.fail(exc)
+        raise
+    call.leave(token)
+    call.finish_stream("closed")
+
+
+async def drive_async(call: ActionCall, inner: AsyncGenerator[T, Any]) -> AsyncGenerator[T, Any]:
+    """``async for`` over ``inner`` passing sends and throws on, with the span current inside."""
+    sent: Any = None
+    thrown: BaseException | None = None
+    while True:
+        token = call.enter()
+        try:
+            item = await (inner.asend(sent) if thrown is None else inner.athrow(thrown))
+        except StopAsyncIteration:
+            call.leave(token)
+            call.finish_stream("exhausted")
+            return
+        except BaseException as exc:
+            call.leave(token)
+            call.fail(exc)
+            raise
+        call.leave(token)
+        call.collect(item)
+        thrown = None
+        try:
+            sent = yield item
+        except GeneratorExit:
+            await _aclose(call, inner)
+            raise
+        except BaseException as exc:
+            sent, thrown = None, exc
+
+
+async def _aclose(call: ActionCall, inner: AsyncGenerator[Any, Any]) -> None:
+    """Close ``inner`` inside the action and end the action as closed."""
+    token = call.enter()
+    try:
+        await inner.aclose()
+    except BaseException as exc:
+        call.leave(token)
+        call.fail(exc)
+        raise
+    call.leave(token)
+    call.finish_stream("closed")
+
+
+async def settle(call: ActionCall, awaitable: Awaitable[T]) -> T:
+    """Await ``awaitable`` inside the action; its outcome ends the action."""
+    token = call.enter()
+    try:
+        result = await awaitable
+    except BaseException as exc:
+        call.leave(token)
+        call.fail(exc)
+        raise
+    call.leave(token)
+    call.succeed(result)
+    return result
+
+
+def settle_later(call: ActionCall, awaitable: Awaitable[T]) -> Awaitable[T]:
+    """What a plain function that returned an awaitable gives back: ends when it settles.
+
+    An asyncio future is returned as it is (callers may cancel it or add callbacks) and ends the
+    action from a done callback; any other awaitable is wrapped in a coroutine.
+    """
+    if isinstance(awaitable, asyncio.Future):
+        awaitable.add_done_callback(lambda future: _settled(call, future))
+        watch(awaitable, call)
+        return awaitable
+    wrapped = settle(call, awaitable)
+    watch(wrapped, call)
+    return wrapped
+
+
+def _settled(call: ActionCall, future: asyncio.Future[Any]) -> None:
+    """A done callback: the future's result, exception or cancellation ends the action."""
+    if future.cancelled():
+        call.fail(asyncio.CancelledError())
+        return
+    error = future.exception()
+    if error is not None:
+        call.fail(error)
+    else:
+        call.succeed(future.result())

@@ -1,0 +1,95 @@
+"""OTLP/gRPC: the ``TraceService/Export`` RPC on a thread-pool gRPC server."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, NoReturn
+
+import grpc
+from google.protobuf.any_pb2 import Any as AnyMessage
+from google.rpc import status_pb2
+from google.rpc.error_details_pb2 import RetryInfo
+
+from agentsight_otel._bridge.auth import authorized
+from agentsight_otel._bridge.config import Address, BridgeConfig
+from agentsight_otel._bridge.decode import MalformedRequest, decode_protobuf
+from agentsight_otel._bridge.intake import Admission
+from agentsight_otel._bridge.pipeline import BridgePipeline
+from agentsight_otel._bridge.responses import export_response
+
+SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
+
+
+class TraceService:
+    """Export: authorize, decode, admit; errors as the OTLP/gRPC spec lists them."""
+
+    def __init__(self, pipeline: BridgePipeline, config: BridgeConfig) -> None:
+        self._pipeline = pipeline
+        self._config = config
+
+    def export(self, request: bytes, context: Any) -> bytes:
+        """One Export call; the request arrives undecoded so bad bytes get INVALID_ARGUMENT."""
+        metadata = dict(context.invocation_metadata())
+        if not authorized(metadata.get("authorization"), self._config.token):
+            _abort(context, grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bridge token")
+        try:
+            with self._pipeline.decode_slots:
+                decoded = decode_protobuf(request)
+        except MalformedRequest as exc:
+            _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        admission = self._pipeline.submit(decoded, len(request))
+        if admission is Admission.FULL:
+            self._abort_retry(context, grpc.StatusCode.RESOURCE_EXHAUSTED, "the queue is full")
+        if admission is Admission.CLOSED:
+            self._abort_retry(context, grpc.StatusCode.UNAVAILABLE, "the bridge is shutting down")
+        data: bytes = export_response(decoded).SerializeToString()
+        return data
+
+    def _abort_retry(self, context: Any, code: Any, message: str) -> NoReturn:
+        """Abort with RetryInfo, which makes RESOURCE_EXHAUSTED retryable for OTLP clients."""
+        retry = RetryInfo()
+        retry.retry_delay.FromSeconds(self._config.retry_after)
+        detail = AnyMessage()
+        detail.Pack(retry)
+        status = status_pb2.Status(code=code.value[0], message=message, details=[detail])
+        # The Go exporters read the status details; the Python one reads retryinfo-bin.
+        context.set_trailing_metadata(
+            (
+                ("grpc-status-details-bin", status.SerializeToString()),
+                ("google.rpc.retryinfo-bin", retry.SerializeToString()),
+            )
+        )
+        _abort(context, code, message)
+
+
+def _abort(context: Any, code: Any, message: str) -> NoReturn:
+    """End the RPC with an error status (``abort`` raises to unwind the handler)."""
+    context.abort(code, message)
+    raise AssertionError("grpc's abort returned")
+
+
+def start_grpc_server(
+    pipeline: BridgePipeline, config: BridgeConfig, address: Address
+) -> tuple[Any, int]:
+    """A started server for the trace service, and the port it bound (0 picks one)."""
+    service = TraceService(pipeline, config)
+    handler = grpc.method_handlers_generic_handler(
+        SERVICE,
+        {
+            "Export": grpc.unary_unary_rpc_method_handler(
+                service.export,
+                request_deserializer=bytes,
+                response_serializer=bytes,
+            )
+        },
+    )
+    # gRPC enforces the limit on the decompressed message too, so gzip bombs stop there.
+    limit = config.max_body_bytes
+    server = grpc.server(
+        ThreadPoolExecutor(max_workers=config.grpc_workers, thread_name_prefix="agentsight-grpc"),
+        handlers=(handler,),
+        options=(("grpc.max_receive_message_length", limit),),
+    )
+    port = server.add_insecure_port(str(address))
+    server.start()
+    return server, int(port)

@@ -1,0 +1,134 @@
+"""OTLP/HTTP: ``POST /v1/traces`` (protobuf or JSON, gzip or not) as a Starlette app."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from agentsight_otel._bridge.auth import authorized
+from agentsight_otel._bridge.config import BridgeConfig
+from agentsight_otel._bridge.decode import Decoded, MalformedRequest, decode_json, decode_protobuf
+from agentsight_otel._bridge.intake import Admission
+from agentsight_otel._bridge.limits import (
+    BodyError,
+    BodyTooLarge,
+    check_encoding,
+    decompress,
+    read_capped,
+)
+from agentsight_otel._bridge.pipeline import BridgePipeline
+from agentsight_otel._bridge.responses import (
+    CONTENT_TYPES,
+    MEDIA_TYPES,
+    Encoding,
+    error_body,
+    success_body,
+)
+
+TRACES_PATH = "/v1/traces"
+
+
+class _Refusal(Exception):
+    """An OTLP error answer: status, message and extra headers."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.headers = headers or {}
+
+
+def create_bridge_app(pipeline: BridgePipeline, config: BridgeConfig) -> Starlette:
+    """The bridge's HTTP side: traces in, a health probe beside."""
+    receiver = _TraceReceiver(pipeline, config)
+    routes = [
+        Route(TRACES_PATH, receiver.export, methods=["POST"]),
+        Route("/health", receiver.health, methods=["GET"]),
+    ]
+    return Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
+
+
+class _TraceReceiver:
+    """The OTLP/HTTP trace endpoint over one pipeline."""
+
+    def __init__(self, pipeline: BridgePipeline, config: BridgeConfig) -> None:
+        self._pipeline = pipeline
+        self._config = config
+        self._retry_after = str(config.retry_after)
+
+    async def export(self, request: Request) -> Response:
+        """Check, read, decode and admit one request; answer as OTLP says."""
+        encoding = _encoding_of(request)
+        reply: Encoding = encoding or "json"
+        try:
+            raw, compression, known = await self._receive(request, encoding)
+            decoded = await run_in_threadpool(self._admit, raw, compression, known)
+        except _Refusal as refusal:
+            body = error_body(refusal.status, str(refusal), reply)
+            return Response(body, refusal.status, refusal.headers, CONTENT_TYPES[reply])
+        return Response(success_body(decoded, reply), 200, media_type=CONTENT_TYPES[reply])
+
+    async def _receive(
+        self, request: Request, encoding: Encoding | None
+    ) -> tuple[bytes, str, Encoding]:
+        """Authorize, check the headers, read the body within the limit."""
+        if not authorized(request.headers.get("authorization"), self._config.token):
+            raise _Refusal(401, "missing or wrong bridge token", {"WWW-Authenticate": "Bearer"})
+        if encoding is None:
+            raise _Refusal(415, "Content-Type must be application/x-protobuf or application/json")
+        limit = self._config.max_body_bytes
+        try:
+            compression = check_encoding(request.headers.get("content-encoding"))
+            if _declared_length(request) > limit:
+                raise BodyTooLarge(f"request body over {limit} bytes")
+            return await read_capped(request.stream(), limit), compression, encoding
+        except BodyError as exc:
+            raise _Refusal(exc.status, str(exc)) from None
+
+    def _admit(self, raw: bytes, compression: str, encoding: Encoding) -> Decoded:
+        """Decompress, decode and offer to the pipeline (on a worker thread: CPU work)."""
+        try:
+            with self._pipeline.decode_slots:
+                body = decompress(raw, compression, self._config.max_body_bytes)
+                decoded = (decode_protobuf if encoding == "protobuf" else decode_json)(body)
+        except BodyError as exc:
+            raise _Refusal(exc.status, str(exc)) from None
+        except MalformedRequest as exc:
+            raise _Refusal(400, str(exc)) from None
+        admission = self._pipeline.submit(decoded, len(body))
+        if admission is Admission.FULL:
+            raise _Refusal(429, "the bridge's queue is full", {"Retry-After": self._retry_after})
+        if admission is Admission.CLOSED:
+            raise _Refusal(503, "the bridge is shutting down", {"Retry-After": self._retry_after})
+        return decoded
+
+    async def health(self, request: Request) -> Response:
+        """200 while accepting spans, 503 once draining."""
+        if self._pipeline.intake.closed:
+            return JSONResponse({"status": "draining"}, 503)
+        return JSONResponse({"status": "ok"})
+
+
+def _declared_length(request: Request) -> int:
+    """The Content-Length header, 0 when absent; a malformed one is a bad request."""
+    header = request.headers.get("content-length") or "0"
+    if not header.isdigit():
+        raise BodyError("malformed Content-Length")
+    return int(header)
+
+
+def _encoding_of(request: Request) -> Encoding | None:
+    """The request's OTLP encoding from its Content-Type (parameters ignored)."""
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return MEDIA_TYPES.get(media)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """404/405 and friends as OTLP Status bodies."""
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    encoding = _encoding_of(request) or "json"
+    body = error_body(status, str(getattr(exc, "detail", "")) or "error", encoding)
+    return Response(body, status, media_type=CONTENT_TYPES[encoding])

@@ -1,0 +1,95 @@
+"""The ``agentsight-otel bridge`` command line: flags, their environment variables, their checks.
+
+Only argparse and configuration here, so building the CLI parser never imports a server.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from agentsight_otel._bridge.config import (
+    DEFAULT_GRPC_ADDRESS,
+    DEFAULT_HTTP_ADDRESS,
+    ENV_GRPC_ADDRESS,
+    ENV_HTTP_ADDRESS,
+    ENV_TOKEN,
+    BridgeConfig,
+    resolve_bridge_config,
+)
+from agentsight_otel._config import (
+    DEFAULT_ENDPOINT,
+    ENV_API_KEY,
+    ENV_ENDPOINT,
+    ENV_LOG_LEVEL,
+    Settings,
+    resolve_settings,
+)
+
+DESCRIPTION = """\
+Receive OTLP traces (from an OpenTelemetry Collector or any OTLP exporter) and deliver the
+AgentSight conversations in them: the same span records, assembly, mapping and retrying
+transport as the in-process AgentSightSpanExporter. Flags win over the environment.
+SIGTERM or Ctrl-C stops listening and delivers what is held within --drain-timeout."""
+
+EPILOG = f"""\
+environment (a flag wins over its variable):
+  {ENV_API_KEY:<32}AgentSight API key (required)
+  {ENV_ENDPOINT:<32}AgentSight base URL (default {DEFAULT_ENDPOINT})
+  {ENV_TOKEN:<32}token senders must present as 'Authorization: Bearer <token>'
+  {ENV_HTTP_ADDRESS:<32}OTLP/HTTP listen address (default {DEFAULT_HTTP_ADDRESS})
+  {ENV_GRPC_ADDRESS:<32}OTLP/gRPC listen address (default {DEFAULT_GRPC_ADDRESS})
+  {ENV_LOG_LEVEL:<32}level of the agentsight_otel logger (default INFO)
+
+Listen on 0.0.0.0:PORT (or :PORT) to accept other hosts and containers."""
+
+_DEFAULTS = BridgeConfig()
+
+
+def add_bridge_arguments(parser: argparse.ArgumentParser) -> None:
+    """The bridge's flags, each naming its environment variable and default."""
+    parser.description = DESCRIPTION
+    parser.epilog = EPILOG
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    add = parser.add_argument
+    add("--http", metavar="HOST:PORT", help=f"OTLP/HTTP address or 'off' ({DEFAULT_HTTP_ADDRESS})")
+    add("--grpc", metavar="HOST:PORT", help=f"OTLP/gRPC address or 'off' ({DEFAULT_GRPC_ADDRESS})")
+    add("--token", help="require 'Authorization: Bearer TOKEN' (default: no token)")
+    add("--api-key", help=f"AgentSight API key (shows in ps: prefer {ENV_API_KEY})")
+    add("--endpoint", metavar="URL", help=f"AgentSight base URL ({DEFAULT_ENDPOINT})")
+    _limit(parser, "--max-body-bytes", "largest request body, compressed or not", "max_body_bytes")
+    _limit(parser, "--max-queue-spans", "spans held before answering 429", "max_queue_spans")
+    _limit(parser, "--max-queue-bytes", "request bytes held before 429", "max_queue_bytes")
+    _limit(parser, "--dedupe-memory", "recent span ids remembered to drop retries", "dedupe_memory")
+    _limit(parser, "--retry-after", "seconds senders are told to wait when full", "retry_after")
+    add(
+        "--drain-timeout",
+        type=float,
+        metavar="SECONDS",
+        help=f"deadline to deliver what is held at shutdown (default {_DEFAULTS.drain_timeout:g})",
+    )
+    add("--log-level", metavar="LEVEL", help="DEBUG, INFO, WARNING or ERROR (default INFO)")
+
+
+def _limit(parser: argparse.ArgumentParser, flag: str, what: str, name: str) -> None:
+    """A positive integer flag with the config's default in its help."""
+    default = getattr(_DEFAULTS, name)
+    parser.add_argument(flag, type=int, metavar="N", help=f"{what} (default {default})")
+
+
+def config_from_args(args: argparse.Namespace) -> tuple[BridgeConfig, Settings]:
+    """The bridge config and delivery settings the flags and environment describe (checked)."""
+    config = resolve_bridge_config(
+        http_address=args.http,
+        grpc_address=args.grpc,
+        token=args.token,
+        max_body_bytes=args.max_body_bytes,
+        max_queue_spans=args.max_queue_spans,
+        max_queue_bytes=args.max_queue_bytes,
+        dedupe_memory=args.dedupe_memory,
+        retry_after=args.retry_after,
+        drain_timeout=args.drain_timeout,
+    )
+    settings = resolve_settings(
+        api_key=args.api_key, endpoint=args.endpoint, log_level=args.log_level
+    )
+    return config, settings

@@ -1,0 +1,1 @@
+"""Delivery infrastructure shared by the exporter, the attachment uploader and the tracker."""

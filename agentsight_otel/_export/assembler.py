@@ -1,0 +1,146 @@
+"""Assembling finished spans into conversation traces, with bounded memory.
+
+Children end before their parents, so a trace's spans wait here until its interaction root (a
+``turn`` or ``conversation`` span) arrives; then the whole group goes out together. Spans that
+arrive after their root went out are released at once ("late children"). Nothing waits forever:
+spans of conversation traces are released after ``max_age`` even without a root, and spans of
+traces never shown to belong to a conversation are dropped after ``foreign_max_age`` (they are
+the application's own telemetry, not AgentSight data).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from agentsight_otel import _semconv as sc
+from agentsight_otel._mapping.payload import TraceGroup
+from agentsight_otel._mapping.records import SpanRecord
+
+
+@dataclass
+class _Pending:
+    """Spans of one trace waiting for their root."""
+
+    first_seen: float
+    conversation_id: str | None = None
+    records: list[SpanRecord] = field(default_factory=list)
+
+
+def _no_hint(trace_id: int) -> str | None:
+    """No in-process hints (the bridge)."""
+    return None
+
+
+class TraceAssembler:
+    """Groups records per trace and releases a group when its interaction root arrives."""
+
+    def __init__(
+        self,
+        *,
+        max_pending_spans: int = 50_000,
+        max_age: float = 300.0,
+        foreign_max_age: float = 120.0,
+        memory: int = 20_000,
+        hint: Callable[[int], str | None] = _no_hint,
+    ) -> None:
+        self.max_pending_spans = max_pending_spans
+        self.max_age = max_age
+        self.foreign_max_age = foreign_max_age
+        self._memory = memory
+        self._hint = hint
+        self._pending: OrderedDict[int, _Pending] = OrderedDict()
+        self._known: OrderedDict[int, str] = OrderedDict()
+        self._released_roots: OrderedDict[int, None] = OrderedDict()
+        self.pending_spans = 0
+        self.foreign_dropped = 0
+
+    def add(self, records: Iterable[SpanRecord], now: float) -> list[TraceGroup]:
+        """Take finished records; return the groups that are complete now."""
+        ready: list[TraceGroup] = []
+        rooted: list[int] = []
+        for record in records:
+            attributes = record.attributes
+            own_cid = attributes.get(sc.CONVERSATION_ID)
+            cid = own_cid if isinstance(own_cid, str) else self._conversation_of(record.trace_id)
+            is_root = attributes.get(sc.SPAN_KIND) in sc.ROOT_KINDS
+            if cid is not None and not is_root and self._is_late(record):
+                ready.append(TraceGroup(cid, [record]))
+                continue
+            pending = self._pending.get(record.trace_id)
+            if pending is None:
+                pending = self._pending[record.trace_id] = _Pending(now)
+            pending.records.append(record)
+            self.pending_spans += 1
+            if cid is not None and pending.conversation_id is None:
+                pending.conversation_id = cid
+            if is_root:
+                rooted.append(record.trace_id)
+        for trace_id in dict.fromkeys(rooted):
+            group = self._release(trace_id)
+            if group is not None:
+                ready.append(group)
+        ready.extend(self._evict_over_bound())
+        return ready
+
+    def expire(self, now: float) -> list[TraceGroup]:
+        """Release (or drop, if foreign) traces that waited too long for a root."""
+        ready = []
+        for trace_id, pending in list(self._pending.items()):
+            limit = self.max_age if pending.conversation_id else self.foreign_max_age
+            if now - pending.first_seen >= limit:
+                group = self._release(trace_id)
+                if group is not None:
+                    ready.append(group)
+        return ready
+
+    def drain(self) -> list[TraceGroup]:
+        """Release every conversation trace held; drop the foreign ones."""
+        groups = [self._release(trace_id) for trace_id in list(self._pending)]
+        return [group for group in groups if group is not None]
+
+    def _release(self, trace_id: int) -> TraceGroup | None:
+        """Remove a trace from pending; a group when it belongs to a conversation."""
+        pending = self._pending.pop(trace_id)
+        self.pending_spans -= len(pending.records)
+        cid = pending.conversation_id or self._conversation_of(trace_id)
+        if cid is None:
+            self.foreign_dropped += len(pending.records)
+            return None
+        self._remember(self._known, trace_id, cid)
+        for record in pending.records:
+            if record.attributes.get(sc.SPAN_KIND) in sc.ROOT_KINDS:
+                self._remember(self._released_roots, record.span_id, None)
+        return TraceGroup(cid, pending.records)
+
+    def _evict_over_bound(self) -> list[TraceGroup]:
+        """Release the oldest traces while more spans wait than allowed."""
+        ready = []
+        while self.pending_spans > self.max_pending_spans and self._pending:
+            group = self._release(next(iter(self._pending)))
+            if group is not None:
+                ready.append(group)
+        return ready
+
+    def _conversation_of(self, trace_id: int) -> str | None:
+        """The conversation of a trace seen before, or hinted by a tracker in this process."""
+        return self._known.get(trace_id) or self._hint(trace_id)
+
+    def _is_late(self, record: SpanRecord) -> bool:
+        """Whether the record's interaction root already went out."""
+        turn = record.attributes.get(sc.TURN_ID)
+        if isinstance(turn, str) and len(turn) == 16:
+            try:
+                return int(turn, 16) in self._released_roots
+            except ValueError:
+                return False
+        return record.parent_span_id in self._released_roots
+
+    def _remember(self, memory: OrderedDict[int, Any], key: int, value: Any) -> None:
+        """Insert into a bounded most-recent-first memory."""
+        memory[key] = value
+        memory.move_to_end(key)
+        if len(memory) > self._memory:
+            memory.popitem(last=False)

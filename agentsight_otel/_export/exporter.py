@@ -1,0 +1,193 @@
+"""``AgentSightSpanExporter``: finished spans in, AgentSight ingest batches out."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from agentsight_otel._config import Settings, resolve_settings
+from agentsight_otel._delivery.client import IngestClient, RetryPolicy
+from agentsight_otel._delivery.clock import Clock, SystemClock
+from agentsight_otel._delivery.forking import reset_in_child
+from agentsight_otel._delivery.ledger import DEFAULT_LEDGER, DeliveryLedger
+from agentsight_otel._delivery.transport import RequestsTransport, Transport
+from agentsight_otel._export.assembler import TraceAssembler
+from agentsight_otel._export.redelivery import Redelivery
+from agentsight_otel._export.worker import DeliveryStats, DeliveryWorker
+from agentsight_otel._log import RateLimitedLog
+from agentsight_otel._mapping.payload import TraceGroup
+from agentsight_otel._mapping.records import SpanRecord, records_from_spans
+
+logger = logging.getLogger("agentsight_otel")
+
+
+class AgentSightSpanExporter(SpanExporter):
+    """Assembles finished traces per conversation and delivers them to AgentSight.
+
+    Works with no arguments (everything from ``AGENTSIGHT_*``), so
+    ``OTEL_TRACES_EXPORTER=agentsight`` can build it. ``export`` only assembles and queues:
+    the network is used by the exporter's own thread, so it never blocks the caller, even
+    under a ``SimpleSpanProcessor``.
+
+    ``spool_dir`` (``AGENTSIGHT_SPOOL_DIR``) keeps what cannot be delivered on disk, at most
+    ``spool_max_bytes``, until the backend answers again (also in a later process);
+    ``max_queue_bytes`` caps what waits in memory. Only the exporter's thread (and its
+    shutdown) touches the disk.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        endpoint: str | None = None,
+        *,
+        compression: str | None = None,
+        request_timeout: float | None = None,
+        export_deadline: float | None = None,
+        max_body_bytes: int | None = None,
+        verify_tls: bool | None = None,
+        spool_dir: str | None = None,
+        spool_max_bytes: int | None = None,
+        max_queue_bytes: int | None = None,
+        spool_retry_interval: float = 5.0,
+        settings: Settings | None = None,
+        transport: Transport | None = None,
+        clock: Clock | None = None,
+        retry_policy: RetryPolicy | None = None,
+        ledger: DeliveryLedger | None = None,
+        max_queue_spans: int = 100_000,
+        max_pending_spans: int = 50_000,
+    ) -> None:
+        settings = resolve_settings(
+            base=settings,
+            api_key=api_key,
+            endpoint=endpoint,
+            compression=compression,
+            request_timeout=request_timeout,
+            export_deadline=export_deadline,
+            max_body_bytes=max_body_bytes,
+            verify_tls=verify_tls,
+            spool_dir=spool_dir,
+            spool_max_bytes=spool_max_bytes,
+            max_queue_bytes=max_queue_bytes,
+        )
+        if settings.key_problem:
+            logger.error("AgentSight delivery is off: %s", settings.key_problem)
+        self.settings = settings
+        self._clock = clock or SystemClock()
+        self._ledger = ledger or DEFAULT_LEDGER
+        self._lock = threading.Lock()
+        self._assembler = TraceAssembler(
+            max_pending_spans=max_pending_spans, hint=self._ledger.conversation_of
+        )
+        client = IngestClient(
+            settings,
+            transport or RequestsTransport(verify_tls=settings.verify_tls),
+            clock=self._clock,
+            policy=retry_policy,
+        )
+        self._log = RateLimitedLog(clock=self._clock.now)
+        self._worker = DeliveryWorker(
+            client,
+            self._ledger,
+            max_queue_spans=max_queue_spans,
+            max_queue_bytes=settings.max_queue_bytes,
+            on_tick=self._expire,
+            log=self._log,
+        )
+        if settings.spool_dir is not None:
+            self._use_spool(settings.spool_dir, client, spool_retry_interval)
+        reset_in_child(self, AgentSightSpanExporter._forked)
+        self._shutdown = False
+        self._ledger.exporter_started()
+        if settings.api_key is None and not settings.key_problem:
+            logger.warning(
+                "AGENTSIGHT_API_KEY is not set: conversations are tracked as spans "
+                "but not delivered to AgentSight"
+            )
+
+    @property
+    def stats(self) -> DeliveryStats:
+        """Delivery counters."""
+        return self._worker.stats
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        """Assemble and queue; never raises, never touches the network."""
+        if self._shutdown:
+            return SpanExportResult.FAILURE
+        if self._worker.saturated():
+            # Dropped before any record is built: a full queue must not cost memory to refuse.
+            self._worker.refuse(len(spans))
+            return SpanExportResult.FAILURE
+        try:
+            return self.export_records(records_from_spans(spans))
+        except Exception:
+            logger.exception("AgentSight export failed to map spans")
+            return SpanExportResult.FAILURE
+
+    def export_records(self, records: Sequence[SpanRecord]) -> SpanExportResult:
+        """The same, for records decoded elsewhere (the OTLP bridge)."""
+        if self._shutdown:
+            return SpanExportResult.FAILURE
+        with self._lock:
+            groups = self._assembler.add(records, self._clock.now())
+        ok = self._worker.submit(groups)
+        return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
+
+    def wait_delivered(self, timeout: float) -> bool:
+        """Wait until everything released so far had its delivery attempt; False on timeout.
+
+        Unlike ``force_flush`` this leaves traces that still wait for their root alone.
+        """
+        return self._worker.flush(timeout)
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        """Release everything assembled and wait for its delivery attempt."""
+        try:
+            with self._lock:
+                groups = self._assembler.drain()
+            self._worker.submit(groups)
+            return self._worker.flush(timeout_millis / 1000)
+        except Exception:
+            logger.exception("AgentSight force_flush failed")
+            return False
+
+    def shutdown(self, timeout_millis: int = 30_000) -> None:
+        """Deliver what is held within the timeout, then stop; safe to call twice."""
+        if self._shutdown:
+            return
+        self._shutdown = True
+        try:
+            with self._lock:
+                groups = self._assembler.drain()
+            self._worker.submit(groups)
+            self._worker.shutdown(timeout_millis / 1000)
+        except Exception:
+            logger.exception("AgentSight shutdown failed")
+        finally:
+            self._ledger.exporter_stopped()
+
+    def _use_spool(self, directory: str, client: IngestClient, retry_interval: float) -> None:
+        """Spool what cannot be delivered; the worker starts at once to send an earlier spool."""
+        redelivery = Redelivery(
+            directory,
+            self.settings.spool_max_bytes,
+            client,
+            self._worker.stats,
+            log=self._log,
+            retry_interval=retry_interval,
+        )
+        self._worker.use_spool(redelivery)
+
+    def _forked(self) -> None:
+        """In a forked child: a fresh lock; the parent delivers the traces it assembled."""
+        self._lock = threading.Lock()
+        self._assembler.drain()
+
+    def _expire(self) -> list[TraceGroup]:
+        """Called by the worker while idle: release traces that waited too long."""
+        with self._lock:
+            return self._assembler.expire(self._clock.now())

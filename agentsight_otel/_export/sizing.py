@@ -1,0 +1,28 @@
+"""A cheap estimate of what queued spans hold in memory, for the delivery queue's byte cap."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from agentsight_otel._mapping.payload import TraceGroup
+
+# Measured with tracemalloc on tracker spans (about 4 KB a span, events included): a finished
+# SDK span with its record, context and attributes, and one event, before string values.
+SPAN_BYTES = 3072
+EVENT_BYTES = 768
+
+
+def approx_bytes(group: TraceGroup) -> int:
+    """Bytes the group's spans keep alive while queued (an estimate, on the high side)."""
+    total = 0
+    for record in group.records:
+        total += SPAN_BYTES + _strings(record.attributes)
+        for event in record.events:
+            total += EVENT_BYTES + _strings(event.attributes)
+    return total
+
+
+def _strings(attributes: Mapping[str, Any]) -> int:
+    """Characters in the string values (an ASCII str costs about its length in bytes)."""
+    return sum(len(value) for value in attributes.values() if type(value) is str)

@@ -1,0 +1,331 @@
+"""The delivery thread: maps assembled traces to bodies and posts them, off the caller's thread."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from agentsight_otel._delivery.client import IngestClient, Outcome
+from agentsight_otel._delivery.daemon import DaemonThread
+from agentsight_otel._delivery.forking import reset_in_child
+from agentsight_otel._delivery.ledger import DeliveryLedger, Settlement, Status
+from agentsight_otel._export.backlog import Backlog, weigh
+from agentsight_otel._export.capabilities import BackendCapabilities
+from agentsight_otel._log import RateLimitedLog
+from agentsight_otel._mapping.packing import Body, pack
+from agentsight_otel._mapping.payload import Block, PayloadBuilder, TraceGroup
+from agentsight_otel._version import SDK_NAME, __version__
+
+if TYPE_CHECKING:
+    from agentsight_otel._export.redelivery import Redelivery
+
+logger = logging.getLogger("agentsight_otel")
+SDK = {"name": SDK_NAME, "version": __version__}
+INGEST_PATH = "/api/ingest/"
+
+
+@dataclass
+class DeliveryStats:
+    """Counters an operator (or a test) can read."""
+
+    delivered_spans: int = 0
+    failed_spans: int = 0
+    rejected_spans: int = 0
+    dropped_queue_full: int = 0
+    requests: int = 0
+    spooled_spans: int = 0
+    replayed_spans: int = 0
+    evicted_spans: int = 0
+
+    @property
+    def lost_spans(self) -> int:
+        """Spans that will never be delivered: failed, dropped or evicted from the spool."""
+        return self.failed_spans + self.dropped_queue_full + self.evicted_spans
+
+
+class DeliveryWorker:
+    """A bounded queue of trace groups drained by one daemon thread."""
+
+    def __init__(
+        self,
+        client: IngestClient,
+        ledger: DeliveryLedger,
+        *,
+        max_queue_spans: int = 100_000,
+        max_queue_bytes: int = 64 * 1024 * 1024,
+        tick: float = 1.0,
+        on_tick: Callable[[], list[TraceGroup]] | None = None,
+        log: RateLimitedLog | None = None,
+    ) -> None:
+        self.client = client
+        self.ledger = ledger
+        self.stats = DeliveryStats()
+        self._tick = tick
+        self._on_tick = on_tick
+        self._log = log or RateLimitedLog()
+        self._queue = Backlog(max_queue_spans, max_queue_bytes)
+        self._redelivery: Redelivery | None = None
+        self._inflight: Body | None = None
+        self._busy = False
+        self._closing = False
+        self._cond = threading.Condition()
+        self._daemon = DaemonThread(self._run, "agentsight-delivery")
+        self._backend = BackendCapabilities(client)
+        reset_in_child(self, DeliveryWorker._forked)
+
+    def use_spool(self, redelivery: Redelivery) -> None:
+        """Spool what cannot be delivered; start now to send what an earlier process spooled."""
+        with self._cond:
+            self._redelivery = redelivery
+            self._ensure_thread()
+            self._busy = True  # until the thread's first look at the spool: flush() waits
+
+    def submit(self, groups: Sequence[TraceGroup]) -> bool:
+        """Queue groups for delivery; False (and counted, logged) when the queue is full."""
+        size = sum(len(group.records) for group in groups)
+        weighed = weigh(groups)
+        weight = sum(w for _, w in weighed)
+        with self._cond:
+            # Started even for an empty round: the idle tick expires traces that wait too long.
+            if not self._closing:
+                self._ensure_thread()
+            if not groups:
+                return True
+            if self._closing or not self._queue.fits(size, weight):
+                self.stats.dropped_queue_full += size
+                self._warn_lost(groups, "the delivery queue is full or closed")
+                return False
+            self._queue.put(weighed)
+            if self._redelivery is not None and self._busy and not self._queue.fits(0, 0, share=2):
+                # A retry loop holds the thread while the queue grows: cut it short, to disk.
+                self.client.interrupt.set()
+            self._cond.notify_all()
+        return True
+
+    def saturated(self) -> bool:
+        """Whether the queue is at its cap: new spans would be dropped (a hint, read unlocked)."""
+        return not self._queue.fits(1, 1)
+
+    def refuse(self, spans: int) -> None:
+        """Count and report spans dropped before they were queued (the queue was full)."""
+        self.stats.dropped_queue_full += spans
+        self._log.log(
+            logging.WARNING,
+            "lost:the delivery queue is full or closed",
+            f"{spans} span(s) not delivered: the delivery queue is full "
+            f"({self.stats.dropped_queue_full} dropped so far)",
+        )
+
+    def flush(self, timeout: float) -> bool:
+        """Wait until everything queued has been attempted; False on timeout."""
+        with self._cond:
+            self._cond.notify_all()
+            return self._cond.wait_for(lambda: not self._queue and not self._busy, timeout)
+
+    def shutdown(self, timeout: float) -> bool:
+        """Deliver what is queued within ``timeout`` seconds, then stop."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        ended = self._daemon.stop(timeout, self.client.interrupt)
+        with self._cond:
+            left = self._queue.drain()
+        self._abandon(left, not ended)
+        self.client.transport.close()
+        return not left and ended
+
+    def _abandon(self, left: list[TraceGroup], stuck: bool) -> None:
+        """What shutdown could not deliver: to the spool when there is one, else failed."""
+        if self._redelivery is None:
+            if left:
+                self._settle_failed(left, "exporter shut down before delivery")
+            return
+        self._redelivery.down = True  # everything from here on goes to disk, not the network
+        inflight = self._inflight if stuck else None
+        if inflight is not None:
+            # Its request is still out; the backend keeps one copy if both arrive.
+            self._redelivery.hold(inflight.data, _span_count(inflight), "shutdown")
+        if left:
+            self._deliver(left)
+
+    def _forked(self) -> None:
+        """In a forked child: fresh lock and thread; the parent delivers what it queued."""
+        self._cond = threading.Condition()
+        self._queue.clear()
+        self._daemon.forget()
+        self._inflight, self._busy = None, False
+        self.client.interrupt = threading.Event()
+
+    def _ensure_thread(self) -> None:
+        """Start the thread on first use, and again in a forked child."""
+        if not self._daemon.running():
+            self._busy = False
+            self._daemon.start()
+
+    def _run(self) -> None:
+        """Drain the queue until closed; tick the assembler and replay the spool while idle."""
+        first = self._redelivery is not None  # a spool is looked at first, without waiting
+        while True:
+            with self._cond:
+                if not self._queue and not self._closing and not first:
+                    self._cond.wait(self._tick)
+                groups = self._queue.take_round()
+                self._busy = bool(groups) or first
+                closing = self._closing
+                if not closing:
+                    self.client.interrupt.clear()  # set by submit() to spill a full queue
+            try:
+                if self._on_tick is not None:
+                    groups.extend(self._on_tick())
+                if groups:
+                    self._deliver(groups)
+                if self._redelivery is not None and not closing:
+                    self._redelivery.replay(self._backend.gzip, lambda: bool(self._queue))
+            except Exception:  # the thread must survive anything a batch does to it
+                logger.exception("delivery failed unexpectedly")
+            finally:
+                with self._cond:
+                    self._busy, first = False, False
+                    self._queue.round_done()
+                    self._cond.notify_all()
+            if closing and not self._queue:
+                return
+
+    def _deliver(self, groups: list[TraceGroup]) -> None:
+        """Map, pack, post and settle one round of groups."""
+        if self.client.settings.api_key is None:
+            self._settle_failed(
+                groups, "no AgentSight API key is configured (set AGENTSIGHT_API_KEY)"
+            )
+            return
+        if self._redelivery is None or not self._redelivery.down:
+            self._backend.refresh()
+        blocks = self._build(groups)
+        verdicts: list[Settlement | None] = [None] * len(blocks)
+        for body in pack(blocks, SDK, self.client.settings.max_body_bytes):
+            if self._redelivery is not None and self._redelivery.down:
+                self._hold(body, verdicts, "the backend is unavailable")
+            else:
+                self._post(body, blocks, verdicts)
+        self._settle(blocks, verdicts)
+
+    def _post(self, body: Body, blocks: Sequence[Block], verdicts: list[Settlement | None]) -> None:
+        """Post one body, splitting on 413 and retrying without blocks a 400 named."""
+        self.stats.requests += 1
+        self._inflight = body
+        try:
+            outcome = self.client.post_json(INGEST_PATH, body.data, gzip_body=self._backend.gzip)
+        finally:
+            self._inflight = None
+        if outcome.ok:
+            return
+        if outcome.status == 413 and len(body.parts) > 1:
+            for half in body.halves(SDK):
+                self._post(half, blocks, verdicts)
+            return
+        named = {p: m for p, m in outcome.rejected.items() if 0 <= p < len(body.parts)}
+        if outcome.status == 400 and named:
+            for position, message in named.items():
+                verdicts[body.parts[position]] = Settlement("rejected", message)
+                self._log.log(
+                    logging.ERROR,
+                    "post-rejected",
+                    f"AgentSight ingest rejected conversation "
+                    f"{blocks[body.parts[position]].conversation_id!r}: "
+                    f"{outcome.detail}: {message}",
+                )
+            kept = body.without(set(named), SDK)
+            if kept is not None:
+                self._post(kept, blocks, verdicts)
+            return
+        self._record_failure(body, outcome, verdicts)
+
+    def _record_failure(
+        self, body: Body, outcome: Outcome, verdicts: list[Settlement | None]
+    ) -> None:
+        """Mark a body's blocks failed (retryable) or rejected (terminal) and say so."""
+        if outcome.retryable and self._redelivery is not None:
+            self._redelivery.backend_failed(outcome.detail)
+            self._hold(body, verdicts, outcome.detail)
+            return
+        status: Status = "failed" if outcome.retryable else "rejected"
+        for index in body.parts:
+            verdicts[index] = Settlement(status, outcome.detail)
+        self._log.log(
+            logging.WARNING if outcome.retryable else logging.ERROR,
+            f"post-{status}",
+            f"AgentSight ingest {status}, {_span_count(body)} span(s) of {len(set(body.parts))} "
+            f"conversation(s) not delivered: {outcome.detail}",
+        )
+
+    def _hold(self, body: Body, verdicts: list[Settlement | None], reason: str) -> None:
+        """Spool a body instead of posting it."""
+        assert self._redelivery is not None
+        settlement = self._redelivery.hold(body.data, _span_count(body), reason)
+        for index in body.parts:
+            verdicts[index] = settlement
+
+    def _settle(self, blocks: Sequence[Block], verdicts: Sequence[Settlement | None]) -> None:
+        """Count and settle receipts for every block of a round."""
+        for block, verdict in zip(blocks, verdicts, strict=True):
+            settlement = verdict or Settlement("delivered")
+            if settlement.status == "delivered":
+                self.stats.delivered_spans += len(block.spans)
+            elif settlement.status == "rejected":
+                self.stats.rejected_spans += len(block.spans)
+            elif settlement.status == "failed":  # "pending" ones were spooled, and counted so
+                self.stats.failed_spans += len(block.spans)
+            for root in block.root_span_ids:
+                self.ledger.settle(root, settlement)
+
+    def _settle_failed(self, groups: Sequence[TraceGroup], reason: str) -> None:
+        """Settle and count groups that will not be delivered."""
+        self.stats.failed_spans += sum(len(group.records) for group in groups)
+        self._warn_lost(groups, reason)
+        for group in groups:
+            for record in group.records:
+                self.ledger.settle(record.span_id, Settlement("failed", reason))
+
+    def _warn_lost(self, groups: Sequence[TraceGroup], reason: str) -> None:
+        """The loss warning: never silent, at most once a minute per reason."""
+        spans = sum(len(group.records) for group in groups)
+        conversations = len({group.conversation_id for group in groups})
+        self._log.log(
+            logging.WARNING,
+            f"lost:{reason}",
+            f"{spans} span(s) of {conversations} conversation(s) not delivered: {reason}",
+        )
+
+    def _build(self, groups: list[TraceGroup]) -> list[Block]:
+        """Map a round; a conversation whose mapping fails is set apart, not the whole round."""
+        try:
+            return self._map(groups)
+        except Exception:
+            logger.exception(
+                "mapping a delivery round failed; retrying conversation by conversation"
+            )
+        blocks: list[Block] = []
+        for cid in dict.fromkeys(group.conversation_id for group in groups):
+            own = [group for group in groups if group.conversation_id == cid]
+            try:
+                blocks.extend(self._map(own))
+            except Exception:
+                logger.exception("conversation %r could not be mapped", cid)
+                self._settle_failed(own, "the conversation's spans could not be mapped")
+        return blocks
+
+    def _map(self, groups: list[TraceGroup]) -> list[Block]:
+        """Build the blocks of some groups and report the builder's warnings."""
+        builder = PayloadBuilder(self._backend.environments)
+        blocks = builder.build(groups)
+        for warning in builder.warnings:
+            self._log.log(logging.WARNING, "environment", warning)
+        return blocks
+
+
+def _span_count(body: Body) -> int:
+    """Spans a body carries."""
+    return sum(len(entry["spans"]) for entry in body.entries)

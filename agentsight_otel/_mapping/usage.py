@@ -1,0 +1,141 @@
+"""Token usage as written by OTel GenAI, OpenInference and OpenLLMetry instrumentation."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from agentsight_otel._mapping.records import Attributes
+
+# (input, output, cache read, cache write, reasoning) key candidates, first present wins.
+_INPUT = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt")
+_OUTPUT = (
+    "gen_ai.usage.output_tokens",
+    "gen_ai.usage.completion_tokens",
+    "llm.token_count.completion",
+)
+_CACHE_READ = (
+    "agentsight.llm.cache_read_tokens",
+    "gen_ai.usage.cache_read.input_tokens",
+    "gen_ai.usage.cache_read_input_tokens",
+    "llm.token_count.prompt_details.cache_read",
+)
+_CACHE_WRITE = (
+    "agentsight.llm.cache_write_tokens",
+    "gen_ai.usage.cache_creation.input_tokens",
+    "gen_ai.usage.cache_creation_input_tokens",
+    "llm.token_count.prompt_details.cache_write",
+)
+_REASONING = (
+    "agentsight.llm.reasoning_tokens",
+    "gen_ai.usage.reasoning_tokens",
+    "llm.token_count.completion_details.reasoning",
+)
+_MODEL = ("gen_ai.request.model", "gen_ai.response.model", "llm.model_name")
+_SYSTEM = ("gen_ai.system", "gen_ai.provider.name", "llm.provider", "llm.system")
+# Instrumentations whose input count includes cached tokens; the contract wants them apart.
+_INPUT_INCLUDES_CACHE = frozenset({"gen_ai.usage.input_tokens", "llm.token_count.prompt"})
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """One model call's token counts, with uncached input as the contract defines it."""
+
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    reasoning_tokens: int
+    model: str | None
+    system: str | None
+    operation: str
+
+
+def usage_from_attributes(attributes: Attributes, *, own: bool = False) -> Usage | None:
+    """The usage a span or event records, or None when it records none.
+
+    ``own`` marks the tracker's records: exact keys, input already uncached.
+    """
+    if own:
+        return _own_usage(attributes)
+    input_key, input_tokens = _first_int(attributes, _INPUT)
+    _, output_tokens = _first_int(attributes, _OUTPUT)
+    if input_key is None and output_tokens == 0:
+        return None
+    cache_read = _first_int(attributes, _CACHE_READ)[1]
+    cache_write = _first_int(attributes, _CACHE_WRITE)[1]
+    if not own and input_key in _INPUT_INCLUDES_CACHE:
+        input_tokens = max(0, input_tokens - cache_read - cache_write)
+    operation = attributes.get("gen_ai.operation.name")
+    return Usage(
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        cache_read_tokens=cache_read,
+        cache_write_tokens=cache_write,
+        reasoning_tokens=_first_int(attributes, _REASONING)[1],
+        model=_first_str(attributes, _MODEL),
+        system=_first_str(attributes, _SYSTEM),
+        operation=operation if isinstance(operation, str) and operation else "chat",
+    )
+
+
+def _own_usage(attributes: Attributes) -> Usage:
+    """Usage from the tracker's own event, whose keys and types are known."""
+    model = attributes.get("gen_ai.request.model")
+    system = attributes.get("gen_ai.system")
+    return Usage(
+        input_tokens=_count(attributes.get("gen_ai.usage.input_tokens")),
+        output_tokens=_count(attributes.get("gen_ai.usage.output_tokens")),
+        cache_read_tokens=_count(attributes.get("agentsight.llm.cache_read_tokens")),
+        cache_write_tokens=_count(attributes.get("agentsight.llm.cache_write_tokens")),
+        reasoning_tokens=_count(attributes.get("agentsight.llm.reasoning_tokens")),
+        model=model if isinstance(model, str) else None,
+        system=system if isinstance(system, str) else None,
+        operation="chat",
+    )
+
+
+def usage_attributes(usage: Usage) -> dict[str, Any]:
+    """The contract's ``llm`` attributes for a usage; optional counts only when non-zero."""
+    attributes: dict[str, Any] = {}
+    if usage.system:
+        attributes["gen_ai.system"] = usage.system
+    if usage.model:
+        attributes["gen_ai.request.model"] = usage.model
+    attributes["gen_ai.operation.name"] = usage.operation
+    attributes["gen_ai.usage.input_tokens"] = usage.input_tokens
+    attributes["gen_ai.usage.output_tokens"] = usage.output_tokens
+    for key, value in (
+        ("agentsight.llm.cache_read_tokens", usage.cache_read_tokens),
+        ("agentsight.llm.cache_write_tokens", usage.cache_write_tokens),
+        ("agentsight.llm.reasoning_tokens", usage.reasoning_tokens),
+    ):
+        if value:
+            attributes[key] = value
+    return attributes
+
+
+def _first_int(attributes: Attributes, keys: tuple[str, ...]) -> tuple[str | None, int]:
+    """The first non-negative integer among ``keys``, with the key it came from."""
+    for key in keys:
+        value = attributes.get(key)
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, (int, float)) and math.isfinite(value) and value >= 0:
+            return key, int(value)
+    return None, 0
+
+
+def _count(value: object) -> int:
+    """A token count, or 0 for anything that is not a non-negative integer."""
+    return value if type(value) is int and value >= 0 else 0
+
+
+def _first_str(attributes: Attributes, keys: tuple[str, ...]) -> str | None:
+    """The first non-empty string among ``keys``."""
+    for key in keys:
+        value = attributes.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None

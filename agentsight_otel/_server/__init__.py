@@ -1,0 +1,1 @@
+"""The local server's internals; its public names are in ``agentsight_otel.server``."""

@@ -1,0 +1,270 @@
+"""The Starlette application: AgentSight's ingest, identity and read routes over a Store."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, unquote_to_bytes
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ExceptionHandler
+
+from agentsight_otel._server.auth import accepted_keys, check_authorization
+from agentsight_otel._server.body import BodyError, decode_body, read_body
+from agentsight_otel._server.store import Store
+from agentsight_otel._server.uploads import receive_upload
+from agentsight_otel._server.validation import (
+    Rejection,
+    conversation_fields_errors,
+    conversation_id_errors,
+    loads_strict,
+    normalize_environment,
+    validate_ingest,
+)
+
+DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+DEFAULT_CAPABILITIES = ("gzip-ingest",)
+ENVIRONMENTS = ["production", "development"]
+CONVERSATIONS_PREFIX = b"/api/conversations/"
+SUB_RESOURCES = frozenset(
+    {"transcript", "actions", "buttons", "attachments", "files", "usage", "spans"}
+)
+Endpoint = Callable[[Request], Awaitable[Response]]
+logger = logging.getLogger("agentsight_otel.server")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What one application instance serves and how strictly."""
+
+    store: Store
+    api_keys: frozenset[str] | None
+    capabilities: tuple[str, ...]
+    max_body_bytes: int
+
+
+def create_app(
+    store: Store,
+    *,
+    api_keys: Iterable[str] | None = None,
+    capabilities: Iterable[str] = DEFAULT_CAPABILITIES,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+) -> Starlette:
+    """An ASGI app serving the AgentSight API over store; api_keys=None accepts any valid key."""
+    if max_body_bytes <= 0:
+        raise ValueError("max_body_bytes must be positive")
+    settings = Settings(store, accepted_keys(api_keys), tuple(capabilities), max_body_bytes)
+    api = _Api(settings)
+    routes = [
+        Route("/api/me/", _protected(settings, api.me), methods=["GET"]),
+        Route("/api/ingest/", _protected(settings, api.ingest), methods=["POST"]),
+        Route(
+            "/api/conversations/", _protected(settings, api.conversations), methods=["GET", "POST"]
+        ),
+        Route(
+            "/api/conversations/{rest:path}",
+            _protected(settings, api.conversation),
+            methods=["GET"],
+        ),
+        Route("/api/attachments/", _protected(settings, api.upload), methods=["POST"]),
+        Route(
+            "/api/attachments/{file_id:int}/content/",
+            _protected(settings, api.download),
+            methods=["GET"],
+        ),
+    ]
+    handlers: dict[Any, ExceptionHandler] = {
+        HTTPException: _http_error,
+        BodyError: _body_error,
+        Exception: _server_error,
+    }
+    app = Starlette(routes=routes, exception_handlers=handlers)
+    # A redirect would hide a client that forgot the trailing slash the real backend requires.
+    app.router.redirect_slashes = False
+    return app
+
+
+def _protected(settings: Settings, endpoint: Endpoint) -> Endpoint:
+    """Wrap an endpoint so it runs only for an acceptable API key."""
+
+    async def guarded(request: Request) -> Response:
+        """Answer 401/403 before the endpoint sees the request."""
+        failure = check_authorization(request.headers.get("authorization"), settings.api_keys)
+        if failure is None:
+            return await endpoint(request)
+        headers = {"WWW-Authenticate": "Api-Key"} if failure.status == 401 else None
+        return JSONResponse({"detail": failure.detail}, failure.status, headers=headers)
+
+    return guarded
+
+
+class _Api:
+    """The route handlers, sharing one Settings."""
+
+    def __init__(self, settings: Settings) -> None:
+        """Bind the handlers to settings."""
+        self._settings = settings
+        self._store = store = settings.store
+        self._readers: dict[str, Callable[[str], object]] = {
+            "transcript": store.messages,
+            "actions": store.actions,
+            "buttons": store.buttons,
+            "attachments": store.attachments,
+            "files": store.files,
+            "usage": store.usage,
+            "spans": store.spans,
+        }
+
+    async def me(self, request: Request) -> Response:
+        """Identity and capabilities, as the vendor SDK's key preflight reads them."""
+        return JSONResponse(
+            {
+                "agent": {"name": "local"},
+                "capabilities": list(self._settings.capabilities),
+                "environments": ENVIRONMENTS,
+            }
+        )
+
+    async def ingest(self, request: Request) -> Response:
+        """Validate a whole batch, then store all of it or none of it."""
+        _require_json(request)
+        raw = await read_body(request, self._settings.max_body_bytes)
+        encoding = request.headers.get("content-encoding")
+        status, payload = await run_in_threadpool(self._ingest_sync, raw, encoding)
+        return JSONResponse(payload, status)
+
+    def _ingest_sync(self, raw: bytes, encoding: str | None) -> tuple[int, dict[str, Any]]:
+        """Decode, parse, validate and store; CPU-bound, so it runs off the event loop."""
+        settings = self._settings
+        gzip_allowed = "gzip-ingest" in settings.capabilities
+        data = decode_body(raw, encoding, gzip_allowed=gzip_allowed, limit=settings.max_body_bytes)
+        outcome = validate_ingest(_parse_json(data))
+        if isinstance(outcome, Rejection):
+            logger.info("ingest rejected: %s", outcome.detail)
+            return 400, outcome.to_json()
+        return 200, {"accepted": self._store.ingest(outcome)}
+
+    async def upload(self, request: Request) -> Response:
+        """Attachment bytes (JSON base64 or multipart), stored under AgentSight's limits."""
+        return await receive_upload(request, self._store)
+
+    async def download(self, request: Request) -> Response:
+        """An uploaded file's bytes, as they were received."""
+        found = await run_in_threadpool(self._store.file, request.path_params["file_id"])
+        if found is None:
+            raise HTTPException(404, "File not found.")
+        path, record = found
+        return FileResponse(path, media_type=record["mime_type"], filename=record["filename"])
+
+    async def conversations(self, request: Request) -> Response:
+        """GET lists conversations; POST upserts one by conversation_id."""
+        if request.method == "GET":
+            records = await run_in_threadpool(self._store.conversations)
+            return JSONResponse({"count": len(records), "results": records})
+        _require_json(request)
+        body = _parse_json(await read_body(request, self._settings.max_body_bytes))
+        if not isinstance(body, dict):
+            raise BodyError(400, "The body must be a JSON object.")
+        errors = _upsert_errors(body)
+        if errors:
+            return JSONResponse({"detail": "Invalid conversation.", "errors": errors}, 400)
+        fields = dict(body)
+        if "environment" in fields:
+            fields["environment"] = normalize_environment(fields["environment"])
+        upsert = self._store.upsert_conversation
+        record, created = await run_in_threadpool(upsert, body["conversation_id"], fields)
+        return JSONResponse(record, 201 if created else 200)
+
+    async def conversation(self, request: Request) -> Response:
+        """One conversation or one of its projections, addressed by the client's id."""
+        parsed = split_conversation_path(_raw_path(request))
+        if parsed is None:
+            raise HTTPException(404, "Not found.")
+        conversation_id, resource = parsed
+        record = await run_in_threadpool(self._store.conversation, conversation_id)
+        if record is None:
+            raise HTTPException(404, "Conversation not found.")
+        if resource is None:
+            return JSONResponse(record)
+        result = await run_in_threadpool(self._readers[resource], conversation_id)
+        body: dict[str, Any] = {"conversation_id": conversation_id}
+        if isinstance(result, dict):
+            body.update(result)
+        else:
+            body["messages" if resource == "transcript" else resource] = result
+        return JSONResponse(body)
+
+
+def split_conversation_path(raw_path: bytes) -> tuple[str, str | None] | None:
+    """(conversation_id, sub-resource or None) from a still percent-encoded request path."""
+    if not raw_path.startswith(CONVERSATIONS_PREFIX) or not raw_path.endswith(b"/"):
+        return None
+    # Split before decoding: an encoded slash (%2F) belongs to the id, a literal one does not.
+    segments = raw_path[len(CONVERSATIONS_PREFIX) : -1].split(b"/")
+    resource: str | None = None
+    if len(segments) > 1 and segments[-1].decode("ascii", "replace") in SUB_RESOURCES:
+        resource = segments.pop().decode("ascii")
+    try:
+        conversation_id = unquote_to_bytes(b"/".join(segments)).decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return (conversation_id, resource) if conversation_id else None
+
+
+def _raw_path(request: Request) -> bytes:
+    """The request path as sent, before percent-decoding."""
+    raw = request.scope.get("raw_path")
+    return raw if isinstance(raw, bytes) else quote(request.url.path).encode("ascii")
+
+
+def _require_json(request: Request) -> None:
+    """Refuse bodies declared as something other than JSON; a missing type is tolerated."""
+    declared = request.headers.get("content-type")
+    if declared is None:
+        return
+    media = declared.split(";", 1)[0].strip().lower()
+    if media != "application/json" and not media.endswith("+json"):
+        raise BodyError(415, "Content-Type must be application/json.")
+
+
+def _parse_json(data: bytes) -> object:
+    """The parsed body, or BodyError(400) for anything that is not strict UTF-8 JSON."""
+    try:
+        return loads_strict(data)
+    except ValueError as exc:
+        raise BodyError(400, "The body is not valid JSON.") from exc
+
+
+def _upsert_errors(body: dict[str, Any]) -> dict[str, list[str]]:
+    """Field errors for POST /api/conversations/; keys it does not know are ignored."""
+    errors: dict[str, list[str]] = {}
+    id_errors = conversation_id_errors(body.get("conversation_id"))
+    if id_errors:
+        errors["conversation_id"] = id_errors
+    conversation_fields_errors(body, errors)
+    return errors
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Routing and lookup errors as JSON."""
+    assert isinstance(exc, HTTPException)
+    return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
+
+
+async def _body_error(request: Request, exc: Exception) -> Response:
+    """Body problems (size, encoding, JSON) as JSON."""
+    assert isinstance(exc, BodyError)
+    return JSONResponse({"detail": exc.detail}, exc.status)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    """Unexpected failures: logged here, answered without internals."""
+    logger.exception("local server error on %s %s", request.method, request.url.path)
+    return JSONResponse({"detail": "Internal server error."}, 500)

@@ -1,0 +1,119 @@
+"""Running the app under uvicorn: LocalServer in a background thread, serve() for the CLI."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+
+import uvicorn
+from starlette.applications import Starlette
+
+from agentsight_otel._server.app import DEFAULT_CAPABILITIES, DEFAULT_MAX_BODY_BYTES, create_app
+from agentsight_otel._server.store import Store
+from agentsight_otel._serving import (
+    GRACEFUL_SHUTDOWN_S,
+    BackgroundServer,
+    serve_in_foreground,
+    uvicorn_config,
+)
+
+
+class LocalServer:
+    """An AgentSight-compatible server on a background thread, for tests and demos."""
+
+    def __init__(
+        self,
+        db_path: str | Path = ":memory:",
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        api_keys: Iterable[str] | None = None,
+        capabilities: Iterable[str] = DEFAULT_CAPABILITIES,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    ) -> None:
+        """Open the store and build the app; nothing listens until start()."""
+        self.store = Store(db_path)
+        try:
+            self.app: Starlette = create_app(
+                self.store,
+                api_keys=api_keys,
+                capabilities=capabilities,
+                max_body_bytes=max_body_bytes,
+            )
+        except ValueError:
+            self.store.close()
+            raise
+        self._host = host
+        self._port = port
+        self._url: str | None = None
+        self._server: BackgroundServer | None = None
+        self._closed = False
+
+    @property
+    def url(self) -> str:
+        """The base URL, e.g. http://127.0.0.1:54321 (known once start() returned)."""
+        if self._url is None:
+            raise RuntimeError("LocalServer is not started")
+        return self._url
+
+    def start(self) -> LocalServer:
+        """Bind, serve on a daemon thread, and return once requests are being answered."""
+        if self._closed or self._server is not None:
+            raise RuntimeError("LocalServer can be started once")
+        self._server = BackgroundServer(
+            uvicorn_config(self.app), self._host, self._port, "agentsight-local-server"
+        )
+        self._url = self._server.url
+        try:
+            self._server.start()
+        except RuntimeError:
+            self.stop()
+            raise RuntimeError("the local AgentSight server did not start") from None
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, wait for the thread, close the store; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._server is not None:
+            self._server.stop()
+        self.store.close()
+
+    def __enter__(self) -> LocalServer:
+        """Start on entering a with block."""
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Stop on leaving a with block."""
+        self.stop()
+
+
+def serve(host: str, port: int, db_path: str, api_keys: Iterable[str] | None = None) -> None:
+    """Serve in the foreground until interrupted, printing the URL once it listens."""
+    store = Store(db_path)
+    try:
+        _serve_store(store, host, port, api_keys)
+    except KeyboardInterrupt:
+        # uvicorn has already shut down gracefully and re-raises Ctrl-C; the CLI just returns.
+        pass
+    finally:
+        store.close()
+
+
+def _serve_store(store: Store, host: str, port: int, api_keys: Iterable[str] | None) -> None:
+    """Run uvicorn in this thread over store until it is told to exit."""
+    config = uvicorn.Config(
+        create_app(store, api_keys=api_keys),
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+    )
+    serve_in_foreground(config, host, port, "AgentSight local server listening on {url}")

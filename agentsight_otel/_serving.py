@@ -1,0 +1,134 @@
+"""Serving an ASGI app with uvicorn: on a background thread, or in the foreground for the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import uvicorn
+
+START_TIMEOUT_S = 10.0
+STOP_TIMEOUT_S = 5.0
+# Shorter than STOP_TIMEOUT_S, so in-flight requests are cut off before stop() stops waiting.
+GRACEFUL_SHUTDOWN_S = 3
+
+
+class ThreadedUvicorn(uvicorn.Server):
+    """A uvicorn server that reports when it is accepting requests."""
+
+    def __init__(self, config: uvicorn.Config, on_started: Callable[[], None]) -> None:
+        """Remember who to tell once startup has finished."""
+        super().__init__(config)
+        self._on_started = on_started
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        """Start listening, then call back."""
+        self._loop, self._wake = asyncio.get_running_loop(), asyncio.Event()
+        await super().startup(sockets=sockets)
+        if self.started:
+            self._on_started()
+
+    async def main_loop(self) -> None:
+        """uvicorn's once-a-tick housekeeping loop, but woken at once by request_exit()."""
+        counter = 0
+        wake = self._wake or asyncio.Event()
+        while not await self.on_tick(counter):
+            counter = (counter + 1) % 864000
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(wake.wait(), 0.1)
+
+    def request_exit(self) -> None:
+        """Ask the server to shut down, from any thread."""
+        self.should_exit = True
+        if self._loop is not None and self._wake is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has already closed
+                self._loop.call_soon_threadsafe(self._wake.set)
+
+
+def uvicorn_config(app: Any, *, graceful_shutdown: float = GRACEFUL_SHUTDOWN_S) -> uvicorn.Config:
+    """uvicorn settings for an embedded server: quiet, no lifespan, the host's logging kept."""
+    # log_config=None: an embedded server must not reconfigure the host process's logging.
+    return uvicorn.Config(
+        app,
+        log_level="warning",
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=int(graceful_shutdown),
+    )
+
+
+class BackgroundServer:
+    """An ASGI app served by uvicorn on a daemon thread; the calling thread keeps its signals."""
+
+    def __init__(self, config: uvicorn.Config, host: str, port: int, thread_name: str) -> None:
+        """Bind at once (port 0 picks a free one); nothing is answered until start()."""
+        self._sock = bind_socket(host, port)
+        self.url = socket_url(self._sock)
+        self._started = threading.Event()
+        self._server = ThreadedUvicorn(config, self._started.set)
+        self._thread = threading.Thread(target=self._run, name=thread_name, daemon=True)
+
+    def start(self) -> None:
+        """Serve, returning once requests are answered; RuntimeError when it did not start."""
+        self._thread.start()
+        if not self._started.wait(START_TIMEOUT_S) or not self._server.started:
+            self.stop()
+            raise RuntimeError(f"{self._thread.name} did not start")
+
+    def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
+        """Stop serving and wait for the thread (forcing in-flight requests after ``timeout``)."""
+        self._server.request_exit()
+        if not self._thread.is_alive():
+            with contextlib.suppress(OSError):
+                self._sock.close()
+            return
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            self._server.force_exit = True
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        """Thread body: serve until told to exit; always release a waiting start()."""
+        try:
+            self._server.run(sockets=[self._sock])
+        finally:
+            self._started.set()
+            self._sock.close()
+
+
+def serve_in_foreground(config: uvicorn.Config, host: str, port: int, announce: str) -> None:
+    """Serve in this thread until interrupted, printing ``announce`` (with {url}) once listening."""
+    sock = bind_socket(host, port)
+    message = announce.format(url=socket_url(sock))
+    try:
+        ThreadedUvicorn(config, lambda: print(message, flush=True)).run(sockets=[sock])
+    finally:
+        sock.close()
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket; port 0 picks a free port."""
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def socket_url(sock: socket.socket) -> str:
+    """The http:// URL a bound socket answers on."""
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"

@@ -1,0 +1,231 @@
+"""Where the tracker's spans go: the user's SDK provider, or a private one it builds."""
+
+from __future__ import annotations
+
+import atexit
+import contextvars
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from time import monotonic
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import Tracer as SdkTracer
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.id_generator import IdGenerator
+from opentelemetry.util.types import Attributes
+
+from agentsight_otel._config import Settings
+from agentsight_otel._delivery.ledger import DeliveryLedger
+from agentsight_otel._export.exporter import AgentSightSpanExporter
+from agentsight_otel._semconv import INSTRUMENTATION_NAME
+from agentsight_otel._version import __version__
+
+logger = logging.getLogger("agentsight_otel")
+
+# The trace id the next root span must take; set only around the tracker's own start_span.
+_NEXT_TRACE_ID: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "agentsight_otel.next_trace_id", default=None
+)
+
+
+class ConversationIdGenerator(IdGenerator):
+    """Delegates to the provider's generator, except for a conversation's root spans."""
+
+    def __init__(self, inner: IdGenerator) -> None:
+        self.inner = inner
+
+    def generate_span_id(self) -> int:
+        """A span id from the wrapped generator."""
+        return self.inner.generate_span_id()
+
+    def generate_trace_id(self) -> int:
+        """The conversation's derived trace id when one is pending, else a random one."""
+        return _NEXT_TRACE_ID.get() or self.inner.generate_trace_id()
+
+    def is_trace_id_random(self) -> bool:
+        """Derived ids are hashes, not W3C random ids."""
+        if _NEXT_TRACE_ID.get() is not None:
+            return False
+        check = getattr(self.inner, "is_trace_id_random", None)
+        return bool(check()) if callable(check) else False
+
+
+class Pipeline:
+    """The tracer the tracker uses, and the way to nudge its export along."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        ledger: DeliveryLedger,
+        tracer_provider: trace.TracerProvider | None = None,
+    ) -> None:
+        provider = tracer_provider or _global_sdk_provider()
+        self.exporter: AgentSightSpanExporter | None = None
+        if provider is None:
+            self.exporter = AgentSightSpanExporter(settings=settings, ledger=ledger)
+            self._processor = _batch_processor(self.exporter)
+            private = TracerProvider(resource=_resource(), shutdown_on_exit=False)
+            private.add_span_processor(self._processor)
+            provider = private
+            atexit.register(self.shutdown)
+        self.provider = provider
+        self.tracer = provider.get_tracer(INSTRUMENTATION_NAME, __version__)
+        self.derives_trace_ids = isinstance(self.tracer, SdkTracer)
+        if isinstance(self.tracer, SdkTracer) and not isinstance(
+            self.tracer.id_generator, ConversationIdGenerator
+        ):
+            self.tracer.id_generator = ConversationIdGenerator(self.tracer.id_generator)
+        self._flush_wanted = threading.Event()
+        self._flusher: threading.Thread | None = None
+        self._flusher_pid = 0
+        self._closed = False
+
+    def start_root(
+        self,
+        name: str,
+        trace_id: int,
+        attributes: Attributes,
+        links: Sequence[trace.Link] = (),
+        start_time: int | None = None,
+    ) -> trace.Span:
+        """A root span in the conversation's trace, whatever context is current."""
+        token = _NEXT_TRACE_ID.set(trace_id)
+        try:
+            return self.tracer.start_span(
+                name,
+                context=_EMPTY_CONTEXT,
+                attributes=attributes,
+                links=links,
+                start_time=start_time,
+            )
+        finally:
+            _NEXT_TRACE_ID.reset(token)
+
+    def start_child(
+        self, name: str, parent: trace.Span, attributes: Attributes, start_time: int | None = None
+    ) -> trace.Span:
+        """A child of ``parent``."""
+        return self.tracer.start_span(
+            name,
+            context=trace.set_span_in_context(parent),
+            attributes=attributes,
+            start_time=start_time,
+        )
+
+    def observes_delivery(self) -> bool | None:
+        """Whether an AgentSight exporter receives these spans (None when it can't be told)."""
+        return self.exporter is not None or _has_agentsight_exporter(self.provider)
+
+    def request_flush(self) -> None:
+        """Ask for an export soon, on the pipeline's own thread (never the caller's)."""
+        if self._closed:
+            return
+        self._flush_wanted.set()
+        if self._flusher is None or self._flusher_pid != os.getpid():
+            self._flusher_pid = os.getpid()
+            self._flusher = threading.Thread(
+                target=self._flush_loop, daemon=True, name="agentsight-flush"
+            )
+            self._flusher.start()
+
+    def _flush_loop(self) -> None:
+        """Coalesce flush requests into provider flushes."""
+        while not self._closed:
+            self._flush_wanted.wait()
+            self._flush_wanted.clear()
+            if self._closed:
+                return
+            try:
+                flush = getattr(self.provider, "force_flush", None)
+                if callable(flush):
+                    flush(5_000)
+            except Exception:
+                logger.exception("flushing the tracer provider failed")
+
+    def flush_delivery(self, timeout_millis: int) -> bool:
+        """Export what has ended and wait for its delivery attempt; the pipeline keeps running."""
+        end = monotonic() + timeout_millis / 1000
+        try:
+            flush = getattr(self.provider, "force_flush", None)
+            if callable(flush):
+                flush(timeout_millis)
+            exporters = [self.exporter] if self.exporter else _agentsight_exporters(self.provider)
+            delivered = True
+            for exporter in exporters:
+                left = max(0, int((end - monotonic()) * 1000))
+                delivered = exporter.force_flush(left) and delivered
+            return delivered
+        except Exception:
+            logger.exception("flushing the tracer provider failed")
+            return False
+
+    def shutdown(self, timeout_millis: int = 10_000) -> None:
+        """Flush and shut down a private provider; leave a user's provider alone."""
+        if self._closed:
+            return
+        self._closed = True
+        self._flush_wanted.set()
+        if self.exporter is None:
+            return
+        atexit.unregister(self.shutdown)
+        try:
+            # Flush first so the exporter's own bounded shutdown is what limits the wait.
+            self._processor.force_flush()
+            self.exporter.shutdown(timeout_millis)
+            self._processor.shutdown()  # type: ignore[no-untyped-call]
+        except Exception:
+            logger.exception("shutting down the private tracer provider failed")
+
+
+_EMPTY_CONTEXT = trace.set_span_in_context(trace.INVALID_SPAN)
+
+
+def _has_agentsight_exporter(provider: trace.TracerProvider) -> bool | None:
+    """Whether the provider's processors export to an AgentSightSpanExporter (None: can't tell).
+
+    Reads the SDK provider's processor list, which has no public accessor; when the shape is
+    not the expected one the answer is "unknown" and the ledger decides.
+    """
+    active = getattr(provider, "_active_span_processor", None)
+    processors = getattr(active, "_span_processors", None)
+    if not isinstance(processors, tuple):
+        return None
+    return bool(_agentsight_exporters(provider))
+
+
+def _agentsight_exporters(provider: trace.TracerProvider) -> list[AgentSightSpanExporter]:
+    """The AgentSight exporters behind the provider's processors (none when it can't tell)."""
+    active = getattr(provider, "_active_span_processor", None)
+    processors = getattr(active, "_span_processors", None)
+    found = [getattr(p, "span_exporter", None) for p in processors or ()]
+    return [e for e in found if isinstance(e, AgentSightSpanExporter)]
+
+
+def _batch_processor(exporter: AgentSightSpanExporter) -> BatchSpanProcessor:
+    """The private pipeline's processor: a deeper queue than the SDK's 2,048 spans.
+
+    The SDK drops spans past its queue without telling our loss counters; the exporter only
+    assembles and queues, so a deep queue drains fast. OTEL_BSP_* settings still win.
+    """
+    defaults = {"max_queue_size": 32_768, "schedule_delay_millis": 1_000}
+    env = {
+        "max_queue_size": "OTEL_BSP_MAX_QUEUE_SIZE",
+        "schedule_delay_millis": "OTEL_BSP_SCHEDULE_DELAY",
+    }
+    chosen = {k: v for k, v in defaults.items() if env[k] not in os.environ}
+    return BatchSpanProcessor(exporter, **chosen)  # type: ignore[arg-type]
+
+
+def _global_sdk_provider() -> TracerProvider | None:
+    """The application's global provider when it is an SDK one we can add spans to."""
+    provider = trace.get_tracer_provider()
+    return provider if isinstance(provider, TracerProvider) else None
+
+
+def _resource() -> Resource:
+    """The private provider's resource; OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES apply."""
+    return Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", "agentsight-otel")})

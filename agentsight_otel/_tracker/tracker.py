@@ -1,0 +1,303 @@
+"""``ConversationTracker``: the seed tracker API, recorded as OpenTelemetry spans and events."""
+
+from __future__ import annotations
+
+from time import time_ns
+from typing import Any
+
+from agentsight_otel import _semconv as sc
+from agentsight_otel._delivery.ledger import (
+    wait_settled,
+)
+from agentsight_otel._mapping.timefmt import iso_utc
+from agentsight_otel._tracker import fields, inputs
+from agentsight_otel._tracker.core import TrackerCore
+from agentsight_otel._tracker.inputs import PREVIEW
+from agentsight_otel._tracker.state import Item
+from agentsight_otel._tracker.summary import pending_summary, send_response
+from agentsight_otel.exceptions import ValidationError
+from agentsight_otel.helpers import generate_conversation_id
+
+
+class ConversationTracker(TrackerCore):
+    """Tracks conversations as traces: interactions are spans, messages and clicks are events.
+
+    Nothing here raises for the library's own failures; bad input raises ``ValidationError``
+    (or ``ConfigurationError``) at the call and leaves everything tracked before intact.
+    """
+
+    # -- conversations -------------------------------------------------------------------
+
+    def get_or_create_conversation(
+        self,
+        conversation_id: str | None = None,
+        customer_id: str | None = None,
+        customer_ip_address: str | None = None,
+        device: str | None = None,
+        source: str | None = None,
+        language: str | None = None,
+        name: str | None = None,
+        environment: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> str:
+        """Make a conversation current in this thread or task, creating it if new; its id."""
+        cid = fields.conversation_id(conversation_id) or generate_conversation_id()
+        metadata = self._redacted_metadata(metadata)
+        values = fields.conversation_fields(
+            customer_id, customer_ip_address, device, source, language, name, environment, metadata
+        )
+        self._state(cid, values)
+        self._make_current(cid)
+        return cid
+
+    def initialize_conversation(
+        self,
+        conversation_id: str,
+        customer_id: str | None = None,
+        customer_ip_address: str | None = None,
+        device: str | None = None,
+        source: str | None = None,
+        language: str | None = None,
+        name: str | None = None,
+        environment: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Record the visit (not engaged yet) and deliver it at once."""
+        cid = fields.conversation_id(conversation_id)
+        if cid is None:
+            raise ValidationError("conversation_id is required")
+        metadata = self._redacted_metadata(metadata)
+        values = fields.conversation_fields(
+            customer_id, customer_ip_address, device, source, language, name, environment, metadata
+        )
+        state = self._state(cid, values)
+        recorder, settings = self._setup()
+        stamp = time_ns()
+        with state.lock:
+            receipts = [recorder.visit(state)]
+        recorder.pipeline.request_flush()
+        item = Item("conversation", stamp, cid)
+        return send_response(cid, [item], self._await(receipts, settings.send_timeout))
+
+    # -- messages, actions, buttons, attachments, usage --------------------------------
+
+    def track_human_message(
+        self,
+        message: str,
+        metadata: dict[str, Any] | None = None,
+        *,
+        attachments: list[Any] | None = None,
+        attachment_mode: str = "base64",
+        conversation_id: str | None = None,
+    ) -> None:
+        """Record a message from the end user, with the files shared with it, if any."""
+        self._message(
+            sc.SENDER_USER,
+            "question",
+            message,
+            metadata,
+            conversation_id,
+            attachments,
+            attachment_mode,
+        )
+
+    def track_agent_message(
+        self,
+        message: str,
+        metadata: dict[str, Any] | None = None,
+        *,
+        attachments: list[Any] | None = None,
+        attachment_mode: str = "base64",
+        conversation_id: str | None = None,
+    ) -> None:
+        """Record a message from the agent, with the files shared with it, if any."""
+        self._message(
+            sc.SENDER_AGENT,
+            "answer",
+            message,
+            metadata,
+            conversation_id,
+            attachments,
+            attachment_mode,
+        )
+
+    def _message(
+        self,
+        sender: str,
+        kind: str,
+        message: object,
+        metadata: object,
+        conversation_id: str | None,
+        attachments: list[Any] | None,
+        attachment_mode: str,
+    ) -> None:
+        """Check (and redact) a message, then record it, with its files if any."""
+        if self._redaction is not None:  # the only cost on this path while redaction is off
+            message, metadata = self._redacted_message(message, metadata)
+        attributes = inputs.message(sender, message, metadata)
+        preview = attributes[sc.MESSAGE_CONTENT][:PREVIEW]
+        if attachments is None:
+            self._event(conversation_id, sc.MESSAGE_EVENT, attributes, kind, preview)
+        else:
+            self._files.track_message(
+                conversation_id, attributes, kind, preview, attachments, attachment_mode
+            )
+
+    track_question = track_human_message
+    track_answer = track_agent_message
+
+    def track_action(
+        self,
+        action_name: str,
+        started_at: Any = None,
+        ended_at: Any = None,
+        duration_ms: float | None = None,
+        tools_used: Any = None,
+        response: Any = None,
+        error_msg: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        *,
+        conversation_id: str | None = None,
+        kind: str = "tool",
+    ) -> dict[str, Any]:
+        """Record an action as a child span with its real start and end; the item as a dict."""
+        redactor = self._redactor()
+        if redactor is not None:
+            tools_used, response = redactor.value(tools_used), redactor.value(response)
+            error_msg, metadata = redactor.text(error_msg), redactor.value(metadata)
+        action = inputs.action(
+            action_name,
+            started_at,
+            ended_at,
+            duration_ms,
+            tools_used,
+            response,
+            error_msg,
+            metadata,
+            kind,
+            time_ns(),
+        )
+        recorder = self._recorder or self._setup()[0]
+        state, implicit = self._resolve(conversation_id)
+        action.attributes.update(fields.identity_attributes(state.conversation_id))
+        with state.lock:
+            recorder.action(
+                state,
+                action.name,
+                action.attributes,
+                action.start_ns,
+                action.end_ns,
+                action.error,
+                make_current=implicit,
+            )
+            state.items.append(Item("action", action.start_ns, action.name[:PREVIEW]))
+        return {
+            "type": "action",
+            "conversation_id": state.conversation_id,
+            "action_name": action.name,
+            "started_at": iso_utc(action.start_ns),
+            "ended_at": iso_utc(action.end_ns),
+            "duration_ms": round((action.end_ns - action.start_ns) / 1e6, 3),
+            "status": "error" if action.error is not None else "ok",
+        }
+
+    def track_button(
+        self,
+        button_event: str,
+        label: str,
+        value: str,
+        conversation_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Record a button click; the tracked item as a dict."""
+        attributes = inputs.button(button_event, label, value, self._redacted_metadata(metadata))
+        state, stamp = self._event(
+            conversation_id, sc.BUTTON_EVENT, attributes, "button", attributes[sc.BUTTON_LABEL]
+        )
+        return {
+            "type": "button",
+            "conversation_id": state.conversation_id,
+            "button_event": attributes[sc.BUTTON_EVENT_NAME],
+            "label": attributes[sc.BUTTON_LABEL],
+            "value": attributes[sc.BUTTON_VALUE],
+            "metadata": metadata,
+            "timestamp": iso_utc(stamp),
+        }
+
+    def track_attachments(
+        self,
+        attachments: list[dict[str, Any]],
+        mode: str = "base64",
+        sender: str = sc.SENDER_USER,
+        metadata: dict[str, Any] | None = None,
+        *,
+        conversation_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Record that files were shared and upload their bytes in the background; the item."""
+        metadata = self._redacted_metadata(metadata)
+        return self._files.track(conversation_id, attachments, mode, sender, metadata)
+
+    def track_token_usage(
+        self,
+        prompt_tokens: int = 0,
+        completion_tokens: int = 0,
+        total_tokens: int | None = None,
+        *,
+        model: str | None = None,
+        provider: str | None = None,
+        conversation_id: str | None = None,
+    ) -> dict[str, int]:
+        """Record one model call's usage; the conversation's totals since the last send."""
+        total, attributes = inputs.token_usage(
+            prompt_tokens, completion_tokens, total_tokens, model, provider
+        )
+        prompt, completion = attributes[sc.INPUT_TOKENS], attributes[sc.OUTPUT_TOKENS]
+        state, _ = self._event(
+            conversation_id,
+            sc.USAGE_EVENT,
+            attributes,
+            "token_usage",
+            f"{prompt}+{completion} tokens",
+        )
+        with state.lock:
+            state.usage.prompt_tokens += prompt
+            state.usage.completion_tokens += completion
+            state.usage.total_tokens += total
+            return state.usage.as_dict()
+
+    def get_token_usage(self, conversation_id: str | None = None) -> dict[str, int]:
+        """Token totals of a conversation since its last send (zeros when unknown)."""
+        state = self._registry.get(self._chosen_id(conversation_id))
+        if state is None:
+            return {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+        return state.usage.as_dict()
+
+    # -- sending and viewing -------------------------------------------------------------
+
+    def send_tracked_data(
+        self, conversation_id: str | None = None, *, timeout: float | None = None
+    ) -> dict[str, Any]:
+        """End the interaction and report what the backend accepted, within ``timeout``."""
+        return self._verdict(*self._close_for_send(conversation_id, timeout))
+
+    async def asend_tracked_data(
+        self, conversation_id: str | None = None, *, timeout: float | None = None
+    ) -> dict[str, Any]:
+        """``send_tracked_data`` for asyncio: awaits the verdict on the loop, holding no thread."""
+        cid, items, receipts, uploads, wait = self._close_for_send(conversation_id, timeout)
+        # A thread per waiting send would queue sends behind each other (and the
+        # application's own to_thread work) past their timeout while the backend is slow.
+        heard = self._await(receipts, 0.0).status != "handed_off"
+        waiting = [receipt for _, receipt in (*uploads, *(receipts if heard else ()))]
+        await wait_settled(waiting, wait)
+        return self._verdict(cid, items, receipts, uploads, 0.0)
+
+    def get_tracked_data_summary(self, conversation_id: str | None = None) -> dict[str, Any]:
+        """Items held in memory (of one conversation, or all), in time order, with previews."""
+        wanted = fields.conversation_id(conversation_id)
+        chosen = [
+            (s.conversation_id, list(s.items))
+            for s in self._registry.states()
+            if wanted is None or s.conversation_id == wanted
+        ]
+        return pending_summary(chosen)
