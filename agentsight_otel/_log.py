@@ -1,13 +1,24 @@
-"""The library logger and rate-limited warnings that count what they suppress."""
+"""The library logger, rate-limited records, and the one way to report an internal failure."""
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from typing import ParamSpec, TypeVar
 
 logger = logging.getLogger("agentsight_otel")
+
+# Set (to 1) by this project's own test suite: internal failures then re-raise, so a library bug
+# fails our tests loudly while users only ever see the log record.
+RAISE_INTERNAL_ERRORS_ENV = "_AGENTSIGHT_OTEL_RAISE_INTERNAL_ERRORS"
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class RateLimitedLog:
@@ -20,7 +31,7 @@ class RateLimitedLog:
         self._suppressed: dict[str, int] = {}
         self._lock = threading.Lock()
 
-    def log(self, level: int, key: str, message: str) -> None:
+    def log(self, level: int, key: str, message: str, *, exc_info: bool = False) -> None:
         """Log ``message`` unless ``key`` was logged within the interval."""
         now = self._clock()
         with self._lock:
@@ -32,4 +43,50 @@ class RateLimitedLog:
             suppressed = self._suppressed.pop(key, 0)
         if suppressed:
             message = f"{message} ({suppressed} similar message(s) suppressed)"
-        logger.log(level, "%s", message)
+        logger.log(level, "%s", message, exc_info=exc_info)
+
+
+_INTERNAL = RateLimitedLog()
+
+
+def raising_internal_errors() -> bool:
+    """True while this project's own tests run (they set the variable)."""
+    return os.environ.get(RAISE_INTERNAL_ERRORS_ENV) == "1"
+
+
+def log_internal_error(what: str) -> None:
+    """In an ``except`` block: log once per ``what`` with traceback; re-raise under our tests."""
+    _INTERNAL.log(
+        logging.ERROR,
+        what,
+        f"agentsight_otel internal error while {what}; your application is unaffected",
+        exc_info=True,
+    )
+    if raising_internal_errors():
+        raise  # noqa: PLE0704 - always called from inside an except block
+
+
+@contextmanager
+def internal_errors(what: str) -> Iterator[None]:
+    """Swallow (and report) any failure of the library's own inside the block."""
+    try:
+        yield
+    except Exception:
+        log_internal_error(what)
+
+
+def guarded(what: str, default: R) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Decorator: the function's internal failures are reported and ``default`` returned."""
+
+    def decorate(function: Callable[P, R]) -> Callable[P, R]:
+        @wraps(function)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return function(*args, **kwargs)
+            except Exception:
+                log_internal_error(what)
+                return default
+
+        return wrapper
+
+    return decorate

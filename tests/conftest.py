@@ -11,9 +11,20 @@ from typing import Any
 import pytest
 from opentelemetry import context as otel_context
 
+from agentsight_otel._log import RAISE_INTERNAL_ERRORS_ENV
 from agentsight_otel._tracker.core import ACTIVE_TRACKER
 from agentsight_otel.server import LocalServer
 from agentsight_otel.testing import TEST_API_KEY, FakeBackend, fake_backend
+
+# The library's own failures re-raise under its own tests (users only get the log record);
+# tests that check what users see turn this off with the `internal_errors_hidden` fixture.
+os.environ[RAISE_INTERNAL_ERRORS_ENV] = "1"
+
+
+@pytest.fixture
+def internal_errors_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Internal failures are logged and swallowed, as in a user's process."""
+    monkeypatch.delenv(RAISE_INTERNAL_ERRORS_ENV)
 
 
 @pytest.fixture
