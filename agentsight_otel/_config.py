@@ -30,17 +30,42 @@ _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 logger = logging.getLogger("agentsight_otel")
 
 
+# Any run this long of the key is masked wherever the key might be echoed back (a backend's
+# error body, a proxy's page): shorter than the 12 characters that would narrow a guess.
+_KEY_RUN = 8
+
+
 class ApiKey:
     """An API key whose ``repr`` and ``str`` never show it."""
 
-    __slots__ = ("_secret",)
+    __slots__ = ("_runs", "_secret")
 
     def __init__(self, secret: str) -> None:
         self._secret = secret
+        self._runs: re.Pattern[str] | None = None
 
     def reveal(self) -> str:
         """The key itself, for the Authorization header only."""
         return self._secret
+
+    def scrub(self, text: str) -> str:
+        """``text`` with every run of the key (``_KEY_RUN`` characters or more) masked."""
+        if self._runs is None:
+            grams = {
+                self._secret[i : i + _KEY_RUN] for i in range(len(self._secret) - _KEY_RUN + 1)
+            }
+            alternatives = "|".join(sorted(map(re.escape, grams)))
+            self._runs = re.compile(f"(?=({alternatives}))", re.IGNORECASE)
+        spans: list[list[int]] = []
+        for match in self._runs.finditer(text):
+            start = match.start()
+            if spans and start <= spans[-1][1]:
+                spans[-1][1] = start + _KEY_RUN
+            else:
+                spans.append([start, start + _KEY_RUN])
+        for start, end in reversed(spans):
+            text = f"{text[:start]}ags_****{text[end:]}"
+        return text
 
     def __repr__(self) -> str:
         return "ApiKey('ags_****')"

@@ -8,16 +8,16 @@ import gzip
 import json
 import math
 import random
-import re
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from agentsight_otel._config import Settings, join_url
 from agentsight_otel._delivery.clock import Clock, SystemClock
 from agentsight_otel._delivery.plaintext import PLAINTEXT_KEY_WARNING
 from agentsight_otel._delivery.transport import Body, HttpResponse, Transport, TransportError
+from agentsight_otel._delivery.watchdog import CANCEL
 from agentsight_otel._version import SDK_NAME, __version__
 
 USER_AGENT = f"{SDK_NAME}/{__version__}"
@@ -84,12 +84,9 @@ class IngestClient:
         return headers
 
     def _scrub(self, text: str) -> str:
-        """The text without the key, should a backend or proxy echo it back in an error."""
+        """The text without any run of the key, should a backend or proxy echo it back."""
         key = self.settings.api_key
-        if key is None or key.reveal().lower() not in text.lower():
-            return text
-        pattern = re.compile(re.escape(key.reveal()), re.IGNORECASE)
-        return pattern.sub("ags_****", text)
+        return text if key is None else key.scrub(text)
 
     def post_json(
         self, path: str, body: bytes, *, gzip_body: bool = False, deadline: float | None = None
@@ -150,6 +147,7 @@ class IngestClient:
     ) -> tuple[Outcome, float | None]:
         """One try, classified; the second value is a server-requested pause."""
         timeout = min(self.settings.request_timeout, remaining)
+        cancel = CANCEL.set(self.interrupt)
         try:
             response = self.transport.request(method, url, body, headers, timeout)
         except TransportError as exc:
@@ -159,15 +157,18 @@ class IngestClient:
             return Outcome(
                 False, None, f"transport failed: {type(exc).__name__}", True, attempts=attempt
             ), None
+        finally:
+            CANCEL.reset(cancel)
         status = response.status
         if 200 <= status < 300:
             return Outcome(True, status, "accepted", attempts=attempt, body=response.body), None
         if status in RETRYABLE:
             pause = retry_after(response, self.policy.retry_after_cap)
             return Outcome(False, status, f"HTTP {status}", True, attempts=attempt), pause
-        detail, rejected = rejection_detail(response)
-        rejected = {index: self._scrub(message) for index, message in rejected.items()}
-        return Outcome(False, status, self._scrub(detail), False, rejected, attempts=attempt), None
+        # Scrubbed whole, before anything is cut short: a cut could leave half the key behind.
+        body = self._scrub(response.body.decode("utf-8", "replace")).encode()
+        detail, rejected = rejection_detail(replace(response, body=body))
+        return Outcome(False, status, detail, False, rejected, attempts=attempt), None
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with equal jitter: half fixed, half random."""

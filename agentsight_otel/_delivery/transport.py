@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import requests
 import urllib3
 from opentelemetry import context as otel_context
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.poolmanager import PoolManager
+
+from agentsight_otel._delivery.watchdog import Watch, Watchdog, adopt
 
 # Instrumentations (requests, urllib3) check these keys and stay silent, so the exporter's own
 # calls never become spans that would be exported again.
@@ -70,19 +77,85 @@ def suppressed_context() -> otel_context.Context:
     return ctx
 
 
+class _WatchedHTTPConnection(HTTPConnection):
+    """A connection whose sockets the current request's watchdog may shut."""
+
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        adopt(sock)
+        return sock
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        adopt(self.sock)  # a kept-alive connection reused for this request
+        super().request(*args, **kwargs)
+
+
+class _WatchedHTTPSConnection(HTTPSConnection):
+    """The TLS twin of ``_WatchedHTTPConnection`` (its socket is wrapped after connecting)."""
+
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        adopt(sock)
+        return sock
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        adopt(self.sock)
+        super().request(*args, **kwargs)
+
+
+class _WatchedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+class _WatchedAdapter(HTTPAdapter):
+    """``requests``' adapter with pools whose connections report their sockets to the watchdog."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        _watch_pools(self.poolmanager)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> PoolManager:
+        manager: PoolManager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        _watch_pools(manager)
+        return manager
+
+
+def _watch_pools(manager: PoolManager) -> None:
+    """Make a pool manager build watched pools."""
+    manager.pool_classes_by_scheme = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+
+
+def _keep_headers(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    """An auth hook that changes nothing: with it, requests never applies ~/.netrc credentials."""
+    return request
+
+
 class RequestsTransport:
-    """A pooled ``requests`` session with TLS verification on unless told otherwise."""
+    """A pooled ``requests`` session with TLS verification on unless told otherwise.
+
+    ``timeout`` bounds the whole request (connecting, sending, every read): a watchdog shuts
+    the sockets of a request that outlives it or whose cancel event is set.
+    """
 
     def __init__(self, *, verify_tls: bool = True) -> None:
         self._verify_tls = verify_tls
         self._pid = os.getpid()
         self._session = self._new_session()
+        self._watchdog = Watchdog()
 
     def _new_session(self) -> requests.Session:
-        """A session with the configured TLS verification."""
+        """A session with the configured TLS verification and watched connections."""
         session = requests.Session()
         session.verify = self._verify_tls
+        # Proxies and CA bundles from the environment apply; ~/.netrc never does (_keep_headers).
         session.trust_env = True
+        adapter = _WatchedAdapter()
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
         return session
 
     def request(
@@ -95,32 +168,53 @@ class RequestsTransport:
             self._pid, self._session = os.getpid(), self._new_session()
         token = otel_context.attach(suppressed_context())
         try:
-            response = self._session.request(
-                method,
-                url,
-                data=body,
-                headers=dict(headers),
-                timeout=timeout,
-                allow_redirects=False,
-                stream=True,
-                # Per request: with trust_env, REQUESTS_CA_BUNDLE would override the session's
-                # verify=False. True still lets that variable name the CA bundle.
-                verify=self._verify_tls,
-            )
-            with response:
-                # Only the detail of an answer is ever read: cap what a backend can make us hold.
-                content = response.raw.read(MAX_RESPONSE_BYTES, decode_content=True)
-        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-            # A reset while the body is read surfaces from urllib3, not from requests.
-            raise TransportError(_describe(exc)) from None
+            with self._watchdog.watching(timeout) as watch:
+                try:
+                    response, content = self._send(method, url, body, headers, timeout)
+                except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+                    # A reset while the body is read surfaces from urllib3, not from requests.
+                    raise TransportError(_cut_off(watch, timeout) or _describe(exc)) from None
+                if watch.expired:  # cut short by the deadline just as it completed
+                    raise TransportError(_cut_off(watch, timeout))
         finally:
             otel_context.detach(token)
         lowered = {name.lower(): value for name, value in response.headers.items()}
         return HttpResponse(response.status_code, lowered, content)
 
+    def _send(
+        self, method: str, url: str, body: Body | None, headers: Mapping[str, str], timeout: float
+    ) -> tuple[requests.Response, bytes]:
+        """The request and at most ``MAX_RESPONSE_BYTES`` of its answer."""
+        response = self._session.request(
+            method,
+            url,
+            data=body,
+            headers=dict(headers),
+            timeout=timeout,
+            allow_redirects=False,
+            stream=True,
+            # Per request: with trust_env, REQUESTS_CA_BUNDLE would override the session's
+            # verify=False. True still lets that variable name the CA bundle.
+            verify=self._verify_tls,
+            auth=_keep_headers,
+        )
+        with response:
+            # Only the detail of an answer is ever read: cap what a backend can make us hold.
+            content = response.raw.read(MAX_RESPONSE_BYTES, decode_content=True)
+        return response, content
+
     def close(self) -> None:
         """Close the session's pool."""
         self._session.close()
+
+
+def _cut_off(watch: Watch, timeout: float) -> str:
+    """Why the watchdog ended a request ("" when it did not)."""
+    if not watch.expired:
+        return ""
+    if watch.cancel is not None and watch.cancel.is_set():
+        return "request cancelled (shutdown or a full queue)"
+    return f"no complete answer within {timeout:g} s"
 
 
 def _describe(exc: Exception) -> str:
