@@ -6,6 +6,7 @@ import base64
 import datetime as dt
 import json
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -48,6 +49,27 @@ def unicode_text(text: str) -> str:
     except UnicodeEncodeError:
         return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
     return text
+
+
+# A \\uD800-\\uDFFF escape: JSON may carry lone surrogates (the vendor SDK sends them).
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def unicode_json(document: Any, raw: str | bytes) -> Any:
+    """``document`` (parsed from ``raw``) with lone surrogates replaced by U+FFFD."""
+    data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+    return _unicode_value(document) if _SURROGATE_ESCAPE.search(data) else document
+
+
+def _unicode_value(value: Any) -> Any:
+    """Strings (keys included) made encodable, all the way down."""
+    if isinstance(value, str):
+        return unicode_text(value)
+    if isinstance(value, list):
+        return [_unicode_value(item) for item in value]
+    if isinstance(value, dict):
+        return {unicode_text(key): _unicode_value(item) for key, item in value.items()}
+    return value
 
 
 def optional_field(value: object, name: str) -> str | None:

@@ -26,6 +26,7 @@ from agentsight_otel._mapping.records import (
     Scope,
     SpanRecord,
 )
+from agentsight_otel._sanitize import unicode_json
 
 _KINDS = {1: "INTERNAL", 2: "SERVER", 3: "CLIENT", 4: "PRODUCER", 5: "CONSUMER"}
 _STATUSES = {0: "unset", 1: "ok", 2: "error"}
@@ -67,7 +68,7 @@ def decode_protobuf(data: bytes) -> Decoded:
 def decode_json(data: bytes) -> Decoded:
     """Records from an OTLP/JSON request (hex ids, enums as numbers or names)."""
     try:
-        document = json.loads(data)
+        document = unicode_json(json.loads(data), data)
     except (ValueError, RecursionError) as exc:
         raise MalformedRequest(f"not JSON: {exc}") from None
     if not isinstance(document, dict):

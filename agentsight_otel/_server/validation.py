@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from agentsight_otel._sanitize import unicode_json
+
 JSONObject = dict[str, Any]
 Errors = dict[str, list[str]]
 
@@ -77,9 +79,9 @@ def _refuse_constant(name: str) -> object:
 
 
 def loads_strict(text: str | bytes) -> Any:
-    """json.loads that refuses NaN/Infinity; raises ValueError on any invalid input."""
+    """json.loads that refuses NaN/Infinity and mends lone surrogates; ValueError if invalid."""
     try:
-        return json.loads(text, parse_constant=_refuse_constant)
+        return unicode_json(json.loads(text, parse_constant=_refuse_constant), text)
     except RecursionError as exc:
         raise ValueError("JSON nested too deeply") from exc
 
