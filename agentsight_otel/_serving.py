@@ -7,9 +7,11 @@ import contextlib
 import socket
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 5.0
@@ -51,7 +53,88 @@ class ThreadedUvicorn(uvicorn.Server):
                 self._loop.call_soon_threadsafe(self._wake.set)
 
 
-def uvicorn_config(app: Any, *, graceful_shutdown: float = GRACEFUL_SHUTDOWN_S) -> uvicorn.Config:
+@dataclass(frozen=True)
+class ConnectionLimits:
+    """What one client may hold: time to send a request head, and connections in all."""
+
+    head_timeout: float = 10.0
+    max_connections: int = 512
+
+
+class _GuardedH11(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol with a deadline for each request head and a connection cap.
+
+    uvicorn bounds idle keep-alive time but not a head sent a byte at a time, so slow clients
+    could hold sockets without end. Over the cap, the connection waiting longest for its head
+    goes first: clients that send requests promptly (exporters) are still served.
+    """
+
+    limits = ConnectionLimits()
+    _head_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        waiting = _waiting_heads(self)
+        self._await_head(waiting)
+        if len(self.connections) > self.limits.max_connections:
+            oldest = next(iter(waiting))
+            oldest._head_timed_out()
+
+    def _await_head(self, waiting: dict[_GuardedH11, None]) -> None:
+        """Start the clock for the next request head."""
+        waiting[self] = None
+        self._head_timer = self.loop.call_later(self.limits.head_timeout, self._head_timed_out)
+
+    def _head_arrived(self) -> None:
+        """Stop the head clock."""
+        _waiting_heads(self).pop(self, None)
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        """Close a connection that did not send its request head in time (or lost its place)."""
+        self._head_arrived()
+        if not self.transport.is_closing():
+            self.transport.close()
+
+    def handle_events(self) -> None:
+        cycle = self.cycle
+        super().handle_events()
+        if self.cycle is not cycle:
+            self._head_arrived()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing():
+            self._await_head(_waiting_heads(self))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._head_arrived()
+        super().connection_lost(exc)
+
+
+def _waiting_heads(protocol: _GuardedH11) -> dict[_GuardedH11, None]:
+    """The server's connections still waiting for a request head, oldest first."""
+    state = protocol.server_state
+    waiting: dict[_GuardedH11, None] | None = getattr(state, "agentsight_waiting_heads", None)
+    if waiting is None:
+        waiting = {}
+        state.agentsight_waiting_heads = waiting  # type: ignore[attr-defined]
+    return waiting
+
+
+def guarded_http(limits: ConnectionLimits) -> type[asyncio.Protocol]:
+    """The HTTP protocol class enforcing ``limits``."""
+    return type("GuardedH11", (_GuardedH11,), {"limits": limits})
+
+
+def uvicorn_config(
+    app: Any,
+    *,
+    graceful_shutdown: float = GRACEFUL_SHUTDOWN_S,
+    limits: ConnectionLimits | None = None,
+) -> uvicorn.Config:
     """uvicorn settings for an embedded server: quiet, no lifespan, the host's logging kept."""
     # log_config=None: an embedded server must not reconfigure the host process's logging.
     return uvicorn.Config(
@@ -61,6 +144,7 @@ def uvicorn_config(app: Any, *, graceful_shutdown: float = GRACEFUL_SHUTDOWN_S) 
         access_log=False,
         lifespan="off",
         timeout_graceful_shutdown=int(graceful_shutdown),
+        http=guarded_http(limits or ConnectionLimits()),
     )
 
 

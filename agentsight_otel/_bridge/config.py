@@ -48,6 +48,9 @@ class BridgeConfig:
     grpc_workers: int = 8
     # Decoding expands a body many times over in Python objects: bound how many at once.
     max_concurrent_decodes: int = 2
+    # A client must send each request head within this time; at most this many connections.
+    head_timeout: float = 10.0
+    max_connections: int = 512
 
     def __post_init__(self) -> None:
         if self.http_address is None and self.grpc_address is None:
@@ -61,12 +64,17 @@ class BridgeConfig:
             "retry_after",
             "grpc_workers",
             "max_concurrent_decodes",
+            "max_connections",
         ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ConfigurationError(f"{name} must be a positive integer")
-        if not math.isfinite(self.drain_timeout) or self.drain_timeout <= 0:
-            raise ConfigurationError("drain_timeout must be a positive number of seconds")
+        for name in ("drain_timeout", "head_timeout"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigurationError(f"{name} must be a positive number of seconds")
+            if not math.isfinite(value) or value <= 0:
+                raise ConfigurationError(f"{name} must be a positive number of seconds")
 
 
 def parse_address(value: str, source: str) -> Address | None:

@@ -88,7 +88,14 @@ def start_grpc_server(
     server = grpc.server(
         ThreadPoolExecutor(max_workers=config.grpc_workers, thread_name_prefix="agentsight-grpc"),
         handlers=(handler,),
-        options=(("grpc.max_receive_message_length", limit),),
+        options=(
+            ("grpc.max_receive_message_length", limit),
+            # A client that opens a connection must finish its handshake in time, and the
+            # server holds at most max_connections' worth of streams at once.
+            ("grpc.server_handshake_timeout_ms", int(config.head_timeout * 1000)),
+            ("grpc.max_concurrent_streams", 100),
+        ),
+        maximum_concurrent_rpcs=config.max_connections,
     )
     port = server.add_insecure_port(str(address))
     server.start()

@@ -20,7 +20,7 @@ from agentsight_otel._config import ENV_API_KEY, Settings, resolve_settings
 from agentsight_otel._delivery.clock import Clock
 from agentsight_otel._delivery.plaintext import is_loopback
 from agentsight_otel._delivery.transport import Transport
-from agentsight_otel._serving import BackgroundServer, uvicorn_config
+from agentsight_otel._serving import BackgroundServer, ConnectionLimits, uvicorn_config
 from agentsight_otel.exceptions import ConfigurationError
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -75,7 +75,11 @@ class Bridge:
         """uvicorn on its own thread, as the local server runs (the main thread keeps signals)."""
         app = create_bridge_app(pipeline, self.config)
         self._http = BackgroundServer(
-            uvicorn_config(app, graceful_shutdown=2),
+            uvicorn_config(
+                app,
+                graceful_shutdown=2,
+                limits=ConnectionLimits(self.config.head_timeout, self.config.max_connections),
+            ),
             address.host,
             address.port,
             "agentsight-bridge-http",
