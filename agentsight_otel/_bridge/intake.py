@@ -2,7 +2,8 @@
 
 A span counts against the bounds from the moment it is accepted until its delivery attempt has
 finished, so a slow or failing backend fills the intake and the bridge answers 429 (the
-Collector's own queue then holds the data) instead of accepting what it could only drop.
+Collector's own queue then holds the data) instead of accepting what it could only drop. Spans
+handed on that still wait for their root count too (``set_waiting``), in estimated bytes.
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ class Intake:
         self._queued = Batch()
         self._held_spans = 0
         self._held_bytes = 0
+        self._waiting_spans = 0
+        self._waiting_bytes = 0
         self._closed = False
         self._cond = threading.Condition()
 
@@ -86,13 +89,21 @@ class Intake:
         return Admission.ACCEPTED
 
     def _fits(self, spans: int, nbytes: int) -> bool:
-        """Within both bounds; an empty intake takes any one request, so none waits forever."""
+        """Within both bounds; an empty intake takes any one request, so none waits forever.
+
+        Spans waiting for their root count, but do not make the intake non-empty: the
+        assembler bounds them itself (half the byte bound), releasing the oldest first.
+        """
         if self._held_spans == 0:
             return True
-        return (
-            self._held_spans + spans <= self.max_spans
-            and self._held_bytes + nbytes <= self.max_bytes
-        )
+        held_spans = self._held_spans + self._waiting_spans
+        held_bytes = self._held_bytes + self._waiting_bytes
+        return held_spans + spans <= self.max_spans and held_bytes + nbytes <= self.max_bytes
+
+    def set_waiting(self, spans: int, nbytes: int) -> None:
+        """What was handed on but still waits for its root, in memory."""
+        with self._cond:
+            self._waiting_spans, self._waiting_bytes = spans, nbytes
 
     def take(self, timeout: float) -> Batch | None:
         """Everything queued, waiting up to ``timeout``; None when nothing came."""

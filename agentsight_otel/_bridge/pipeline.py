@@ -44,6 +44,9 @@ class BridgePipeline:
             ledger=DeliveryLedger(),
             max_queue_spans=config.max_queue_spans + config.max_pending_spans,
             max_pending_spans=config.max_pending_spans,
+            # Root-less spans are held within the intake's byte bound: at most half of it, the
+            # oldest released (or, for traces of no conversation, dropped and counted) first.
+            max_pending_bytes=config.max_queue_bytes // 2,
         )
         # Held while a request is decompressed and decoded, by both receivers.
         self.decode_slots = threading.BoundedSemaphore(config.max_concurrent_decodes)
@@ -84,6 +87,7 @@ class BridgePipeline:
         """Take batches until the intake is closed and empty."""
         while True:
             batch = self.intake.take(_POLL_S)
+            self.intake.set_waiting(*self.exporter.pending())
             if batch is None:
                 if self.intake.closed:
                     return
@@ -93,6 +97,7 @@ class BridgePipeline:
             except Exception:  # the pump must outlive any one batch
                 logger.exception("the bridge failed to hand a batch to the exporter")
             finally:
+                self.intake.set_waiting(*self.exporter.pending())
                 self.intake.done(batch)
 
     def _hand_over(self, batch: Batch) -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agentsight_otel import _semconv as sc
+from agentsight_otel._export.sizing import record_bytes
 from agentsight_otel._mapping.payload import TraceGroup
 from agentsight_otel._mapping.records import SpanRecord
 
@@ -27,6 +28,7 @@ class _Pending:
     first_seen: float
     conversation_id: str | None = None
     records: list[SpanRecord] = field(default_factory=list)
+    nbytes: int = 0
 
 
 def _no_hint(trace_id: int) -> str | None:
@@ -41,12 +43,14 @@ class TraceAssembler:
         self,
         *,
         max_pending_spans: int = 50_000,
+        max_pending_bytes: int | None = None,
         max_age: float = 300.0,
         foreign_max_age: float = 120.0,
         memory: int = 20_000,
         hint: Callable[[int], str | None] = _no_hint,
     ) -> None:
         self.max_pending_spans = max_pending_spans
+        self.max_pending_bytes = max_pending_bytes
         self.max_age = max_age
         self.foreign_max_age = foreign_max_age
         self._memory = memory
@@ -55,6 +59,7 @@ class TraceAssembler:
         self._known: OrderedDict[int, str] = OrderedDict()
         self._released_roots: OrderedDict[int, None] = OrderedDict()
         self.pending_spans = 0
+        self.pending_bytes = 0  # estimated, counted only under a byte bound
         self.foreign_dropped = 0
 
     def add(self, records: Iterable[SpanRecord], now: float) -> list[TraceGroup]:
@@ -74,6 +79,10 @@ class TraceAssembler:
                 pending = self._pending[record.trace_id] = _Pending(now)
             pending.records.append(record)
             self.pending_spans += 1
+            if self.max_pending_bytes is not None:
+                size = record_bytes(record)
+                pending.nbytes += size
+                self.pending_bytes += size
             if cid is not None and pending.conversation_id is None:
                 pending.conversation_id = cid
             if is_root:
@@ -105,6 +114,7 @@ class TraceAssembler:
         """Remove a trace from pending; a group when it belongs to a conversation."""
         pending = self._pending.pop(trace_id)
         self.pending_spans -= len(pending.records)
+        self.pending_bytes -= pending.nbytes
         cid = pending.conversation_id or self._conversation_of(trace_id)
         if cid is None:
             self.foreign_dropped += len(pending.records)
@@ -115,10 +125,16 @@ class TraceAssembler:
                 self._remember(self._released_roots, record.span_id, None)
         return TraceGroup(cid, pending.records)
 
+    def _over_bound(self) -> bool:
+        """Whether more spans or bytes wait than allowed."""
+        if self.pending_spans > self.max_pending_spans:
+            return True
+        return self.max_pending_bytes is not None and self.pending_bytes > self.max_pending_bytes
+
     def _evict_over_bound(self) -> list[TraceGroup]:
-        """Release the oldest traces while more spans wait than allowed."""
+        """Release the oldest traces while more spans (or bytes) wait than allowed."""
         ready = []
-        while self.pending_spans > self.max_pending_spans and self._pending:
+        while self._pending and self._over_bound():
             group = self._release(next(iter(self._pending)))
             if group is not None:
                 ready.append(group)

@@ -60,6 +60,7 @@ class AgentSightSpanExporter(SpanExporter):
         ledger: DeliveryLedger | None = None,
         max_queue_spans: int = 100_000,
         max_pending_spans: int = 50_000,
+        max_pending_bytes: int | None = None,
     ) -> None:
         settings = resolve_settings(
             base=settings,
@@ -81,7 +82,9 @@ class AgentSightSpanExporter(SpanExporter):
         self._ledger = ledger or DEFAULT_LEDGER
         self._lock = threading.Lock()
         self._assembler = TraceAssembler(
-            max_pending_spans=max_pending_spans, hint=self._ledger.conversation_of
+            max_pending_spans=max_pending_spans,
+            max_pending_bytes=max_pending_bytes,
+            hint=self._ledger.conversation_of,
         )
         client = IngestClient(
             settings,
@@ -136,6 +139,11 @@ class AgentSightSpanExporter(SpanExporter):
             groups = self._assembler.add(records, self._clock.now())
         ok = self._worker.submit(groups)
         return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
+
+    def pending(self) -> tuple[int, int]:
+        """Spans, and their estimated bytes, waiting for their root (bytes under a byte bound)."""
+        with self._lock:
+            return self._assembler.pending_spans, self._assembler.pending_bytes
 
     def wait_delivered(self, timeout: float) -> bool:
         """Wait until everything released so far had its delivery attempt; False on timeout.

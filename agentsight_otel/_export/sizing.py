@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from agentsight_otel._mapping.payload import TraceGroup
+from agentsight_otel._mapping.records import SpanRecord
 
 # Measured with tracemalloc on tracker spans (about 4 KB a span, events included): a finished
 # SDK span with its record, context and attributes, and one event, before string values.
@@ -15,11 +16,14 @@ EVENT_BYTES = 768
 
 def approx_bytes(group: TraceGroup) -> int:
     """Bytes the group's spans keep alive while queued (an estimate, on the high side)."""
-    total = 0
-    for record in group.records:
-        total += SPAN_BYTES + _strings(record.attributes)
-        for event in record.events:
-            total += EVENT_BYTES + _strings(event.attributes)
+    return sum(record_bytes(record) for record in group.records)
+
+
+def record_bytes(record: SpanRecord) -> int:
+    """Bytes one span record keeps alive (an estimate, on the high side)."""
+    total = SPAN_BYTES + _strings(record.attributes)
+    for event in record.events:
+        total += EVENT_BYTES + _strings(event.attributes)
     return total
 
 
