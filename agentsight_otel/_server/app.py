@@ -16,8 +16,9 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ExceptionHandler
 
+from agentsight_otel._bodies import BodyError
 from agentsight_otel._server.auth import accepted_keys, check_authorization
-from agentsight_otel._server.body import BodyError, decode_body, read_body
+from agentsight_otel._server.body import decode_body, read_body
 from agentsight_otel._server.store import Store
 from agentsight_otel._server.uploads import receive_upload
 from agentsight_otel._server.validation import (
