@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
+from agentsight_otel._semconv import WIRE_SPAN_KEYS
 from agentsight_otel._server import reads
 from agentsight_otel._server.blobs import BlobStore, IncomingFile
 from agentsight_otel._server.projections import Row, project_span, timestamp_micros
@@ -20,17 +21,8 @@ from agentsight_otel._server.validation import JSONObject
 
 Clock = Callable[[], datetime]
 T = TypeVar("T")
-_SPAN_COLUMNS = (
-    "span_id",
-    "trace_id",
-    "parent_span_id",
-    "kind",
-    "name",
-    "started_at",
-    "ended_at",
-    "duration_ms",
-    "status",
-)
+# The scalar keys get columns of their own; the whole span is kept raw beside them.
+_SPAN_COLUMNS = tuple(key for key in WIRE_SPAN_KEYS if key not in ("attributes", "events", "otel"))
 
 
 def _utc_now() -> datetime:
