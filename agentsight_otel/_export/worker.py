@@ -15,7 +15,7 @@ from agentsight_otel._delivery.ledger import DeliveryLedger, Settlement, Status
 from agentsight_otel._export.backlog import Backlog, weigh
 from agentsight_otel._export.capabilities import BackendCapabilities
 from agentsight_otel._log import RateLimitedLog
-from agentsight_otel._mapping.packing import Body, pack
+from agentsight_otel._mapping.packing import IngestBody, pack
 from agentsight_otel._mapping.payload import Block, PayloadBuilder, TraceGroup
 from agentsight_otel._version import SDK_NAME, __version__
 
@@ -68,7 +68,7 @@ class DeliveryWorker:
         self._log = log or RateLimitedLog()
         self._queue = Backlog(max_queue_spans, max_queue_bytes)
         self._redelivery: Redelivery | None = None
-        self._inflight: Body | None = None
+        self._inflight: IngestBody | None = None
         self._busy = False
         self._closing = False
         self._cond = threading.Condition()
@@ -212,7 +212,9 @@ class DeliveryWorker:
                 self._post(body, blocks, verdicts)
         self._settle(blocks, verdicts)
 
-    def _post(self, body: Body, blocks: Sequence[Block], verdicts: list[Settlement | None]) -> None:
+    def _post(
+        self, body: IngestBody, blocks: Sequence[Block], verdicts: list[Settlement | None]
+    ) -> None:
         """Post one body, splitting on 413 and retrying without blocks a 400 named."""
         self.stats.requests += 1
         self._inflight = body
@@ -244,7 +246,7 @@ class DeliveryWorker:
         self._record_failure(body, outcome, verdicts)
 
     def _record_failure(
-        self, body: Body, outcome: Outcome, verdicts: list[Settlement | None]
+        self, body: IngestBody, outcome: Outcome, verdicts: list[Settlement | None]
     ) -> None:
         """Mark a body's blocks failed (retryable) or rejected (terminal) and say so."""
         if outcome.retryable and self._redelivery is not None:
@@ -261,7 +263,7 @@ class DeliveryWorker:
             f"conversation(s) not delivered: {outcome.detail}",
         )
 
-    def _hold(self, body: Body, verdicts: list[Settlement | None], reason: str) -> None:
+    def _hold(self, body: IngestBody, verdicts: list[Settlement | None], reason: str) -> None:
         """Spool a body instead of posting it."""
         assert self._redelivery is not None
         settlement = self._redelivery.hold(body.data, _span_count(body), reason)
@@ -326,6 +328,6 @@ class DeliveryWorker:
         return blocks
 
 
-def _span_count(body: Body) -> int:
+def _span_count(body: IngestBody) -> int:
     """Spans a body carries."""
     return sum(len(entry["spans"]) for entry in body.entries)

@@ -19,7 +19,7 @@ from agentsight_otel._server.schema import PROJECTION_TABLES, connect
 from agentsight_otel._server.uploads import NewUpload, UnknownReference
 from agentsight_otel._server.validation import JSONObject
 
-Clock = Callable[[], datetime]
+WallClock = Callable[[], datetime]
 T = TypeVar("T")
 # The scalar keys get columns of their own; the whole span is kept raw beside them.
 _SPAN_COLUMNS = tuple(key for key in WIRE_SPAN_KEYS if key not in ("attributes", "events", "otel"))
@@ -33,7 +33,7 @@ def _utc_now() -> datetime:
 class Store:
     """One SQLite connection behind a lock; every write request is one transaction."""
 
-    def __init__(self, path: str | Path = ":memory:", *, clock: Clock = _utc_now) -> None:
+    def __init__(self, path: str | Path = ":memory:", *, clock: WallClock = _utc_now) -> None:
         """Open or create the database at path (":memory:" for a throwaway one)."""
         location = str(path)
         if location != ":memory:":
