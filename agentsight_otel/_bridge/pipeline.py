@@ -14,7 +14,7 @@ from agentsight_otel._delivery.clock import Clock
 from agentsight_otel._delivery.ledger import DeliveryLedger
 from agentsight_otel._delivery.transport import Transport
 from agentsight_otel._export.exporter import AgentSightSpanExporter
-from agentsight_otel._export.worker import DeliveryStats
+from agentsight_otel._export.posting import DeliveryStats
 
 logger = logging.getLogger("agentsight_otel")
 _POLL_S = 0.25

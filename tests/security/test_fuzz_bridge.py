@@ -30,7 +30,7 @@ from agentsight_otel import _semconv as sc
 from agentsight_otel._bodies import BodyError, inflate
 from agentsight_otel._bridge.decode import Decoded, MalformedRequest, decode_json, decode_protobuf
 from agentsight_otel._export.assembler import TraceAssembler
-from agentsight_otel._export.worker import SDK
+from agentsight_otel._export.posting import SDK
 from agentsight_otel._mapping.packing import pack
 from agentsight_otel._mapping.payload import PayloadBuilder
 from agentsight_otel._server.validation import loads_strict
