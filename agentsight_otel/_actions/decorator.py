@@ -77,14 +77,8 @@ def traced_action(
 
         pool.submit(contextvars.copy_context().run, lookup_order, order_id)
     """
-    options = _checked_options(
-        name=name,
-        kind=kind,
-        redact=redact,
-        capture_arguments=capture_arguments,
-        capture_result=capture_result,
-        conversation_id=conversation_id,
-    )
+    options = _checked_options(name, kind, redact, conversation_id)
+    options.update(capture_arguments=capture_arguments, capture_result=capture_result)
 
     def decorate(target: Callable[P, R]) -> Callable[P, R]:
         return cast("Callable[P, R]", _decorate(target, **options))
@@ -93,7 +87,7 @@ def traced_action(
 
 
 def _checked_options(
-    *, name: object, kind: object, redact: object, conversation_id: object, **flags: bool
+    name: object, kind: object, redact: object, conversation_id: object
 ) -> dict[str, Any]:
     """The decorator's options, checked (ValidationError at decoration time)."""
     if kind not in (sc.KIND_TOOL, sc.KIND_TASK):
@@ -109,7 +103,6 @@ def _checked_options(
         "kind": kind,
         "redact": redact,
         "conversation_id": conversation_id,
-        **flags,
     }
 
 
