@@ -65,6 +65,14 @@ def test_corrupt_or_truncated_bodies_are_bad_requests(body: bytes) -> None:
     assert caught.value.status == 400
 
 
+def test_zero_padding_after_the_last_member_is_tolerated_only_where_asked() -> None:
+    padded = gzip.compress(b"abc") + b"\0" * 8
+    assert inflate(padded, "gzip", 100, zero_padding=True) == b"abc"  # the local server
+    with pytest.raises(BodyError) as caught:
+        inflate(padded, "gzip", 100)  # the bridge, like the Collector
+    assert caught.value.status == 400
+
+
 def test_encodings() -> None:
     assert (
         content_encoding(None, ENCODINGS) == "" and content_encoding(" GZIP ", ENCODINGS) == "gzip"
