@@ -72,22 +72,24 @@ def photo_png() -> str:
 
 def converse(conversation_id: str) -> list[dict[str, Any]]:
     """Two interactions of a delivery complaint, each ended by a send."""
+    return [*_complaint(conversation_id), _resolution()]
+
+
+def _complaint(conversation_id: str) -> list[dict[str, Any]]:
+    """Open the conversation; the first interaction: the complaint, a lookup and a photo."""
     tracker = conversation_tracker
-    results = [
-        tracker.initialize_conversation(
-            conversation_id,
-            customer_id="cust-4821",
-            device="desktop",
-            source="web",
-            language="en-GB",
-            metadata={"page_url": "https://shop.example/orders/A-1009"},
-        )
-    ]
+    customer = {"customer_id": "cust-4821", "device": "desktop"}
+    opened = tracker.initialize_conversation(
+        conversation_id,
+        **customer,
+        source="web",
+        language="en-GB",
+        metadata={"page_url": "https://shop.example/orders/A-1009"},
+    )
     tracker.get_or_create_conversation(
         conversation_id,
-        customer_id="cust-4821",
+        **customer,
         name="Parcel marked delivered but missing",
-        device="desktop",
         environment="development",
         metadata={"plan": "premium"},
     )
@@ -106,8 +108,12 @@ def converse(conversation_id: str) -> list[dict[str, Any]]:
         "Here's the photo. Nothing there, and the neighbours have nothing either.",
         attachments=[{"filename": "front-door.png", "data": photo_png(), "mime_type": "image/png"}],
     )
-    results.append(tracker.send_tracked_data())
+    return [opened, tracker.send_tracked_data()]
 
+
+def _resolution() -> dict[str, Any]:
+    """The second interaction: a choice, a refund that times out, a ticket instead."""
+    tracker = conversation_tracker
     tracker.track_agent_message(
         "Thanks. I can refund you now or send a replacement. Which would you prefer?"
     )
@@ -135,8 +141,7 @@ def converse(conversation_id: str) -> list[dict[str, Any]]:
         "business day."
     )
     tracker.track_human_message("Great, thank you!")
-    results.append(tracker.send_tracked_data())
-    return results
+    return tracker.send_tracked_data()
 
 
 def summary_line(result: dict[str, Any]) -> str:

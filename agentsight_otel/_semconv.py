@@ -70,9 +70,6 @@ GEN_AI_OPERATION: Final = "gen_ai.operation.name"
 INPUT_TOKENS: Final = "gen_ai.usage.input_tokens"
 OUTPUT_TOKENS: Final = "gen_ai.usage.output_tokens"
 CACHE_READ_TOKENS: Final = "agentsight.llm.cache_read_tokens"
-CACHE_WRITE_TOKENS: Final = "agentsight.llm.cache_write_tokens"
-REASONING_TOKENS: Final = "agentsight.llm.reasoning_tokens"
-EMBEDDING_TOKENS: Final = "agentsight.llm.embedding_tokens"
 
 # Names the backend counts as a human escalation when used as an action name.
 ESCALATION_ACTIONS: Final = frozenset(
@@ -80,3 +77,19 @@ ESCALATION_ACTIONS: Final = frozenset(
 )
 
 INSTRUMENTATION_NAME: Final = "agentsight_otel"
+
+# Every key of a span on the ingest wire (INGEST.md), in the contract's order.
+WIRE_SPAN_KEYS: Final = (
+    "span_id",
+    "trace_id",
+    "parent_span_id",
+    "kind",
+    "name",
+    "started_at",
+    "ended_at",
+    "duration_ms",
+    "status",
+    "attributes",
+    "events",
+    "otel",
+)

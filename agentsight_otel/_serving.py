@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from types import TracebackType
+from typing import Any, TypeVar
 
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -17,6 +19,32 @@ START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 5.0
 # Shorter than STOP_TIMEOUT_S, so in-flight requests are cut off before stop() stops waiting.
 GRACEFUL_SHUTDOWN_S = 3
+_Served = TypeVar("_Served", bound="Served")
+
+
+class Served(abc.ABC):
+    """Something that serves between ``start()`` and ``stop()``, or for a with block."""
+
+    @abc.abstractmethod
+    def start(self: _Served) -> _Served:
+        """Start serving; returns self."""
+
+    @abc.abstractmethod
+    def stop(self) -> object:
+        """Stop serving; safe to call twice."""
+
+    def __enter__(self: _Served) -> _Served:
+        """Start on entering a with block."""
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Stop on leaving a with block."""
+        self.stop()
 
 
 class ThreadedUvicorn(uvicorn.Server):

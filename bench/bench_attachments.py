@@ -47,6 +47,7 @@ from agentsight_otel._server.multipart import (
     boundary_of,
 )
 from agentsight_otel.server import LocalServer
+from bench.report import print_rows
 
 KEY = "ags_0123456789abcdef0123456789abcdef_abcdef"
 MIB = 1024 * 1024
@@ -363,9 +364,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.case:
         print(json.dumps(measure(args.case, Path(args.file), traced=False)), flush=True)
         return 0
-    for row in run(args.quick):
-        print(json.dumps(row), flush=True)
-    return 0
+    return print_rows(run(args.quick))
 
 
 if __name__ == "__main__":

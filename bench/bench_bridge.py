@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import json
 import logging
 import statistics
 from collections.abc import Callable, Sequence
@@ -40,6 +39,7 @@ from agentsight_otel._bridge.runner import Bridge
 from agentsight_otel._config import resolve_settings
 from agentsight_otel._delivery.ledger import DeliveryLedger
 from agentsight_otel.server import LocalServer
+from bench.report import print_rows
 
 KEY = "ags_0123456789abcdef0123456789abcdef_abcdef"
 BATCH = 512
@@ -186,9 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="few runs; indicative figures")
     args = parser.parse_args(argv)
     logging.getLogger("agentsight_otel").setLevel(logging.ERROR)
-    for row in run(args.quick):
-        print(json.dumps(row), flush=True)
-    return 0
+    return print_rows(run(args.quick))
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ from typing import Any
 from agentsight_otel import ConversationTracker, traced_action
 from agentsight_otel._delivery.ledger import DeliveryLedger
 from agentsight_otel.testing import TEST_API_KEY
+from bench.report import print_rows
 from bench.timing import Sample, interleave
 from tests.support.faults import FaultProxy, Hang
 
@@ -339,9 +340,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.memory_child:
         print(json.dumps(memory_child(json.loads(args.memory_child))), flush=True)
         return 0
-    for row in run(args.quick):
-        print(json.dumps(row), flush=True)
-    return 0
+    return print_rows(run(args.quick))
 
 
 if __name__ == "__main__":

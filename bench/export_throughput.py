@@ -19,7 +19,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 
 from agentsight_otel._config import Settings
 from agentsight_otel._export.assembler import TraceAssembler
-from agentsight_otel._export.worker import SDK
+from agentsight_otel._export.posting import SDK
 from agentsight_otel._mapping.packing import pack
 from agentsight_otel._mapping.payload import DEFAULT_ENVIRONMENTS, PayloadBuilder
 from agentsight_otel._mapping.records import records_from_spans

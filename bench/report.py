@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import platform
+from collections.abc import Iterable
 from importlib import metadata
+from typing import Any
 
 from bench import export_throughput, hot_path
 from bench.suite import EXPORT_TARGET, HOT_PATH_TARGET, Results
@@ -18,6 +21,13 @@ def _version(package: str) -> str:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
         return "-"
+
+
+def print_rows(rows: Iterable[dict[str, Any]]) -> int:
+    """Print a standalone benchmark's rows as JSON lines, as they come; the exit status."""
+    for row in rows:
+        print(json.dumps(row), flush=True)
+    return 0
 
 
 def _verdict(ok: bool) -> str:

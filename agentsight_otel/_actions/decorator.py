@@ -77,6 +77,19 @@ def traced_action(
 
         pool.submit(contextvars.copy_context().run, lookup_order, order_id)
     """
+    options = _checked_options(name, kind, redact, conversation_id)
+    options.update(capture_arguments=capture_arguments, capture_result=capture_result)
+
+    def decorate(target: Callable[P, R]) -> Callable[P, R]:
+        return cast("Callable[P, R]", _decorate(target, **options))
+
+    return decorate(func) if func is not None else decorate
+
+
+def _checked_options(
+    name: object, kind: object, redact: object, conversation_id: object
+) -> dict[str, Any]:
+    """The decorator's options, checked (ValidationError at decoration time)."""
     if kind not in (sc.KIND_TOOL, sc.KIND_TASK):
         raise ValidationError("kind must be 'tool' or 'task'")
     if name is not None and (not isinstance(name, str) or not name.strip()):
@@ -85,19 +98,12 @@ def traced_action(
         conversation_id = fields.conversation_id(conversation_id)
     if redact is not None and not callable(redact):
         raise ValidationError("redact must be callable")
-    options: dict[str, Any] = {
+    return {
         "name": name,
         "kind": kind,
         "redact": redact,
-        "capture_arguments": capture_arguments,
-        "capture_result": capture_result,
         "conversation_id": conversation_id,
     }
-
-    def decorate(target: Callable[P, R]) -> Callable[P, R]:
-        return cast("Callable[P, R]", _decorate(target, **options))
-
-    return decorate(func) if func is not None else decorate
 
 
 def _decorate(target: Any, *, name: str | None, **options: Any) -> Any:

@@ -9,17 +9,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from agentsight_otel._bodies import BodyError, content_encoding, inflate, read_capped, too_large
 from agentsight_otel._bridge.auth import authorized
 from agentsight_otel._bridge.config import BridgeConfig
 from agentsight_otel._bridge.decode import Decoded, MalformedRequest, decode_json, decode_protobuf
 from agentsight_otel._bridge.intake import Admission
-from agentsight_otel._bridge.limits import (
-    BodyError,
-    BodyTooLarge,
-    check_encoding,
-    decompress,
-    read_capped,
-)
 from agentsight_otel._bridge.pipeline import BridgePipeline
 from agentsight_otel._bridge.responses import (
     CONTENT_TYPES,
@@ -30,6 +24,7 @@ from agentsight_otel._bridge.responses import (
 )
 
 TRACES_PATH = "/v1/traces"
+_COMPRESSIONS = ("gzip", "x-gzip", "deflate")
 
 
 class _Refusal(Exception):
@@ -81,9 +76,9 @@ class _TraceReceiver:
             raise _Refusal(415, "Content-Type must be application/x-protobuf or application/json")
         limit = self._config.max_body_bytes
         try:
-            compression = check_encoding(request.headers.get("content-encoding"))
+            compression = content_encoding(request.headers.get("content-encoding"), _COMPRESSIONS)
             if _declared_length(request) > limit:
-                raise BodyTooLarge(f"request body over {limit} bytes")
+                raise too_large(limit)
             return await read_capped(request.stream(), limit), compression, encoding
         except BodyError as exc:
             raise _Refusal(exc.status, str(exc)) from None
@@ -92,7 +87,7 @@ class _TraceReceiver:
         """Decompress, decode and offer to the pipeline (on a worker thread: CPU work)."""
         try:
             with self._pipeline.decode_slots:
-                body = decompress(raw, compression, self._config.max_body_bytes)
+                body = inflate(raw, compression, self._config.max_body_bytes)
                 decoded = (decode_protobuf if encoding == "protobuf" else decode_json)(body)
         except BodyError as exc:
             raise _Refusal(exc.status, str(exc)) from None
@@ -116,7 +111,7 @@ def _declared_length(request: Request) -> int:
     """The Content-Length header, 0 when absent; a malformed one is a bad request."""
     header = request.headers.get("content-length") or "0"
     if not header.isdigit():
-        raise BodyError("malformed Content-Length")
+        raise BodyError(400, "malformed Content-Length")
     return int(header)
 
 

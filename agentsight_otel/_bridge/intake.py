@@ -26,7 +26,7 @@ class Admission(enum.Enum):
 
 
 @dataclass
-class Batch:
+class SpanBatch:
     """Records taken together, with what they count against the bounds."""
 
     records: list[SpanRecord] = field(default_factory=list)
@@ -52,7 +52,7 @@ class Intake:
         self.max_bytes = max_bytes
         self.stats = IntakeStats()
         self._seen = SeenSpans(dedupe_memory)
-        self._queued = Batch()
+        self._queued = SpanBatch()
         self._held_spans = 0
         self._held_bytes = 0
         self._waiting_spans = 0
@@ -105,17 +105,17 @@ class Intake:
         with self._cond:
             self._waiting_spans, self._waiting_bytes = spans, nbytes
 
-    def take(self, timeout: float) -> Batch | None:
+    def take(self, timeout: float) -> SpanBatch | None:
         """Everything queued, waiting up to ``timeout``; None when nothing came."""
         with self._cond:
             if not self._queued.records and not self._closed:
                 self._cond.wait(timeout)
             if not self._queued.records:
                 return None
-            batch, self._queued = self._queued, Batch()
+            batch, self._queued = self._queued, SpanBatch()
             return batch
 
-    def done(self, batch: Batch) -> None:
+    def done(self, batch: SpanBatch) -> None:
         """A taken batch has been handled: release what it counted."""
         with self._cond:
             self._held_spans -= batch.spans

@@ -8,13 +8,13 @@ import time
 
 from agentsight_otel._bridge.config import BridgeConfig
 from agentsight_otel._bridge.decode import Decoded
-from agentsight_otel._bridge.intake import Admission, Batch, Intake, IntakeStats
+from agentsight_otel._bridge.intake import Admission, Intake, IntakeStats, SpanBatch
 from agentsight_otel._config import Settings
 from agentsight_otel._delivery.clock import Clock
 from agentsight_otel._delivery.ledger import DeliveryLedger
 from agentsight_otel._delivery.transport import Transport
 from agentsight_otel._export.exporter import AgentSightSpanExporter
-from agentsight_otel._export.worker import DeliveryStats
+from agentsight_otel._export.posting import DeliveryStats
 
 logger = logging.getLogger("agentsight_otel")
 _POLL_S = 0.25
@@ -100,7 +100,7 @@ class BridgePipeline:
                 self.intake.set_waiting(*self.exporter.pending())
                 self.intake.done(batch)
 
-    def _hand_over(self, batch: Batch) -> None:
+    def _hand_over(self, batch: SpanBatch) -> None:
         """Assemble and queue a batch, then wait for its delivery round (the backpressure)."""
         self.exporter.export_records(batch.records)
         while not self.exporter.wait_delivered(_POLL_S):

@@ -8,7 +8,6 @@ import signal
 import sys
 import threading
 import time
-from types import TracebackType
 from typing import Any
 
 from agentsight_otel._bridge.config import Address, BridgeConfig
@@ -20,7 +19,7 @@ from agentsight_otel._config import ENV_API_KEY, Settings, resolve_settings
 from agentsight_otel._delivery.clock import Clock
 from agentsight_otel._delivery.plaintext import is_loopback
 from agentsight_otel._delivery.transport import Transport
-from agentsight_otel._serving import BackgroundServer, ConnectionLimits, uvicorn_config
+from agentsight_otel._serving import BackgroundServer, ConnectionLimits, Served, uvicorn_config
 from agentsight_otel.exceptions import ConfigurationError
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -28,7 +27,7 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 logger = logging.getLogger("agentsight_otel")
 
 
-class Bridge:
+class Bridge(Served):
     """The OTLP bridge on background threads; ``stop`` drains within the configured deadline."""
 
     def __init__(
@@ -108,19 +107,6 @@ class Bridge:
         if self.pipeline is None:
             return True
         return self.pipeline.close(max(0.1, end - time.monotonic()))
-
-    def __enter__(self) -> Bridge:
-        """Start on entering a with block."""
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Stop (and drain) on leaving a with block."""
-        self.stop()
 
 
 def warn_if_open(config: BridgeConfig) -> None:

@@ -16,8 +16,9 @@ from agentsight_otel._delivery.forking import reset_in_child
 from agentsight_otel._delivery.ledger import DEFAULT_LEDGER, DeliveryLedger
 from agentsight_otel._delivery.transport import RequestsTransport, Transport
 from agentsight_otel._export.assembler import TraceAssembler
+from agentsight_otel._export.posting import DeliveryStats
 from agentsight_otel._export.redelivery import Redelivery
-from agentsight_otel._export.worker import DeliveryStats, DeliveryWorker
+from agentsight_otel._export.worker import DeliveryWorker
 from agentsight_otel._log import RateLimitedLog
 from agentsight_otel._mapping.payload import TraceGroup
 from agentsight_otel._mapping.records import SpanRecord, records_from_spans

@@ -17,8 +17,8 @@ import orjson
 
 from agentsight_otel._delivery.client import IngestClient, Outcome
 from agentsight_otel._delivery.ledger import Settlement
+from agentsight_otel._export.posting import INGEST_PATH, DeliveryStats
 from agentsight_otel._export.spool import Spool, SpooledBody
-from agentsight_otel._export.worker import INGEST_PATH, DeliveryStats
 from agentsight_otel._log import RateLimitedLog
 
 

@@ -5,45 +5,23 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from agentsight_otel._delivery.client import IngestClient, Outcome
+from agentsight_otel._delivery.client import IngestClient
 from agentsight_otel._delivery.daemon import DaemonThread
 from agentsight_otel._delivery.forking import reset_in_child
-from agentsight_otel._delivery.ledger import DeliveryLedger, Settlement, Status
+from agentsight_otel._delivery.ledger import DeliveryLedger, Settlement
 from agentsight_otel._export.backlog import Backlog, weigh
 from agentsight_otel._export.capabilities import BackendCapabilities
+from agentsight_otel._export.posting import SDK, DeliveryStats, Poster, span_count, spool
 from agentsight_otel._log import RateLimitedLog
-from agentsight_otel._mapping.packing import Body, pack
+from agentsight_otel._mapping.packing import pack
 from agentsight_otel._mapping.payload import Block, PayloadBuilder, TraceGroup
-from agentsight_otel._version import SDK_NAME, __version__
 
 if TYPE_CHECKING:
     from agentsight_otel._export.redelivery import Redelivery
 
 logger = logging.getLogger("agentsight_otel")
-SDK = {"name": SDK_NAME, "version": __version__}
-INGEST_PATH = "/api/ingest/"
-
-
-@dataclass
-class DeliveryStats:
-    """Counters an operator (or a test) can read."""
-
-    delivered_spans: int = 0
-    failed_spans: int = 0
-    rejected_spans: int = 0
-    dropped_queue_full: int = 0
-    requests: int = 0
-    spooled_spans: int = 0
-    replayed_spans: int = 0
-    evicted_spans: int = 0
-
-    @property
-    def lost_spans(self) -> int:
-        """Spans that will never be delivered: failed, dropped or evicted from the spool."""
-        return self.failed_spans + self.dropped_queue_full + self.evicted_spans
 
 
 class DeliveryWorker:
@@ -68,18 +46,18 @@ class DeliveryWorker:
         self._log = log or RateLimitedLog()
         self._queue = Backlog(max_queue_spans, max_queue_bytes)
         self._redelivery: Redelivery | None = None
-        self._inflight: Body | None = None
         self._busy = False
         self._closing = False
         self._cond = threading.Condition()
         self._daemon = DaemonThread(self._run, "agentsight-delivery")
         self._backend = BackendCapabilities(client)
+        self._poster = Poster(client, self._backend, self.stats, self._log)
         reset_in_child(self, DeliveryWorker._forked)
 
     def use_spool(self, redelivery: Redelivery) -> None:
         """Spool what cannot be delivered; start now to send what an earlier process spooled."""
         with self._cond:
-            self._redelivery = redelivery
+            self._redelivery = self._poster.redelivery = redelivery
             self._ensure_thread()
             self._busy = True  # until the thread's first look at the spool: flush() waits
 
@@ -144,10 +122,10 @@ class DeliveryWorker:
                 self._settle_failed(left, "exporter shut down before delivery")
             return
         self._redelivery.down = True  # everything from here on goes to disk, not the network
-        inflight = self._inflight if stuck else None
+        inflight = self._poster.inflight if stuck else None
         if inflight is not None:
             # Its request is still out; the backend keeps one copy if both arrive.
-            self._redelivery.hold(inflight.data, _span_count(inflight), "shutdown")
+            self._redelivery.hold(inflight.data, span_count(inflight), "shutdown")
         if left:
             self._deliver(left)
 
@@ -156,7 +134,7 @@ class DeliveryWorker:
         self._cond = threading.Condition()
         self._queue.clear()
         self._daemon.forget()
-        self._inflight, self._busy = None, False
+        self._poster.inflight, self._busy = None, False
         self.client.interrupt = threading.Event()
 
     def _ensure_thread(self) -> None:
@@ -207,66 +185,10 @@ class DeliveryWorker:
         verdicts: list[Settlement | None] = [None] * len(blocks)
         for body in pack(blocks, SDK, self.client.settings.max_body_bytes):
             if self._redelivery is not None and self._redelivery.down:
-                self._hold(body, verdicts, "the backend is unavailable")
+                spool(self._redelivery, body, verdicts, "the backend is unavailable")
             else:
-                self._post(body, blocks, verdicts)
+                self._poster.post(body, blocks, verdicts)
         self._settle(blocks, verdicts)
-
-    def _post(self, body: Body, blocks: Sequence[Block], verdicts: list[Settlement | None]) -> None:
-        """Post one body, splitting on 413 and retrying without blocks a 400 named."""
-        self.stats.requests += 1
-        self._inflight = body
-        try:
-            outcome = self.client.post_json(INGEST_PATH, body.data, gzip_body=self._backend.gzip)
-        finally:
-            self._inflight = None
-        if outcome.ok:
-            return
-        if outcome.status == 413 and len(body.parts) > 1:
-            for half in body.halves(SDK):
-                self._post(half, blocks, verdicts)
-            return
-        named = {p: m for p, m in outcome.rejected.items() if 0 <= p < len(body.parts)}
-        if outcome.status == 400 and named:
-            for position, message in named.items():
-                verdicts[body.parts[position]] = Settlement("rejected", message)
-                self._log.log(
-                    logging.ERROR,
-                    "post-rejected",
-                    f"AgentSight ingest rejected conversation "
-                    f"{blocks[body.parts[position]].conversation_id!r}: "
-                    f"{outcome.detail}: {message}",
-                )
-            kept = body.without(set(named), SDK)
-            if kept is not None:
-                self._post(kept, blocks, verdicts)
-            return
-        self._record_failure(body, outcome, verdicts)
-
-    def _record_failure(
-        self, body: Body, outcome: Outcome, verdicts: list[Settlement | None]
-    ) -> None:
-        """Mark a body's blocks failed (retryable) or rejected (terminal) and say so."""
-        if outcome.retryable and self._redelivery is not None:
-            self._redelivery.backend_failed(outcome.detail)
-            self._hold(body, verdicts, outcome.detail)
-            return
-        status: Status = "failed" if outcome.retryable else "rejected"
-        for index in body.parts:
-            verdicts[index] = Settlement(status, outcome.detail)
-        self._log.log(
-            logging.WARNING if outcome.retryable else logging.ERROR,
-            f"post-{status}",
-            f"AgentSight ingest {status}, {_span_count(body)} span(s) of {len(set(body.parts))} "
-            f"conversation(s) not delivered: {outcome.detail}",
-        )
-
-    def _hold(self, body: Body, verdicts: list[Settlement | None], reason: str) -> None:
-        """Spool a body instead of posting it."""
-        assert self._redelivery is not None
-        settlement = self._redelivery.hold(body.data, _span_count(body), reason)
-        for index in body.parts:
-            verdicts[index] = settlement
 
     def _settle(self, blocks: Sequence[Block], verdicts: Sequence[Settlement | None]) -> None:
         """Count and settle receipts for every block of a round."""
@@ -324,8 +246,3 @@ class DeliveryWorker:
         for warning in builder.warnings:
             self._log.log(logging.WARNING, "environment", warning)
         return blocks
-
-
-def _span_count(body: Body) -> int:
-    """Spans a body carries."""
-    return sum(len(entry["spans"]) for entry in body.entries)

@@ -12,7 +12,7 @@ Entry = dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
-class Body:
+class IngestBody:
     """One request body: its bytes, and per conversation entry its block index and object."""
 
     data: bytes
@@ -20,50 +20,50 @@ class Body:
     entries: tuple[Entry, ...]
 
     @classmethod
-    def of(cls, sdk: Entry, parts: Sequence[int], entries: Sequence[Entry]) -> Body:
+    def of(cls, sdk: Entry, parts: Sequence[int], entries: Sequence[Entry]) -> IngestBody:
         """A body carrying the given conversation entries."""
         return cls(
             dumps({"sdk": sdk, "conversations": list(entries)}), tuple(parts), tuple(entries)
         )
 
-    def halves(self, sdk: Entry) -> list[Body]:
+    def halves(self, sdk: Entry) -> list[IngestBody]:
         """The entries split in two bodies (after a 413)."""
         middle = len(self.parts) // 2
         return [
-            Body.of(sdk, self.parts[:middle], self.entries[:middle]),
-            Body.of(sdk, self.parts[middle:], self.entries[middle:]),
+            IngestBody.of(sdk, self.parts[:middle], self.entries[:middle]),
+            IngestBody.of(sdk, self.parts[middle:], self.entries[middle:]),
         ]
 
-    def without(self, positions: Collection[int], sdk: Entry) -> Body | None:
+    def without(self, positions: Collection[int], sdk: Entry) -> IngestBody | None:
         """The body minus the entries at ``positions`` (after a 400 naming them)."""
         kept = [i for i in range(len(self.parts)) if i not in positions]
         if not kept:
             return None
-        return Body.of(sdk, [self.parts[i] for i in kept], [self.entries[i] for i in kept])
+        return IngestBody.of(sdk, [self.parts[i] for i in kept], [self.entries[i] for i in kept])
 
 
-def pack(blocks: Sequence[Block], sdk: Entry, max_bytes: int) -> list[Body]:
+def pack(blocks: Sequence[Block], sdk: Entry, max_bytes: int) -> list[IngestBody]:
     """Bodies of at most ``max_bytes``; one encoding pass when everything fits (the usual case)."""
     if not blocks:
         return []
-    whole = Body.of(sdk, range(len(blocks)), [block.as_wire() for block in blocks])
+    whole = IngestBody.of(sdk, range(len(blocks)), [block.as_wire() for block in blocks])
     if len(whole.data) <= max_bytes:
         return [whole]
     overhead = len(dumps({"sdk": sdk, "conversations": []}))
-    bodies: list[Body] = []
+    bodies: list[IngestBody] = []
     parts: list[int] = []
     entries: list[Entry] = []
     size = overhead
     for index, block in enumerate(blocks):
         for entry, length in _entries(block, max_bytes - overhead):
             if entries and size + length + 1 > max_bytes:
-                bodies.append(Body.of(sdk, parts, entries))
+                bodies.append(IngestBody.of(sdk, parts, entries))
                 parts, entries, size = [], [], overhead
             parts.append(index)
             entries.append(entry)
             size += length + 1
     if entries:
-        bodies.append(Body.of(sdk, parts, entries))
+        bodies.append(IngestBody.of(sdk, parts, entries))
     return bodies
 
 

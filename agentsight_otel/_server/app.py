@@ -16,8 +16,9 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ExceptionHandler
 
+from agentsight_otel._bodies import BodyError
 from agentsight_otel._server.auth import accepted_keys, check_authorization
-from agentsight_otel._server.body import BodyError, decode_body, read_body
+from agentsight_otel._server.body import decode_body, read_body
 from agentsight_otel._server.store import Store
 from agentsight_otel._server.uploads import receive_upload
 from agentsight_otel._server.validation import (
@@ -41,7 +42,7 @@ logger = logging.getLogger("agentsight_otel.server")
 
 
 @dataclass(frozen=True)
-class Settings:
+class AppOptions:
     """What one application instance serves and how strictly."""
 
     store: Store
@@ -60,23 +61,23 @@ def create_app(
     """An ASGI app serving the AgentSight API over store; api_keys=None accepts any valid key."""
     if max_body_bytes <= 0:
         raise ValueError("max_body_bytes must be positive")
-    settings = Settings(store, accepted_keys(api_keys), tuple(capabilities), max_body_bytes)
-    api = _Api(settings)
+    options = AppOptions(store, accepted_keys(api_keys), tuple(capabilities), max_body_bytes)
+    api = _Api(options)
     routes = [
-        Route("/api/me/", _protected(settings, api.me), methods=["GET"]),
-        Route("/api/ingest/", _protected(settings, api.ingest), methods=["POST"]),
+        Route("/api/me/", _protected(options, api.me), methods=["GET"]),
+        Route("/api/ingest/", _protected(options, api.ingest), methods=["POST"]),
         Route(
-            "/api/conversations/", _protected(settings, api.conversations), methods=["GET", "POST"]
+            "/api/conversations/", _protected(options, api.conversations), methods=["GET", "POST"]
         ),
         Route(
             "/api/conversations/{rest:path}",
-            _protected(settings, api.conversation),
+            _protected(options, api.conversation),
             methods=["GET"],
         ),
-        Route("/api/attachments/", _protected(settings, api.upload), methods=["POST"]),
+        Route("/api/attachments/", _protected(options, api.upload), methods=["POST"]),
         Route(
             "/api/attachments/{file_id:int}/content/",
-            _protected(settings, api.download),
+            _protected(options, api.download),
             methods=["GET"],
         ),
     ]
@@ -91,12 +92,12 @@ def create_app(
     return app
 
 
-def _protected(settings: Settings, endpoint: Endpoint) -> Endpoint:
+def _protected(options: AppOptions, endpoint: Endpoint) -> Endpoint:
     """Wrap an endpoint so it runs only for an acceptable API key."""
 
     async def guarded(request: Request) -> Response:
         """Answer 401/403 before the endpoint sees the request."""
-        failure = check_authorization(request.headers.get("authorization"), settings.api_keys)
+        failure = check_authorization(request.headers.get("authorization"), options.api_keys)
         if failure is None:
             return await endpoint(request)
         headers = {"WWW-Authenticate": "Api-Key"} if failure.status == 401 else None
@@ -106,12 +107,12 @@ def _protected(settings: Settings, endpoint: Endpoint) -> Endpoint:
 
 
 class _Api:
-    """The route handlers, sharing one Settings."""
+    """The route handlers, sharing one AppOptions."""
 
-    def __init__(self, settings: Settings) -> None:
-        """Bind the handlers to settings."""
-        self._settings = settings
-        self._store = store = settings.store
+    def __init__(self, options: AppOptions) -> None:
+        """Bind the handlers to options."""
+        self._options = options
+        self._store = store = options.store
         self._readers: dict[str, Callable[[str], object]] = {
             "transcript": store.messages,
             "actions": store.actions,
@@ -127,7 +128,7 @@ class _Api:
         return JSONResponse(
             {
                 "agent": {"name": "local"},
-                "capabilities": list(self._settings.capabilities),
+                "capabilities": list(self._options.capabilities),
                 "environments": ENVIRONMENTS,
             }
         )
@@ -135,16 +136,16 @@ class _Api:
     async def ingest(self, request: Request) -> Response:
         """Validate a whole batch, then store all of it or none of it."""
         _require_json(request)
-        raw = await read_body(request, self._settings.max_body_bytes)
+        raw = await read_body(request, self._options.max_body_bytes)
         encoding = request.headers.get("content-encoding")
         status, payload = await run_in_threadpool(self._ingest_sync, raw, encoding)
         return JSONResponse(payload, status)
 
     def _ingest_sync(self, raw: bytes, encoding: str | None) -> tuple[int, dict[str, Any]]:
         """Decode, parse, validate and store; CPU-bound, so it runs off the event loop."""
-        settings = self._settings
-        gzip_allowed = "gzip-ingest" in settings.capabilities
-        data = decode_body(raw, encoding, gzip_allowed=gzip_allowed, limit=settings.max_body_bytes)
+        options = self._options
+        gzip_allowed = "gzip-ingest" in options.capabilities
+        data = decode_body(raw, encoding, gzip_allowed=gzip_allowed, limit=options.max_body_bytes)
         outcome = validate_ingest(_parse_json(data))
         if isinstance(outcome, Rejection):
             logger.info("ingest rejected: %s", outcome.detail)
@@ -169,7 +170,7 @@ class _Api:
             records = await run_in_threadpool(self._store.conversations)
             return JSONResponse({"count": len(records), "results": records})
         _require_json(request)
-        body = _parse_json(await read_body(request, self._settings.max_body_bytes))
+        body = _parse_json(await read_body(request, self._options.max_body_bytes))
         if not isinstance(body, dict):
             raise BodyError(400, "The body must be a JSON object.")
         errors = _upsert_errors(body)

@@ -1,8 +1,9 @@
-"""Streaming multipart/form-data: a parser (bytes in, part events out) and the upload form.
+"""Streaming multipart/form-data: python-multipart frames the parts; events out, the upload form.
 
-Nothing is buffered beyond one chunk and a boundary's length, so a 25 MB file part goes to
-disk as it streams; part headers are capped. (Starlette's ``request.form()`` needs
-``python-multipart``, which this project does not depend on.)
+python-multipart (Starlette's own form parser) finds the boundaries as bytes stream past, so a
+25 MB file part goes to disk as it arrives. Kept here: the preamble before the first boundary,
+RFC 7578 part headers (RFC 2231 names too, which python-multipart ignores), a cap on each part's
+header block, and the upload's limits per file, per request and on the number of files.
 """
 
 from __future__ import annotations
@@ -12,16 +13,17 @@ import email.parser
 import email.utils
 from dataclasses import dataclass
 
-from starlette.requests import ClientDisconnect, Request
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser as _Framing
+from starlette.requests import Request
 
 from agentsight_otel._attachments.limits import MAX_CALL_BYTES, MAX_FILE_BYTES, MAX_FILES, MIB
+from agentsight_otel._bodies import DRAIN_FACTOR, BodyError, capped_chunks, too_large
 from agentsight_otel._server.blobs import OCTET_STREAM, BlobStore, IncomingFile
-from agentsight_otel._server.body import DRAIN_FACTOR, BodyError, too_large
 
 MAX_HEADER_BYTES = 16 * 1024
 MULTIPART_BODY_LIMIT = MAX_CALL_BYTES + MIB  # the files, plus room for fields and framing
 FIELD_LIMIT = 256 * 1024
-_PREAMBLE, _AFTER_DELIMITER, _HEADERS, _BODY, _DONE = range(5)
 
 
 @dataclass(frozen=True)
@@ -64,95 +66,79 @@ class MultipartParser:
     def __init__(self, boundary: bytes) -> None:
         """Parse a body delimited by ``boundary``."""
         self._delimiter = b"--" + boundary
-        self._separator = b"\r\n--" + boundary
-        self._buffer = bytearray()
-        self._state = _PREAMBLE
+        self._preamble: bytearray | None = bytearray()  # None once the first delimiter is seen
+        self._events: list[Event] = []
+        self._name, self._value, self._block = bytearray(), bytearray(), bytearray()
+        self._done = False
+        callbacks = {
+            "on_part_begin": self._block.clear,
+            "on_header_field": lambda data, start, end: self._header(self._name, data[start:end]),
+            "on_header_value": lambda data, start, end: self._header(self._value, data[start:end]),
+            "on_header_end": self._header_end,
+            "on_headers_finished": self._headers_finished,
+            "on_part_data": self._part_data,
+            "on_part_end": lambda: self._events.append(PartEnd()),
+            "on_end": self._end,
+        }
+        # The block cap is ours (below); the framing's own header caps never bite before it.
+        self._framing = _Framing(
+            boundary,
+            callbacks,  # type: ignore[arg-type]
+            max_header_count=MAX_HEADER_BYTES,
+            max_header_size=MAX_HEADER_BYTES,
+        )
 
     def feed(self, data: bytes) -> list[Event]:
         """The events the new bytes complete."""
-        self._buffer += data
-        events: list[Event] = []
-        while self._step(events):
-            pass
+        if self._preamble is not None:
+            data = self._past_preamble(data)
+        try:
+            self._framing.write(data)
+        except MultipartParseError as exc:
+            raise BodyError(400, "The multipart body is malformed.") from exc
+        events, self._events = self._events, []
         return events
 
     def close(self) -> None:
         """BodyError(400) unless the closing boundary was seen."""
-        if self._state != _DONE:
+        if not self._done:
             raise BodyError(400, "The multipart body is truncated.")
 
-    def _step(self, events: list[Event]) -> bool:
-        """Advance one state; False when more bytes are needed."""
-        buffer = self._buffer
-        if self._state == _BODY:
-            return self._body(events)
-        if self._state == _PREAMBLE:
-            index = buffer.find(self._delimiter)
-            if index < 0:
-                del buffer[: max(0, len(buffer) - len(self._delimiter))]
-                return False
-            del buffer[: index + len(self._delimiter)]
-            self._state = _AFTER_DELIMITER
-            return True
-        if self._state == _AFTER_DELIMITER:
-            return self._after_delimiter()
-        if self._state == _HEADERS:
-            return self._headers(events)
-        buffer.clear()  # the epilogue after the closing boundary is ignored
-        return False
+    def _past_preamble(self, data: bytes) -> bytes:
+        """The bytes from the first delimiter on (empty until it arrives)."""
+        assert self._preamble is not None
+        buffer = self._preamble
+        buffer += data
+        index = buffer.find(self._delimiter)
+        if index < 0:
+            del buffer[: max(0, len(buffer) - len(self._delimiter))]
+            return b""
+        self._preamble = None
+        return bytes(buffer[index:])
 
-    def _after_delimiter(self) -> bool:
-        """``--`` closes the body; otherwise optional padding and CRLF open a part."""
-        buffer = self._buffer
-        if len(buffer) < 2:
-            return False
-        if buffer[:2] == b"--":
-            self._state = _DONE
-            return True
-        end = buffer.find(b"\r\n")
-        if end < 0:
-            if len(buffer) > 256:
-                raise BodyError(400, "The multipart body is malformed.")
-            return False
-        if buffer[:end].strip(b" \t"):
-            raise BodyError(400, "The multipart body is malformed.")
-        del buffer[: end + 2]
-        self._state = _HEADERS
-        return True
+    def _header(self, into: bytearray, data: bytes) -> None:
+        """Part of a header's name or value; the part's header block is capped."""
+        into += data
+        if len(self._block) + len(self._name) + len(self._value) > MAX_HEADER_BYTES:
+            raise BodyError(400, "A multipart part's headers are too large.")
 
-    def _headers(self, events: list[Event]) -> bool:
-        """A part's header block, up to the blank line."""
-        buffer = self._buffer
-        if buffer[:2] == b"\r\n":
-            block, skip = b"", 2
-        else:
-            end = buffer.find(b"\r\n\r\n")
-            if end < 0:
-                if len(buffer) > MAX_HEADER_BYTES:
-                    raise BodyError(400, "A multipart part's headers are too large.")
-                return False
-            block, skip = bytes(buffer[:end]), end + 4
-        del buffer[:skip]
-        events.append(_part_start(block))
-        self._state = _BODY
-        return True
+    def _header_end(self) -> None:
+        """A header line is complete."""
+        self._block += self._name + b": " + self._value + b"\r\n"
+        self._name.clear()
+        self._value.clear()
 
-    def _body(self, events: list[Event]) -> bool:
-        """Part bytes up to the next boundary; a possible boundary prefix is held back."""
-        buffer = self._buffer
-        index = buffer.find(self._separator)
-        if index >= 0:
-            if index:
-                events.append(PartData(bytes(buffer[:index])))
-            del buffer[: index + len(self._separator)]
-            events.append(PartEnd())
-            self._state = _AFTER_DELIMITER
-            return True
-        keep = len(self._separator) - 1
-        if len(buffer) > keep:
-            events.append(PartData(bytes(buffer[:-keep])))
-            del buffer[:-keep]
-        return False
+    def _headers_finished(self) -> None:
+        """The part's headers are all in: the part starts."""
+        self._events.append(_part_start(bytes(self._block)))
+
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        """Some of the part's bytes."""
+        self._events.append(PartData(data[start:end]))
+
+    def _end(self) -> None:
+        """The closing boundary."""
+        self._done = True
 
 
 def _part_start(block: bytes) -> PartStart:
@@ -182,17 +168,12 @@ async def receive_form(
     if declared.isdigit() and int(declared) > drain_cap:
         raise too_large(MULTIPART_BODY_LIMIT)
     parser, form = MultipartParser(boundary), _Form(blobs)
-    received, failure = 0, None
+    failure: BodyError | None = None
+    chunks = capped_chunks(request.stream(), MULTIPART_BODY_LIMIT, drain_to=drain_cap)
     try:
-        async for chunk in request.stream():
-            received += len(chunk)
-            if failure is None and received > MULTIPART_BODY_LIMIT:
-                failure = too_large(MULTIPART_BODY_LIMIT)
+        async for chunk in chunks:
             if failure is not None:
-                # Read (and drop) the rest so the client gets the answer, not a reset.
-                if received > drain_cap:
-                    break
-                continue
+                continue  # read (and drop) the rest so the client gets the answer, not a reset
             try:
                 for event in parser.feed(chunk):
                     form.handle(event)
@@ -200,9 +181,8 @@ async def receive_form(
                 failure = exc
         if failure is None:
             parser.close()
-    except ClientDisconnect as exc:
-        failure = BodyError(400, "The client disconnected before sending the whole body.")
-        failure.__cause__ = exc
+    except BodyError as exc:
+        failure = failure or exc
     except BaseException:
         form.discard()
         raise

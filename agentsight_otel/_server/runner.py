@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from types import TracebackType
 
 import uvicorn
 from starlette.applications import Starlette
@@ -14,12 +13,13 @@ from agentsight_otel._server.store import Store
 from agentsight_otel._serving import (
     GRACEFUL_SHUTDOWN_S,
     BackgroundServer,
+    Served,
     serve_in_foreground,
     uvicorn_config,
 )
 
 
-class LocalServer:
+class LocalServer(Served):
     """An AgentSight-compatible server on a background thread, for tests and demos."""
 
     def __init__(
@@ -80,19 +80,6 @@ class LocalServer:
         if self._server is not None:
             self._server.stop()
         self.store.close()
-
-    def __enter__(self) -> LocalServer:
-        """Start on entering a with block."""
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Stop on leaving a with block."""
-        self.stop()
 
 
 def serve(host: str, port: int, db_path: str, api_keys: Iterable[str] | None = None) -> None:

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
+from agentsight_otel._semconv import WIRE_SPAN_KEYS
 from agentsight_otel._server import reads
 from agentsight_otel._server.blobs import BlobStore, IncomingFile
 from agentsight_otel._server.projections import Row, project_span, timestamp_micros
@@ -18,19 +19,10 @@ from agentsight_otel._server.schema import PROJECTION_TABLES, connect
 from agentsight_otel._server.uploads import NewUpload, UnknownReference
 from agentsight_otel._server.validation import JSONObject
 
-Clock = Callable[[], datetime]
+WallClock = Callable[[], datetime]
 T = TypeVar("T")
-_SPAN_COLUMNS = (
-    "span_id",
-    "trace_id",
-    "parent_span_id",
-    "kind",
-    "name",
-    "started_at",
-    "ended_at",
-    "duration_ms",
-    "status",
-)
+# The scalar keys get columns of their own; the whole span is kept raw beside them.
+_SPAN_COLUMNS = tuple(key for key in WIRE_SPAN_KEYS if key not in ("attributes", "events", "otel"))
 
 
 def _utc_now() -> datetime:
@@ -41,7 +33,7 @@ def _utc_now() -> datetime:
 class Store:
     """One SQLite connection behind a lock; every write request is one transaction."""
 
-    def __init__(self, path: str | Path = ":memory:", *, clock: Clock = _utc_now) -> None:
+    def __init__(self, path: str | Path = ":memory:", *, clock: WallClock = _utc_now) -> None:
         """Open or create the database at path (":memory:" for a throwaway one)."""
         location = str(path)
         if location != ":memory:":

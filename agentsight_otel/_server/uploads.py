@@ -20,9 +20,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from agentsight_otel._attachments.limits import MAX_CALL_BYTES, MAX_FILE_BYTES, MAX_FILES, MIB
+from agentsight_otel._bodies import BodyError
 from agentsight_otel._semconv import MESSAGE_ID
 from agentsight_otel._server.blobs import OCTET_STREAM, BlobStore, IncomingFile
-from agentsight_otel._server.body import BodyError, read_body
+from agentsight_otel._server.body import read_body
 from agentsight_otel._server.multipart import boundary_of, receive_form
 from agentsight_otel._server.validation import loads_strict, parse_timestamp
 

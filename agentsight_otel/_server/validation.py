@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from agentsight_otel._sanitize import unicode_json
+from agentsight_otel._semconv import WIRE_SPAN_KEYS
 
 JSONObject = dict[str, Any]
 Errors = dict[str, list[str]]
@@ -20,20 +21,6 @@ CONVERSATION_ID = "agentsight.conversation.id"
 STRING_FIELDS = ("customer_id", "customer_ip_address", "device", "source", "language", "name")
 BLOCK_KEYS = frozenset({"conversation_id", "environment", "metadata", "spans", *STRING_FIELDS})
 TOP_LEVEL_KEYS = frozenset({"sdk", "conversations"})
-SPAN_KEYS = (
-    "span_id",
-    "trace_id",
-    "parent_span_id",
-    "kind",
-    "name",
-    "started_at",
-    "ended_at",
-    "duration_ms",
-    "status",
-    "attributes",
-    "events",
-    "otel",
-)
 ENVIRONMENTS = {"production": "production", "development": "development"}
 ENVIRONMENT_ALIASES = {"prod": "production", "dev": "development"}
 STATUSES = frozenset({"unset", "ok", "error"})
@@ -205,7 +192,7 @@ def _check_span(errors: Errors, path: str, span: object, conversation_id: object
     if not isinstance(span, dict):
         _add(errors, path, "A span must be a JSON object.")
         return
-    for key in SPAN_KEYS:
+    for key in WIRE_SPAN_KEYS:
         if key not in span:
             _add(errors, f"{path}.{key}", "This field is required.")
     _check_ids(errors, path, span)

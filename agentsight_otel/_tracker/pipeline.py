@@ -74,7 +74,6 @@ class Pipeline:
             atexit.register(self.shutdown)
         self.provider = provider
         self.tracer = provider.get_tracer(INSTRUMENTATION_NAME, __version__)
-        self.derives_trace_ids = isinstance(self.tracer, SdkTracer)
         if isinstance(self.tracer, SdkTracer) and not isinstance(
             self.tracer.id_generator, ConversationIdGenerator
         ):

@@ -6,7 +6,6 @@ import datetime as dt
 
 from agentsight_otel.exceptions import ValidationError
 
-Moment = dt.datetime | float | int
 MAX_EPOCH_SECONDS = 253_402_300_800  # 10000-01-01T00:00:00Z
 
 

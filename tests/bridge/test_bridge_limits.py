@@ -10,18 +10,13 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from agentsight_otel._bodies import BodyError, content_encoding, inflate, read_capped
 from agentsight_otel._bridge.auth import authorized
 from agentsight_otel._bridge.dedupe import SeenSpans
 from agentsight_otel._bridge.intake import Admission, Intake
-from agentsight_otel._bridge.limits import (
-    BodyError,
-    BodyTooLarge,
-    UnsupportedEncoding,
-    check_encoding,
-    decompress,
-    read_capped,
-)
 from agentsight_otel._mapping.records import Scope, SpanRecord
+
+ENCODINGS = ("gzip", "x-gzip", "deflate")  # what the bridge accepts
 
 
 def record(span_id: int, trace_id: int = 1) -> SpanRecord:
@@ -37,26 +32,28 @@ def record(span_id: int, trace_id: int = 1) -> SpanRecord:
 
 def test_gzip_and_deflate_round_trip() -> None:
     data = b"spans " * 1000
-    assert decompress(gzip.compress(data), "gzip", 10_000) == data
-    assert decompress(zlib.compress(data), "deflate", 10_000) == data
-    assert decompress(data, "", 10_000) == data
+    assert inflate(gzip.compress(data), "gzip", 10_000) == data
+    assert inflate(zlib.compress(data), "deflate", 10_000) == data
+    assert inflate(data, "", 10_000) == data
 
 
 def test_concatenated_gzip_members_are_one_body() -> None:
-    assert decompress(gzip.compress(b"ab") + gzip.compress(b"cd"), "gzip", 100) == b"abcd"
+    assert inflate(gzip.compress(b"ab") + gzip.compress(b"cd"), "gzip", 100) == b"abcd"
 
 
 def test_a_gzip_bomb_stops_at_the_limit() -> None:
     bomb = gzip.compress(b"\0" * 50_000_000)  # 50 MB of zeros in ~50 kB
     assert len(bomb) < 100_000
-    with pytest.raises(BodyTooLarge):
-        decompress(bomb, "gzip", 1_000_000)
+    with pytest.raises(BodyError) as caught:
+        inflate(bomb, "gzip", 1_000_000)
+    assert caught.value.status == 413
 
 
 def test_exactly_at_the_limit_passes() -> None:
-    assert len(decompress(gzip.compress(b"x" * 1000), "gzip", 1000)) == 1000
-    with pytest.raises(BodyTooLarge):
-        decompress(gzip.compress(b"x" * 1001), "gzip", 1000)
+    assert len(inflate(gzip.compress(b"x" * 1000), "gzip", 1000)) == 1000
+    with pytest.raises(BodyError) as caught:
+        inflate(gzip.compress(b"x" * 1001), "gzip", 1000)
+    assert caught.value.status == 413
 
 
 @pytest.mark.parametrize(
@@ -64,15 +61,25 @@ def test_exactly_at_the_limit_passes() -> None:
 )
 def test_corrupt_or_truncated_bodies_are_bad_requests(body: bytes) -> None:
     with pytest.raises(BodyError) as caught:
-        decompress(body, "gzip", 1000)
+        inflate(body, "gzip", 1000)
+    assert caught.value.status == 400
+
+
+def test_zero_padding_after_the_last_member_is_tolerated_only_where_asked() -> None:
+    padded = gzip.compress(b"abc") + b"\0" * 8
+    assert inflate(padded, "gzip", 100, zero_padding=True) == b"abc"  # the local server
+    with pytest.raises(BodyError) as caught:
+        inflate(padded, "gzip", 100)  # the bridge, like the Collector
     assert caught.value.status == 400
 
 
 def test_encodings() -> None:
-    assert check_encoding(None) == "" and check_encoding(" GZIP ") == "gzip"
-    assert check_encoding("identity") == "identity"
-    with pytest.raises(UnsupportedEncoding) as caught:
-        check_encoding("br")
+    assert (
+        content_encoding(None, ENCODINGS) == "" and content_encoding(" GZIP ", ENCODINGS) == "gzip"
+    )
+    assert content_encoding("identity", ENCODINGS) == "identity"
+    with pytest.raises(BodyError) as caught:
+        content_encoding("br", ENCODINGS)
     assert caught.value.status == 415
 
 
@@ -84,8 +91,9 @@ def test_read_capped_stops_reading_past_the_limit() -> None:
             pulled.append(index)
             yield b"x" * 100
 
-    with pytest.raises(BodyTooLarge):
+    with pytest.raises(BodyError) as caught:
         asyncio.run(read_capped(chunks(), 250))
+    assert caught.value.status == 413
     assert len(pulled) == 3
     assert asyncio.run(read_capped(chunks(), 10_000)) == b"x" * 10_000
 

@@ -2,7 +2,7 @@
 
     python tests/security/fuzz_bridge_atheris.py -runs=200000 [corpus_dir]
 
-Each input picks a route from its first byte: gzip or deflate through ``decompress``, then
+Each input picks a route from its first byte: gzip or deflate through ``inflate``, then
 protobuf or OTLP/JSON through the decoders, then the exporter's mapping of whatever decoded.
 Only the documented refusals (``BodyError``, ``MalformedRequest``) may escape; anything else
 is a crash that libFuzzer reports with the input that caused it. ``test_fuzz_bridge.py`` runs
@@ -16,10 +16,10 @@ import sys
 import atheris
 
 with atheris.instrument_imports():
+    from agentsight_otel._bodies import BodyError, inflate
     from agentsight_otel._bridge.decode import MalformedRequest, decode_json, decode_protobuf
-    from agentsight_otel._bridge.limits import BodyError, decompress
     from agentsight_otel._export.assembler import TraceAssembler
-    from agentsight_otel._export.worker import SDK
+    from agentsight_otel._export.posting import SDK
     from agentsight_otel._mapping.packing import pack
     from agentsight_otel._mapping.payload import PayloadBuilder
 
@@ -33,7 +33,7 @@ def one_input(data: bytes) -> None:
         return
     route, body = data[0], data[1:]
     try:
-        body = decompress(body, ENCODINGS[route % 3], LIMIT)
+        body = inflate(body, ENCODINGS[route % 3], LIMIT)
         decoder = decode_json if route & 4 else decode_protobuf
         decoded = decoder(body)
     except (BodyError, MalformedRequest):

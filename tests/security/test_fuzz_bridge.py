@@ -27,10 +27,10 @@ from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from agentsight_otel import _semconv as sc
+from agentsight_otel._bodies import BodyError, inflate
 from agentsight_otel._bridge.decode import Decoded, MalformedRequest, decode_json, decode_protobuf
-from agentsight_otel._bridge.limits import BodyError, BodyTooLarge, decompress
 from agentsight_otel._export.assembler import TraceAssembler
-from agentsight_otel._export.worker import SDK
+from agentsight_otel._export.posting import SDK
 from agentsight_otel._mapping.packing import pack
 from agentsight_otel._mapping.payload import PayloadBuilder
 from agentsight_otel._server.validation import loads_strict
@@ -173,7 +173,7 @@ def test_json_decoder_survives_generated_otlp_documents(document: dict[str, Any]
 @given(st.binary(max_size=2048), st.sampled_from(["gzip", "deflate"]))
 def test_decompression_refuses_garbage_cleanly(data: bytes, encoding: str) -> None:
     with contextlib.suppress(BodyError):
-        assert len(decompress(data, encoding, 10_000)) <= 10_000
+        assert len(inflate(data, encoding, 10_000)) <= 10_000
 
 
 @settings(SECURITY, max_examples=100)
@@ -181,10 +181,11 @@ def test_decompression_refuses_garbage_cleanly(data: bytes, encoding: str) -> No
 def test_decompression_round_trips_or_stops_at_the_limit(payload: bytes, members: int) -> None:
     body = gzip.compress(payload) * members
     if len(payload) * members <= 2_000:
-        assert decompress(body, "gzip", 2_000) == payload * members
+        assert inflate(body, "gzip", 2_000) == payload * members
     else:
-        with pytest.raises(BodyTooLarge):
-            decompress(body, "gzip", 2_000)
+        with pytest.raises(BodyError) as caught:
+            inflate(body, "gzip", 2_000)
+        assert caught.value.status == 413
 
 
 # -- memory --------------------------------------------------------------------------------------
@@ -274,7 +275,7 @@ def _expected(body: bytes, content_type: str, encoding: str) -> int:
     if content_type == "text/plain" or encoding == "br":
         return 415
     try:
-        raw = decompress(body, encoding, LIMIT)
+        raw = inflate(body, encoding, LIMIT)
     except BodyError as error:
         return error.status
     decoder = decode_json if content_type == "application/json" else decode_protobuf

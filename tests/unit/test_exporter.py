@@ -37,20 +37,7 @@ from .helpers import (
     wire_spans,
 )
 
-SPAN_KEYS = {
-    "span_id",
-    "trace_id",
-    "parent_span_id",
-    "kind",
-    "name",
-    "started_at",
-    "ended_at",
-    "duration_ms",
-    "status",
-    "attributes",
-    "events",
-    "otel",
-}
+SPAN_KEYS = set(sc.WIRE_SPAN_KEYS)
 OTEL_KEYS = {
     "span_kind",
     "trace_flags",

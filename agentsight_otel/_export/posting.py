@@ -1,0 +1,124 @@
+"""Posting packed ingest bodies: halved on 413, rejected blocks dropped on 400, the rest settled."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from agentsight_otel._delivery.client import IngestClient, Outcome
+from agentsight_otel._delivery.ledger import Settlement, Status
+from agentsight_otel._export.capabilities import BackendCapabilities
+from agentsight_otel._log import RateLimitedLog
+from agentsight_otel._mapping.packing import IngestBody
+from agentsight_otel._mapping.payload import Block
+from agentsight_otel._version import SDK_NAME, __version__
+
+if TYPE_CHECKING:
+    from agentsight_otel._export.redelivery import Redelivery
+
+SDK = {"name": SDK_NAME, "version": __version__}
+INGEST_PATH = "/api/ingest/"
+
+
+@dataclass
+class DeliveryStats:
+    """Counters an operator (or a test) can read."""
+
+    delivered_spans: int = 0
+    failed_spans: int = 0
+    rejected_spans: int = 0
+    dropped_queue_full: int = 0
+    requests: int = 0
+    spooled_spans: int = 0
+    replayed_spans: int = 0
+    evicted_spans: int = 0
+
+    @property
+    def lost_spans(self) -> int:
+        """Spans that will never be delivered: failed, dropped or evicted from the spool."""
+        return self.failed_spans + self.dropped_queue_full + self.evicted_spans
+
+
+class Poster:
+    """Posts one round's bodies and records a verdict for each block it could not deliver."""
+
+    def __init__(
+        self,
+        client: IngestClient,
+        backend: BackendCapabilities,
+        stats: DeliveryStats,
+        log: RateLimitedLog,
+    ) -> None:
+        self.redelivery: Redelivery | None = None  # set once the exporter spools
+        self.inflight: IngestBody | None = None  # the body whose request is out
+        self._client = client
+        self._backend = backend
+        self._stats = stats
+        self._log = log
+
+    def post(
+        self, body: IngestBody, blocks: Sequence[Block], verdicts: list[Settlement | None]
+    ) -> None:
+        """Post one body, splitting on 413 and retrying without blocks a 400 named."""
+        self._stats.requests += 1
+        self.inflight = body
+        try:
+            outcome = self._client.post_json(INGEST_PATH, body.data, gzip_body=self._backend.gzip)
+        finally:
+            self.inflight = None
+        if outcome.ok:
+            return
+        if outcome.status == 413 and len(body.parts) > 1:
+            for half in body.halves(SDK):
+                self.post(half, blocks, verdicts)
+            return
+        named = {p: m for p, m in outcome.rejected.items() if 0 <= p < len(body.parts)}
+        if outcome.status == 400 and named:
+            for position, message in named.items():
+                verdicts[body.parts[position]] = Settlement("rejected", message)
+                self._log.log(
+                    logging.ERROR,
+                    "post-rejected",
+                    f"AgentSight ingest rejected conversation "
+                    f"{blocks[body.parts[position]].conversation_id!r}: "
+                    f"{outcome.detail}: {message}",
+                )
+            kept = body.without(set(named), SDK)
+            if kept is not None:
+                self.post(kept, blocks, verdicts)
+            return
+        self._record_failure(body, outcome, verdicts)
+
+    def _record_failure(
+        self, body: IngestBody, outcome: Outcome, verdicts: list[Settlement | None]
+    ) -> None:
+        """Mark a body's blocks failed (retryable) or rejected (terminal) and say so."""
+        if outcome.retryable and self.redelivery is not None:
+            self.redelivery.backend_failed(outcome.detail)
+            spool(self.redelivery, body, verdicts, outcome.detail)
+            return
+        status: Status = "failed" if outcome.retryable else "rejected"
+        for index in body.parts:
+            verdicts[index] = Settlement(status, outcome.detail)
+        self._log.log(
+            logging.WARNING if outcome.retryable else logging.ERROR,
+            f"post-{status}",
+            f"AgentSight ingest {status}, {span_count(body)} span(s) of {len(set(body.parts))} "
+            f"conversation(s) not delivered: {outcome.detail}",
+        )
+
+
+def span_count(body: IngestBody) -> int:
+    """Spans a body carries."""
+    return sum(len(entry["spans"]) for entry in body.entries)
+
+
+def spool(
+    redelivery: Redelivery, body: IngestBody, verdicts: list[Settlement | None], reason: str
+) -> None:
+    """Spool a body instead of posting it; its blocks' verdict is the spool's."""
+    settlement = redelivery.hold(body.data, span_count(body), reason)
+    for index in body.parts:
+        verdicts[index] = settlement
