@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 import re
@@ -10,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 from urllib.parse import urlsplit
 
+from agentsight_otel._log import logger
 from agentsight_otel._redaction import Redactor, redactor_from, redactor_from_env
 from agentsight_otel.exceptions import ConfigurationError, InvalidApiKeyError
 
@@ -26,8 +26,6 @@ API_KEY_PATTERN = re.compile(r"^ags_[0-9a-f]{32}_[0-9a-f]{6}$", re.IGNORECASE)
 Compression = Literal["auto", "gzip", "none"]
 _COMPRESSIONS = ("auto", "gzip", "none")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-
-logger = logging.getLogger("agentsight_otel")
 
 
 class ApiKey:

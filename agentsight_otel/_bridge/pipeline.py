@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 
@@ -15,8 +14,8 @@ from agentsight_otel._delivery.ledger import DeliveryLedger
 from agentsight_otel._delivery.transport import Transport
 from agentsight_otel._export.exporter import AgentSightSpanExporter
 from agentsight_otel._export.worker import DeliveryStats
+from agentsight_otel._log import log_internal_error
 
-logger = logging.getLogger("agentsight_otel")
 _POLL_S = 0.25
 
 
@@ -91,7 +90,7 @@ class BridgePipeline:
             try:
                 self._hand_over(batch)
             except Exception:  # the pump must outlive any one batch
-                logger.exception("the bridge failed to hand a batch to the exporter")
+                log_internal_error("handing a bridge batch to the exporter")
             finally:
                 self.intake.done(batch)
 

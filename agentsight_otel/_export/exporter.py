@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Sequence
 
@@ -18,11 +17,9 @@ from agentsight_otel._delivery.transport import RequestsTransport, Transport
 from agentsight_otel._export.assembler import TraceAssembler
 from agentsight_otel._export.redelivery import Redelivery
 from agentsight_otel._export.worker import DeliveryStats, DeliveryWorker
-from agentsight_otel._log import RateLimitedLog
+from agentsight_otel._log import RateLimitedLog, log_internal_error, logger
 from agentsight_otel._mapping.payload import TraceGroup
 from agentsight_otel._mapping.records import SpanRecord, records_from_spans
-
-logger = logging.getLogger("agentsight_otel")
 
 
 class AgentSightSpanExporter(SpanExporter):
@@ -125,7 +122,7 @@ class AgentSightSpanExporter(SpanExporter):
         try:
             return self.export_records(records_from_spans(spans))
         except Exception:
-            logger.exception("AgentSight export failed to map spans")
+            log_internal_error("exporting spans")
             return SpanExportResult.FAILURE
 
     def export_records(self, records: Sequence[SpanRecord]) -> SpanExportResult:
@@ -152,7 +149,7 @@ class AgentSightSpanExporter(SpanExporter):
             self._worker.submit(groups)
             return self._worker.flush(timeout_millis / 1000)
         except Exception:
-            logger.exception("AgentSight force_flush failed")
+            log_internal_error("flushing the exporter")
             return False
 
     def shutdown(self, timeout_millis: int = 30_000) -> None:
@@ -166,7 +163,7 @@ class AgentSightSpanExporter(SpanExporter):
             self._worker.submit(groups)
             self._worker.shutdown(timeout_millis / 1000)
         except Exception:
-            logger.exception("AgentSight shutdown failed")
+            log_internal_error("shutting down the exporter")
         finally:
             self._ledger.exporter_stopped()
 

@@ -14,7 +14,7 @@ from agentsight_otel._delivery.forking import reset_in_child
 from agentsight_otel._delivery.ledger import DeliveryLedger, Settlement, Status
 from agentsight_otel._export.backlog import Backlog, weigh
 from agentsight_otel._export.capabilities import BackendCapabilities
-from agentsight_otel._log import RateLimitedLog
+from agentsight_otel._log import RateLimitedLog, log_internal_error
 from agentsight_otel._mapping.packing import Body, pack
 from agentsight_otel._mapping.payload import Block, PayloadBuilder, TraceGroup
 from agentsight_otel._version import SDK_NAME, __version__
@@ -22,7 +22,6 @@ from agentsight_otel._version import SDK_NAME, __version__
 if TYPE_CHECKING:
     from agentsight_otel._export.redelivery import Redelivery
 
-logger = logging.getLogger("agentsight_otel")
 SDK = {"name": SDK_NAME, "version": __version__}
 INGEST_PATH = "/api/ingest/"
 
@@ -185,7 +184,7 @@ class DeliveryWorker:
                 if self._redelivery is not None and not closing:
                     self._redelivery.replay(self._backend.gzip, lambda: bool(self._queue))
             except Exception:  # the thread must survive anything a batch does to it
-                logger.exception("delivery failed unexpectedly")
+                log_internal_error("delivering a round")
             finally:
                 with self._cond:
                     self._busy, first = False, False
@@ -263,8 +262,10 @@ class DeliveryWorker:
 
     def _hold(self, body: Body, verdicts: list[Settlement | None], reason: str) -> None:
         """Spool a body instead of posting it."""
-        assert self._redelivery is not None
-        settlement = self._redelivery.hold(body.data, _span_count(body), reason)
+        redelivery = self._redelivery
+        if redelivery is None:  # only called with a spool; never lose the body silently
+            raise RuntimeError("no spool to hold a body in")
+        settlement = redelivery.hold(body.data, _span_count(body), reason)
         for index in body.parts:
             verdicts[index] = settlement
 
@@ -303,18 +304,16 @@ class DeliveryWorker:
         """Map a round; a conversation whose mapping fails is set apart, not the whole round."""
         try:
             return self._map(groups)
-        except Exception:
-            logger.exception(
-                "mapping a delivery round failed; retrying conversation by conversation"
-            )
+        except Exception:  # then conversation by conversation, to set apart the one that fails
+            log_internal_error("mapping a delivery round")
         blocks: list[Block] = []
         for cid in dict.fromkeys(group.conversation_id for group in groups):
             own = [group for group in groups if group.conversation_id == cid]
             try:
                 blocks.extend(self._map(own))
             except Exception:
-                logger.exception("conversation %r could not be mapped", cid)
                 self._settle_failed(own, "the conversation's spans could not be mapped")
+                log_internal_error("mapping a conversation")
         return blocks
 
     def _map(self, groups: list[TraceGroup]) -> list[Block]:

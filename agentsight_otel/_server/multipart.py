@@ -203,7 +203,7 @@ async def receive_form(
     except ClientDisconnect as exc:
         failure = BodyError(400, "The client disconnected before sending the whole body.")
         failure.__cause__ = exc
-    except BaseException:
+    except BaseException:  # cleanup, then re-raised untouched
         form.discard()
         raise
     if failure is not None:

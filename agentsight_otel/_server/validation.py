@@ -7,7 +7,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 JSONObject = dict[str, Any]
 Errors = dict[str, list[str]]
@@ -95,7 +95,7 @@ def validate_ingest(body: object) -> list[JSONObject] | Rejection:
     problem = _top_level_problem(body)
     if problem is not None:
         return Rejection(problem)
-    assert isinstance(body, dict)
+    body = cast("JSONObject", body)  # _top_level_problem checked that it is an object
     blocks: list[JSONObject] = []
     failures: list[BlockErrors] = []
     for index, block in enumerate(body["conversations"]):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextvars
-import logging
 import os
 import threading
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from agentsight_otel._delivery.ledger import (
     Settlement,
 )
 from agentsight_otel._delivery.transport import Transport
+from agentsight_otel._log import log_internal_error
 from agentsight_otel._redaction import Redactor, TextHook
 from agentsight_otel._tracker import fields
 from agentsight_otel._tracker.inputs import PREVIEW
@@ -196,7 +196,7 @@ class TrackerCore:
                 recorder.pipeline.flush_delivery(int(timeout * 1000))
             self.shutdown(max(0.0, end - monotonic()))
         except Exception:
-            logging.getLogger("agentsight_otel").exception("delivering at exit failed")
+            log_internal_error("delivering at exit")
 
     def _flush(self, timeout: float) -> None:
         """Deliver what has ended within ``timeout`` seconds; tracking goes on."""

@@ -12,7 +12,6 @@ handler: it delivers, then hands the signal on.
 from __future__ import annotations
 
 import atexit
-import logging
 import os
 import signal
 import weakref
@@ -20,13 +19,14 @@ from collections.abc import Callable
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from agentsight_otel._log import logger
+
 if TYPE_CHECKING:
     from agentsight_otel._tracker.core import TrackerCore
 
 SHUTDOWN_REASON = "shutdown"  # agentsight.turn.incomplete_reason of interactions open at exit
 EXIT_TIMEOUT_S = 10.0
 SIGTERM_TIMEOUT_S = 5.0
-logger = logging.getLogger("agentsight_otel")
 Handler = Callable[[int, FrameType | None], Any] | int | None
 
 
