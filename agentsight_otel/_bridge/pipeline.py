@@ -37,12 +37,12 @@ class BridgePipeline:
         )
         # The pump hands the worker one batch at a time, so its queue can never refuse one.
         self.exporter = AgentSightSpanExporter(
-            settings=settings,
-            transport=transport,
-            clock=clock,
-            ledger=DeliveryLedger(),
-            max_queue_spans=config.max_queue_spans + config.max_pending_spans,
-            max_pending_spans=config.max_pending_spans,
+            _settings=settings,
+            _transport=transport,
+            _clock=clock,
+            _ledger=DeliveryLedger(),
+            _max_queue_spans=config.max_queue_spans + config.max_pending_spans,
+            _max_pending_spans=config.max_pending_spans,
         )
         # Held while a request is decompressed and decoded, by both receivers.
         self.decode_slots = threading.BoundedSemaphore(config.max_concurrent_decodes)

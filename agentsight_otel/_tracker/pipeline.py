@@ -64,7 +64,7 @@ class Pipeline:
         provider = tracer_provider or _global_sdk_provider()
         self.exporter: AgentSightSpanExporter | None = None
         if provider is None:
-            self.exporter = AgentSightSpanExporter(settings=settings, ledger=ledger)
+            self.exporter = AgentSightSpanExporter(_settings=settings, _ledger=ledger)
             self._processor = _batch_processor(self.exporter)
             private = TracerProvider(resource=_resource(), shutdown_on_exit=False)
             private.add_span_processor(self._processor)

@@ -98,12 +98,12 @@ def make_rig(endpoint: str, **exporter_args: Any) -> Rig:
         **exporter_args,
     }
     exporter = AgentSightSpanExporter(
-        api_key=TEST_API_KEY, endpoint=endpoint, ledger=ledger, transport=transport, **options
+        api_key=TEST_API_KEY, endpoint=endpoint, _ledger=ledger, _transport=transport, **options
     )
     provider = TracerProvider(shutdown_on_exit=False)
     provider.add_span_processor(BatchSpanProcessor(exporter))
     tracker = ConversationTracker(
-        api_key=TEST_API_KEY, endpoint=endpoint, ledger=ledger, tracer_provider=provider
+        api_key=TEST_API_KEY, endpoint=endpoint, _ledger=ledger, tracer_provider=provider
     )
     return Rig(tracker, exporter, provider, transport)
 

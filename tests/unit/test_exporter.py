@@ -313,7 +313,7 @@ def test_assembler_expires_waiting_traces() -> None:
 
 def test_exporter_memory_bound_delivers_oldest(exporters) -> None:
     transport = ScriptedTransport()
-    e = exporters(transport, max_pending_spans=3)
+    e = exporters(transport, _max_pending_spans=3)
     for n in range(5):
         tid = conversation_trace_id(f"mb-{n}")
         e.export_records([tool_record(tid, n + 1, f"mb-{n}", parent=0x77)])
@@ -409,13 +409,13 @@ def test_thousand_messages_through_a_batch_span_processor() -> None:
     e = AgentSightSpanExporter(
         api_key=TEST_API_KEY,
         endpoint="http://agentsight.test",
-        transport=transport,
-        clock=FakeClock(),
-        ledger=ledger,
+        _transport=transport,
+        _clock=FakeClock(),
+        _ledger=ledger,
     )
     provider = TracerProvider()
     provider.add_span_processor(BatchSpanProcessor(e, schedule_delay_millis=60_000))
-    tracker = ConversationTracker(tracer_provider=provider, ledger=ledger, api_key=TEST_API_KEY)
+    tracker = ConversationTracker(tracer_provider=provider, _ledger=ledger, api_key=TEST_API_KEY)
     try:
         tracker.get_or_create_conversation("batched")
         for i in range(1000):
