@@ -67,12 +67,8 @@ class AgentSightSpanExporter(SpanExporter):
         self._assembler = TraceAssembler(
             max_pending_spans=_max_pending_spans, hint=self._ledger.conversation_of
         )
-        client = IngestClient(
-            settings,
-            _transport or RequestsTransport(verify_tls=settings.verify_tls),
-            clock=self._clock,
-            policy=_retry_policy,
-        )
+        transport = _transport or RequestsTransport(verify_tls=settings.verify_tls)
+        client = IngestClient(settings, transport, clock=self._clock, policy=_retry_policy)
         self._log = RateLimitedLog(clock=self._clock.now)
         self._worker = DeliveryWorker(
             client,
