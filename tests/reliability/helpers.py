@@ -94,7 +94,7 @@ def make_rig(endpoint: str, **exporter_args: Any) -> Rig:
     options: dict[str, Any] = {
         "request_timeout": 2.0,
         "export_deadline": 30.0,
-        "retry_policy": FAST_RETRIES,
+        "_retry_policy": FAST_RETRIES,
         **exporter_args,
     }
     exporter = AgentSightSpanExporter(
