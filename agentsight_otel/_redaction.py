@@ -129,7 +129,7 @@ class Redactor:
         """The user's hook; on any failure the text is withheld, never passed through."""
         try:
             result = self._function(text)  # type: ignore[misc]
-        except Exception as exc:
+        except Exception as exc:  # the caller's hook, not ours: warned about, text withheld
             _warn(f"raised {type(exc).__name__}")
             return FAILED_REPLACEMENT
         if not isinstance(result, str):

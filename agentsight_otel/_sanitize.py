@@ -8,7 +8,7 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -118,8 +118,7 @@ def _fit_document(document: dict[str, Any]) -> str:
     text = _dumps(document)
     if len(text) <= MAX_JSON:
         return text
-    reduced = jsonable(document, leaf_budget=_LEAF_BUDGET)
-    assert isinstance(reduced, dict)
+    reduced = cast("dict[str, Any]", jsonable(document, leaf_budget=_LEAF_BUDGET))  # a dict in
     text = json.dumps(reduced, ensure_ascii=False)
     dropped = 0
     while len(text) > MAX_JSON and reduced:
@@ -174,7 +173,7 @@ def _text_of(value: object) -> str:
     """``str(value)``; a placeholder naming the type when the caller's ``__str__`` fails."""
     try:
         return str(value)
-    except Exception:
+    except Exception:  # not ours: the caller's object cannot be printed
         return f"<unprintable {type(value).__name__}>"
 
 
@@ -182,5 +181,5 @@ def _repr_of(value: object) -> str:
     """``repr(value)`` for ordering set members; the type's name when it fails."""
     try:
         return repr(value)
-    except Exception:
+    except Exception:  # not ours: the caller's object cannot be printed
         return f"<unprintable {type(value).__name__}>"

@@ -141,22 +141,22 @@ def fake_backend(
     exporter = AgentSightSpanExporter(
         api_key=TEST_API_KEY,
         endpoint=TEST_ENDPOINT,
-        transport=transport,
-        clock=clock,
-        ledger=ledger,
-        retry_policy=policy,
+        _transport=transport,
+        _clock=clock,
+        _ledger=ledger,
+        _retry_policy=policy,
         **exporter_args,
     )
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     tracker = ConversationTracker(
         tracer_provider=provider,
-        ledger=ledger,
+        _ledger=ledger,
         api_key=TEST_API_KEY,
         endpoint=TEST_ENDPOINT,
-        transport=transport,
-        clock=clock,
-        retry_policy=policy,
+        _transport=transport,
+        _clock=clock,
+        _retry_policy=policy,
     )
     return FakeBackend(tracker, exporter, transport, provider, clock)
 

@@ -215,7 +215,7 @@ def tracker_for(
     if case.endswith("-http"):
         with LocalServer(api_keys=[KEY]) as server:
             tracker = ConversationTracker(
-                tracer_provider=quiet, ledger=DeliveryLedger(), api_key=KEY, endpoint=server.url
+                tracer_provider=quiet, _ledger=DeliveryLedger(), api_key=KEY, endpoint=server.url
             )
             yield tracker, StoredFiles(server)
             tracker.shutdown(10)
@@ -223,10 +223,10 @@ def tracker_for(
     transport = DrainTransport(spool)
     tracker = ConversationTracker(
         tracer_provider=quiet,
-        ledger=DeliveryLedger(),
+        _ledger=DeliveryLedger(),
         api_key=KEY,
         endpoint=ENDPOINT,
-        transport=transport,
+        _transport=transport,
     )
     yield tracker, transport
     tracker.shutdown(10)

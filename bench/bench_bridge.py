@@ -74,7 +74,7 @@ def make_spans(size: Size) -> list[ReadableSpan]:
     provider = TracerProvider(resource=Resource.create({"service.name": "support-bot"}))
     provider.add_span_processor(SimpleSpanProcessor(memory))
     tracker = ConversationTracker(
-        tracer_provider=provider, ledger=DeliveryLedger(), api_key=KEY, endpoint="http://x.test"
+        tracer_provider=provider, _ledger=DeliveryLedger(), api_key=KEY, endpoint="http://x.test"
     )
     for index in range(size.conversations):
         cid = f"bench-bridge-{index:05d}"
@@ -98,7 +98,9 @@ def batches(spans: Sequence[ReadableSpan]) -> list[Sequence[ReadableSpan]]:
 def run_in_process(spans: Sequence[ReadableSpan]) -> tuple[int, int]:
     """Nanoseconds from the first export to the last body posted; spans delivered."""
     with LocalServer() as server:
-        exporter = AgentSightSpanExporter(api_key=KEY, endpoint=server.url, ledger=DeliveryLedger())
+        exporter = AgentSightSpanExporter(
+            api_key=KEY, endpoint=server.url, _ledger=DeliveryLedger()
+        )
         work = batches(spans)
         start = perf_counter_ns()
         for batch in work:

@@ -91,7 +91,7 @@ def _contenders(provider: TracerProvider, agentsight: Any, calls: int) -> dict[s
     from agentsight.sdk import core
 
     tracer = provider.get_tracer("bench")
-    tracker = ConversationTracker(tracer_provider=provider, ledger=DeliveryLedger())
+    tracker = ConversationTracker(tracer_provider=provider, _ledger=DeliveryLedger())
     tracker.get_or_create_conversation(CONVERSATION_ID)
     ours = traced_action(add)
     vendor = agentsight.tool(add)

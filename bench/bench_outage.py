@@ -87,7 +87,7 @@ def hanging_backend() -> Iterator[FaultProxy]:
 
 def tracker_for(endpoint: str) -> ConversationTracker:
     """A tracker with the default private pipeline."""
-    return ConversationTracker(api_key=TEST_API_KEY, endpoint=endpoint, ledger=DeliveryLedger())
+    return ConversationTracker(api_key=TEST_API_KEY, endpoint=endpoint, _ledger=DeliveryLedger())
 
 
 def samples(tracker: ConversationTracker, tag: str, calls: int) -> dict[str, Sample]:
@@ -269,7 +269,7 @@ def outage_tracker(url: str, cap: int, spool: str | None) -> tuple[ConversationT
     exporter = AgentSightSpanExporter(
         api_key=TEST_API_KEY,
         endpoint=url,
-        ledger=ledger,
+        _ledger=ledger,
         request_timeout=REQUEST_TIMEOUT_S,
         max_queue_bytes=cap,
         spool_dir=spool,
@@ -277,7 +277,7 @@ def outage_tracker(url: str, cap: int, spool: str | None) -> tuple[ConversationT
     provider = TracerProvider(shutdown_on_exit=False)
     provider.add_span_processor(BatchSpanProcessor(exporter))
     tracker = ConversationTracker(
-        api_key=TEST_API_KEY, endpoint=url, ledger=ledger, tracer_provider=provider
+        api_key=TEST_API_KEY, endpoint=url, _ledger=ledger, tracer_provider=provider
     )
     return tracker, exporter
 

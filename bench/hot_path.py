@@ -74,10 +74,10 @@ class Contenders:
         self.calls = calls
         self.provider = TracerProvider()  # no processors: ending a span costs nothing extra
         self.tracer = self.provider.get_tracer("bench")
-        self.tracker = ConversationTracker(tracer_provider=self.provider, ledger=DeliveryLedger())
+        self.tracker = ConversationTracker(tracer_provider=self.provider, _ledger=DeliveryLedger())
         self.tracker.get_or_create_conversation(CONVERSATION_ID, **CONVERSATION)
         self.redacting = ConversationTracker(
-            tracer_provider=self.provider, ledger=DeliveryLedger(), redact=True
+            tracer_provider=self.provider, _ledger=DeliveryLedger(), redact=True
         )
         self.redacting.get_or_create_conversation(CONVERSATION_ID, **CONVERSATION)
         # What our interaction span carries, so the raw span is the same size.

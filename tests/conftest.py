@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from opentelemetry import context as otel_context
 
-from agentsight_otel._log import RAISE_INTERNAL_ERRORS_ENV
+from agentsight_otel import _log
+from agentsight_otel._log import RAISE_INTERNAL_ERRORS_ENV, RateLimitedLog
 from agentsight_otel._tracker.core import ACTIVE_TRACKER
 from agentsight_otel.server import LocalServer
 from agentsight_otel.testing import TEST_API_KEY, FakeBackend, fake_backend
@@ -23,8 +24,9 @@ os.environ[RAISE_INTERNAL_ERRORS_ENV] = "1"
 
 @pytest.fixture
 def internal_errors_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Internal failures are logged and swallowed, as in a user's process."""
+    """Internal failures are logged and swallowed, as in a user's process (rate limit reset)."""
     monkeypatch.delenv(RAISE_INTERNAL_ERRORS_ENV)
+    monkeypatch.setattr(_log, "_INTERNAL", RateLimitedLog())
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import logging
 import traceback
 from contextvars import Token
 
@@ -13,7 +12,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
 from agentsight_otel import _semconv as sc
-from agentsight_otel._log import RateLimitedLog
+from agentsight_otel._log import log_internal_error
 from agentsight_otel._sanitize import MAX_TEXT, to_text, truncate
 
 # How a streamed (or handed-back awaitable) action ended: "exhausted", "closed" (early, by the
@@ -28,22 +27,9 @@ BUSY: contextvars.ContextVar[bool] = contextvars.ContextVar(
 )
 _OK = Status(StatusCode.OK)
 _INT_MIN, _INT_MAX = -(2**63), 2**64 - 1  # what the JSON encoder writes as a plain integer
-_LOG = RateLimitedLog()
 
 
-def report(stage: str, exc: BaseException) -> None:
-    """Log a failure of the library's own (rate-limited); the user's call goes on."""
-    try:
-        detail = f"{type(exc).__name__}: {exc}"
-    except Exception:
-        detail = type(exc).__name__
-    _LOG.log(
-        logging.WARNING,
-        f"traced_action.{stage}",
-        f"@traced_action: {stage} failed ({detail}); the call itself is unaffected",
-    )
-
-
+# The end functions run on every decorated call: plain try/except, not the context manager.
 def succeed(span: trace.Span, result: object, capture_result: bool) -> None:
     """End with OK status and the result as the response."""
     busy = BUSY.set(True)
@@ -52,11 +38,11 @@ def succeed(span: trace.Span, result: object, capture_result: bool) -> None:
             span.set_status(_OK)
             if result is not None and capture_result and span.is_recording():
                 span.set_attribute(sc.TOOL_RESPONSE, response_text(result))
-        except Exception as exc:
-            report("recording the result", exc)
+        except Exception:
+            log_internal_error("@traced_action recording the result")
         span.end()
-    except Exception as exc:
-        report("ending the action span", exc)
+    except Exception:
+        log_internal_error("@traced_action ending the action span")
     finally:
         BUSY.reset(busy)
 
@@ -72,11 +58,11 @@ def fail(span: trace.Span, error: BaseException, response: str | None = None) ->
                 span.set_attribute(sc.TOOL_RESPONSE, response)
             span.set_status(Status(StatusCode.ERROR, text))
             _record_exception(span, error)
-        except Exception as exc:
-            report("recording the error", exc)
+        except Exception:
+            log_internal_error("@traced_action recording the error")
         span.end()
-    except Exception as exc:
-        report("ending the action span", exc)
+    except Exception:
+        log_internal_error("@traced_action ending the action span")
     finally:
         BUSY.reset(busy)
 
@@ -91,11 +77,11 @@ def finish(span: trace.Span, outcome: str, response: str | None) -> None:
                 span.set_attribute(sc.TOOL_RESPONSE, response)
             if outcome == "exhausted":
                 span.set_status(_OK)
-        except Exception as exc:
-            report("recording the stream", exc)
+        except Exception:
+            log_internal_error("@traced_action recording the stream")
         span.end()
-    except Exception as exc:
-        report("ending the action span", exc)
+    except Exception:
+        log_internal_error("@traced_action ending the action span")
     finally:
         BUSY.reset(busy)
 
@@ -153,8 +139,8 @@ class ActionCall:
         textual = type(item) is str
         try:
             text = item if isinstance(item, str) and textual else to_text(item)
-        except Exception as exc:
-            report("recording a streamed item", exc)
+        except Exception:
+            log_internal_error("@traced_action recording a streamed item")
             self.size = MAX_TEXT + 1
             return
         if self.pieces is None:
@@ -184,7 +170,7 @@ def error_text(error: BaseException) -> str:
         return "cancelled"
     try:
         return truncate(f"{type(error).__name__}: {error}")
-    except Exception:
+    except Exception:  # not ours: the caller's exception cannot be printed; its type will do
         return type(error).__name__
 
 
@@ -192,7 +178,7 @@ def _record_exception(span: trace.Span, error: BaseException) -> None:
     """The ``exception`` event; without the message when the exception cannot be printed."""
     try:
         span.record_exception(error)
-    except Exception:
+    except Exception:  # not ours: the caller's exception cannot be printed; record it without
         span.add_event(
             "exception",
             {

@@ -136,7 +136,7 @@ def _plain(func: Callable[..., Any], spec: ActionSpec) -> Callable[..., Any]:
         token = attach(context)
         try:
             result = func(*args, **kwargs)
-        except BaseException as exc:
+        except BaseException as exc:  # the caller's own: recorded, then re-raised untouched
             detach(token)
             fail(span, exc)
             raise
@@ -162,7 +162,7 @@ def _coroutine(func: Callable[..., Any], spec: ActionSpec) -> Callable[..., Any]
         token = attach(context)
         try:
             result = await func(*args, **kwargs)
-        except BaseException as exc:
+        except BaseException as exc:  # the caller's own: recorded, then re-raised untouched
             detach(token)
             fail(span, exc)
             raise
@@ -190,7 +190,7 @@ def _stream(
         call = ActionCall(spec.capture_result, *started)
         try:
             inner = func(*args, **kwargs)
-        except BaseException as exc:
+        except BaseException as exc:  # the caller's own: recorded, then re-raised untouched
             call.fail(exc)
             raise
         stream = driver(call, inner)

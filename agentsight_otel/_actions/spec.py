@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -9,8 +10,9 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from agentsight_otel import _semconv as sc
-from agentsight_otel._actions.call import BUSY, report
+from agentsight_otel._actions.call import BUSY
 from agentsight_otel._actions.plan import ArgumentPlan, positional_fallback
+from agentsight_otel._log import RateLimitedLog, log_internal_error
 from agentsight_otel._sanitize import encode_value
 from agentsight_otel._tracker.core import ACTIVE_TRACKER
 from agentsight_otel._version import __version__
@@ -19,6 +21,8 @@ if TYPE_CHECKING:
     from agentsight_otel._tracker import ConversationTracker
 
 Redact = Callable[[dict[str, Any]], "Mapping[str, Any] | None"]
+# The caller's redact hook failing is not a failure of ours: a warning, not an internal error.
+_HOOK_LOG = RateLimitedLog()
 
 
 class AmbientTracer:
@@ -118,8 +122,8 @@ class ActionSpec:
                     attributes[sc.TOOL_ARGUMENTS] = text
             span = tracer.start_span(self.name, context, attributes=attributes)
             return span, trace.set_span_in_context(span, context)
-        except Exception as exc:
-            report("starting the action span", exc)
+        except Exception:
+            log_internal_error("@traced_action starting the action span")
             return None
         finally:
             BUSY.reset(busy)
@@ -147,15 +151,29 @@ class ActionSpec:
                 try:
                     redacted = self.redact(bound)
                 except Exception as exc:
-                    report("the redact hook", exc)
+                    _hook_failed(exc)
                     return None
                 if redacted is None:
                     return None
                 return encode_value(redacted)
             return encode_value(bound)
-        except Exception as exc:
-            report("recording the arguments", exc)
+        except Exception:
+            log_internal_error("@traced_action recording the arguments")
             return None
+
+
+def _hook_failed(error: Exception) -> None:
+    """Warn (rate-limited) that the caller's redact hook raised; the arguments go unrecorded."""
+    try:
+        detail = f"{type(error).__name__}: {error}"
+    except Exception:  # the hook's own exception cannot be printed: its type will do
+        detail = type(error).__name__
+    _HOOK_LOG.log(
+        logging.WARNING,
+        "traced_action.redact",
+        f"@traced_action: the redact hook failed ({detail}); no arguments were recorded and "
+        "the call itself is unaffected",
+    )
 
 
 def _default_tracker() -> ConversationTracker:

@@ -12,17 +12,16 @@ import weakref
 from collections.abc import AsyncGenerator, Awaitable, Generator
 from typing import Any, TypeVar
 
-from agentsight_otel._actions.call import ActionCall, report
+from agentsight_otel._actions.call import ActionCall
+from agentsight_otel._log import internal_errors
 
 T = TypeVar("T")
 
 
 def watch(owner: object, call: ActionCall) -> None:
     """End the action as abandoned if ``owner`` is garbage-collected before it finished."""
-    try:
+    with internal_errors("@traced_action watching for abandonment"):
         weakref.finalize(owner, call.abandon).atexit = False
-    except Exception as exc:
-        report("watching for abandonment", exc)
 
 
 def drive(call: ActionCall, inner: Generator[T, Any, Any]) -> Generator[T, Any, Any]:
@@ -37,7 +36,7 @@ def drive(call: ActionCall, inner: Generator[T, Any, Any]) -> Generator[T, Any, 
             call.leave(token)
             call.finish_stream("exhausted")
             return stop.value
-        except BaseException as exc:
+        except BaseException as exc:  # the caller's own: recorded, then re-raised untouched
             call.leave(token)
             call.fail(exc)
             raise
@@ -49,7 +48,7 @@ def drive(call: ActionCall, inner: Generator[T, Any, Any]) -> Generator[T, Any, 
         except GeneratorExit:
             _close(call, inner)
             raise
-        except BaseException as exc:
+        except BaseException as exc:  # the consumer's throw(): passed on into the stream
             sent, thrown = None, exc
 
 
@@ -58,7 +57,7 @@ def _close(call: ActionCall, inner: Generator[Any, Any, Any]) -> None:
     token = call.enter()
     try:
         inner.close()
-    except BaseException as exc:
+    except BaseException as exc:  # the caller's own: recorded, then re-raised untouched
         call.leave(token)
         call.fail(exc)
         raise
@@ -78,7 +77,7 @@ async def drive_async(call: ActionCall, inner: AsyncGenerator[T, Any]) -> AsyncG
             call.leave(token)
             call.finish_stream("exhausted")
             return
-        except BaseException as exc:
+        except BaseException as exc:  # the caller's own: recorded, then re-raised untouched
             call.leave(token)
             call.fail(exc)
             raise
@@ -90,7 +89,7 @@ async def drive_async(call: ActionCall, inner: AsyncGenerator[T, Any]) -> AsyncG
         except GeneratorExit:
             await _aclose(call, inner)
             raise
-        except BaseException as exc:
+        except BaseException as exc:  # the consumer's throw(): passed on into the stream
             sent, thrown = None, exc
 
 
@@ -99,7 +98,7 @@ async def _aclose(call: ActionCall, inner: AsyncGenerator[Any, Any]) -> None:
     token = call.enter()
     try:
         await inner.aclose()
-    except BaseException as exc:
+    except BaseException as exc:  # the caller's own: recorded, then re-raised untouched
         call.leave(token)
         call.fail(exc)
         raise
@@ -112,7 +111,7 @@ async def settle(call: ActionCall, awaitable: Awaitable[T]) -> T:
     token = call.enter()
     try:
         result = await awaitable
-    except BaseException as exc:
+    except BaseException as exc:  # the caller's own: recorded, then re-raised untouched
         call.leave(token)
         call.fail(exc)
         raise

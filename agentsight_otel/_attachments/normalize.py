@@ -74,7 +74,7 @@ class Batch:
         """Close the sources when the call fails before the uploader owns them."""
         try:
             yield self
-        except BaseException:
+        except BaseException:  # cleanup, then re-raised untouched
             if not self.handed_off:
                 self.close()
             raise
@@ -102,7 +102,7 @@ def prepare(attachments: object, mode: str) -> Batch:
                 f"attachments total {megabytes(total)}, over the limit of "
                 f"{megabytes(MAX_CALL_BYTES)} per call"
             )
-    except BaseException:
+    except BaseException:  # cleanup, then re-raised untouched
         close_all(f.source for f in files)
         raise
     return Batch(mode, files)
@@ -145,7 +145,7 @@ def _file(item: object, index: int, mode: str) -> AttachmentFile:
         )
     try:
         return _finish(source, filename, mime_type, index, where)
-    except BaseException:
+    except BaseException:  # cleanup, then re-raised untouched
         source.close()
         raise
 

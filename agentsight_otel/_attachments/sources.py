@@ -198,7 +198,7 @@ def open_regular(path: str | bytes) -> int:
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise OSError(0, "not a regular file")
-    except BaseException:
+    except BaseException:  # cleanup, then re-raised untouched
         os.close(fd)
         raise
     return fd

@@ -21,11 +21,10 @@ from agentsight_otel._delivery.client import IngestClient, Outcome
 from agentsight_otel._delivery.daemon import DaemonThread
 from agentsight_otel._delivery.forking import reset_in_child
 from agentsight_otel._delivery.ledger import Receipt, Settlement, Status
-from agentsight_otel._log import RateLimitedLog
+from agentsight_otel._log import RateLimitedLog, log_internal_error
 
 CONVERSATIONS_PATH = "/api/conversations/"
 ATTACHMENTS_PATH = "/api/attachments/"
-logger = logging.getLogger("agentsight_otel")
 
 
 @dataclass
@@ -144,20 +143,26 @@ class Uploader:
                     break
                 job = self._queue.popleft()
                 self._busy = True
+            settlement = Settlement("failed", "upload failed")
             try:
                 settlement = self._deliver(job)
             except Exception as exc:  # the thread must survive anything a job does to it
-                logger.exception("attachment upload failed unexpectedly")
                 settlement = Settlement("failed", f"upload failed: {type(exc).__name__}")
-            job.release()
-            self._report(job, settlement)
-            job.receipt.settle(settlement)
-            with self._cond:
-                self._files -= len(job.files)
-                self._bytes -= job.size
-                self._busy = False
-                self._cond.notify_all()
+                log_internal_error("uploading attachments")
+            finally:
+                self._settled(job, settlement)
         self._close_transport()
+
+    def _settled(self, job: UploadJob, settlement: Settlement) -> None:
+        """Release a job's files, report and settle it, and take it off the books."""
+        job.release()
+        self._report(job, settlement)
+        job.receipt.settle(settlement)
+        with self._cond:
+            self._files -= len(job.files)
+            self._bytes -= job.size
+            self._busy = False
+            self._cond.notify_all()
 
     def _close_transport(self) -> None:
         """Release connections of a transport this uploader made (never a caller's)."""

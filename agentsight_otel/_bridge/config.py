@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import math
-import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
+from agentsight_otel._params import Param, checked, from_environment, setting, table
 from agentsight_otel.exceptions import ConfigurationError
 
 ENV_TOKEN = "AGENTSIGHT_BRIDGE_TOKEN"
@@ -31,50 +31,94 @@ class Address:
         return f"{host}:{self.port}"
 
 
+def positive_int(value: object, source: str) -> int:
+    """A whole number above zero."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigurationError(f"{source} must be a positive integer")
+    return value
+
+
+def positive_seconds(value: object, source: str) -> float:
+    """A finite number of seconds above zero."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigurationError(f"{source} must be a positive number of seconds")
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigurationError(f"{source} must be a positive number of seconds")
+    return value
+
+
+def address_check(label: str) -> Callable[[object, str], Address | None]:
+    """The check of one listen address; messages name it by ``label`` ("the HTTP address")."""
+
+    def check(value: object, source: str) -> Address | None:
+        if value is None or isinstance(value, Address):
+            return value
+        if not isinstance(value, str):
+            raise ConfigurationError(f"{label} must look like host:port or 'off'")
+        return parse_address(value, label)
+
+    return check
+
+
+def check_token(value: object, source: str) -> str | None:
+    """The bearer token senders must present; blank means none."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ConfigurationError(f"{source} must be a string")
+    return value.strip() or None
+
+
+def _limit(default: int, doc: str) -> int:
+    """A positive integer limit of the bridge (no variable: a flag or an argument)."""
+    return setting(default, check=positive_int, doc=doc)
+
+
 @dataclass(frozen=True)
 class BridgeConfig:
-    """How the bridge listens, authenticates and bounds what it holds."""
+    """How the bridge listens, authenticates and bounds what it holds: its settings table."""
 
-    http_address: Address | None = Address("127.0.0.1", 4418)
-    grpc_address: Address | None = Address("127.0.0.1", 4417)
-    token: str | None = field(default=None, repr=False)
-    max_body_bytes: int = 16 * MIB
-    max_queue_spans: int = 50_000
-    max_queue_bytes: int = 64 * MIB
-    max_pending_spans: int = 50_000
-    dedupe_memory: int = 200_000
-    drain_timeout: float = 20.0
-    retry_after: int = 5
-    grpc_workers: int = 8
+    http_address: Address | None = setting(
+        Address("127.0.0.1", 4418),
+        env=ENV_HTTP_ADDRESS,
+        check=address_check("the HTTP address"),
+        doc="OTLP/HTTP listen address, or 'off'",
+    )
+    grpc_address: Address | None = setting(
+        Address("127.0.0.1", 4417),
+        env=ENV_GRPC_ADDRESS,
+        check=address_check("the gRPC address"),
+        doc="OTLP/gRPC listen address, or 'off'",
+    )
+    token: str | None = setting(
+        None,
+        env=ENV_TOKEN,
+        check=check_token,
+        repr=False,
+        doc="token senders must present as 'Authorization: Bearer <token>'",
+    )
+    max_body_bytes: int = _limit(16 * MIB, "largest request body, compressed or not")
+    max_queue_spans: int = _limit(50_000, "spans held before answering 429")
+    max_queue_bytes: int = _limit(64 * MIB, "request bytes held before 429")
+    max_pending_spans: int = _limit(50_000, "spans waiting for their interaction")
+    dedupe_memory: int = _limit(200_000, "recent span ids remembered to drop retries")
+    drain_timeout: float = setting(
+        20.0, check=positive_seconds, doc="deadline to deliver what is held at shutdown"
+    )
+    retry_after: int = _limit(5, "seconds senders are told to wait when full")
+    grpc_workers: int = _limit(8, "threads serving gRPC calls")
     # Decoding expands a body many times over in Python objects: bound how many at once.
-    max_concurrent_decodes: int = 2
-    # A client must send each request head within this time; at most this many connections.
-    head_timeout: float = 10.0
-    max_connections: int = 512
+    max_concurrent_decodes: int = _limit(2, "request bodies decoded at once")
+    head_timeout: float = setting(
+        10.0, check=positive_seconds, doc="seconds a client has to send each request head"
+    )
+    max_connections: int = _limit(512, "open connections at most (the slowest heads go first)")
 
     def __post_init__(self) -> None:
         if self.http_address is None and self.grpc_address is None:
             raise ConfigurationError("the bridge needs an HTTP or a gRPC address (both are off)")
-        for name in (
-            "max_body_bytes",
-            "max_queue_spans",
-            "max_queue_bytes",
-            "max_pending_spans",
-            "dedupe_memory",
-            "retry_after",
-            "grpc_workers",
-            "max_concurrent_decodes",
-            "max_connections",
-        ):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ConfigurationError(f"{name} must be a positive integer")
-        for name in ("drain_timeout", "head_timeout"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ConfigurationError(f"{name} must be a positive number of seconds")
-            if not math.isfinite(value) or value <= 0:
-                raise ConfigurationError(f"{name} must be a positive number of seconds")
+        for row in BRIDGE_SETTINGS:
+            row.check(getattr(self, row.name), row.name)
 
 
 def parse_address(value: str, source: str) -> Address | None:
@@ -101,27 +145,11 @@ def resolve_bridge_config(
     **limits: object,
 ) -> BridgeConfig:
     """A config from explicit values, then the environment, then defaults; checked."""
-    env = os.environ if environ is None else environ
-    http = _first(http_address, env.get(ENV_HTTP_ADDRESS), DEFAULT_HTTP_ADDRESS)
-    grpc = _first(grpc_address, env.get(ENV_GRPC_ADDRESS), DEFAULT_GRPC_ADDRESS)
-    secret = _first(token, env.get(ENV_TOKEN), "")
-    given = {name: value for name, value in limits.items() if value is not None}
-    unknown = set(given) - set(BridgeConfig.__dataclass_fields__)
-    if unknown:
-        raise ConfigurationError(f"unknown bridge setting(s): {', '.join(sorted(unknown))}")
-    return replace(
-        BridgeConfig(
-            http_address=parse_address(http, "the HTTP address"),
-            grpc_address=parse_address(grpc, "the gRPC address"),
-            token=secret or None,
-        ),
-        **given,  # type: ignore[arg-type]
-    )
+    # A blank flag is not given: the variable, or the default, stands.
+    texts = {"http_address": http_address, "grpc_address": grpc_address, "token": token}
+    explicit = {name: value for name, value in texts.items() if value and value.strip()}
+    given = checked(BRIDGE_SETTINGS, {**limits, **explicit}, "bridge setting")
+    return BridgeConfig(**{**from_environment(BRIDGE_SETTINGS, environ), **given})
 
 
-def _first(*values: str | None) -> str:
-    """The first value that is set and not blank."""
-    for value in values:
-        if value is not None and value.strip():
-            return value.strip()
-    return ""
+BRIDGE_SETTINGS: tuple[Param, ...] = table(BridgeConfig)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 
 from agentsight_otel._bridge.config import (
+    BRIDGE_SETTINGS,
     DEFAULT_GRPC_ADDRESS,
     DEFAULT_HTTP_ADDRESS,
     ENV_GRPC_ADDRESS,
@@ -43,6 +44,7 @@ environment (a flag wins over its variable):
 Listen on 0.0.0.0:PORT (or :PORT) to accept other hosts and containers."""
 
 _DEFAULTS = BridgeConfig()
+_ROWS = {row.name: row for row in BRIDGE_SETTINGS}
 
 
 def add_bridge_arguments(parser: argparse.ArgumentParser) -> None:
@@ -56,11 +58,11 @@ def add_bridge_arguments(parser: argparse.ArgumentParser) -> None:
     add("--token", help="require 'Authorization: Bearer TOKEN' (default: no token)")
     add("--api-key", help=f"AgentSight API key (shows in ps: prefer {ENV_API_KEY})")
     add("--endpoint", metavar="URL", help=f"AgentSight base URL ({DEFAULT_ENDPOINT})")
-    _limit(parser, "--max-body-bytes", "largest request body, compressed or not", "max_body_bytes")
-    _limit(parser, "--max-queue-spans", "spans held before answering 429", "max_queue_spans")
-    _limit(parser, "--max-queue-bytes", "request bytes held before 429", "max_queue_bytes")
-    _limit(parser, "--dedupe-memory", "recent span ids remembered to drop retries", "dedupe_memory")
-    _limit(parser, "--retry-after", "seconds senders are told to wait when full", "retry_after")
+    _limit(parser, "--max-body-bytes", "max_body_bytes")
+    _limit(parser, "--max-queue-spans", "max_queue_spans")
+    _limit(parser, "--max-queue-bytes", "max_queue_bytes")
+    _limit(parser, "--dedupe-memory", "dedupe_memory")
+    _limit(parser, "--retry-after", "retry_after")
     add(
         "--drain-timeout",
         type=float,
@@ -70,10 +72,10 @@ def add_bridge_arguments(parser: argparse.ArgumentParser) -> None:
     add("--log-level", metavar="LEVEL", help="DEBUG, INFO, WARNING or ERROR (default INFO)")
 
 
-def _limit(parser: argparse.ArgumentParser, flag: str, what: str, name: str) -> None:
-    """A positive integer flag with the config's default in its help."""
-    default = getattr(_DEFAULTS, name)
-    parser.add_argument(flag, type=int, metavar="N", help=f"{what} (default {default})")
+def _limit(parser: argparse.ArgumentParser, flag: str, name: str) -> None:
+    """A positive integer flag: its help is the settings table's doc and default."""
+    row = _ROWS[name]
+    parser.add_argument(flag, type=int, metavar="N", help=f"{row.doc} (default {row.default})")
 
 
 def config_from_args(args: argparse.Namespace) -> tuple[BridgeConfig, Settings]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 
@@ -15,8 +14,8 @@ from agentsight_otel._delivery.ledger import DeliveryLedger
 from agentsight_otel._delivery.transport import Transport
 from agentsight_otel._export.exporter import AgentSightSpanExporter
 from agentsight_otel._export.posting import DeliveryStats
+from agentsight_otel._log import log_internal_error
 
-logger = logging.getLogger("agentsight_otel")
 _POLL_S = 0.25
 
 
@@ -38,15 +37,15 @@ class BridgePipeline:
         )
         # The pump hands the worker one batch at a time, so its queue can never refuse one.
         self.exporter = AgentSightSpanExporter(
-            settings=settings,
-            transport=transport,
-            clock=clock,
-            ledger=DeliveryLedger(),
-            max_queue_spans=config.max_queue_spans + config.max_pending_spans,
-            max_pending_spans=config.max_pending_spans,
+            _settings=settings,
+            _transport=transport,
+            _clock=clock,
+            _ledger=DeliveryLedger(),
+            _max_queue_spans=config.max_queue_spans + config.max_pending_spans,
+            _max_pending_spans=config.max_pending_spans,
             # Root-less spans are held within the intake's byte bound: at most half of it, the
             # oldest released (or, for traces of no conversation, dropped and counted) first.
-            max_pending_bytes=config.max_queue_bytes // 2,
+            _max_pending_bytes=config.max_queue_bytes // 2,
         )
         # Held while a request is decompressed and decoded, by both receivers.
         self.decode_slots = threading.BoundedSemaphore(config.max_concurrent_decodes)
@@ -95,7 +94,7 @@ class BridgePipeline:
             try:
                 self._hand_over(batch)
             except Exception:  # the pump must outlive any one batch
-                logger.exception("the bridge failed to hand a batch to the exporter")
+                log_internal_error("handing a bridge batch to the exporter")
             finally:
                 self.intake.set_waiting(*self.exporter.pending())
                 self.intake.done(batch)

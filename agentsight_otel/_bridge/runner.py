@@ -19,12 +19,12 @@ from agentsight_otel._config import ENV_API_KEY, Settings, resolve_settings
 from agentsight_otel._delivery.clock import Clock
 from agentsight_otel._delivery.plaintext import is_loopback
 from agentsight_otel._delivery.transport import Transport
+from agentsight_otel._log import logger
 from agentsight_otel._serving import BackgroundServer, ConnectionLimits, Served, uvicorn_config
 from agentsight_otel.exceptions import ConfigurationError
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-logger = logging.getLogger("agentsight_otel")
 
 
 class Bridge(Served):
@@ -65,7 +65,7 @@ class Bridge(Served):
                     self.pipeline, self.config, self.config.grpc_address
                 )
                 self.grpc_target = f"{_shown(self.config.grpc_address.host)}:{port}"
-        except BaseException:
+        except BaseException:  # cleanup, then re-raised untouched
             self.stop(1.0)
             raise
         return self

@@ -18,6 +18,7 @@ from agentsight_otel._delivery.clock import Clock, SystemClock
 from agentsight_otel._delivery.plaintext import PLAINTEXT_KEY_WARNING
 from agentsight_otel._delivery.transport import Body, HttpResponse, Transport, TransportError
 from agentsight_otel._delivery.watchdog import CANCEL
+from agentsight_otel._log import log_internal_error
 from agentsight_otel._version import SDK_NAME, __version__
 
 USER_AGENT = f"{SDK_NAME}/{__version__}"
@@ -154,6 +155,7 @@ class IngestClient:
             detail = self._scrub(f"network error: {exc}")
             return Outcome(False, None, detail, True, attempts=attempt), None
         except Exception as exc:  # a broken transport must not escape the worker
+            self._report_broken_transport(exc)
             return Outcome(
                 False, None, f"transport failed: {type(exc).__name__}", True, attempts=attempt
             ), None
@@ -170,13 +172,27 @@ class IngestClient:
         detail, rejected = rejection_detail(replace(response, body=body))
         return Outcome(False, status, detail, False, rejected, attempts=attempt), None
 
+    def _report_broken_transport(self, error: Exception) -> None:
+        """An internal error, reported with its text scrubbed: it may quote the key."""
+        try:
+            text = self._scrub(f"{type(error).__name__}: {error}")
+        except Exception:  # the exception cannot be printed: its type will do
+            text = type(error).__name__
+        try:
+            raise BrokenTransportError(text) from None
+        except BrokenTransportError:
+            log_internal_error("sending a request")
+
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with equal jitter: half fixed, half random."""
         ceiling = min(self.policy.max_delay, self.policy.base_delay * 2.0 ** (attempt - 1))
         return ceiling / 2 + self._jitter() * ceiling / 2
 
     def get_json(self, path: str) -> object | None:
-        """One GET without retries (capability checks); None on any failure."""
+        """One GET without retries (capability checks); None when the backend gives no answer.
+
+        No answer is expected: a network error, a status other than 200, a body that is not JSON.
+        """
         try:
             response = self.transport.request(
                 "GET",
@@ -185,12 +201,22 @@ class IngestClient:
                 self.headers(json_body=False),
                 self.settings.request_timeout,
             )
-            if response.status != 200:
-                return None
-            parsed: object = json.loads(response.body)
-            return parsed
-        except Exception:
+        except TransportError:
             return None
+        except Exception as exc:  # a broken transport must not escape the worker
+            self._report_broken_transport(exc)
+            return None
+        if response.status != 200:
+            return None
+        try:
+            parsed: object = json.loads(response.body)
+        except ValueError:  # not JSON, or not UTF-8
+            return None
+        return parsed
+
+
+class BrokenTransportError(Exception):
+    """A transport failed other than with ``TransportError``: what is logged in its place."""
 
 
 def retry_after(response: HttpResponse, cap: float) -> float | None:

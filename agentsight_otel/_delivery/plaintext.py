@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
-import logging
 import threading
 from urllib.parse import urlsplit
 
-logger = logging.getLogger("agentsight_otel")
+from agentsight_otel._log import logger
 
 
 def is_loopback(host: str) -> bool:

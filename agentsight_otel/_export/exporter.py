@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from agentsight_otel._config import Settings, resolve_settings
+from agentsight_otel._config import EXPORTER, Settings, given_arguments, resolve_settings
 from agentsight_otel._delivery.client import IngestClient, RetryPolicy
 from agentsight_otel._delivery.clock import Clock, SystemClock
 from agentsight_otel._delivery.forking import reset_in_child
@@ -19,11 +18,9 @@ from agentsight_otel._export.assembler import TraceAssembler
 from agentsight_otel._export.posting import DeliveryStats
 from agentsight_otel._export.redelivery import Redelivery
 from agentsight_otel._export.worker import DeliveryWorker
-from agentsight_otel._log import RateLimitedLog
+from agentsight_otel._log import RateLimitedLog, log_internal_error, logger
 from agentsight_otel._mapping.payload import TraceGroup
 from agentsight_otel._mapping.records import SpanRecord, records_from_spans
-
-logger = logging.getLogger("agentsight_otel")
 
 
 class AgentSightSpanExporter(SpanExporter):
@@ -53,65 +50,44 @@ class AgentSightSpanExporter(SpanExporter):
         spool_dir: str | None = None,
         spool_max_bytes: int | None = None,
         max_queue_bytes: int | None = None,
-        spool_retry_interval: float = 5.0,
-        settings: Settings | None = None,
-        transport: Transport | None = None,
-        clock: Clock | None = None,
-        retry_policy: RetryPolicy | None = None,
-        ledger: DeliveryLedger | None = None,
-        max_queue_spans: int = 100_000,
-        max_pending_spans: int = 50_000,
-        max_pending_bytes: int | None = None,
+        _settings: Settings | None = None,
+        _transport: Transport | None = None,
+        _clock: Clock | None = None,
+        _retry_policy: RetryPolicy | None = None,
+        _ledger: DeliveryLedger | None = None,
+        _max_queue_spans: int = 100_000,
+        _max_pending_spans: int = 50_000,
+        _spool_retry_interval: float = 5.0,
+        _max_pending_bytes: int | None = None,
     ) -> None:
-        settings = resolve_settings(
-            base=settings,
-            api_key=api_key,
-            endpoint=endpoint,
-            compression=compression,
-            request_timeout=request_timeout,
-            export_deadline=export_deadline,
-            max_body_bytes=max_body_bytes,
-            verify_tls=verify_tls,
-            spool_dir=spool_dir,
-            spool_max_bytes=spool_max_bytes,
-            max_queue_bytes=max_queue_bytes,
-        )
-        if settings.key_problem:
-            logger.error("AgentSight delivery is off: %s", settings.key_problem)
+        # Settings are the table's (see _config); the underscored arguments are test seams.
+        settings = resolve_settings(base=_settings, **given_arguments(EXPORTER, locals()))
         self.settings = settings
-        self._clock = clock or SystemClock()
-        self._ledger = ledger or DEFAULT_LEDGER
+        self._clock = _clock or SystemClock()
+        self._ledger = _ledger or DEFAULT_LEDGER
         self._lock = threading.Lock()
         self._assembler = TraceAssembler(
-            max_pending_spans=max_pending_spans,
-            max_pending_bytes=max_pending_bytes,
+            max_pending_spans=_max_pending_spans,
+            max_pending_bytes=_max_pending_bytes,
             hint=self._ledger.conversation_of,
         )
-        client = IngestClient(
-            settings,
-            transport or RequestsTransport(verify_tls=settings.verify_tls),
-            clock=self._clock,
-            policy=retry_policy,
-        )
+        transport = _transport or RequestsTransport(verify_tls=settings.verify_tls)
+        client = IngestClient(settings, transport, clock=self._clock, policy=_retry_policy)
         self._log = RateLimitedLog(clock=self._clock.now)
         self._worker = DeliveryWorker(
             client,
             self._ledger,
-            max_queue_spans=max_queue_spans,
+            max_queue_spans=_max_queue_spans,
             max_queue_bytes=settings.max_queue_bytes,
             on_tick=self._expire,
             log=self._log,
         )
         if settings.spool_dir is not None:
-            self._use_spool(settings.spool_dir, client, spool_retry_interval)
+            self._use_spool(settings.spool_dir, client, _spool_retry_interval)
         reset_in_child(self, AgentSightSpanExporter._forked)
         self._shutdown = False
         self._ledger.exporter_started()
-        if settings.api_key is None and not settings.key_problem:
-            logger.warning(
-                "AGENTSIGHT_API_KEY is not set: conversations are tracked as spans "
-                "but not delivered to AgentSight"
-            )
+        _warn_about_the_key(settings)
 
     @property
     def stats(self) -> DeliveryStats:
@@ -129,7 +105,7 @@ class AgentSightSpanExporter(SpanExporter):
         try:
             return self.export_records(records_from_spans(spans))
         except Exception:
-            logger.exception("AgentSight export failed to map spans")
+            log_internal_error("exporting spans")
             return SpanExportResult.FAILURE
 
     def export_records(self, records: Sequence[SpanRecord]) -> SpanExportResult:
@@ -161,7 +137,7 @@ class AgentSightSpanExporter(SpanExporter):
             self._worker.submit(groups)
             return self._worker.flush(timeout_millis / 1000)
         except Exception:
-            logger.exception("AgentSight force_flush failed")
+            log_internal_error("flushing the exporter")
             return False
 
     def shutdown(self, timeout_millis: int = 30_000) -> None:
@@ -175,7 +151,7 @@ class AgentSightSpanExporter(SpanExporter):
             self._worker.submit(groups)
             self._worker.shutdown(timeout_millis / 1000)
         except Exception:
-            logger.exception("AgentSight shutdown failed")
+            log_internal_error("shutting down the exporter")
         finally:
             self._ledger.exporter_stopped()
 
@@ -200,3 +176,14 @@ class AgentSightSpanExporter(SpanExporter):
         """Called by the worker while idle: release traces that waited too long."""
         with self._lock:
             return self._assembler.expire(self._clock.now())
+
+
+def _warn_about_the_key(settings: Settings) -> None:
+    """Say once, at construction, why nothing will be delivered."""
+    if settings.key_problem:
+        logger.error("AgentSight delivery is off: %s", settings.key_problem)
+    elif settings.api_key is None:
+        logger.warning(
+            "AGENTSIGHT_API_KEY is not set: conversations are tracked as spans "
+            "but not delivered to AgentSight"
+        )

@@ -29,7 +29,6 @@ CLAIM = ".claim"
 TMP = ".tmp"
 STALE_S = 300.0  # far longer than one send takes (a claim) or one write (a temporary file)
 RECOVER_EVERY_S = 60.0
-logger = logging.getLogger("agentsight_otel")
 
 
 @dataclass(frozen=True)

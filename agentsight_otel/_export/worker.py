@@ -14,14 +14,12 @@ from agentsight_otel._delivery.ledger import DeliveryLedger, Settlement
 from agentsight_otel._export.backlog import Backlog, weigh
 from agentsight_otel._export.capabilities import BackendCapabilities
 from agentsight_otel._export.posting import SDK, DeliveryStats, Poster, span_count, spool
-from agentsight_otel._log import RateLimitedLog
+from agentsight_otel._log import RateLimitedLog, log_internal_error
 from agentsight_otel._mapping.packing import pack
 from agentsight_otel._mapping.payload import Block, PayloadBuilder, TraceGroup
 
 if TYPE_CHECKING:
     from agentsight_otel._export.redelivery import Redelivery
-
-logger = logging.getLogger("agentsight_otel")
 
 
 class DeliveryWorker:
@@ -163,7 +161,7 @@ class DeliveryWorker:
                 if self._redelivery is not None and not closing:
                     self._redelivery.replay(self._backend.gzip, lambda: bool(self._queue))
             except Exception:  # the thread must survive anything a batch does to it
-                logger.exception("delivery failed unexpectedly")
+                log_internal_error("delivering a round")
             finally:
                 with self._cond:
                     self._busy, first = False, False
@@ -225,18 +223,16 @@ class DeliveryWorker:
         """Map a round; a conversation whose mapping fails is set apart, not the whole round."""
         try:
             return self._map(groups)
-        except Exception:
-            logger.exception(
-                "mapping a delivery round failed; retrying conversation by conversation"
-            )
+        except Exception:  # then conversation by conversation, to set apart the one that fails
+            log_internal_error("mapping a delivery round")
         blocks: list[Block] = []
         for cid in dict.fromkeys(group.conversation_id for group in groups):
             own = [group for group in groups if group.conversation_id == cid]
             try:
                 blocks.extend(self._map(own))
             except Exception:
-                logger.exception("conversation %r could not be mapped", cid)
                 self._settle_failed(own, "the conversation's spans could not be mapped")
+                log_internal_error("mapping a conversation")
         return blocks
 
     def _map(self, groups: list[TraceGroup]) -> list[Block]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote, unquote_to_bytes
 
 from starlette.applications import Starlette
@@ -255,14 +255,14 @@ def _upsert_errors(body: dict[str, Any]) -> dict[str, list[str]]:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     """Routing and lookup errors as JSON."""
-    assert isinstance(exc, HTTPException)
-    return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
+    error = cast(HTTPException, exc)  # registered for HTTPException only
+    return JSONResponse({"detail": error.detail}, error.status_code, headers=error.headers)
 
 
 async def _body_error(request: Request, exc: Exception) -> Response:
     """Body problems (size, encoding, JSON) as JSON."""
-    assert isinstance(exc, BodyError)
-    return JSONResponse({"detail": exc.detail}, exc.status)
+    error = cast(BodyError, exc)  # registered for BodyError only
+    return JSONResponse({"detail": error.detail}, error.status)
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:

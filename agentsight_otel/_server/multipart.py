@@ -183,7 +183,7 @@ async def receive_form(
             parser.close()
     except BodyError as exc:
         failure = failure or exc
-    except BaseException:
+    except BaseException:  # cleanup, then re-raised untouched
         form.discard()
         raise
     if failure is not None:

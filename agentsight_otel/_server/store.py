@@ -68,7 +68,8 @@ class Store:
         with self._transaction():
             _, created = self._upsert(conversation_id, fields)
             record = reads.conversation(self._db, conversation_id)
-        assert record is not None
+        if record is None:  # just written, in the same transaction
+            raise RuntimeError(f"conversation {conversation_id!r} vanished while written")
         return record, created
 
     def conversations(self) -> list[dict[str, Any]]:
@@ -176,7 +177,7 @@ class Store:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield
-            except BaseException:
+            except BaseException:  # cleanup, then re-raised untouched
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
@@ -195,7 +196,8 @@ class Store:
         )
         created = cursor.rowcount == 1
         pk = reads.conversation_pk(self._db, conversation_id)
-        assert pk is not None
+        if pk is None:  # just inserted, in the same transaction
+            raise RuntimeError(f"conversation {conversation_id!r} vanished while written")
         values = _field_values(fields)
         if values:
             # Only a real change moves updated_at, so re-sending the same body changes nothing.

@@ -176,7 +176,7 @@ def _json_upload(raw: bytes, blobs: BlobStore) -> tuple[dict[str, object], list[
             )
             writer.write(data)
             writer.finish()
-    except BaseException:
+    except BaseException:  # cleanup, then re-raised untouched
         for file in files:
             file.writer.discard()
         raise

@@ -7,7 +7,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from agentsight_otel._sanitize import unicode_json
 from agentsight_otel._semconv import WIRE_SPAN_KEYS
@@ -84,7 +84,7 @@ def validate_ingest(body: object) -> list[JSONObject] | Rejection:
     problem = _top_level_problem(body)
     if problem is not None:
         return Rejection(problem)
-    assert isinstance(body, dict)
+    body = cast("JSONObject", body)  # _top_level_problem checked that it is an object
     blocks: list[JSONObject] = []
     failures: list[BlockErrors] = []
     for index, block in enumerate(body["conversations"]):

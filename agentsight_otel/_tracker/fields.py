@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 from agentsight_otel import _semconv as sc
-from agentsight_otel._config import check_environment
+from agentsight_otel._checks import check_environment
 from agentsight_otel._sanitize import MAX_FIELD, encode_metadata, optional_field
 from agentsight_otel.exceptions import ConfigurationError, ValidationError
 

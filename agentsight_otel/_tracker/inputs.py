@@ -8,6 +8,7 @@ from typing import Any
 
 from agentsight_otel import _semconv as sc
 from agentsight_otel._attachments import describe_attachments
+from agentsight_otel._mapping.timefmt import iso_utc
 from agentsight_otel._sanitize import (
     MAX_FIELD,
     encode_metadata,
@@ -41,6 +42,18 @@ class Action:
     end_ns: int
     error: str | None
     attributes: dict[str, Any]
+
+    def item(self, conversation_id: str) -> dict[str, Any]:
+        """The tracked item ``track_action`` returns."""
+        return {
+            "type": "action",
+            "conversation_id": conversation_id,
+            "action_name": self.name,
+            "started_at": iso_utc(self.start_ns),
+            "ended_at": iso_utc(self.end_ns),
+            "duration_ms": round((self.end_ns - self.start_ns) / 1e6, 3),
+            "status": "error" if self.error is not None else "ok",
+        }
 
 
 def action(

@@ -12,7 +12,6 @@ handler: it delivers, then hands the signal on.
 from __future__ import annotations
 
 import atexit
-import logging
 import os
 import signal
 import weakref
@@ -20,20 +19,21 @@ from collections.abc import Callable
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from agentsight_otel._log import logger
+
 if TYPE_CHECKING:
-    from agentsight_otel._tracker.core import TrackerCore
+    from agentsight_otel._tracker.setup import TrackerSetup
 
 SHUTDOWN_REASON = "shutdown"  # agentsight.turn.incomplete_reason of interactions open at exit
 EXIT_TIMEOUT_S = 10.0
 SIGTERM_TIMEOUT_S = 5.0
-logger = logging.getLogger("agentsight_otel")
 Handler = Callable[[int, FrameType | None], Any] | int | None
 
 
 class ExitHook:
     """A tracker's exit handler; holds the tracker weakly, so a dropped tracker is not kept."""
 
-    def __init__(self, tracker: TrackerCore) -> None:
+    def __init__(self, tracker: TrackerSetup) -> None:
         self._tracker = weakref.ref(tracker)
 
     def register(self) -> None:
@@ -55,7 +55,7 @@ class ExitHook:
 class SigtermHandler:
     """Delivers what a tracker holds on SIGTERM, then does what the signal did before."""
 
-    def __init__(self, tracker: TrackerCore, previous: Handler, timeout: float) -> None:
+    def __init__(self, tracker: TrackerSetup, previous: Handler, timeout: float) -> None:
         self.tracker = tracker
         self.previous = previous
         self.timeout = timeout
@@ -78,7 +78,7 @@ class SigtermHandler:
 
 
 def install_sigterm_handler(
-    tracker: TrackerCore | None = None, *, timeout: float = SIGTERM_TIMEOUT_S
+    tracker: TrackerSetup | None = None, *, timeout: float = SIGTERM_TIMEOUT_S
 ) -> bool:
     """Deliver on SIGTERM: chains to the handler in place, else exits as SIGTERM does.
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import atexit
 import contextvars
-import logging
 import os
 import threading
 from collections.abc import Sequence
@@ -21,10 +20,9 @@ from opentelemetry.util.types import Attributes
 from agentsight_otel._config import Settings
 from agentsight_otel._delivery.ledger import DeliveryLedger
 from agentsight_otel._export.exporter import AgentSightSpanExporter
+from agentsight_otel._log import internal_errors, log_internal_error
 from agentsight_otel._semconv import INSTRUMENTATION_NAME
 from agentsight_otel._version import __version__
-
-logger = logging.getLogger("agentsight_otel")
 
 # The trace id the next root span must take; set only around the tracker's own start_span.
 _NEXT_TRACE_ID: contextvars.ContextVar[int | None] = contextvars.ContextVar(
@@ -66,7 +64,7 @@ class Pipeline:
         provider = tracer_provider or _global_sdk_provider()
         self.exporter: AgentSightSpanExporter | None = None
         if provider is None:
-            self.exporter = AgentSightSpanExporter(settings=settings, ledger=ledger)
+            self.exporter = AgentSightSpanExporter(_settings=settings, _ledger=ledger)
             self._processor = _batch_processor(self.exporter)
             private = TracerProvider(resource=_resource(), shutdown_on_exit=False)
             private.add_span_processor(self._processor)
@@ -138,12 +136,10 @@ class Pipeline:
             self._flush_wanted.clear()
             if self._closed:
                 return
-            try:
+            with internal_errors("flushing the tracer provider"):
                 flush = getattr(self.provider, "force_flush", None)
                 if callable(flush):
                     flush(5_000)
-            except Exception:
-                logger.exception("flushing the tracer provider failed")
 
     def flush_delivery(self, timeout_millis: int) -> bool:
         """Export what has ended and wait for its delivery attempt; the pipeline keeps running."""
@@ -159,7 +155,7 @@ class Pipeline:
                 delivered = exporter.force_flush(left) and delivered
             return delivered
         except Exception:
-            logger.exception("flushing the tracer provider failed")
+            log_internal_error("flushing the tracer provider")
             return False
 
     def shutdown(self, timeout_millis: int = 10_000) -> None:
@@ -177,7 +173,7 @@ class Pipeline:
             self.exporter.shutdown(timeout_millis)
             self._processor.shutdown()  # type: ignore[no-untyped-call]
         except Exception:
-            logger.exception("shutting down the private tracer provider failed")
+            log_internal_error("shutting down the private tracer provider")
 
 
 _EMPTY_CONTEXT = trace.set_span_in_context(trace.INVALID_SPAN)

@@ -6,9 +6,7 @@ from time import time_ns
 from typing import Any
 
 from agentsight_otel import _semconv as sc
-from agentsight_otel._delivery.ledger import (
-    wait_settled,
-)
+from agentsight_otel._delivery.ledger import wait_settled
 from agentsight_otel._mapping.timefmt import iso_utc
 from agentsight_otel._tracker import fields, inputs
 from agentsight_otel._tracker.core import TrackerCore
@@ -191,15 +189,7 @@ class ConversationTracker(TrackerCore):
                 make_current=implicit,
             )
             state.items.append(Item("action", action.start_ns, action.name[:PREVIEW]))
-        return {
-            "type": "action",
-            "conversation_id": state.conversation_id,
-            "action_name": action.name,
-            "started_at": iso_utc(action.start_ns),
-            "ended_at": iso_utc(action.end_ns),
-            "duration_ms": round((action.end_ns - action.start_ns) / 1e6, 3),
-            "status": "error" if action.error is not None else "ok",
-        }
+        return action.item(state.conversation_id)
 
     def track_button(
         self,

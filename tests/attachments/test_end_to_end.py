@@ -25,7 +25,7 @@ HEADERS = {"Authorization": f"Api-Key {TEST_API_KEY}"}
 def tracker(server: LocalServer) -> Iterator[ConversationTracker]:
     """A tracker with its private pipeline, sending to the server."""
     tracked = ConversationTracker(
-        api_key=TEST_API_KEY, endpoint=server.url, ledger=DeliveryLedger()
+        api_key=TEST_API_KEY, endpoint=server.url, _ledger=DeliveryLedger()
     )
     yield tracked
     tracked.shutdown(5)

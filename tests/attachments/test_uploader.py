@@ -329,7 +329,7 @@ def test_without_an_api_key_nothing_is_uploaded() -> None:
     transport = ScriptedTransport()
     provider = TracerProvider()
     tracker = ConversationTracker(
-        tracer_provider=provider, ledger=DeliveryLedger(), endpoint=ENDPOINT, transport=transport
+        tracer_provider=provider, _ledger=DeliveryLedger(), endpoint=ENDPOINT, _transport=transport
     )
     tracker.get_or_create_conversation("no-key")
     tracker.track_attachments([{"data": PDF_B64}])
@@ -349,11 +349,11 @@ def test_collector_route_still_uploads_with_retries() -> None:
     clock = FakeClock()
     tracker = ConversationTracker(
         tracer_provider=provider,
-        ledger=DeliveryLedger(),  # no AgentSight exporter in this process
+        _ledger=DeliveryLedger(),  # no AgentSight exporter in this process
         api_key=TEST_API_KEY,
         endpoint=ENDPOINT,
-        transport=transport,
-        clock=clock,
+        _transport=transport,
+        _clock=clock,
     )
     tracker.get_or_create_conversation("via-collector")
     tracker.track_human_message("invoice attached", attachments=[{"data": PDF_B64}])

@@ -96,10 +96,10 @@ def captured_spans(cid: str = "captured-1") -> list[ReadableSpan]:
     provider.add_span_processor(SimpleSpanProcessor(memory))
     tracker = ConversationTracker(
         tracer_provider=provider,
-        ledger=DeliveryLedger(),
+        _ledger=DeliveryLedger(),
         api_key=TEST_API_KEY,
         endpoint=ENDPOINT,
-        transport=ScriptedTransport(),  # attachment uploads
+        _transport=ScriptedTransport(),  # attachment uploads
     )
     run_conversation(tracker, provider, cid, lambda: None)
     return list(memory.get_finished_spans())

@@ -41,7 +41,7 @@ def test_the_bridge_sends_the_in_process_bodies(start_bridge: StartBridge, route
     in_process_backend = ScriptedTransport()
     ledger = DeliveryLedger()
     in_process = AgentSightSpanExporter(
-        api_key=TEST_API_KEY, endpoint=ENDPOINT, transport=in_process_backend, ledger=ledger
+        api_key=TEST_API_KEY, endpoint=ENDPOINT, _transport=in_process_backend, _ledger=ledger
     )
     otlp = ROUTES[route](bridge)
     provider = TracerProvider(resource=Resource.create({"service.name": "support-bot"}))
@@ -49,10 +49,10 @@ def test_the_bridge_sends_the_in_process_bodies(start_bridge: StartBridge, route
     provider.add_span_processor(SimpleSpanProcessor(otlp))
     tracker = ConversationTracker(
         tracer_provider=provider,
-        ledger=ledger,
+        _ledger=ledger,
         api_key=TEST_API_KEY,
         endpoint=ENDPOINT,
-        transport=ScriptedTransport(),  # the tracker's own attachment uploads
+        _transport=ScriptedTransport(),  # the tracker's own attachment uploads
     )
 
     def flush() -> None:
@@ -87,7 +87,7 @@ def test_a_root_arriving_after_its_children_still_assembles_one_body(
         otlp.shutdown()
     in_process_backend = ScriptedTransport()
     in_process = AgentSightSpanExporter(
-        api_key=TEST_API_KEY, endpoint=ENDPOINT, transport=in_process_backend
+        api_key=TEST_API_KEY, endpoint=ENDPOINT, _transport=in_process_backend
     )
     in_process.export(spans)
     in_process.shutdown()
@@ -109,7 +109,7 @@ def test_duplicates_never_reach_the_backend_twice(start_bridge: StartBridge) -> 
         otlp.shutdown()
     in_process_backend = ScriptedTransport()
     in_process = AgentSightSpanExporter(
-        api_key=TEST_API_KEY, endpoint=ENDPOINT, transport=in_process_backend
+        api_key=TEST_API_KEY, endpoint=ENDPOINT, _transport=in_process_backend
     )
     in_process.export(spans)
     in_process.shutdown()

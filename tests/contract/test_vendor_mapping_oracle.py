@@ -173,8 +173,8 @@ def our_blocks(spans: Sequence[ReadableSpan]) -> list[dict[str, Any]]:
     exporter = AgentSightSpanExporter(
         api_key=TEST_API_KEY,
         endpoint="http://agentsight.test",
-        transport=transport,
-        ledger=DeliveryLedger(),
+        _transport=transport,
+        _ledger=DeliveryLedger(),
     )
     try:
         exporter.export(spans)

@@ -16,7 +16,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from agentsight_otel._actions import call
+from agentsight_otel._actions import spec
 from agentsight_otel._log import RateLimitedLog
 from agentsight_otel._tracker.core import ACTIVE_TRACKER
 from agentsight_otel.testing import fake_backend
@@ -40,7 +40,7 @@ def isolated_context(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """No current span, tracker or conversation leaks in or out; no warning is swallowed."""
     for name in ("AGENTSIGHT_API_KEY", "AGENTSIGHT_API_ENDPOINT", "AGENTSIGHT_ENVIRONMENT"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(call, "_LOG", RateLimitedLog())
+    monkeypatch.setattr(spec, "_HOOK_LOG", RateLimitedLog())
     token = otel_context.attach(otel_context.Context())
     active = ACTIVE_TRACKER.set(None)
     yield

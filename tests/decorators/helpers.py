@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,3 +90,10 @@ def current_name() -> str:
     span = trace.get_current_span()
     name = getattr(span, "name", None) or getattr(getattr(span, "span", None), "name", None)
     return str(name) if name else "-"
+
+
+def logged(record: logging.LogRecord) -> str:
+    """A log record's message with its traceback, if it carries one."""
+    if not record.exc_info:
+        return record.getMessage()
+    return f"{record.getMessage()}\n{logging.Formatter().formatException(record.exc_info)}"

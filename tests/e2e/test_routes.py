@@ -13,7 +13,7 @@ from tests.e2e.conftest import run_python
 
 def test_private_pipeline_delivers_a_whole_conversation(server: LocalServer) -> None:
     tracker = ConversationTracker(
-        api_key=TEST_API_KEY, endpoint=server.url, ledger=DeliveryLedger()
+        api_key=TEST_API_KEY, endpoint=server.url, _ledger=DeliveryLedger()
     )
     try:
         tracker.get_or_create_conversation("e2e-1", customer_id="u-1", name="Order")
@@ -51,7 +51,7 @@ def test_private_pipeline_delivers_a_whole_conversation(server: LocalServer) -> 
 
 def test_visit_alone_is_not_engagement(server: LocalServer) -> None:
     tracker = ConversationTracker(
-        api_key=TEST_API_KEY, endpoint=server.url, ledger=DeliveryLedger()
+        api_key=TEST_API_KEY, endpoint=server.url, _ledger=DeliveryLedger()
     )
     try:
         result = tracker.initialize_conversation("visit-1", device="mobile", source="web")

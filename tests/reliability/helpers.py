@@ -94,16 +94,16 @@ def make_rig(endpoint: str, **exporter_args: Any) -> Rig:
     options: dict[str, Any] = {
         "request_timeout": 2.0,
         "export_deadline": 30.0,
-        "retry_policy": FAST_RETRIES,
+        "_retry_policy": FAST_RETRIES,
         **exporter_args,
     }
     exporter = AgentSightSpanExporter(
-        api_key=TEST_API_KEY, endpoint=endpoint, ledger=ledger, transport=transport, **options
+        api_key=TEST_API_KEY, endpoint=endpoint, _ledger=ledger, _transport=transport, **options
     )
     provider = TracerProvider(shutdown_on_exit=False)
     provider.add_span_processor(BatchSpanProcessor(exporter))
     tracker = ConversationTracker(
-        api_key=TEST_API_KEY, endpoint=endpoint, ledger=ledger, tracer_provider=provider
+        api_key=TEST_API_KEY, endpoint=endpoint, _ledger=ledger, tracer_provider=provider
     )
     return Rig(tracker, exporter, provider, transport)
 

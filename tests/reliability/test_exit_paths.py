@@ -129,7 +129,7 @@ def test_the_exit_hook_runs_before_the_applications_provider_shuts_down(
 
 
 def test_the_sigterm_handler_installs_once_and_only_from_the_main_thread() -> None:
-    tracker = ConversationTracker(ledger=DeliveryLedger())
+    tracker = ConversationTracker(_ledger=DeliveryLedger())
     previous = signal.getsignal(signal.SIGTERM)
     try:
         assert install_sigterm_handler(tracker)
@@ -137,7 +137,7 @@ def test_the_sigterm_handler_installs_once_and_only_from_the_main_thread() -> No
         assert install_sigterm_handler(tracker)
         assert signal.getsignal(signal.SIGTERM) is installed  # not chained to itself
         result: list[bool] = []
-        other = ConversationTracker(ledger=DeliveryLedger())
+        other = ConversationTracker(_ledger=DeliveryLedger())
         thread = threading.Thread(target=lambda: result.append(install_sigterm_handler(other)))
         thread.start()
         thread.join(10)

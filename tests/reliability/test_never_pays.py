@@ -29,7 +29,7 @@ def test_with_the_backend_hanging_sends_report_pending_and_shutdown_keeps_its_de
     proxy.default = Hang(seconds=None)
     # The default pipeline, as an application gets it: 10 s request timeout, 30 s deadline.
     tracker = ConversationTracker(
-        api_key=TEST_API_KEY, endpoint=proxy.url, ledger=DeliveryLedger(), send_timeout=1.0
+        api_key=TEST_API_KEY, endpoint=proxy.url, _ledger=DeliveryLedger(), send_timeout=1.0
     )
 
     @traced_action

@@ -69,7 +69,7 @@ def test_a_60_second_outage_at_100_conversations_per_second_loses_nothing(
         request_timeout=0.5,
         export_deadline=2.0,
         spool_dir=str(spool),
-        spool_retry_interval=1.0,
+        _spool_retry_interval=1.0,
     )
     try:
         with Traffic(rig, "outage") as traffic:
@@ -152,7 +152,7 @@ def test_a_queue_filling_behind_a_hung_backend_goes_to_the_spool(
         request_timeout=0.5,
         export_deadline=60.0,
         spool_dir=str(tmp_path / "spool"),
-        spool_retry_interval=0.5,
+        _spool_retry_interval=0.5,
         max_queue_bytes=2_000_000,
     )
     try:

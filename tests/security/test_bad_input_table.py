@@ -410,7 +410,7 @@ DECORATOR_ROWS = [
 
 
 def _exporter(**kwargs: Any) -> AgentSightSpanExporter:
-    return AgentSightSpanExporter(api_key=TEST_API_KEY, transport=ScriptedTransport(), **kwargs)
+    return AgentSightSpanExporter(api_key=TEST_API_KEY, _transport=ScriptedTransport(), **kwargs)
 
 
 def _env(name: str, value: str) -> Callable[[Case], Any]:

@@ -118,7 +118,11 @@ def _send_everything(backend: FakeBackend, sweep: Sweep) -> None:
 
 
 @pytest.mark.parametrize("failure", sorted(FAILURES))
-def test_failure_paths_never_show_the_key(failure: str, sweep: Sweep) -> None:
+def test_failure_paths_never_show_the_key(
+    failure: str, sweep: Sweep, request: pytest.FixtureRequest
+) -> None:
+    if failure == "a broken transport":  # an internal failure: checked as a user sees it
+        request.getfixturevalue("internal_errors_hidden")
     transport = ScriptedTransport()
     for path in ("/api/ingest/", "/api/attachments/", "/api/conversations/", "/api/me/"):
         transport.script(path, *(FAILURES[failure]() for _ in range(20)))
@@ -138,14 +142,14 @@ def test_invalid_keys_never_show(sweep: Sweep, monkeypatch: pytest.MonkeyPatch) 
     near_miss = KEY[:-1]  # one digit short: a real key's prefix
     for call in (
         lambda: ConversationTracker(api_key=near_miss),
-        lambda: AgentSightSpanExporter(api_key=near_miss, transport=ScriptedTransport()),
+        lambda: AgentSightSpanExporter(api_key=near_miss, _transport=ScriptedTransport()),
         lambda: resolve_settings(api_key=f"Bearer {KEY}"),
     ):
         with pytest.raises(InvalidApiKeyError) as raised:
             call()
         sweep.add(raised.value)
     monkeypatch.setenv("AGENTSIGHT_API_KEY", near_miss)
-    exporter = AgentSightSpanExporter(transport=ScriptedTransport())
+    exporter = AgentSightSpanExporter(_transport=ScriptedTransport())
     sweep.add(exporter.settings, exporter.settings.key_problem)
     exporter.shutdown()
 
@@ -176,13 +180,13 @@ def _refused_connection(sweep: Sweep) -> None:
         api_key=KEY,
         endpoint=endpoint,
         export_deadline=1.0,
-        retry_policy=RetryPolicy(max_attempts=3, base_delay=0.05),
-        ledger=DeliveryLedger(),
+        _retry_policy=RetryPolicy(max_attempts=3, base_delay=0.05),
+        _ledger=DeliveryLedger(),
     )
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     tracker = ConversationTracker(
-        api_key=KEY, endpoint=endpoint, tracer_provider=provider, ledger=exporter._ledger
+        api_key=KEY, endpoint=endpoint, tracer_provider=provider, _ledger=exporter._ledger
     )
     tracker.track_human_message("hi", conversation_id="refused")
     result = tracker.send_tracked_data(conversation_id="refused", timeout=5)

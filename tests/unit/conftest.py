@@ -23,10 +23,10 @@ def exporters() -> Iterator[Callable[..., AgentSightSpanExporter]]:
         exporter = AgentSightSpanExporter(
             api_key=TEST_API_KEY,
             endpoint="http://agentsight.test",
-            transport=transport,
-            clock=clock or FakeClock(),
-            retry_policy=policy,
-            ledger=DeliveryLedger(),
+            _transport=transport,
+            _clock=clock or FakeClock(),
+            _retry_policy=policy,
+            _ledger=DeliveryLedger(),
             **kwargs,
         )
         made.append(exporter)

@@ -66,11 +66,11 @@ def memory_tracker(
     provider = kwargs.pop("provider", None) or TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(memory))
     # attachment bytes go to a scripted backend, never to the network
-    kwargs.setdefault("transport", ScriptedTransport())
-    kwargs.setdefault("clock", FakeClock())
+    kwargs.setdefault("_transport", ScriptedTransport())
+    kwargs.setdefault("_clock", FakeClock())
     kwargs.setdefault("endpoint", "http://agentsight.test")
     tracker = ConversationTracker(
-        tracer_provider=provider, ledger=DeliveryLedger(), api_key=TEST_API_KEY, **kwargs
+        tracer_provider=provider, _ledger=DeliveryLedger(), api_key=TEST_API_KEY, **kwargs
     )
     return tracker, memory, provider
 

@@ -496,9 +496,9 @@ def test_no_api_key_means_no_delivery(
     with caplog.at_level(logging.WARNING, logger="agentsight_otel"):
         e = AgentSightSpanExporter(
             endpoint="http://agentsight.test",
-            transport=transport,
-            clock=FakeClock(),
-            ledger=DeliveryLedger(),
+            _transport=transport,
+            _clock=FakeClock(),
+            _ledger=DeliveryLedger(),
         )
         try:
             e.export_records([tool_record(conversation_trace_id("nokey"), 1, "nokey", parent=2)])

@@ -64,12 +64,12 @@ def test_explicit_overrides_environment(monkeypatch: pytest.MonkeyPatch) -> None
 def test_exporter_reads_environment_and_arguments_win(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AGENTSIGHT_API_KEY", TEST_API_KEY)
     monkeypatch.setenv("AGENTSIGHT_API_ENDPOINT", "http://env.example")
-    from_env = AgentSightSpanExporter(transport=ScriptedTransport(), ledger=DeliveryLedger())
+    from_env = AgentSightSpanExporter(_transport=ScriptedTransport(), _ledger=DeliveryLedger())
     explicit = AgentSightSpanExporter(
         api_key=OTHER_KEY,
         endpoint="http://arg.example",
-        transport=ScriptedTransport(),
-        ledger=DeliveryLedger(),
+        _transport=ScriptedTransport(),
+        _ledger=DeliveryLedger(),
     )
     try:
         assert from_env.settings.api_key == ApiKey(TEST_API_KEY)
@@ -89,7 +89,7 @@ def test_tracker_explicit_settings_win(monkeypatch: pytest.MonkeyPatch) -> None:
         endpoint="http://arg.example",
         log_level="ERROR",
         tracer_provider=TracerProvider(),
-        ledger=DeliveryLedger(),
+        _ledger=DeliveryLedger(),
     )
     assert tracker.settings.endpoint == "http://arg.example"
     assert tracker.settings.log_level == "ERROR"
@@ -98,7 +98,7 @@ def test_tracker_explicit_settings_win(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_log_level_from_environment_is_applied(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AGENTSIGHT_LOG_LEVEL", "DEBUG")
-    tracker = ConversationTracker(tracer_provider=TracerProvider(), ledger=DeliveryLedger())
+    tracker = ConversationTracker(tracer_provider=TracerProvider(), _ledger=DeliveryLedger())
     assert tracker.settings.log_level == "DEBUG"
     assert logging.getLogger("agentsight_otel").level == logging.DEBUG
     assert logging.getLogger("agentsight_otel").handlers == []
@@ -123,7 +123,7 @@ def test_invalid_env_key_is_logged_not_raised_and_delivery_is_off(
     transport = ScriptedTransport()
     with caplog.at_level(logging.DEBUG, logger="agentsight_otel"):
         exporter = AgentSightSpanExporter(
-            transport=transport, clock=FakeClock(), ledger=DeliveryLedger()
+            _transport=transport, _clock=FakeClock(), _ledger=DeliveryLedger()
         )
         try:
             exporter.export_records([tool_record(7, 1, "k", parent=2)])
@@ -141,7 +141,7 @@ def test_invalid_env_key_is_logged_not_raised_and_delivery_is_off(
 
 def test_invalid_env_key_does_not_break_the_tracker(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AGENTSIGHT_API_KEY", "garbage")
-    tracker = ConversationTracker(tracer_provider=TracerProvider(), ledger=DeliveryLedger())
+    tracker = ConversationTracker(tracer_provider=TracerProvider(), _ledger=DeliveryLedger())
     tracker.track_human_message("still works", conversation_id="k")
     assert tracker.send_tracked_data(conversation_id="k")["summary"]["questions"] == 1
 

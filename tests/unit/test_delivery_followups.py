@@ -51,6 +51,7 @@ def test_capabilities_are_asked_again_after_the_backend_was_down() -> None:
     assert len(transport.requests) == 2
 
 
+@pytest.mark.usefixtures("internal_errors_hidden")
 def test_one_conversation_that_cannot_be_mapped_does_not_cost_the_round(
     monkeypatch: pytest.MonkeyPatch, make_backend: Any
 ) -> None:
@@ -80,6 +81,7 @@ def test_private_pipeline_queues_more_than_the_sdk_default(
         pipeline.shutdown(100)
 
 
+@pytest.mark.usefixtures("internal_errors_hidden")
 def test_a_round_with_one_bad_conversation_still_maps_the_others(
     monkeypatch: pytest.MonkeyPatch, make_backend: Any
 ) -> None:

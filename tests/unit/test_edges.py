@@ -52,7 +52,7 @@ def test_fields_given_while_an_interaction_is_open_reach_the_wire(backend: FakeB
 
 
 def test_current_conversation_survives_being_forgotten() -> None:
-    tracker, memory, _ = memory_tracker(max_conversations=2)
+    tracker, memory, _ = memory_tracker(_max_conversations=2)
     tracker.get_or_create_conversation("long-lived")
     tracker.track_human_message("first")
     tracker.send_tracked_data()
@@ -65,7 +65,7 @@ def test_current_conversation_survives_being_forgotten() -> None:
 
 
 def test_conversations_are_bounded_but_pending_ones_kept() -> None:
-    tracker, _, _ = memory_tracker(max_conversations=3)
+    tracker, _, _ = memory_tracker(_max_conversations=3)
     tracker.track_human_message("pending", conversation_id="keep-me")
     for n in range(10):
         tracker.track_human_message("x", conversation_id=f"idle-{n}")
@@ -79,9 +79,9 @@ def test_export_does_not_block_while_the_backend_hangs() -> None:
     e = AgentSightSpanExporter(
         api_key=TEST_API_KEY,
         endpoint="http://agentsight.test",
-        transport=transport,
-        clock=FakeClock(),
-        ledger=DeliveryLedger(),
+        _transport=transport,
+        _clock=FakeClock(),
+        _ledger=DeliveryLedger(),
     )
     try:
         tid = conversation_trace_id("hung")
@@ -103,10 +103,10 @@ def test_a_full_delivery_queue_drops_and_warns(caplog: pytest.LogCaptureFixture)
     e = AgentSightSpanExporter(
         api_key=TEST_API_KEY,
         endpoint="http://agentsight.test",
-        transport=transport,
-        clock=FakeClock(),
-        ledger=DeliveryLedger(),
-        max_queue_spans=2,
+        _transport=transport,
+        _clock=FakeClock(),
+        _ledger=DeliveryLedger(),
+        _max_queue_spans=2,
     )
     try:
         tid = conversation_trace_id("queue")

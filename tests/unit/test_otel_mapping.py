@@ -262,12 +262,12 @@ def test_private_provider_when_none_is_given(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(
         pipeline_module,
         "AgentSightSpanExporter",
-        functools.partial(AgentSightSpanExporter, transport=transport),
+        functools.partial(AgentSightSpanExporter, _transport=transport),
     )
     global_before = trace.get_tracer_provider()
     assert not isinstance(global_before, TracerProvider)
     tracker = ConversationTracker(
-        api_key=TEST_API_KEY, endpoint="http://agentsight.test", ledger=DeliveryLedger()
+        api_key=TEST_API_KEY, endpoint="http://agentsight.test", _ledger=DeliveryLedger()
     )
     try:
         tracker.get_or_create_conversation("private")
@@ -294,8 +294,8 @@ GLOBAL_PROVIDER_SCRIPT = textwrap.dedent("""
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(memory))
     provider.add_span_processor(SimpleSpanProcessor(AgentSightSpanExporter(
-        api_key=TEST_API_KEY, endpoint="http://agentsight.test", transport=transport,
-        clock=FakeClock())))
+        api_key=TEST_API_KEY, endpoint="http://agentsight.test", _transport=transport,
+        _clock=FakeClock())))
     trace.set_tracer_provider(provider)
 
     conversation_tracker.get_or_create_conversation("global-conv")
@@ -399,10 +399,10 @@ def test_unsampled_interaction_does_not_wait_for_delivery(make_backend) -> None:
     provider = TracerProvider(sampler=ALWAYS_OFF)
     tracker = ConversationTracker(
         tracer_provider=provider,
-        ledger=b.tracker._ledger,
+        _ledger=b.tracker._ledger,
         api_key=TEST_API_KEY,
         endpoint="http://agentsight.test",
-        transport=b.transport,
+        _transport=b.transport,
         send_timeout=30,
     )
     tracker.track_human_message("q", conversation_id="off")
