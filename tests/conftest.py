@@ -19,6 +19,8 @@ from agentsight_otel.testing import TEST_API_KEY, FakeBackend, fake_backend
 # The library's own failures re-raise under its own tests (users only get the log record);
 # tests that check what users see turn this off with the `internal_errors_hidden` fixture.
 os.environ[RAISE_INTERNAL_ERRORS_ENV] = "1"
+# `pytester` runs a user's test file against the installed `agentsight_capture` plugin.
+pytest_plugins = ["pytester"]
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ import requests
 from agentsight_otel import ConversationTracker
 from agentsight_otel._delivery.ledger import DeliveryLedger
 from agentsight_otel.server import LocalServer, render_transcript
-from agentsight_otel.testing import TEST_API_KEY, read_local
+from agentsight_otel.testing import TEST_API_KEY
+from tests.support.local import read_local
 
 from .helpers import pdf_bytes, png_bytes
 

@@ -98,4 +98,3 @@ def test_the_compose_example_matches_the_config() -> None:
     assert collector["environment"]["TRACING_BACKEND_ENDPOINT"] == "jaeger:4317"
     token = bridge["environment"]["AGENTSIGHT_BRIDGE_TOKEN"]
     assert token == collector["environment"]["AGENTSIGHT_BRIDGE_TOKEN"]
-
