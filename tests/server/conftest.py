@@ -7,9 +7,9 @@ from contextlib import ExitStack
 from typing import Any
 
 import pytest
-from server_helpers import Api, StartServer
 
 from agentsight_otel.server import LocalServer
+from tests.server.server_helpers import Api, StartServer
 
 
 @pytest.fixture

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 import requests
-from server_helpers import CID, KEY, Api, block, body, load_sample
 
 from agentsight_otel.server import LocalServer
+from tests.server.server_helpers import CID, KEY, Api, block, body, load_sample
 
 REPO = Path(__file__).resolve().parents[2]
 

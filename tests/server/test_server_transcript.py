@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from server_helpers import CID, Api, block, body, load_sample, message, span, turn
 
 from agentsight_otel.server import LocalServer, render_transcript
+from tests.server.server_helpers import CID, Api, block, body, load_sample, message, span, turn
 
 CONTENT_COLUMN = 12 + 2 + 8 + 1
 
