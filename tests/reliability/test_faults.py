@@ -31,6 +31,7 @@ FAULTS: dict[str, list[Fault]] = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(FAULTS))
 def test_each_fault_is_survived_without_loss_or_duplicates(
     name: str, proxy: FaultProxy, view: ServerView, wire: WireLog
@@ -71,6 +72,7 @@ def test_connection_refused_until_the_backend_listens_again(
     report("fault: connection refused", refused_attempts=rig.transport.failures, **counts)
 
 
+@pytest.mark.slow
 def test_every_fault_in_one_run_from_several_threads(
     proxy: FaultProxy, view: ServerView, wire: WireLog
 ) -> None:

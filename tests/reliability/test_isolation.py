@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import threading
 
+import pytest
+
 from agentsight_otel import ConversationTracker, traced_action
 from agentsight_otel.server import LocalServer
 from agentsight_otel.testing import TEST_API_KEY
@@ -128,6 +130,7 @@ async def chat(tracker: ConversationTracker, n: int) -> list[str]:
     return [f"task-{n}", f"task-{n}-by-id"]
 
 
+@pytest.mark.slow
 def test_1000_asyncio_tasks_interleave_their_conversations(
     server: LocalServer, view: ServerView
 ) -> None:

@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+import pytest
+
 from agentsight_otel import ConversationTracker, traced_action
 from agentsight_otel._delivery.ledger import DeliveryLedger
 from agentsight_otel.testing import TEST_API_KEY
@@ -23,6 +25,7 @@ T = TypeVar("T")
 SLACK_S = 5.0  # added to every documented bound: a loaded CI machine is slow, not wrong
 
 
+@pytest.mark.slow
 def test_with_the_backend_hanging_sends_report_pending_and_shutdown_keeps_its_deadline(
     proxy: FaultProxy,
 ) -> None:
@@ -69,6 +72,7 @@ def returns_within(bound: float, call: Callable[[], T]) -> tuple[T, float]:
     return box[0], time.monotonic() - started
 
 
+@pytest.mark.slow
 def test_asyncio_sends_do_not_block_the_loop_while_the_backend_hangs(proxy: FaultProxy) -> None:
     proxy.default = Hang(seconds=None)
     rig = make_rig(proxy.url, request_timeout=10.0)

@@ -60,6 +60,7 @@ class Traffic:
             self.errors.append(exc)
 
 
+@pytest.mark.slow
 def test_a_60_second_outage_at_100_conversations_per_second_loses_nothing(
     proxy: FaultProxy, view: ServerView, wire: WireLog, tmp_path: Path
 ) -> None:
@@ -141,6 +142,7 @@ def test_without_a_spool_the_loss_is_counted_and_logged_once(
     report("outage without a spool", lost_spans=stats.lost_spans, loss_warnings=len(lost))
 
 
+@pytest.mark.slow
 def test_a_queue_filling_behind_a_hung_backend_goes_to_the_spool(
     proxy: FaultProxy, view: ServerView, tmp_path: Path
 ) -> None:

@@ -173,6 +173,7 @@ def rig() -> Iterator[Rig]:
     backend.provider.shutdown()
 
 
+@pytest.mark.slow
 @settings(SECURITY, max_examples=300)
 @given(ops=st.lists(OPS, min_size=1, max_size=5))
 def test_generated_calls_raise_only_validation_errors_and_send_valid_bodies(
