@@ -34,12 +34,6 @@ def server_and_api(start_server: StartServer) -> tuple[LocalServer, Api]:
 
 
 @pytest.fixture
-def server(server_and_api: tuple[LocalServer, Api]) -> LocalServer:
-    """The per-test server."""
-    return server_and_api[0]
-
-
-@pytest.fixture
 def api(server_and_api: tuple[LocalServer, Api]) -> Api:
     """A client for the per-test server."""
     return server_and_api[1]
