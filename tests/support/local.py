@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import requests
 
+from agentsight_otel.server import render_transcript
 from agentsight_otel.testing import TEST_API_KEY
 
 
@@ -18,3 +20,17 @@ def read_local(url: str, conversation_id: str, part: str = "", api_key: str = TE
     )
     answer.raise_for_status()
     return answer.json()
+
+
+def rendered_transcript(read: Callable[[str], Any]) -> str:
+    """The printed transcript of one conversation, from ``read(part)`` of its read endpoints."""
+    parts = [read(p) for p in ("", "transcript/", "actions/", "buttons/", "attachments/", "usage/")]
+    conversation, messages, actions, buttons, attachments, usage = parts
+    return render_transcript(
+        conversation,
+        messages["messages"],
+        actions["actions"],
+        buttons["buttons"],
+        attachments["attachments"],
+        usage,
+    )
