@@ -213,7 +213,7 @@ class AgentSightCapture:
         self.backend.exporter.force_flush()
 
     def blocks(self, conversation_id: str | None = None) -> list[dict[str, Any]]:
-        """Conversation blocks posted to the ingest endpoint, in order (after a flush)."""
+        """Conversation blocks posted for ingest, every attempt, in order (flushed first)."""
         self.flush()
         return [
             block
