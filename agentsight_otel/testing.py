@@ -1,4 +1,8 @@
-"""Test doubles for users and for this project: a scripted transport and a fake clock."""
+"""Test doubles for users and for this project: a scripted transport, a fake clock, a capture.
+
+Nothing here needs pytest; the ``agentsight_capture`` fixture (``agentsight_otel._pytest_plugin``,
+registered with pytest on install) wraps :class:`AgentSightCapture`.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,13 @@ import gzip
 import json
 import threading
 from collections import defaultdict, deque
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import requests
+from opentelemetry import context as otel_context
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
@@ -20,11 +25,16 @@ from agentsight_otel._delivery.ledger import DeliveryLedger
 from agentsight_otel._delivery.transport import Body, HttpResponse, TransportError
 from agentsight_otel._export.exporter import AgentSightSpanExporter
 from agentsight_otel._tracker import ConversationTracker
+from agentsight_otel._tracker.core import ACTIVE_TRACKER
+
+if TYPE_CHECKING:
+    from agentsight_otel._server.store import Store
 
 TEST_API_KEY = "ags_0123456789abcdef0123456789abcdef_abcdef"
 # https: the scripted transport never connects, and a fake backend should not look like a
 # key sent in clear to another host (which the exporter warns about).
 TEST_ENDPOINT = "https://agentsight.test"
+INGEST_PATH = "/api/ingest/"
 
 
 class FakeClock:
@@ -106,7 +116,7 @@ class ScriptedTransport:
         """Mark closed."""
         self.closed = True
 
-    def bodies(self, path: str = "/api/ingest/") -> list[Any]:
+    def bodies(self, path: str = INGEST_PATH) -> list[Any]:
         """JSON bodies sent to a path, in order."""
         return [r.json() for r in self.requests if r.path == path and r.method == "POST"]
 
@@ -161,12 +171,122 @@ def fake_backend(
     return FakeBackend(tracker, exporter, transport, provider, clock)
 
 
-def read_local(url: str, conversation_id: str, part: str = "", api_key: str = TEST_API_KEY) -> Any:
-    """A read endpoint of the local AgentSight-compatible server (``part`` like "transcript/")."""
-    answer = requests.get(
-        f"{url}/api/conversations/{conversation_id}/{part}",
-        headers={"Authorization": f"Api-Key {api_key}"},
-        timeout=10,
-    )
-    answer.raise_for_status()
-    return answer.json()
+@contextmanager
+def isolated_tracking() -> Iterator[None]:
+    """Start with no current span, conversation or tracker; leave none behind."""
+    token = otel_context.attach(otel_context.Context())
+    active = ACTIVE_TRACKER.set(None)
+    try:
+        yield
+    finally:
+        ACTIVE_TRACKER.reset(active)
+        otel_context.detach(token)
+
+
+class AgentSightCapture:
+    """A tracker whose deliveries are captured in memory: what AgentSight would receive and show.
+
+    ``blocks()`` and ``spans()`` are the ingest payload as sent; ``transcript()``, ``actions()``,
+    ``buttons()`` and ``usage()`` are what the local AgentSight-compatible server makes of it
+    (they need the ``server`` extra). No connection is ever opened.
+    """
+
+    def __init__(self, backend: FakeBackend | None = None, **fake_backend_args: Any) -> None:
+        """Capture ``backend``, or a new :func:`fake_backend` built with the given arguments."""
+        self.backend = backend or fake_backend(**fake_backend_args)
+        self._store: Store | None = None
+        self._read = 0
+
+    @property
+    def tracker(self) -> ConversationTracker:
+        """The tracker to drive (or to hand to the code under test)."""
+        return self.backend.tracker
+
+    @property
+    def transport(self) -> ScriptedTransport:
+        """Every request as sent, and the script of answers."""
+        return self.backend.transport
+
+    def flush(self) -> None:
+        """Deliver everything finished and assembled so far."""
+        self.backend.provider.force_flush()
+        self.backend.exporter.force_flush()
+
+    def blocks(self, conversation_id: str | None = None) -> list[dict[str, Any]]:
+        """Conversation blocks posted for ingest, every attempt, in order (flushed first)."""
+        self.flush()
+        return [
+            block
+            for body in self.transport.bodies(INGEST_PATH)
+            for block in body["conversations"]
+            if conversation_id is None or block["conversation_id"] == conversation_id
+        ]
+
+    def spans(
+        self, kind: str | None = None, conversation_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Wire spans posted, optionally of one kind ("turn", "tool", ...) or one conversation."""
+        return [
+            span
+            for block in self.blocks(conversation_id)
+            for span in block["spans"]
+            if kind is None or span["kind"] == kind
+        ]
+
+    def transcript(self, conversation_id: str | None = None) -> list[dict[str, Any]]:
+        """The messages AgentSight would show (sender, content, metadata, timestamp, ...)."""
+        return self._stored().messages(self._named(conversation_id))
+
+    def actions(self, conversation_id: str | None = None) -> list[dict[str, Any]]:
+        """The action log AgentSight would show."""
+        return self._stored().actions(self._named(conversation_id))
+
+    def buttons(self, conversation_id: str | None = None) -> list[dict[str, Any]]:
+        """The button clicks AgentSight would show."""
+        return self._stored().buttons(self._named(conversation_id))
+
+    def usage(self, conversation_id: str | None = None) -> dict[str, Any]:
+        """Token totals and the per-model breakdown AgentSight would show."""
+        return self._stored().usage(self._named(conversation_id))
+
+    def close(self) -> None:
+        """Shut the tracker, exporter and provider down."""
+        self.backend.tracker.shutdown(timeout=1)
+        self.backend.exporter.shutdown(timeout_millis=2000)
+        self.backend.provider.shutdown()
+        if self._store is not None:
+            self._store.close()
+
+    def __enter__(self) -> AgentSightCapture:
+        """The capture itself."""
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Close the capture."""
+        self.close()
+
+    def _named(self, conversation_id: str | None) -> str:
+        """The conversation meant: the one given, or the only one captured."""
+        if conversation_id is not None:
+            return conversation_id
+        ids = sorted({block["conversation_id"] for block in self.blocks()})
+        if len(ids) != 1:
+            raise AssertionError(f"name the conversation: captured {ids}")
+        return str(ids[0])
+
+    def _stored(self) -> Store:
+        """The in-memory store, holding every ingest body posted so far (each checked first)."""
+        from agentsight_otel._server.store import Store
+        from agentsight_otel._server.validation import Rejection, validate_ingest
+
+        self.flush()
+        if self._store is None:
+            self._store = Store()
+        bodies = self.transport.bodies(INGEST_PATH)
+        for body in bodies[self._read :]:
+            blocks = validate_ingest(body)
+            if isinstance(blocks, Rejection):
+                raise AssertionError(f"AgentSight would refuse this body: {blocks.to_json()}")
+            self._store.ingest(blocks)
+        self._read = len(bodies)
+        return self._store

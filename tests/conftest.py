@@ -1,4 +1,4 @@
-"""Fixtures every test folder can use; folders opt into the isolating ones in their conftest."""
+"""Fixtures every test folder can use; every test starts with a clean environment and context."""
 
 from __future__ import annotations
 
@@ -6,20 +6,21 @@ import logging
 import os
 import socket
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from opentelemetry import context as otel_context
 
 from agentsight_otel import _log
 from agentsight_otel._log import RAISE_INTERNAL_ERRORS_ENV, RateLimitedLog
-from agentsight_otel._tracker.core import ACTIVE_TRACKER
 from agentsight_otel.server import LocalServer
-from agentsight_otel.testing import TEST_API_KEY, FakeBackend, fake_backend
+from agentsight_otel.testing import TEST_API_KEY, AgentSightCapture, FakeBackend, isolated_tracking
 
 # The library's own failures re-raise under its own tests (users only get the log record);
 # tests that check what users see turn this off with the `internal_errors_hidden` fixture.
 os.environ[RAISE_INTERNAL_ERRORS_ENV] = "1"
+# `pytester` runs a user's test file against the installed `agentsight_capture` plugin.
+pytest_plugins = ["pytester"]
 
 
 @pytest.fixture
@@ -29,7 +30,7 @@ def internal_errors_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_log, "_INTERNAL", RateLimitedLog())
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """No AGENTSIGHT_* variables leak in; the library logger's level is restored."""
     for name in list(os.environ):
@@ -41,14 +42,11 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     library_logger.setLevel(level)
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def clean_otel_context() -> Iterator[None]:
     """Each test starts with no current span and no active tracker, and leaves none behind."""
-    token = otel_context.attach(otel_context.Context())
-    active = ACTIVE_TRACKER.set(None)
-    yield
-    ACTIVE_TRACKER.reset(active)
-    otel_context.detach(token)
+    with isolated_tracking():
+        yield
 
 
 @pytest.fixture
@@ -65,18 +63,15 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def make_backend() -> Iterator[Callable[..., FakeBackend]]:
     """Build fake backends (a tracker on a scripted transport); each is shut down afterwards."""
-    made: list[FakeBackend] = []
+    made: list[AgentSightCapture] = []
 
     def make(**kwargs: Any) -> FakeBackend:
-        backend = fake_backend(**kwargs)
-        made.append(backend)
-        return backend
+        made.append(AgentSightCapture(**kwargs))
+        return made[-1].backend
 
     yield make
-    for backend in made:
-        backend.tracker.shutdown(timeout=1)
-        backend.exporter.shutdown(timeout_millis=2000)
-        backend.provider.shutdown()
+    for capture in made:
+        capture.close()
 
 
 @pytest.fixture
@@ -86,7 +81,7 @@ def backend(make_backend: Callable[..., FakeBackend]) -> FakeBackend:
 
 
 @pytest.fixture
-def server() -> Iterator[LocalServer]:
-    """The project's local AgentSight-compatible server on 127.0.0.1, in memory."""
-    with LocalServer(api_keys=[TEST_API_KEY]) as running:
+def server(tmp_path: Path) -> Iterator[LocalServer]:
+    """The local AgentSight-compatible server on 127.0.0.1, on a database file a test can read."""
+    with LocalServer(tmp_path / "server.db", api_keys=[TEST_API_KEY]) as running:
         yield running

@@ -12,8 +12,9 @@ import requests
 
 from agentsight_otel import ConversationTracker
 from agentsight_otel._delivery.ledger import DeliveryLedger
-from agentsight_otel.server import LocalServer, render_transcript
-from agentsight_otel.testing import TEST_API_KEY, read_local
+from agentsight_otel.server import LocalServer
+from agentsight_otel.testing import TEST_API_KEY
+from tests.support.local import read_local, rendered_transcript
 
 from .helpers import pdf_bytes, png_bytes
 
@@ -86,18 +87,7 @@ def test_pdf_and_png_arrive_byte_identical_under_their_message(
     (record,) = read_local(server.url, cid, "attachments/")["attachments"]
     assert [f["filename"] for f in record["files"]] == ["invoice.pdf", expected_png]
 
-    parts = [
-        read_local(server.url, cid, p)
-        for p in ("", "transcript/", "actions/", "buttons/", "attachments/", "usage/")
-    ]
-    text = render_transcript(
-        parts[0],
-        parts[1]["messages"],
-        parts[2]["actions"],
-        parts[3]["buttons"],
-        parts[4]["attachments"],
-        parts[5],
-    )
+    text = rendered_transcript(lambda part: read_local(server.url, cid, part))
     lines = [line.strip() for line in text.splitlines()]
     at = next(i for i, line in enumerate(lines) if "Here is my invoice" in line)
     assert lines[at + 1 : at + 3] == [

@@ -14,8 +14,9 @@ import requests
 
 from agentsight_otel._attachments import MAX_FILE_BYTES, prepare
 from agentsight_otel._attachments.body import Fields, UploadBody, json_body, multipart_body
-from agentsight_otel.server import LocalServer, render_transcript
+from agentsight_otel.server import LocalServer
 from agentsight_otel.testing import TEST_API_KEY
+from tests.support.local import rendered_transcript
 
 from .helpers import pdf_bytes, png_bytes
 
@@ -179,18 +180,7 @@ def test_files_appear_under_their_message(api: Client) -> None:
         body_of("base64", pk, [{"data": base64.b64encode(PNG).decode()}], message=str(second["id"]))
     )
     assert answer.json()["message"] == second["id"]
-    parts = [
-        api.read("linked", p)
-        for p in ("", "transcript/", "actions/", "buttons/", "attachments/", "usage/")
-    ]
-    text = render_transcript(
-        parts[0],
-        parts[1]["messages"],
-        parts[2]["actions"],
-        parts[3]["buttons"],
-        parts[4]["attachments"],
-        parts[5],
-    )
+    text = rendered_transcript(lambda part: api.read("linked", part))
     lines = text.splitlines()
     at = next(i for i, line in enumerate(lines) if "invoice attached" in line)
     assert lines[at + 1].strip() == f"+ attached inv.pdf ({len(PDF)} B, application/pdf)"

@@ -6,30 +6,12 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from opentelemetry import context as otel_context
 
 from agentsight_otel._bridge.runner import Bridge
 from agentsight_otel.testing import ScriptedTransport
 from tests.bridge.helpers import bridge_config, delivery_settings
 
 StartBridge = Callable[..., tuple[Bridge, ScriptedTransport]]
-_ENV = (
-    "AGENTSIGHT_API_KEY",
-    "AGENTSIGHT_API_ENDPOINT",
-    "AGENTSIGHT_BRIDGE_TOKEN",
-    "AGENTSIGHT_BRIDGE_HTTP_ADDRESS",
-    "AGENTSIGHT_BRIDGE_GRPC_ADDRESS",
-)
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No AGENTSIGHT_* variables leak in; each test starts with an empty OTel context."""
-    for name in _ENV:
-        monkeypatch.delenv(name, raising=False)
-    token = otel_context.attach(otel_context.Context())
-    yield
-    otel_context.detach(token)
 
 
 @pytest.fixture

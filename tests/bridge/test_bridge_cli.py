@@ -16,7 +16,7 @@ from agentsight_otel._bridge.runner import Bridge
 from agentsight_otel._cli import build_parser, main
 from agentsight_otel.exceptions import ConfigurationError
 from agentsight_otel.server import LocalServer
-from agentsight_otel.testing import TEST_API_KEY, read_local
+from agentsight_otel.testing import TEST_API_KEY
 from tests.bridge.helpers import (
     bridge_config,
     captured_spans,
@@ -24,6 +24,7 @@ from tests.bridge.helpers import (
     is_root,
     otlp_protobuf,
 )
+from tests.support.local import read_local
 
 ROOT = Path(__file__).resolve().parents[2]
 PROTOBUF = {"Content-Type": "application/x-protobuf"}

@@ -2,7 +2,7 @@
 
 Run as a subprocess (the vendor SDK keeps process-wide state and registers an ``atexit`` hook)::
 
-    python oracle_vendor_driver.py {visit|engage} <endpoint> <conversation_id>
+    PYTHONPATH=<root> python oracle_vendor_driver.py {visit|engage} <endpoint> <conversation_id>
 
 Prints one JSON line: whether the SDK was enabled and flushed, and the ingest answer.
 """
@@ -18,7 +18,8 @@ from typing import Any
 import agentsight
 from agentsight.sdk import core
 from agentsight.sdk.instrumentation.base import record_llm_call
-from oracle_scenario import (
+
+from tests.contract.oracle_scenario import (
     API_KEY,
     CONVERSATION,
     TURNS,

@@ -27,7 +27,12 @@ import pytest
 import requests
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
-from oracle_scenario import (
+
+from agentsight_otel import ConversationTracker
+from agentsight_otel._server.validation import Rejection, validate_ingest
+from agentsight_otel.server import LocalServer
+from agentsight_otel.testing import fake_backend
+from tests.contract.oracle_scenario import (
     API_KEY,
     CONVERSATION,
     TURNS,
@@ -40,12 +45,8 @@ from oracle_scenario import (
     Usage,
 )
 
-from agentsight_otel import ConversationTracker
-from agentsight_otel._server.validation import Rejection, validate_ingest
-from agentsight_otel.server import LocalServer
-from agentsight_otel.testing import fake_backend
-
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]  # the driver imports the scenario as tests.contract.oracle_scenario
 DRIVER = HERE / "oracle_vendor_driver.py"
 SAMPLE = HERE.parent / "data" / "ingest-sample.json"
 VENDOR_CID = "oracle-vendor-1"
@@ -139,7 +140,7 @@ def _action(row: dict[str, Any]) -> dict[str, Any]:
 def run_vendor(phase: str, endpoint: str, conversation_id: str) -> dict[str, Any]:
     """Run one phase of the vendor half in a fresh interpreter; its JSON report."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENTSIGHT_", "OTEL_"))}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     done = subprocess.run(
         [sys.executable, str(DRIVER), phase, endpoint, conversation_id],
         capture_output=True,

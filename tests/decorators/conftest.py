@@ -10,7 +10,6 @@ import logging
 from collections.abc import Iterator
 
 import pytest
-from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -18,8 +17,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from agentsight_otel._actions import spec
 from agentsight_otel._log import RateLimitedLog
-from agentsight_otel._tracker.core import ACTIVE_TRACKER
-from agentsight_otel.testing import fake_backend
+from agentsight_otel.testing import AgentSightCapture
 
 from .helpers import Rig
 
@@ -36,16 +34,9 @@ class _Collect(logging.Handler):
 
 
 @pytest.fixture(autouse=True)
-def isolated_context(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No current span, tracker or conversation leaks in or out; no warning is swallowed."""
-    for name in ("AGENTSIGHT_API_KEY", "AGENTSIGHT_API_ENDPOINT", "AGENTSIGHT_ENVIRONMENT"):
-        monkeypatch.delenv(name, raising=False)
+def fresh_hook_log(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No warning is swallowed by an earlier test's rate limit (tests/conftest.py isolates)."""
     monkeypatch.setattr(spec, "_HOOK_LOG", RateLimitedLog())
-    token = otel_context.attach(otel_context.Context())
-    active = ACTIVE_TRACKER.set(None)
-    yield
-    ACTIVE_TRACKER.reset(active)
-    otel_context.detach(token)
 
 
 @pytest.fixture(autouse=True)
@@ -72,13 +63,10 @@ def library_warnings(quiet_library: _Collect) -> list[logging.LogRecord]:
 @pytest.fixture
 def rig() -> Iterator[Rig]:
     """A tracker on a scripted backend, with every finished span also kept in memory."""
-    backend = fake_backend()
     memory = InMemorySpanExporter()
-    backend.provider.add_span_processor(SimpleSpanProcessor(memory))
-    yield Rig(backend, memory)
-    backend.tracker.shutdown(timeout=1)
-    backend.exporter.shutdown(timeout_millis=2000)
-    backend.provider.shutdown()
+    with AgentSightCapture() as capture:
+        capture.backend.provider.add_span_processor(SimpleSpanProcessor(memory))
+        yield Rig(capture, memory)
 
 
 @pytest.fixture

@@ -12,20 +12,25 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from agentsight_otel import _semconv as sc
-from agentsight_otel.testing import FakeBackend
+from agentsight_otel.testing import AgentSightCapture, FakeBackend
 
 
 @dataclass
 class Rig:
-    """A fake backend plus the finished spans of its provider."""
+    """A capture (tracker on a scripted backend) plus the finished spans of its provider."""
 
-    backend: FakeBackend
+    capture: AgentSightCapture
     memory: InMemorySpanExporter
+
+    @property
+    def backend(self) -> FakeBackend:
+        """The captured fake backend."""
+        return self.capture.backend
 
     @property
     def tracker(self) -> Any:
         """The backend's tracker."""
-        return self.backend.tracker
+        return self.capture.tracker
 
     def spans(self, name: str | None = None) -> list[ReadableSpan]:
         """Finished spans, optionally only those with a name."""
@@ -39,21 +44,8 @@ class Rig:
     def send(self, conversation_id: str) -> dict[str, Any]:
         """Send the conversation and return its wire block (all its spans, merged)."""
         self.tracker.send_tracked_data(conversation_id)
-        self.backend.exporter.force_flush()
-        return block(self.backend, conversation_id)
-
-
-def blocks(backend: FakeBackend) -> list[dict[str, Any]]:
-    """Every conversation block posted so far."""
-    return [b for body in backend.transport.bodies() for b in body["conversations"]]
-
-
-def block(backend: FakeBackend, conversation_id: str) -> dict[str, Any]:
-    """One conversation's spans from every block posted for it."""
-    spans = [
-        s for b in blocks(backend) if b["conversation_id"] == conversation_id for s in b["spans"]
-    ]
-    return {"conversation_id": conversation_id, "spans": spans}
+        spans = self.capture.spans(conversation_id=conversation_id)
+        return {"conversation_id": conversation_id, "spans": spans}
 
 
 def of_kind(wire: dict[str, Any], kind: str) -> list[dict[str, Any]]:

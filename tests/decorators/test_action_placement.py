@@ -16,7 +16,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from agentsight_otel import _semconv as sc
 from agentsight_otel import traced_action
 
-from .helpers import Rig, arguments, attrs, blocks, current_name, of_kind, parent_id, span_id
+from .helpers import Rig, arguments, attrs, current_name, of_kind, parent_id, span_id
 
 
 @traced_action
@@ -120,8 +120,7 @@ def test_outside_any_conversation_it_is_a_plain_span_in_the_ambient_trace(
     assert attrs(spans["leaf"])[sc.SPAN_KIND] == "tool"
     assert sc.CONVERSATION_ID not in attrs(spans["leaf"])
     assert rig.spans() == []
-    rig.backend.exporter.force_flush()
-    assert blocks(rig.backend) == []
+    assert rig.capture.blocks() == []
 
 
 def test_outside_any_conversation_without_a_provider_nothing_is_recorded() -> None:
@@ -202,8 +201,7 @@ def test_200_concurrent_async_calls_across_50_conversations_stay_apart(rig: Rig)
     assert peak > 50  # the calls really overlapped
     for cid in cids:
         rig.tracker.send_tracked_data(cid)
-    rig.backend.exporter.force_flush()
-    sent = blocks(rig.backend)
+    sent = rig.capture.blocks()
     assert sorted(b["conversation_id"] for b in sent) == sorted(cids)
     total = 0
     for block in sent:

@@ -11,6 +11,7 @@ import pytest
 SAMPLE = Path(__file__).with_name("typing_check.py")
 
 
+@pytest.mark.slow
 def test_mypy_strict_sees_the_original_signatures() -> None:
     pytest.importorskip("mypy")
     done = subprocess.run(

@@ -7,8 +7,9 @@ import json
 from agentsight_otel import ConversationTracker, traced_action
 from agentsight_otel._delivery.ledger import DeliveryLedger
 from agentsight_otel.server import LocalServer
-from agentsight_otel.testing import TEST_API_KEY, read_local
+from agentsight_otel.testing import TEST_API_KEY
 from tests.e2e.conftest import run_python
+from tests.support.local import read_local
 
 
 def test_private_pipeline_delivers_a_whole_conversation(server: LocalServer) -> None:

@@ -71,7 +71,7 @@ class CountingTransport(RequestsTransport):
 
 
 @dataclass
-class Rig:
+class HttpPipeline:
     """A tracker whose spans go through a BatchSpanProcessor to an exporter on ``endpoint``."""
 
     tracker: ConversationTracker
@@ -87,8 +87,8 @@ class Rig:
         self.provider.shutdown()
 
 
-def make_rig(endpoint: str, **exporter_args: Any) -> Rig:
-    """A rig with quick retries; ``exporter_args`` override the exporter's settings."""
+def make_pipeline(endpoint: str, **exporter_args: Any) -> HttpPipeline:
+    """A pipeline with quick retries; ``exporter_args`` override the exporter's settings."""
     ledger = DeliveryLedger()
     transport = CountingTransport()
     options: dict[str, Any] = {
@@ -105,7 +105,7 @@ def make_rig(endpoint: str, **exporter_args: Any) -> Rig:
     tracker = ConversationTracker(
         api_key=TEST_API_KEY, endpoint=endpoint, _ledger=ledger, tracer_provider=provider
     )
-    return Rig(tracker, exporter, provider, transport)
+    return HttpPipeline(tracker, exporter, provider, transport)
 
 
 @traced_action

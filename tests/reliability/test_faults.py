@@ -9,7 +9,7 @@ from tests.reliability.helpers import (
     WireLog,
     assert_exactly,
     converse,
-    make_rig,
+    make_pipeline,
     report,
 )
 from tests.support.faults import (
@@ -31,21 +31,22 @@ FAULTS: dict[str, list[Fault]] = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(FAULTS))
 def test_each_fault_is_survived_without_loss_or_duplicates(
     name: str, proxy: FaultProxy, view: ServerView, wire: WireLog
 ) -> None:
     proxy.script(INGEST, *FAULTS[name])
-    rig = make_rig(proxy.url, request_timeout=1.0)
+    pipeline = make_pipeline(proxy.url, request_timeout=1.0)
     cids = [f"{name.replace(' ', '-')}-{n}" for n in range(12)]
     try:
-        results = [converse(rig.tracker, cid, timeout=30.0) for cid in cids]
+        results = [converse(pipeline.tracker, cid, timeout=30.0) for cid in cids]
     finally:
-        rig.close()
+        pipeline.close()
     assert {result["status"] for result in results} == {"delivered"}
     assert proxy.scripted(INGEST) == 0, "every scripted fault was met"
     counts = assert_exactly(view, cids)
-    assert rig.exporter.stats.lost_spans == 0
+    assert pipeline.exporter.stats.lost_spans == 0
     if name in ("reset mid response body", "hang past the timeout"):
         # The server took those bodies before the client saw the failure: sent again, kept once.
         assert wire.resent > 0
@@ -55,39 +56,42 @@ def test_each_fault_is_survived_without_loss_or_duplicates(
 def test_connection_refused_until_the_backend_listens_again(
     proxy: FaultProxy, view: ServerView
 ) -> None:
-    rig = make_rig(proxy.url, request_timeout=1.0)
+    pipeline = make_pipeline(proxy.url, request_timeout=1.0)
     proxy.refuse()
     cids = [f"refused-{n}" for n in range(12)]
     try:
-        results = [converse(rig.tracker, cid) for cid in cids]
-        assert rig.transport.wait_failures(3), "the exporter kept trying"
+        results = [converse(pipeline.tracker, cid) for cid in cids]
+        assert pipeline.transport.wait_failures(3), "the exporter kept trying"
         proxy.accept()
-        assert rig.exporter.force_flush(30_000)
+        assert pipeline.exporter.force_flush(30_000)
     finally:
-        rig.close()
+        pipeline.close()
     assert {result["status"] for result in results} == {"pending"}
     counts = assert_exactly(view, cids)
-    assert rig.exporter.stats.lost_spans == 0
-    report("fault: connection refused", refused_attempts=rig.transport.failures, **counts)
+    assert pipeline.exporter.stats.lost_spans == 0
+    report("fault: connection refused", refused_attempts=pipeline.transport.failures, **counts)
 
 
+@pytest.mark.slow
 def test_every_fault_in_one_run_from_several_threads(
     proxy: FaultProxy, view: ServerView, wire: WireLog
 ) -> None:
     script = [fault for faults in FAULTS.values() for fault in faults]
     proxy.script(INGEST, *script)
-    rig = make_rig(proxy.url, request_timeout=1.0)
+    pipeline = make_pipeline(proxy.url, request_timeout=1.0)
     cids = [f"mixed-{n}" for n in range(40)]
     try:
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(8) as pool:
-            results = list(pool.map(lambda cid: converse(rig.tracker, cid, timeout=60.0), cids))
+            results = list(
+                pool.map(lambda cid: converse(pipeline.tracker, cid, timeout=60.0), cids)
+            )
     finally:
-        rig.close()
+        pipeline.close()
     assert {result["status"] for result in results} == {"delivered"}
     counts = assert_exactly(view, cids)
-    assert rig.exporter.stats.lost_spans == 0
+    assert pipeline.exporter.stats.lost_spans == 0
     report("fault: all in one run", faults=len(script), resent_spans=wire.resent, **counts)
 
 
@@ -95,15 +99,15 @@ def test_a_backend_that_answers_too_slowly_every_time_fails_counted_and_logged(
     proxy: FaultProxy, view: ServerView, caplog: pytest.LogCaptureFixture
 ) -> None:
     proxy.default = Hang(seconds=None)
-    rig = make_rig(proxy.url, request_timeout=0.2, export_deadline=0.5)
+    pipeline = make_pipeline(proxy.url, request_timeout=0.2, export_deadline=0.5)
     try:
-        results = [converse(rig.tracker, f"slow-{n}", timeout=10.0) for n in range(3)]
+        results = [converse(pipeline.tracker, f"slow-{n}", timeout=10.0) for n in range(3)]
     finally:
         proxy.release()
-        rig.close()
+        pipeline.close()
     assert {result["status"] for result in results} == {"failed"}
     assert all(result["summary"]["errors"] == len(result["items"]) for result in results)
-    assert rig.exporter.stats.lost_spans == rig.exporter.stats.failed_spans > 0
+    assert pipeline.exporter.stats.lost_spans == pipeline.exporter.stats.failed_spans > 0
     lost = [r for r in caplog.records if "not delivered" in r.getMessage()]
     assert len(lost) == 1, "the loss is logged, once a minute"
     assert view.conversation_count() == 0

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import threading
 
+import pytest
+
 from agentsight_otel import ConversationTracker, traced_action
 from agentsight_otel.server import LocalServer
 from agentsight_otel.testing import TEST_API_KEY
@@ -12,7 +14,7 @@ from tests.reliability.helpers import (
     ServerView,
     assert_ended_at_exit,
     assert_exactly,
-    make_rig,
+    make_pipeline,
     report,
     run_script,
 )
@@ -24,7 +26,7 @@ TASKS = 1_000
 def test_64_threads_interleave_current_and_explicit_conversations(
     server: LocalServer, view: ServerView
 ) -> None:
-    rig = make_rig(server.url)
+    pipeline = make_pipeline(server.url)
     start = threading.Barrier(THREADS)
     errors: list[BaseException] = []
     cids: list[str] = []
@@ -34,7 +36,7 @@ def test_64_threads_interleave_current_and_explicit_conversations(
             start.wait(30)
             for round_ in range(3):
                 mine, other = f"thread-{n}-{round_}", f"thread-{n}-{round_}-by-id"
-                interleave_two(rig.tracker, mine, other)
+                interleave_two(pipeline.tracker, mine, other)
                 cids.extend((mine, other))
         except BaseException as exc:  # surfaced below
             errors.append(exc)
@@ -45,9 +47,9 @@ def test_64_threads_interleave_current_and_explicit_conversations(
     for thread in threads:
         thread.join(60)
     try:
-        assert rig.exporter.force_flush(30_000)
+        assert pipeline.exporter.force_flush(30_000)
     finally:
-        rig.close()
+        pipeline.close()
     assert errors == []
     counts = assert_exactly(view, cids)
     report("isolation: 64 threads", **counts)
@@ -128,19 +130,20 @@ async def chat(tracker: ConversationTracker, n: int) -> list[str]:
     return [f"task-{n}", f"task-{n}-by-id"]
 
 
+@pytest.mark.slow
 def test_1000_asyncio_tasks_interleave_their_conversations(
     server: LocalServer, view: ServerView
 ) -> None:
-    rig = make_rig(server.url)
+    pipeline = make_pipeline(server.url)
 
     async def main() -> list[list[str]]:
-        return await asyncio.gather(*(chat(rig.tracker, n) for n in range(TASKS)))
+        return await asyncio.gather(*(chat(pipeline.tracker, n) for n in range(TASKS)))
 
     try:
         cids = [cid for made in asyncio.run(main()) for cid in made]
-        assert rig.exporter.force_flush(30_000)
+        assert pipeline.exporter.force_flush(30_000)
     finally:
-        rig.close()
+        pipeline.close()
     counts = assert_exactly(view, cids)
     report("isolation: 1,000 asyncio tasks", **counts)
 

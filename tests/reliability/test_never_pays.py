@@ -13,16 +13,19 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+import pytest
+
 from agentsight_otel import ConversationTracker, traced_action
 from agentsight_otel._delivery.ledger import DeliveryLedger
 from agentsight_otel.testing import TEST_API_KEY
-from tests.reliability.helpers import make_rig, report
+from tests.reliability.helpers import make_pipeline, report
 from tests.support.faults import FaultProxy, Hang
 
 T = TypeVar("T")
 SLACK_S = 5.0  # added to every documented bound: a loaded CI machine is slow, not wrong
 
 
+@pytest.mark.slow
 def test_with_the_backend_hanging_sends_report_pending_and_shutdown_keeps_its_deadline(
     proxy: FaultProxy,
 ) -> None:
@@ -69,9 +72,10 @@ def returns_within(bound: float, call: Callable[[], T]) -> tuple[T, float]:
     return box[0], time.monotonic() - started
 
 
+@pytest.mark.slow
 def test_asyncio_sends_do_not_block_the_loop_while_the_backend_hangs(proxy: FaultProxy) -> None:
     proxy.default = Hang(seconds=None)
-    rig = make_rig(proxy.url, request_timeout=10.0)
+    pipeline = make_pipeline(proxy.url, request_timeout=10.0)
     ticks = 0
 
     async def heartbeat(stop: asyncio.Event) -> None:
@@ -85,9 +89,9 @@ def test_asyncio_sends_do_not_block_the_loop_while_the_backend_hangs(proxy: Faul
         beat = asyncio.create_task(heartbeat(stop))
 
         async def chat(n: int) -> dict[str, object]:
-            rig.tracker.get_or_create_conversation(f"async-hung-{n}")
-            rig.tracker.track_human_message("hello")
-            return await rig.tracker.asend_tracked_data(timeout=0.5)
+            pipeline.tracker.get_or_create_conversation(f"async-hung-{n}")
+            pipeline.tracker.track_human_message("hello")
+            return await pipeline.tracker.asend_tracked_data(timeout=0.5)
 
         results = await asyncio.gather(*(chat(n) for n in range(20)))
         stop.set()
@@ -98,20 +102,20 @@ def test_asyncio_sends_do_not_block_the_loop_while_the_backend_hangs(proxy: Faul
         results = asyncio.run(main())
     finally:
         proxy.release()
-        rig.close(timeout=2.0)
+        pipeline.close(timeout=2.0)
     assert {result["status"] for result in results} == {"pending"}
     assert ticks > 5, "the event loop kept running while sends waited"
 
 
 def test_a_failing_backend_reports_failed_in_the_summary(proxy: FaultProxy) -> None:
     proxy.refuse()
-    rig = make_rig(proxy.url, request_timeout=0.5, export_deadline=1.0)
+    pipeline = make_pipeline(proxy.url, request_timeout=0.5, export_deadline=1.0)
     try:
-        rig.tracker.get_or_create_conversation("refused-summary")
-        rig.tracker.track_human_message("anyone there?")
-        result = rig.tracker.send_tracked_data(timeout=20.0)
+        pipeline.tracker.get_or_create_conversation("refused-summary")
+        pipeline.tracker.track_human_message("anyone there?")
+        result = pipeline.tracker.send_tracked_data(timeout=20.0)
     finally:
-        rig.close(timeout=2.0)
+        pipeline.close(timeout=2.0)
     assert result["status"] == "failed"
     assert result["summary"]["errors"] == 1
     assert "network error" in result["items"][0]["error"]

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from tests.reliability.helpers import (
-    Rig,
+    HttpPipeline,
     ServerView,
     WireLog,
     assert_exactly,
     converse,
-    make_rig,
+    make_pipeline,
     report,
     wait_until,
 )
@@ -28,8 +28,8 @@ OUTAGE_S = 60.0
 class Traffic:
     """Tracks conversations at a steady rate on its own thread until stopped."""
 
-    def __init__(self, rig: Rig, prefix: str) -> None:
-        self.rig = rig
+    def __init__(self, pipeline: HttpPipeline, prefix: str) -> None:
+        self.pipeline = pipeline
         self.prefix = prefix
         self.cids: list[str] = []
         self.stop = threading.Event()
@@ -52,7 +52,7 @@ class Traffic:
             while not self.stop.wait(max(0.0, next_tick - time.monotonic())):
                 for _ in range(burst):
                     cid = f"{self.prefix}-{len(self.cids)}"
-                    result = converse(self.rig.tracker, cid)
+                    result = converse(self.pipeline.tracker, cid)
                     self.pending += result["status"] == "pending"
                     self.cids.append(cid)
                 next_tick += TICK
@@ -60,11 +60,12 @@ class Traffic:
             self.errors.append(exc)
 
 
+@pytest.mark.slow
 def test_a_60_second_outage_at_100_conversations_per_second_loses_nothing(
     proxy: FaultProxy, view: ServerView, wire: WireLog, tmp_path: Path
 ) -> None:
     spool = tmp_path / "spool"
-    rig = make_rig(
+    pipeline = make_pipeline(
         proxy.url,
         request_timeout=0.5,
         export_deadline=2.0,
@@ -72,16 +73,16 @@ def test_a_60_second_outage_at_100_conversations_per_second_loses_nothing(
         _spool_retry_interval=1.0,
     )
     try:
-        with Traffic(rig, "outage") as traffic:
+        with Traffic(pipeline, "outage") as traffic:
             largest_spool = _outage(proxy, traffic, spool)
         assert traffic.errors == []
         sent = len(traffic.cids)
         assert wait_until(lambda: view.conversation_count() >= sent, 60, step=0.5)
         assert wait_until(lambda: not list(spool.glob("*.body")), 30)
     finally:
-        rig.close()
+        pipeline.close()
     counts = assert_exactly(view, traffic.cids)
-    stats = rig.exporter.stats
+    stats = pipeline.exporter.stats
     assert stats.lost_spans == 0
     assert stats.spooled_spans > 0 and stats.replayed_spans >= stats.spooled_spans
     report(
@@ -123,17 +124,17 @@ def _bytes_in(directory: Path) -> int:
 def test_without_a_spool_the_loss_is_counted_and_logged_once(
     proxy: FaultProxy, view: ServerView, caplog: pytest.LogCaptureFixture
 ) -> None:
-    rig = make_rig(proxy.url, request_timeout=0.3, export_deadline=0.5)
+    pipeline = make_pipeline(proxy.url, request_timeout=0.3, export_deadline=0.5)
     proxy.refuse()
     try:
-        results = [converse(rig.tracker, f"lost-{n}", timeout=10.0) for n in range(5)]
+        results = [converse(pipeline.tracker, f"lost-{n}", timeout=10.0) for n in range(5)]
         proxy.accept()
-        delivered = converse(rig.tracker, "after-the-outage", timeout=10.0)
+        delivered = converse(pipeline.tracker, "after-the-outage", timeout=10.0)
     finally:
-        rig.close()
+        pipeline.close()
     assert {result["status"] for result in results} == {"failed"}
     assert delivered["status"] == "delivered"
-    stats = rig.exporter.stats
+    stats = pipeline.exporter.stats
     assert stats.lost_spans == stats.failed_spans == 5 * stats.delivered_spans
     lost = [r for r in caplog.records if "not delivered" in r.getMessage()]
     assert len(lost) == 1, "logged once a minute, never silently"
@@ -141,13 +142,14 @@ def test_without_a_spool_the_loss_is_counted_and_logged_once(
     report("outage without a spool", lost_spans=stats.lost_spans, loss_warnings=len(lost))
 
 
+@pytest.mark.slow
 def test_a_queue_filling_behind_a_hung_backend_goes_to_the_spool(
     proxy: FaultProxy, view: ServerView, tmp_path: Path
 ) -> None:
     # Twice the queue's cap is tracked behind a hung backend (its deadline far away):
     # past half the cap the retry is cut short and the queue goes to disk instead of filling.
     proxy.default = Hang(seconds=None)
-    rig = make_rig(
+    pipeline = make_pipeline(
         proxy.url,
         request_timeout=0.5,
         export_deadline=60.0,
@@ -156,16 +158,16 @@ def test_a_queue_filling_behind_a_hung_backend_goes_to_the_spool(
         max_queue_bytes=2_000_000,
     )
     try:
-        with Traffic(rig, "pressed") as traffic:
-            assert wait_until(lambda: rig.exporter.stats.spooled_spans > 0, 30)
+        with Traffic(pipeline, "pressed") as traffic:
+            assert wait_until(lambda: pipeline.exporter.stats.spooled_spans > 0, 30)
             assert wait_until(lambda: len(traffic.cids) >= 3 * RATE, 30)
         proxy.default = Forward()
         proxy.release()
         cids = traffic.cids
         assert wait_until(lambda: view.conversation_count() == len(cids), 30)
     finally:
-        rig.close()
-    stats = rig.exporter.stats
+        pipeline.close()
+    stats = pipeline.exporter.stats
     assert stats.dropped_queue_full == 0 and stats.lost_spans == 0
     assert_exactly(view, cids)
     report(

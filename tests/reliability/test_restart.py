@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from agentsight_otel.testing import TEST_API_KEY
 from tests.reliability.helpers import (
     ServerView,
@@ -40,6 +42,7 @@ print(converse(tracker, "restart-after", timeout=10)["status"], flush=True)
 """
 
 
+@pytest.mark.slow
 def test_a_restarted_process_delivers_what_the_first_one_spooled(
     proxy: FaultProxy, view: ServerView, tmp_path: Path
 ) -> None:

@@ -1,4 +1,4 @@
-"""Fixtures for the security suite: a clean environment, fake backends, one shared bridge.
+"""Fixtures for the security suite: one shared bridge (tests/conftest.py isolates each test).
 
 Generated tests run under the ``security`` hypothesis profile: derandomized (the same examples
 every run) and without a per-example deadline (the machine's noise must not fail them).
@@ -25,15 +25,6 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 BRIDGE_TOKEN = "bridge-s3cret-token"
-_ENV = (
-    "AGENTSIGHT_API_KEY",
-    "AGENTSIGHT_API_ENDPOINT",
-    "AGENTSIGHT_LOG_LEVEL",
-    "AGENTSIGHT_ENVIRONMENT",
-    "AGENTSIGHT_REDACT_PII",
-    "AGENTSIGHT_SPOOL_DIR",
-    "AGENTSIGHT_BRIDGE_TOKEN",
-)
 
 
 @dataclass
@@ -60,8 +51,3 @@ def bridge_rig() -> Iterator[BridgeRig]:
     with requests.Session() as session:
         yield BridgeRig(bridge, backend, session)
     bridge.stop(5.0)
-
-
-@pytest.fixture(autouse=True)
-def _isolated(clean_environment: None, clean_otel_context: None) -> None:
-    """Every test here starts with a clean environment and OTel context."""

@@ -71,6 +71,7 @@ def decode_or_refuse(decoder: Decoder, data: bytes) -> Decoded | None:
 # -- decoders ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @settings(SECURITY, max_examples=400)
 @given(st.binary(max_size=4096))
 def test_protobuf_decoder_refuses_random_bytes_cleanly(data: bytes) -> None:
@@ -97,12 +98,14 @@ def mutated(draw: st.DrawFn, base: bytes) -> bytes:
     return bytes(data)
 
 
+@pytest.mark.slow
 @settings(SECURITY, max_examples=400)
 @given(st.data())
 def test_protobuf_decoder_survives_mutated_requests(data: st.DataObject) -> None:
     decode_or_refuse(decode_protobuf, data.draw(mutated(valid_protobuf())))
 
 
+@pytest.mark.slow
 @settings(SECURITY, max_examples=200)
 @given(st.data())
 def test_json_decoder_survives_mutated_requests(data: st.DataObject) -> None:
@@ -160,6 +163,7 @@ REQUEST = _optional(
 )
 
 
+@pytest.mark.slow
 @settings(SECURITY, max_examples=250)
 @given(REQUEST)
 def test_json_decoder_survives_generated_otlp_documents(document: dict[str, Any]) -> None:
@@ -246,6 +250,7 @@ WORST_CASES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(WORST_CASES))
 def test_decoding_memory_is_bounded_by_the_input_size(name: str) -> None:
     data = WORST_CASES[name]()
@@ -296,6 +301,7 @@ def _encode(body: bytes, encoding: str, compress_it: bool) -> bytes:
     return gzip.compress(body) if encoding == "gzip" else zlib.compress(body)
 
 
+@pytest.mark.slow
 @settings(SECURITY, max_examples=250)
 @given(
     garbage(),

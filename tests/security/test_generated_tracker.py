@@ -19,7 +19,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from agentsight_otel._config import resolve_settings
 from agentsight_otel.exceptions import ConfigurationError, ValidationError
-from agentsight_otel.testing import TEST_API_KEY, FakeBackend, fake_backend
+from agentsight_otel.testing import TEST_API_KEY, AgentSightCapture, FakeBackend
 from tests.security.wire import assert_bodies_valid
 
 SECURITY = settings.get_profile("security")
@@ -110,7 +110,7 @@ OPS = st.one_of(
 )
 
 
-class Rig:
+class GeneratedRunner:
     """One tracker for all examples, with the OTLP encoding of its spans checked too."""
 
     def __init__(self, backend: FakeBackend) -> None:
@@ -164,45 +164,40 @@ class _Only:
 
 
 @pytest.fixture(scope="module")
-def rig() -> Iterator[Rig]:
+def runner() -> Iterator[GeneratedRunner]:
     """A fake backend shared by every example of the module."""
-    backend = fake_backend()
-    yield Rig(backend)
-    backend.tracker.shutdown(timeout=1)
-    backend.exporter.shutdown(timeout_millis=2000)
-    backend.provider.shutdown()
+    with AgentSightCapture() as capture:
+        yield GeneratedRunner(capture.backend)
 
 
+@pytest.mark.slow
 @settings(SECURITY, max_examples=300)
 @given(ops=st.lists(OPS, min_size=1, max_size=5))
 def test_generated_calls_raise_only_validation_errors_and_send_valid_bodies(
-    rig: Rig, ops: list[Op]
+    runner: GeneratedRunner, ops: list[Op]
 ) -> None:
-    rig.run(ops)
+    runner.run(ops)
 
 
 @settings(SECURITY, max_examples=100)
 @given(ops=st.lists(OPS, min_size=1, max_size=4))
-def test_the_same_with_pii_redaction_on(redacting_rig: Rig, ops: list[Op]) -> None:
-    redacting_rig.run(ops)
+def test_the_same_with_pii_redaction_on(redacting_runner: GeneratedRunner, ops: list[Op]) -> None:
+    redacting_runner.run(ops)
 
 
 @pytest.fixture(scope="module")
-def redacting_rig() -> Iterator[Rig]:
+def redacting_runner() -> Iterator[GeneratedRunner]:
     """A fake backend whose tracker redacts, with a user hook added to the built-in rules."""
-    backend = fake_backend()
-    backend.tracker.configure(redact=lambda text: text.replace("secret", "[hidden]"))
-    yield Rig(backend)
-    backend.tracker.shutdown(timeout=1)
-    backend.exporter.shutdown(timeout_millis=2000)
-    backend.provider.shutdown()
+    with AgentSightCapture() as capture:
+        capture.tracker.configure(redact=lambda text: text.replace("secret", "[hidden]"))
+        yield GeneratedRunner(capture.backend)
 
 
-def test_examples_ran_both_ways(rig: Rig) -> None:
+def test_examples_ran_both_ways(runner: GeneratedRunner) -> None:
     # Runs after the generated test in file order: both outcomes were exercised.
-    if rig.calls == 0:
+    if runner.calls == 0:
         pytest.skip("counts the examples of the generated test, which did not run")
-    assert rig.calls >= 300 and 0 < rig.raised < rig.calls
+    assert runner.calls >= 300 and 0 < runner.raised < runner.calls
 
 
 SETTING_NAMES = st.sampled_from(

@@ -8,15 +8,10 @@ from typing import Any
 from agentsight_otel import _semconv as sc
 from agentsight_otel._server.validation import loads_strict, validate_ingest
 from agentsight_otel.testing import ScriptedTransport
+from tests.bridge.helpers import ingest_bodies
 from tests.unit.helpers import blocks, messages, wire_spans
 
 KEEP = "keep"
-INGEST = "/api/ingest/"
-
-
-def ingest_bodies(transport: ScriptedTransport) -> list[bytes]:
-    """Every body posted to the ingest endpoint, raw."""
-    return [r.body or b"" for r in transport.requests if r.path == INGEST and r.method == "POST"]
 
 
 def assert_bodies_valid(transport: ScriptedTransport) -> None:

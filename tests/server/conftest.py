@@ -7,9 +7,9 @@ from contextlib import ExitStack
 from typing import Any
 
 import pytest
-from server_helpers import Api, StartServer
 
 from agentsight_otel.server import LocalServer
+from tests.server.server_helpers import Api, StartServer
 
 
 @pytest.fixture
@@ -31,12 +31,6 @@ def start_server() -> Iterator[StartServer]:
 def server_and_api(start_server: StartServer) -> tuple[LocalServer, Api]:
     """A fresh in-memory server for one test, with a client."""
     return start_server()
-
-
-@pytest.fixture
-def server(server_and_api: tuple[LocalServer, Api]) -> LocalServer:
-    """The per-test server."""
-    return server_and_api[0]
 
 
 @pytest.fixture

@@ -6,10 +6,10 @@ import logging
 
 import pytest
 import requests
-from server_helpers import KEY, OTHER_KEY, Api, StartServer, body, load_sample
 
 from agentsight_otel._server.auth import check_authorization
 from agentsight_otel.server import LocalServer
+from tests.server.server_helpers import KEY, OTHER_KEY, Api, StartServer, body, load_sample
 
 MALFORMED = "ags_not-a-real-key-but-secret-1234"
 ROUTES = [

@@ -8,9 +8,18 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from server_helpers import KEY, Api, StartServer, block, body, load_sample, message, turn
 
 from agentsight_otel.server import LocalServer
+from tests.server.server_helpers import (
+    KEY,
+    Api,
+    StartServer,
+    block,
+    body,
+    load_sample,
+    message,
+    turn,
+)
 
 SAMPLE_CID = "web-1"
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 import requests
-from server_helpers import CID, KEY, Api, block, body, load_sample
 
 from agentsight_otel.server import LocalServer
+from tests.server.server_helpers import CID, KEY, Api, block, body, load_sample
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -88,9 +88,10 @@ def vendor() -> Any:
     _settings._reset_capabilities_for_tests()
 
 
-def test_vendor_transport_reads_me(vendor: Any, server: LocalServer) -> None:
+def test_vendor_transport_reads_me(vendor: Any, server_and_api: tuple[LocalServer, Api]) -> None:
     from agentsight._transport import Transport
 
+    server, _ = server_and_api
     transport = Transport(KEY, server.url, max_retries=1)
     try:
         identity = transport.request("GET", "/api/me/")
@@ -99,11 +100,14 @@ def test_vendor_transport_reads_me(vendor: Any, server: LocalServer) -> None:
     assert identity["capabilities"] == ["gzip-ingest"]
 
 
-def test_vendor_exporter_posts_plain_and_gzip(vendor: Any, server: LocalServer, api: Api) -> None:
+def test_vendor_exporter_posts_plain_and_gzip(
+    vendor: Any, server_and_api: tuple[LocalServer, Api]
+) -> None:
     from agentsight import _settings
     from agentsight.sdk.exporter import AgentSightSpanExporter as VendorExporter
     from opentelemetry.sdk.trace.export import SpanExportResult
 
+    server, api = server_and_api
     exporter = VendorExporter(server.url, KEY, logging.getLogger("vendor-test"))
     sent: list[dict[str, str]] = []
     post = exporter._session.post

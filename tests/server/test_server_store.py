@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from server_helpers import CID, Api, StartServer, at, block, body, message, span, turn
 
 from agentsight_otel._server.app import split_conversation_path
 from agentsight_otel.server import LocalServer, Store
+from tests.server.server_helpers import CID, Api, StartServer, at, block, body, message, span, turn
 
 
 def test_conversation_only_block_is_not_used_until_a_turn(api: Api) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from server_helpers import CID, Api, block, body, load_sample, message, span, turn
 
 from agentsight_otel.server import LocalServer, render_transcript
+from tests.server.server_helpers import CID, Api, block, body, load_sample, message, span, turn
 
 CONTENT_COLUMN = 12 + 2 + 8 + 1
 
@@ -27,7 +27,8 @@ def render(server: LocalServer, conversation_id: str) -> str:
     )
 
 
-def test_sample_renders_as_a_timeline(server: LocalServer, api: Api) -> None:
+def test_sample_renders_as_a_timeline(server_and_api: tuple[LocalServer, Api]) -> None:
+    server, api = server_and_api
     api.ingest(load_sample())
     text = render(server, "web-1")
     lines = text.splitlines()
@@ -49,7 +50,8 @@ def test_sample_renders_as_a_timeline(server: LocalServer, api: Api) -> None:
     assert "gpt-4o-mini-2024-07-18: 100 in / 25 out, 1 call(s)" in text
 
 
-def test_long_messages_wrap_under_their_label(server: LocalServer, api: Api) -> None:
+def test_long_messages_wrap_under_their_label(server_and_api: tuple[LocalServer, Api]) -> None:
+    server, api = server_and_api
     words = " ".join(f"word{i}" for i in range(60))
     api.ingest(body(block(turn(message("agent", f"{words}\n\nsecond paragraph", 1)))))
     lines = render(server, CID).splitlines()
@@ -66,7 +68,10 @@ def test_long_messages_wrap_under_their_label(server: LocalServer, api: Api) -> 
     assert words_seen[2:] == words.split()
 
 
-def test_escalations_tasks_and_unknown_senders_are_labelled(server: LocalServer, api: Api) -> None:
+def test_escalations_tasks_and_unknown_senders_are_labelled(
+    server_and_api: tuple[LocalServer, Api],
+) -> None:
+    server, api = server_and_api
     handoff = span("task", attributes={"agentsight.tool.name": "contact_human"}, start=2)
     api.ingest(body(block(turn(message("system", "note", 1)), handoff)))
     text = render(server, CID)

@@ -6,9 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from server_helpers import CID, Api, block, body, message, span, turn
 
 from agentsight_otel._server.validation import Rejection, validate_ingest
+from tests.server.server_helpers import CID, Api, block, body, message, span, turn
 
 Mutate = Callable[[dict[str, Any]], None]
 

@@ -1,4 +1,4 @@
-"""Fixtures: a clean environment and OTel context per test, and fake backends torn down."""
+"""Fixtures: exporters on a given transport, torn down; no test here opens a connection."""
 
 from __future__ import annotations
 
@@ -38,5 +38,5 @@ def exporters() -> Iterator[Callable[..., AgentSightSpanExporter]]:
 
 
 @pytest.fixture(autouse=True)
-def _isolated(clean_environment: None, clean_otel_context: None, no_network: None) -> None:
-    """Every test here starts with a clean environment and OTel context, and without network."""
+def _offline(no_network: None) -> None:
+    """No unit test opens a connection (tests/conftest.py cleans environment and context)."""
