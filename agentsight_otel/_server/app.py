@@ -30,6 +30,7 @@ from agentsight_otel._server.validation import (
     normalize_environment,
     validate_ingest,
 )
+from agentsight_otel._server.viewer import viewer_routes
 
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
 DEFAULT_CAPABILITIES = ("gzip-ingest",)
@@ -58,8 +59,12 @@ def create_app(
     api_keys: Iterable[str] | None = None,
     capabilities: Iterable[str] = DEFAULT_CAPABILITIES,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    viewer_key_required: bool = True,
 ) -> Starlette:
-    """An ASGI app serving the AgentSight API over store; api_keys=None accepts any valid key."""
+    """The AgentSight API and the viewer over store; api_keys=None accepts any valid key.
+
+    viewer_key_required=False opens the viewer's pages without a key (for loopback listeners).
+    """
     if max_body_bytes <= 0:
         raise ValueError("max_body_bytes must be positive")
     settings = Settings(store, accepted_keys(api_keys), tuple(capabilities), max_body_bytes)
@@ -82,6 +87,7 @@ def create_app(
             methods=["GET"],
         ),
         *read_routes(store, lambda endpoint: _protected(settings, endpoint)),
+        *viewer_routes(store, settings.api_keys, viewer_key_required),
     ]
     handlers: dict[Any, ExceptionHandler] = {
         HTTPException: _http_error,

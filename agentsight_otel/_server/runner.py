@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
@@ -17,6 +18,16 @@ from agentsight_otel._serving import (
     serve_in_foreground,
     uvicorn_config,
 )
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a bind address only accepts connections from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 class LocalServer:
@@ -40,6 +51,7 @@ class LocalServer:
                 api_keys=api_keys,
                 capabilities=capabilities,
                 max_body_bytes=max_body_bytes,
+                viewer_key_required=not is_loopback(host),
             )
         except ValueError:
             self.store.close()
@@ -109,11 +121,14 @@ def serve(host: str, port: int, db_path: str, api_keys: Iterable[str] | None = N
 
 def _serve_store(store: Store, host: str, port: int, api_keys: Iterable[str] | None) -> None:
     """Run uvicorn in this thread over store until it is told to exit."""
+    app = create_app(store, api_keys=api_keys, viewer_key_required=not is_loopback(host))
     config = uvicorn.Config(
-        create_app(store, api_keys=api_keys),
+        app,
         log_level="warning",
         access_log=False,
         lifespan="off",
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
     )
-    serve_in_foreground(config, host, port, "AgentSight local server listening on {url}")
+    serve_in_foreground(
+        config, host, port, "AgentSight local server listening on {url} (viewer: {url}/)"
+    )
