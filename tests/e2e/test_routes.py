@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import json
+from pathlib import Path
 
 from agentsight_otel import ConversationTracker, traced_action
 from agentsight_otel._delivery.ledger import DeliveryLedger
@@ -139,7 +138,8 @@ def test_same_conversation_from_two_processes_is_one_trace(server: LocalServer) 
 def test_demo_prints_what_the_server_received(tmp_path: Path) -> None:
     db = tmp_path / "demo.db"
     done = run_python(
-        f"from agentsight_otel._cli import main; raise SystemExit(main(['demo', '--db', {str(db)!r}]))"
+        "from agentsight_otel._cli import main;"
+        f" raise SystemExit(main(['demo', '--db', {str(db)!r}]))"
     )
     assert done.returncode == 0, done.stderr
     out = done.stdout
