@@ -82,10 +82,7 @@ class ReadApi:
 
     async def spans(self, request: Request) -> Response:
         """GET /api/spans/: the span archive, newest first, never with payload."""
-        query = read_archive.span_query(dict(request.query_params))
-        size = _page_size(request)
-        run = self._store.run_query
-        return await _paged(request, size, lambda at: run(read_archive.spans, query, at, size))
+        return await self._archive(request, read_archive.span_query, read_archive.spans)
 
     async def span(self, request: Request) -> Response:
         """GET /api/spans/{id}/?payload=: one span."""
@@ -99,10 +96,7 @@ class ReadApi:
 
     async def usage(self, request: Request) -> Response:
         """GET /api/token-usage/: one row per (turn, model), unpriced."""
-        query = read_archive.usage_query(dict(request.query_params))
-        size = _page_size(request)
-        run = self._store.run_query
-        return await _paged(request, size, lambda at: run(read_archive.usage, query, at, size))
+        return await self._archive(request, read_archive.usage_query, read_archive.usage)
 
     async def usage_summary(self, request: Request) -> Response:
         """GET /api/token-usage/summary/: usage rolled up by model, conversation or day."""
@@ -119,6 +113,15 @@ class ReadApi:
         """GET /api/track/{id}/: one message with its files and its turn's action logs."""
         found = await self._query(read_conversations.message, request.path_params["message"])
         return _found(with_file_urls(found, request))
+
+    async def _archive(
+        self, request: Request, parse: Callable[..., Any], fetch: Callable[..., Any]
+    ) -> Response:
+        """One page of an archive list: the query parse() builds, rows from fetch()."""
+        query = parse(dict(request.query_params))
+        size = _page_size(request)
+        run = self._store.run_query
+        return await _paged(request, size, lambda at: run(fetch, query, at, size))
 
     async def _query(self, query: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run a read query off the event loop."""

@@ -19,6 +19,19 @@ HOSTILE = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">'
 ARTIFACTS = Path(__file__).resolve().parent.parent / ".artifacts" / "viewer"
 
 
+def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """The console command in a fresh process, with no AGENTSIGHT_/OTEL_ settings but env."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("AGENTSIGHT_", "OTEL_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "agentsight_otel._cli", *args],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 def _span(kind: str, span_id: str, parent: str | None, **attributes: object) -> dict[str, object]:
     """One span of the hostile conversation, all at 05:00:00-05:00:01 UTC."""
     return {
@@ -76,15 +89,7 @@ def hostile_body() -> dict[str, object]:
 def viewer_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo's conversation (real exporter, real HTTP), a hostile one and a visit."""
     path = tmp_path_factory.mktemp("viewer") / "demo.db"
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("AGENTSIGHT_", "OTEL_"))}
-    done = subprocess.run(
-        [sys.executable, "-m", "agentsight_otel._cli", "demo", "--db", str(path)],
-        env=clean,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_cli("demo", "--db", str(path))
     assert done.returncode == 0, done.stderr
     with LocalServer(path, api_keys=[TEST_API_KEY]) as server:
         headers = {"Authorization": f"Api-Key {TEST_API_KEY}"}

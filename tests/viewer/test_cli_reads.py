@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from agentsight_otel.server import LocalServer
 from agentsight_otel.testing import TEST_API_KEY
 
-
-def _cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """Run the console command in a fresh process."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("AGENTSIGHT_")}
-    return subprocess.run(
-        [sys.executable, "-m", "agentsight_otel._cli", *args],
-        env={**clean, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+from .conftest import run_cli
 
 
 def test_conversations_table_from_the_database(viewer_db: Path) -> None:
-    done = _cli("conversations", "--db", str(viewer_db))
+    done = run_cli("conversations", "--db", str(viewer_db))
     assert done.returncode == 0, done.stderr
     header, *rows = done.stdout.splitlines()
     assert header.split()[:3] == ["STARTED", "(UTC)", "CONVERSATION"]
@@ -34,28 +20,32 @@ def test_conversations_table_from_the_database(viewer_db: Path) -> None:
 
 
 def test_transcript_from_the_database_and_from_an_endpoint(viewer_db: Path) -> None:
-    local = _cli("transcript", "1", "--db", str(viewer_db))
+    local = run_cli("transcript", "1", "--db", str(viewer_db))
     assert local.returncode == 0, local.stderr
     for expected in ("Action:  lookup_order", "Button:", "+ attached front-door.png", "1067 in"):
         assert expected in local.stdout
     with LocalServer(viewer_db, api_keys=[TEST_API_KEY]) as server:
-        remote = _cli("transcript", "1", "--endpoint", server.url, AGENTSIGHT_API_KEY=TEST_API_KEY)
-        listing = _cli("conversations", "--endpoint", server.url, AGENTSIGHT_API_KEY=TEST_API_KEY)
+        remote = run_cli(
+            "transcript", "1", "--endpoint", server.url, AGENTSIGHT_API_KEY=TEST_API_KEY
+        )
+        listing = run_cli(
+            "conversations", "--endpoint", server.url, AGENTSIGHT_API_KEY=TEST_API_KEY
+        )
     assert remote.returncode == 0, remote.stderr
     assert remote.stdout == local.stdout
-    assert listing.stdout == _cli("conversations", "--db", str(viewer_db)).stdout
+    assert listing.stdout == run_cli("conversations", "--db", str(viewer_db)).stdout
 
 
 def test_reading_failures_are_one_clear_line(viewer_db: Path, tmp_path: Path) -> None:
-    missing = _cli("conversations", "--db", str(tmp_path / "none.db"))
+    missing = run_cli("conversations", "--db", str(tmp_path / "none.db"))
     assert missing.returncode == 1 and "no database at" in missing.stderr
     assert not (tmp_path / "none.db").exists()
-    unknown = _cli("transcript", "nobody", "--db", str(viewer_db))
+    unknown = run_cli("transcript", "nobody", "--db", str(viewer_db))
     assert unknown.returncode == 1 and "no conversation 'nobody'" in unknown.stderr
-    keyless = _cli("conversations", "--endpoint", "http://127.0.0.1:9")
+    keyless = run_cli("conversations", "--endpoint", "http://127.0.0.1:9")
     assert keyless.returncode == 1 and "AGENTSIGHT_API_KEY" in keyless.stderr
     with LocalServer(viewer_db, api_keys=[TEST_API_KEY]) as server:
         wrong = "ags_ffffffffffffffffffffffffffffffff_000000"
-        refused = _cli("conversations", "--endpoint", server.url, AGENTSIGHT_API_KEY=wrong)
+        refused = run_cli("conversations", "--endpoint", server.url, AGENTSIGHT_API_KEY=wrong)
     assert refused.returncode == 1 and "HTTP 403" in refused.stderr
     assert wrong not in refused.stderr + refused.stdout
