@@ -130,5 +130,5 @@ def _serve_store(store: Store, host: str, port: int, api_keys: Iterable[str] | N
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
     )
     serve_in_foreground(
-        config, host, port, "AgentSight local server listening on {url} (viewer: {url}/)"
+        config, host, port, "AgentSight local server listening on {url}"
     )
