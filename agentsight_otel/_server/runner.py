@@ -129,6 +129,4 @@ def _serve_store(store: Store, host: str, port: int, api_keys: Iterable[str] | N
         lifespan="off",
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
     )
-    serve_in_foreground(
-        config, host, port, "AgentSight local server listening on {url}"
-    )
+    serve_in_foreground(config, host, port, "AgentSight local server listening on {url}")
