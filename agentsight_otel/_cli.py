@@ -1,4 +1,5 @@
-"""The ``agentsight-otel`` command: ``serve`` (local server), ``bridge`` (OTLP in) and ``demo``."""
+"""``agentsight-otel``: ``serve`` (local server and viewer), ``bridge`` (OTLP in), ``demo``,
+``conversations`` and ``transcript`` (read a local database or an endpoint)."""
 
 from __future__ import annotations
 
@@ -37,8 +38,48 @@ def build_parser() -> argparse.ArgumentParser:
         "bridge", help="receive OTLP traces (from a Collector) and deliver them to AgentSight"
     )
     add_bridge_arguments(bridge)
-    commands.add_parser("demo", help="track a support conversation and print its transcript")
+    demo = commands.add_parser("demo", help="track a support conversation and print its transcript")
+    demo.add_argument(
+        "--db", default=".agentsight/demo.db", help="SQLite file the demo stores into"
+    )
+    listing = commands.add_parser("conversations", help="list the newest conversations")
+    _add_source_arguments(listing)
+    listing.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    transcript = commands.add_parser("transcript", help="print one conversation's transcript")
+    transcript.add_argument("conversation", metavar="ID", help="conversation_id (or integer pk)")
+    _add_source_arguments(transcript)
     return parser
+
+
+def _add_source_arguments(parser: argparse.ArgumentParser) -> None:
+    """--db or --endpoint: where a reading command reads from."""
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--db", help="a local server's SQLite file (default agentsight-local.db)")
+    source.add_argument(
+        "--endpoint",
+        help="an AgentSight endpoint read through its API (key from AGENTSIGHT_API_KEY)",
+    )
+
+
+def _read(args: argparse.Namespace) -> int:
+    """Run conversations or transcript; 1 with a message when the source cannot be read."""
+    from agentsight_otel._reading import (
+        ReadError,
+        conversations_table,
+        open_reader,
+        transcript_text,
+    )
+
+    try:
+        with open_reader(args.db, args.endpoint) as reader:
+            if args.command == "conversations":
+                print(conversations_table(reader.conversations(max(1, args.limit))), end="")
+            else:
+                print(transcript_text(reader.conversation(args.conversation)), end="")
+    except ReadError as exc:
+        print(f"agentsight-otel {args.command}: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -56,7 +97,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "demo":
             from agentsight_otel._demo import main as demo
 
-            demo()
+            demo(args.db)
+        elif args.command in ("conversations", "transcript"):
+            return _read(args)
     except ImportError as exc:
         print(
             f"agentsight-otel {args.command} needs the server extra: "

@@ -22,6 +22,9 @@ import requests
 from agentsight_otel import conversation_tracker, traced_action
 from agentsight_otel.helpers import generate_conversation_id
 
+DEFAULT_DB = ".agentsight/demo.db"
+DEFAULT_PORT = 8600
+
 
 @traced_action
 def lookup_order(order_id: str) -> dict[str, Any]:
@@ -167,12 +170,12 @@ def fetch(url: str, key: str, cid: str) -> list[Any]:
     ]
 
 
-def run_local() -> None:
-    """Against the project's own server on 127.0.0.1, then print what it received."""
+def run_local(db_path: str) -> None:
+    """Against the project's own server on 127.0.0.1 storing into db_path, then print it."""
     from agentsight_otel.server import LocalServer, render_transcript
 
     key = f"ags_{secrets.token_hex(16)}_{secrets.token_hex(3)}"
-    with LocalServer(api_keys=[key]) as server:
+    with LocalServer(db_path, api_keys=[key]) as server:
         print(f"Local AgentSight-compatible server listening on {server.url}")
         conversation_tracker.configure(api_key=key, endpoint=server.url)
         cid = generate_conversation_id()
@@ -180,7 +183,12 @@ def run_local() -> None:
             print(summary_line(result))
         conversation_tracker.shutdown()
         print("\nWhat the server received:\n")
-        print(render_transcript(*fetch(server.url, key, cid)))
+        conversation, *rest = fetch(server.url, key, cid)
+        print(render_transcript(conversation, *rest))
+    if db_path != ":memory:":
+        print(f"Stored in {db_path}. To browse it in the viewer:\n")
+        print(f"  agentsight-otel serve --db {db_path}")
+        print(f"  then open http://127.0.0.1:{DEFAULT_PORT}/conversations/{conversation['id']}/")
 
 
 def run_agentsight() -> None:
@@ -194,9 +202,9 @@ def run_agentsight() -> None:
     print(f"\nConversation {cid} sent; open it in AgentSight.")
 
 
-def main() -> None:
+def main(db_path: str = DEFAULT_DB) -> None:
     """Run the demo in the mode the environment asks for."""
     if os.environ.get("AGENTSIGHT_API_KEY", "").strip():
         run_agentsight()
     else:
-        run_local()
+        run_local(db_path)

@@ -19,6 +19,8 @@ from starlette.types import ExceptionHandler
 from agentsight_otel._bodies import BodyError
 from agentsight_otel._server.auth import accepted_keys, check_authorization
 from agentsight_otel._server.body import decode_body, read_body
+from agentsight_otel._server.read_api import ReadApi, read_routes, with_file_urls
+from agentsight_otel._server.read_conversations import by_pk, full, whole_number
 from agentsight_otel._server.store import Store
 from agentsight_otel._server.uploads import receive_upload
 from agentsight_otel._server.validation import (
@@ -29,6 +31,7 @@ from agentsight_otel._server.validation import (
     normalize_environment,
     validate_ingest,
 )
+from agentsight_otel._server.viewer import viewer_routes
 
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
 DEFAULT_CAPABILITIES = ("gzip-ingest",)
@@ -57,8 +60,12 @@ def create_app(
     api_keys: Iterable[str] | None = None,
     capabilities: Iterable[str] = DEFAULT_CAPABILITIES,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    viewer_key_required: bool = True,
 ) -> Starlette:
-    """An ASGI app serving the AgentSight API over store; api_keys=None accepts any valid key."""
+    """The AgentSight API and the viewer over store; api_keys=None accepts any valid key.
+
+    viewer_key_required=False opens the viewer's pages without a key (for loopback listeners).
+    """
     if max_body_bytes <= 0:
         raise ValueError("max_body_bytes must be positive")
     options = AppOptions(store, accepted_keys(api_keys), tuple(capabilities), max_body_bytes)
@@ -80,6 +87,8 @@ def create_app(
             _protected(options, api.download),
             methods=["GET"],
         ),
+        *read_routes(store, lambda endpoint: _protected(options, endpoint)),
+        *viewer_routes(store, options.api_keys, viewer_key_required),
     ]
     handlers: dict[Any, ExceptionHandler] = {
         HTTPException: _http_error,
@@ -113,6 +122,7 @@ class _Api:
         """Bind the handlers to options."""
         self._options = options
         self._store = store = options.store
+        self._reads = ReadApi(store)
         self._readers: dict[str, Callable[[str], object]] = {
             "transcript": store.messages,
             "actions": store.actions,
@@ -127,6 +137,9 @@ class _Api:
         """Identity and capabilities, as the vendor SDK's key preflight reads them."""
         return JSONResponse(
             {
+                "agent_id": 1,
+                "agent_name": "local",
+                "role": "write",
                 "agent": {"name": "local"},
                 "capabilities": list(self._options.capabilities),
                 "environments": ENVIRONMENTS,
@@ -167,8 +180,7 @@ class _Api:
     async def conversations(self, request: Request) -> Response:
         """GET lists conversations; POST upserts one by conversation_id."""
         if request.method == "GET":
-            records = await run_in_threadpool(self._store.conversations)
-            return JSONResponse({"count": len(records), "results": records})
+            return await self._reads.conversations(request)
         _require_json(request)
         body = _parse_json(await read_body(request, self._options.max_body_bytes))
         if not isinstance(body, dict):
@@ -188,19 +200,29 @@ class _Api:
         parsed = split_conversation_path(_raw_path(request))
         if parsed is None:
             raise HTTPException(404, "Not found.")
-        conversation_id, resource = parsed
+        conversation_id = await run_in_threadpool(self._resolve, parsed[0])
+        resource = parsed[1]
         record = await run_in_threadpool(self._store.conversation, conversation_id)
         if record is None:
             raise HTTPException(404, "Conversation not found.")
         if resource is None:
-            return JSONResponse(record)
+            if request.query_params.get("full", "true").lower() != "false":
+                record = await run_in_threadpool(self._store.run_query, full, conversation_id)
+            return JSONResponse(with_file_urls(record, request))
         result = await run_in_threadpool(self._readers[resource], conversation_id)
         body: dict[str, Any] = {"conversation_id": conversation_id}
         if isinstance(result, dict):
             body.update(result)
         else:
             body["messages" if resource == "transcript" else resource] = result
-        return JSONResponse(body)
+        if resource == "attachments":
+            body["files"] = await run_in_threadpool(self._store.files, conversation_id)
+        return JSONResponse(with_file_urls(body, request))
+
+    def _resolve(self, reference: str) -> str:
+        """A conversation_id from a path segment: an integer names a pk first, as in AgentSight."""
+        pk = whole_number(reference)
+        return reference if pk is None else self._store.run_query(by_pk, pk) or reference
 
 
 def split_conversation_path(raw_path: bytes) -> tuple[str, str | None] | None:

@@ -24,7 +24,7 @@ TOKEN_COLUMNS = (
     "cache_write_tokens",
     "reasoning_tokens",
 )
-_COUNTS = {
+COUNTS = {
     "spans": "spans",
     "messages": "messages",
     "actions": "actions",
@@ -54,14 +54,14 @@ def conversations(db: sqlite3.Connection) -> list[Record]:
     """Every conversation, oldest first, with how much each one holds."""
     counts = ", ".join(
         f"(SELECT COUNT(*) FROM {table} t WHERE t.conversation = c.id) AS count_{name}"
-        for name, table in _COUNTS.items()
+        for name, table in COUNTS.items()
     )
     rows = db.execute(f"SELECT c.*, {counts} FROM conversations c ORDER BY c.id").fetchall()
     records = []
     for row in rows:
         record = _conversation_record(row)
         del record["metadata"]
-        record["counts"] = {name: int(row[f"count_{name}"]) for name in _COUNTS}
+        record["counts"] = {name: int(row[f"count_{name}"]) for name in COUNTS}
         records.append(record)
     return records
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import uvicorn
 from starlette.applications import Starlette
 
+from agentsight_otel._delivery.plaintext import is_loopback
 from agentsight_otel._server.app import DEFAULT_CAPABILITIES, DEFAULT_MAX_BODY_BYTES, create_app
 from agentsight_otel._server.store import Store
 from agentsight_otel._serving import (
@@ -40,6 +41,7 @@ class LocalServer(Served):
                 api_keys=api_keys,
                 capabilities=capabilities,
                 max_body_bytes=max_body_bytes,
+                viewer_key_required=not is_loopback(host),
             )
         except ValueError:
             self.store.close()
@@ -96,8 +98,9 @@ def serve(host: str, port: int, db_path: str, api_keys: Iterable[str] | None = N
 
 def _serve_store(store: Store, host: str, port: int, api_keys: Iterable[str] | None) -> None:
     """Run uvicorn in this thread over store until it is told to exit."""
+    app = create_app(store, api_keys=api_keys, viewer_key_required=not is_loopback(host))
     config = uvicorn.Config(
-        create_app(store, api_keys=api_keys),
+        app,
         log_level="warning",
         access_log=False,
         lifespan="off",

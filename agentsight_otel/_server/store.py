@@ -162,6 +162,11 @@ class Store:
         """The raw spans stored for a conversation, in arrival order."""
         return self._read(conversation_id, reads.spans, [])
 
+    def run_query(self, query: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a read query (a function of the connection first) under the lock."""
+        with self._lock:
+            return query(self._db, *args, **kwargs)
+
     def _read(
         self, conversation_id: str, query: Callable[[sqlite3.Connection, int], T], empty: T
     ) -> T:

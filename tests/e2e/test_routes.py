@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from agentsight_otel import ConversationTracker, traced_action
 from agentsight_otel._delivery.ledger import DeliveryLedger
@@ -135,8 +136,12 @@ def test_same_conversation_from_two_processes_is_one_trace(server: LocalServer) 
     assert contents == ["from process one", "from process two"]
 
 
-def test_demo_prints_what_the_server_received() -> None:
-    done = run_python("from agentsight_otel._cli import main; raise SystemExit(main(['demo']))")
+def test_demo_prints_what_the_server_received(tmp_path: Path) -> None:
+    db = tmp_path / "demo.db"
+    done = run_python(
+        "from agentsight_otel._cli import main;"
+        f" raise SystemExit(main(['demo', '--db', {str(db)!r}]))"
+    )
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "What the server received" in out
@@ -147,5 +152,8 @@ def test_demo_prints_what_the_server_received() -> None:
         "Button:",
         "+ attached front-door.png",
         "Tokens: 1067 in, 167 out",
+        f"agentsight-otel serve --db {db}",
+        "http://127.0.0.1:8600/conversations/1/",
     ):
         assert expected in out
+    assert db.is_file()

@@ -224,6 +224,9 @@ def test_me_describes_the_local_agent(api: Api) -> None:
     response = api.get("/api/me/")
     assert response.status_code == 200
     assert response.json() == {
+        "agent_id": 1,
+        "agent_name": "local",
+        "role": "write",
         "agent": {"name": "local"},
         "capabilities": ["gzip-ingest"],
         "environments": ["production", "development"],

@@ -1,0 +1,196 @@
+"""The transcript viewer: server-rendered pages over the Store, open on loopback, keyed beyond."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import math
+import secrets
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
+import jinja2
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from agentsight_otel._server import read_conversations, reads
+from agentsight_otel._server.auth import check_authorization
+from agentsight_otel._server.body import read_body
+from agentsight_otel._server.store import Store
+from agentsight_otel._server.viewer_format import FILTERS
+from agentsight_otel._server.viewer_model import build_turns, unplaced_files
+
+PAGE_SIZE = 50
+COOKIE = "agentsight_viewer"
+_HERE = Path(__file__).resolve().parent
+_LIST_FILTERS = ("q", "environment", "engaged", "source", "device")
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def viewer_routes(
+    store: Store, api_keys: frozenset[str] | None, key_required: bool
+) -> list[BaseRoute]:
+    """The viewer's pages, its stylesheet and its login form."""
+    viewer = Viewer(store, api_keys, key_required)
+    return [
+        Route("/", viewer.gate(viewer.conversations), methods=["GET"]),
+        Route("/conversations/{pk:int}/", viewer.gate(viewer.conversation), methods=["GET"]),
+        Route("/files/{file_id:int}/", viewer.gate(viewer.file), methods=["GET"]),
+        Route("/login/", viewer.login, methods=["GET", "POST"]),
+        Mount("/static", StaticFiles(directory=_HERE / "static"), name="static"),
+    ]
+
+
+class Viewer:
+    """The page handlers and the gate in front of them."""
+
+    def __init__(self, store: Store, api_keys: frozenset[str] | None, key_required: bool) -> None:
+        """Bind to store; a fresh session token per process, so restarting logs everyone out."""
+        self._store = store
+        self._keys = api_keys
+        self._key_required = key_required
+        self._token = secrets.token_urlsafe(32)
+        environment = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(_HERE / "templates"), autoescape=True
+        )
+        environment.filters.update(FILTERS)
+        self._templates = Jinja2Templates(env=environment)
+
+    def gate(self, endpoint: Endpoint) -> Endpoint:
+        """Let a request through on loopback, or with a key (header) or a session (cookie)."""
+
+        async def gated(request: Request) -> Response:
+            """Redirect to the login form when a key is needed and none was shown."""
+            if self._allowed(request):
+                return await endpoint(request)
+            target = "/login/?" + urlencode({"next": request.url.path})
+            return RedirectResponse(target, 303)
+
+        return gated
+
+    async def conversations(self, request: Request) -> Response:
+        """The conversation list: newest first, searchable, filterable, paged."""
+        params = {name: request.query_params.get(name, "").strip() for name in _LIST_FILTERS}
+        number = read_conversations.whole_number(request.query_params.get("page", "1")) or 1
+        total, rows, choices = await run_in_threadpool(
+            self._store.run_query, _list_page, params, number
+        )
+        pages = max(1, math.ceil(total / PAGE_SIZE))
+        kept = {name: value for name, value in params.items() if value}
+        context = {
+            "rows": rows,
+            "total": total,
+            "params": params,
+            "choices": choices,
+            "page": number,
+            "pages": pages,
+            "previous": urlencode({**kept, "page": number - 1}) if number > 1 else None,
+            "next": urlencode({**kept, "page": number + 1}) if number < pages else None,
+        }
+        return self._templates.TemplateResponse(request, "list.html", context)
+
+    async def conversation(self, request: Request) -> Response:
+        """One conversation: header, usage, and its turns in chat form with timelines."""
+        found = await run_in_threadpool(self._store.run_query, _detail, request.path_params["pk"])
+        if found is None:
+            raise HTTPException(404, "Conversation not found.")
+        return self._templates.TemplateResponse(request, "conversation.html", found)
+
+    async def file(self, request: Request) -> Response:
+        """An uploaded file, shown inline when it is an image and downloaded otherwise."""
+        found = await run_in_threadpool(self._store.file, request.path_params["file_id"])
+        if found is None:
+            raise HTTPException(404, "File not found.")
+        path, record = found
+        inline = str(record["mime_type"]).startswith("image/") and record["mime_type"] != (
+            "image/svg+xml"  # an SVG can carry script: always a download
+        )
+        return FileResponse(
+            path,
+            media_type=record["mime_type"] if inline else "application/octet-stream",
+            filename=record["filename"],
+            content_disposition_type="inline" if inline else "attachment",
+            headers={"X-Content-Type-Options": "nosniff"},
+        )
+
+    async def login(self, request: Request) -> Response:
+        """Ask for an API key; a good one earns a session cookie (the key itself is not kept)."""
+        target = _local_path(request.query_params.get("next"))
+        failed = False
+        if request.method == "POST":
+            form = parse_qs((await read_body(request, 4096)).decode("utf-8", "replace"))
+            key = (form.get("key") or [""])[0].strip()
+            if check_authorization(f"Api-Key {key}", self._keys) is None:
+                response = RedirectResponse(target, 303)
+                response.set_cookie(COOKIE, self._token, httponly=True, samesite="strict")
+                return response
+            failed = True
+        context = {"next": target, "failed": failed}
+        return self._templates.TemplateResponse(
+            request, "login.html", context, status_code=401 if failed else 200
+        )
+
+    def _allowed(self, request: Request) -> bool:
+        """Whether this request may see the viewer."""
+        if not self._key_required:
+            return True
+        session = request.cookies.get(COOKIE, "")
+        if session and hmac.compare_digest(session, self._token):
+            return True
+        header = request.headers.get("authorization")
+        return header is not None and check_authorization(header, self._keys) is None
+
+
+def _list_page(
+    db: Any, params: dict[str, str], number: int
+) -> tuple[int, list[reads.Record], dict[str, list[str]]]:
+    """Matching conversations (one page), their count, and the values the filters offer."""
+    filters = {"search": params["q"], "environment": params["environment"]}
+    filters.update(source=params["source"], device=params["device"])
+    filters["is_used"] = {"engaged": "true", "visit": "false"}.get(params["engaged"], "")
+    query = read_conversations.conversation_query(filters)
+    total = read_conversations.count(db, query)
+    rows = read_conversations.page(db, query, (number - 1) * PAGE_SIZE, PAGE_SIZE)
+    choices = {
+        column: [
+            row[0]
+            for row in db.execute(
+                f"SELECT DISTINCT {column} FROM conversations WHERE {column} IS NOT NULL"
+                f" ORDER BY {column}"
+            )
+        ]
+        for column in ("environment", "source", "device")
+    }
+    return total, rows, choices
+
+
+def _detail(db: Any, pk: int) -> dict[str, Any] | None:
+    """Everything the conversation page shows."""
+    conversation_id = read_conversations.by_pk(db, pk)
+    if conversation_id is None:
+        return None
+    conversation = read_conversations.summary(db, conversation_id)
+    files = reads.files(db, pk)
+    turns, outside = build_turns(reads.spans(db, pk), files)
+    return {
+        "conversation": conversation,
+        "metadata": json.dumps(conversation["metadata"], indent=2, ensure_ascii=False),
+        "turns": turns,
+        "outside": outside,
+        "loose_files": unplaced_files(turns, files),
+        "usage": reads.usage(db, pk),
+    }
+
+
+def _local_path(value: str | None) -> str:
+    """A redirect target on this server only (never another host)."""
+    if value and value.startswith("/") and not value.startswith(("//", "/\\")):
+        return value
+    return "/"

@@ -1,0 +1,168 @@
+"""What the viewer's conversation page shows, built from the raw span archive: turns, in order."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from agentsight_otel._server.projections import is_true, project_span, timestamp_micros
+from agentsight_otel._server.reads import Record
+from agentsight_otel._server.validation import parse_timestamp
+
+_ITEM_KINDS = {"tool": "action", "task": "action", "button": "button", "attachment": "files"}
+
+
+@dataclass
+class Bar:
+    """One action or model call on a turn's timeline, in percent of the turn's duration."""
+
+    label: str
+    kind: str
+    left: float
+    width: float
+    duration_ms: float
+    failed: bool
+
+
+@dataclass
+class Turn:
+    """One interaction: its entries in time order, its timeline and its model usage."""
+
+    number: int
+    complete: bool
+    started_at: str
+    duration_ms: float
+    items: list[Record] = field(default_factory=list)
+    bars: list[Bar] = field(default_factory=list)
+    usage: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def build_turns(spans: list[Record], files: list[Record]) -> tuple[list[Turn], list[Record]]:
+    """The turns of a conversation, plus entries outside any turn; files land on their message."""
+    by_id = {span["span_id"]: span for span in spans}
+    turn_spans = sorted(
+        (s for s in spans if s["kind"] == "turn"), key=lambda s: timestamp_micros(s["started_at"])
+    )
+    turns = {s["span_id"]: _turn(n, s) for n, s in enumerate(turn_spans, start=1)}
+    outside: list[Record] = []
+    for span in spans:
+        if span["kind"] == "turn":
+            turns[span["span_id"]].items.extend(_messages(span, files))
+            continue
+        home = turns.get(_turn_of(span, by_id) or "")
+        if span["kind"] == "llm":
+            if home is not None:
+                _add_usage(home, span)
+            _bar(home, span)
+            continue
+        item = _item(span)
+        if item is not None:
+            (home.items if home is not None else outside).append(item)
+            if item["type"] == "action":
+                _bar(home, span)
+    ordered = list(turns.values())
+    for turn in ordered:
+        turn.items.sort(key=lambda item: item["sort"])
+    outside.sort(key=lambda item: item["sort"])
+    return ordered, outside
+
+
+def unplaced_files(turns: list[Turn], files: list[Record]) -> list[Record]:
+    """Uploaded files no message on the page carries."""
+    shown = {
+        f["id"]
+        for turn in turns
+        for item in turn.items
+        if item["type"] == "message"
+        for f in item["files"]
+    }
+    return [f for f in files if f["id"] not in shown]
+
+
+def _turn(number: int, span: Record) -> Turn:
+    """An empty Turn for a turn span."""
+    complete = is_true(span["attributes"].get("agentsight.turn.complete"))
+    return Turn(number, complete, span["started_at"], float(span["duration_ms"]))
+
+
+def _messages(span: Record, files: list[Record]) -> list[Record]:
+    """A turn's messages, complete or not, each with the files uploaded for it."""
+    # The projection's own message extraction, applied to incomplete turns too.
+    completed = {**span, "attributes": {**span["attributes"], "agentsight.turn.complete": True}}
+    items = []
+    for row in project_span(completed):
+        message = dict(row.values)
+        message["files"] = [f for f in files if _belongs(f, message)]
+        items.append({"type": "message", "sort": message["ts_us"], **message})
+    return items
+
+
+def _belongs(file: Record, message: Record) -> bool:
+    """Whether an uploaded file was sent with this message."""
+    reference = message.get("message_ref")
+    if reference and file.get("message_ref") == reference:
+        return True
+    linked = file.get("message") or {}
+    return bool(
+        linked
+        and linked.get("content") == message["content"]
+        and linked.get("timestamp") == message["timestamp"]
+    )
+
+
+def _item(span: Record) -> Record | None:
+    """An action, button or file record as a transcript entry; None for other kinds."""
+    kind = _ITEM_KINDS.get(span["kind"])
+    if kind is None:
+        return None
+    (row,) = project_span(span)
+    values: dict[str, Any] = dict(row.values)
+    if kind == "files":
+        values["files"] = json.loads(str(values["files"]))
+    return {"type": kind, "sort": values["ts_us"], **values}
+
+
+def _turn_of(span: Record, by_id: dict[str, Record]) -> str | None:
+    """The span id of the turn a span ran inside, walking up its parents."""
+    seen: set[str] = set()
+    current: Record | None = span
+    while current is not None and current["span_id"] not in seen:
+        if current["kind"] == "turn":
+            return str(current["span_id"])
+        seen.add(current["span_id"])
+        current = by_id.get(current.get("parent_span_id") or "")
+    return None
+
+
+def _add_usage(turn: Turn, span: Record) -> None:
+    """Add one model call's tokens to its turn, per model."""
+    (row,) = project_span(span)
+    values = row.values
+    entry = turn.usage.setdefault(str(values["model"]), {"calls": 0, "input": 0, "output": 0})
+    entry["calls"] += 1
+    entry["input"] += int(str(values["input_tokens"]))
+    entry["output"] += int(str(values["output_tokens"]))
+
+
+def _bar(turn: Turn | None, span: Record) -> None:
+    """Place an action or model call on its turn's timeline, to scale."""
+    if turn is None:
+        return
+    start, end = _when(span), parse_timestamp(turn.started_at)
+    if start is None or end is None:
+        return
+    total = max(turn.duration_ms, 0.001)
+    offset = (start - end).total_seconds() * 1000
+    left = min(max(offset / total * 100, 0.0), 100.0)
+    width = min(max(float(span["duration_ms"]) / total * 100, 0.6), 100.0 - left)
+    name = span["attributes"].get("agentsight.tool.name") or span["name"]
+    kind = "llm" if span["kind"] == "llm" else "action"
+    failed = span["status"] == "error"
+    turn.bars.append(Bar(str(name), kind, left, width, float(span["duration_ms"]), failed))
+
+
+def _when(span: Record) -> datetime | None:
+    """When a span started."""
+    return parse_timestamp(span.get("started_at"))
