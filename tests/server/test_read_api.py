@@ -9,9 +9,9 @@ import pytest
 import requests
 from agentsight.api import AgentSight
 from agentsight.exceptions import NotFoundError
-from server_helpers import KEY, Api, StartServer, block, body, message, span, turn
 
 from agentsight_otel.server import LocalServer
+from tests.server.server_helpers import KEY, Api, StartServer, block, body, message, span, turn
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC"
