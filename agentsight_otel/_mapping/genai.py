@@ -1,0 +1,170 @@
+"""Spans not written by the tracker: GenAI turns, tool actions and model-call usage.
+
+Each span is placed in a turn: the tracker's interaction it runs inside, or else the outermost
+GenAI span above it (an agent invocation, a workflow, a chain, or a lone model call), which
+then is a ``turn`` itself. Everything is found from the records at hand: no memory of earlier
+turns, so the mapping is the same in any process or bridge.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from agentsight_otel import _semconv as sc
+from agentsight_otel._ids import derived_span_id, hex_span_id
+from agentsight_otel._mapping.capture import capture_notice
+from agentsight_otel._mapping.identity import is_genai
+from agentsight_otel._mapping.messages import carries_messages
+from agentsight_otel._mapping.records import SpanRecord
+from agentsight_otel._mapping.tools import is_tool, tool_attributes
+from agentsight_otel._mapping.transcript import turn_span
+from agentsight_otel._mapping.usage import usage_attributes, usage_from_attributes
+from agentsight_otel._mapping.wire import OtelCache, WireSpan, otel_part, wire_span
+from agentsight_otel._redaction import Redactor
+
+_SPAN_HEX = re.compile(r"[0-9a-fA-F]{16}")
+_MAX_DEPTH = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where a span belongs: the turn's span id, and whether the tracker made that turn."""
+
+    turn: int
+    tracked: bool
+
+
+@dataclass(slots=True)
+class TurnParts:
+    """A GenAI turn being built: its root, and its spans that carry messages or call models."""
+
+    root: SpanRecord | None = None
+    with_messages: list[SpanRecord] = field(default_factory=list)
+    silent_scope: str | None = None
+
+
+@dataclass(slots=True)
+class ForeignMapping:
+    """Maps one conversation's foreign records; GenAI turn roots and notices are kept."""
+
+    conversation_id: str
+    by_id: dict[int, SpanRecord]
+    otel_cache: OtelCache
+    redactor: Redactor | None = None
+    turn_roots: list[SpanRecord] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+
+    def map(
+        self, records: Sequence[SpanRecord], foreign: Sequence[SpanRecord], wire: list[WireSpan]
+    ) -> None:
+        """Append the wire spans of ``foreign`` (records of ``records`` without a tracker kind)."""
+        shadowed = _usage_ancestors(records, self.by_id)
+        turns: dict[int, TurnParts] = {}
+        for record in foreign:
+            place = self._place(record)
+            otel = otel_part(record, self.otel_cache)
+            parts = (
+                turns.setdefault(place.turn, TurnParts()) if place and not place.tracked else None
+            )
+            if parts is not None and place is not None and place.turn == record.span_id:
+                parts.root = record
+            if place is not None and is_tool(record.attributes):
+                self._tool(record, place, otel, wire)
+            elif record.span_id not in shadowed:
+                self._usage(record, place, otel, wire, parts)
+            if parts is not None and carries_messages(record):
+                parts.with_messages.append(record)
+        for parts in turns.values():
+            if parts.root is not None:
+                self._turn(parts, wire)
+
+    def _turn(self, parts: TurnParts, wire: list[WireSpan]) -> None:
+        """The turn span of a GenAI invocation, with its new messages as events."""
+        assert parts.root is not None
+        self.turn_roots.append(parts.root)
+        otel = otel_part(parts.root, self.otel_cache)
+        wire.append(
+            turn_span(parts.root, parts.with_messages, self.conversation_id, otel, self.redactor)
+        )
+        if not parts.with_messages and parts.silent_scope is not None:
+            notice = capture_notice(parts.silent_scope)
+            if notice not in self.notices:
+                self.notices.append(notice)
+
+    def _tool(
+        self, record: SpanRecord, place: Place, otel: dict[str, Any], wire: list[WireSpan]
+    ) -> None:
+        """A tool span as an action of its turn, with its real start and end."""
+        turn_hex = hex_span_id(place.turn)
+        attributes = tool_attributes(record, self.conversation_id, turn_hex, self.redactor)
+        wire.append(
+            wire_span(
+                record, sc.KIND_TOOL, attributes[sc.TOOL_NAME], attributes, (), otel, place.turn
+            )
+        )
+
+    def _usage(
+        self,
+        record: SpanRecord,
+        place: Place | None,
+        otel: dict[str, Any],
+        wire: list[WireSpan],
+        parts: TurnParts | None,
+    ) -> None:
+        """A model call's usage as an ``llm`` record (under its own id unless it is the turn)."""
+        usage = usage_from_attributes(record.attributes)
+        if usage is None:
+            return
+        if parts is not None and not carries_messages(record):
+            parts.silent_scope = record.scope.name
+        attributes: dict[str, Any] = {
+            sc.CONVERSATION_ID: self.conversation_id,
+            sc.SPAN_KIND: sc.KIND_LLM,
+            sc.ENTITY_NAME: usage.model or record.name,
+            **usage_attributes(usage),
+        }
+        if place is not None:
+            attributes[sc.TURN_ID] = hex_span_id(place.turn)
+        name = usage.model or record.name
+        span = wire_span(record, sc.KIND_LLM, name, attributes, (), otel)
+        if place is not None and place.turn == record.span_id and not place.tracked:
+            # A lone model call is both the turn and its usage: the usage takes a derived id.
+            span["span_id"] = hex_span_id(derived_span_id(record.trace_id, record.span_id, 0))
+            span["parent_span_id"] = hex_span_id(record.span_id)
+        wire.append(span)
+
+    def _place(self, record: SpanRecord) -> Place | None:
+        """The turn a foreign span belongs to, or None (plain application telemetry)."""
+        outermost = record.span_id if is_genai(record.attributes) else None
+        parent = self.by_id.get(record.parent_span_id or 0)
+        for _ in range(_MAX_DEPTH):
+            if parent is None:
+                break
+            attributes = parent.attributes
+            if attributes.get(sc.SPAN_KIND) in sc.ROOT_KINDS:
+                return Place(parent.span_id, True)
+            turn = attributes.get(sc.TURN_ID)
+            # Any sender can set this attribute: only a real span id is read, so a malformed one
+            # cannot fail the mapping of everything delivered with it.
+            if isinstance(turn, str) and _SPAN_HEX.fullmatch(turn):
+                return Place(int(turn, 16), True)
+            if sc.SPAN_KIND not in attributes and is_genai(attributes):
+                outermost = parent.span_id
+            parent = self.by_id.get(parent.parent_span_id or 0)
+        return Place(outermost, False) if outermost is not None else None
+
+
+def _usage_ancestors(records: Sequence[SpanRecord], by_id: dict[int, SpanRecord]) -> set[int]:
+    """Spans with a usage-carrying descendant: only the innermost span of a call counts."""
+    shadowed: set[int] = set()
+    for record in records:
+        if sc.SPAN_KIND in record.attributes or usage_from_attributes(record.attributes) is None:
+            continue
+        parent = by_id.get(record.parent_span_id or 0)
+        while parent is not None and parent.span_id not in shadowed:
+            shadowed.add(parent.span_id)
+            parent = by_id.get(parent.parent_span_id or 0)
+    return shadowed

@@ -1,0 +1,59 @@
+"""Which conversation a span belongs to, and whether it is GenAI-shaped at all."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from agentsight_otel import _semconv as sc
+from agentsight_otel._mapping.records import Attributes, SpanRecord
+
+# First present wins: our own key, the GenAI convention's, OpenInference's and Langfuse's
+# `session.id`, then the session keys Langfuse and OpenLLMetry (Traceloop association
+# properties) write when they are configured without `session.id`.
+IDENTITY_KEYS = (
+    sc.CONVERSATION_ID,
+    sc.GEN_AI_CONVERSATION_ID,
+    sc.SESSION_ID,
+    sc.LANGFUSE_SESSION_ID,
+    sc.TRACELOOP_SESSION_ID,
+)
+# Any of these marks a span as written by GenAI instrumentation (OTel GenAI, OpenInference,
+# OpenLLMetry), so that it can start a turn.
+GENAI_MARKERS = (
+    sc.GEN_AI_OPERATION,
+    sc.OPENINFERENCE_KIND,
+    sc.TRACELOOP_KIND,
+    "gen_ai.provider.name",
+    sc.GEN_AI_SYSTEM,
+    "llm.system",
+    sc.INPUT_TOKENS,
+)
+
+
+def conversation_of(attributes: Attributes) -> str | None:
+    """The conversation id a span's attributes name, or None."""
+    for key in IDENTITY_KEYS:
+        value = attributes.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def trace_conversation(records: Iterable[SpanRecord]) -> str | None:
+    """The conversation a group of one trace's records names, by key precedence."""
+    found: dict[str, str] = {}
+    for record in records:
+        attributes = record.attributes
+        for key in IDENTITY_KEYS:
+            if key not in found:
+                value = attributes.get(key)
+                if isinstance(value, str) and value:
+                    found[key] = value
+        if sc.CONVERSATION_ID in found:
+            break
+    return next((found[key] for key in IDENTITY_KEYS if key in found), None)
+
+
+def is_genai(attributes: Attributes) -> bool:
+    """Whether a span was written by GenAI instrumentation."""
+    return any(key in attributes for key in GENAI_MARKERS)

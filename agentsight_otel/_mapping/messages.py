@@ -1,0 +1,245 @@
+"""Chat messages as GenAI instrumentation records them, read into one shape.
+
+Sources, first found wins per direction: ``gen_ai.input.messages`` / ``gen_ai.output.messages``
+(JSON text or structured), the ``gen_ai.client.inference.operation.details`` event, the older
+per-message events (``gen_ai.user.message``, ``gen_ai.choice``, ...), the 1.27 prompt/completion
+events, OpenInference's ``llm.input_messages.N.message.*`` and OpenLLMetry's
+``gen_ai.prompt.N.*`` / ``gen_ai.completion.N.*``. Only text is kept: tool calls, tool results
+and system instructions are plumbing, not transcript.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from agentsight_otel import _semconv as sc
+from agentsight_otel._mapping.records import Attributes, SpanRecord
+
+USER, ASSISTANT, TOOL = "user", "assistant", "tool"
+_INPUT_EVENTS = {
+    "gen_ai.system.message": "system",
+    "gen_ai.user.message": USER,
+    "gen_ai.assistant.message": ASSISTANT,
+    "gen_ai.tool.message": TOOL,
+}
+_OUTPUT_EVENTS = {"gen_ai.choice": ASSISTANT}
+_OI_INPUT, _OI_OUTPUT = "llm.input_messages.", "llm.output_messages."
+_LL_INPUT, _LL_OUTPUT = "gen_ai.prompt.", "gen_ai.completion."
+_FLAT_PROBES = (
+    f"{_OI_INPUT}0.message.role",
+    f"{_OI_OUTPUT}0.message.role",
+    f"{_LL_INPUT}0.role",
+    f"{_LL_OUTPUT}0.role",
+    f"{_LL_INPUT}0.content",
+    f"{_LL_OUTPUT}0.content",
+)
+_LEGACY_EVENTS = {"gen_ai.content.prompt": "gen_ai.prompt", "gen_ai.content.completion": None}
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One chat message: its role and its text parts joined ("" when it has none)."""
+
+    role: str
+    text: str
+
+
+def carries_messages(record: SpanRecord) -> bool:
+    """Whether a span carries message content in any known form (a cheap look, no parsing)."""
+    attributes = record.attributes
+    if sc.GEN_AI_INPUT_MESSAGES in attributes or sc.GEN_AI_OUTPUT_MESSAGES in attributes:
+        return True
+    if any(key in attributes for key in _FLAT_PROBES):
+        return True
+    return any(_is_message_event(event.name) for event in record.events)
+
+
+def input_messages(record: SpanRecord) -> list[Message] | None:
+    """The messages sent to the model (or agent), or None when the span records none."""
+    return _read(record, sc.GEN_AI_INPUT_MESSAGES, _INPUT_EVENTS, _OI_INPUT, _LL_INPUT, True)
+
+
+def output_messages(record: SpanRecord) -> list[Message] | None:
+    """The messages the model (or agent) answered, or None when the span records none."""
+    return _read(record, sc.GEN_AI_OUTPUT_MESSAGES, _OUTPUT_EVENTS, _OI_OUTPUT, _LL_OUTPUT, False)
+
+
+def _read(
+    record: SpanRecord,
+    key: str,
+    events: Mapping[str, str],
+    oi_prefix: str,
+    ll_prefix: str,
+    is_input: bool,
+) -> list[Message] | None:
+    """One direction's messages from the first source that has them."""
+    attributes = record.attributes
+    value = attributes.get(key)
+    if value is not None:
+        return _from_document(value)
+    for event in record.events:
+        if event.name == sc.OPERATION_DETAILS_EVENT and key in event.attributes:
+            return _from_document(event.attributes[key])
+    from_events = _from_events(record, events, is_input)
+    if from_events is not None:
+        return from_events
+    if f"{oi_prefix}0.message.role" in attributes:
+        return _flattened(attributes, oi_prefix, ".message.role", ".message.content")
+    if f"{ll_prefix}0.role" in attributes or f"{ll_prefix}0.content" in attributes:
+        return _flattened(attributes, ll_prefix, ".role", ".content")
+    return None
+
+
+def _is_message_event(name: str) -> bool:
+    """Whether an event carries messages."""
+    return (
+        name == sc.OPERATION_DETAILS_EVENT
+        or name in _INPUT_EVENTS
+        or name in _OUTPUT_EVENTS
+        or name in _LEGACY_EVENTS
+    )
+
+
+def _from_events(
+    record: SpanRecord, roles: Mapping[str, str], is_input: bool
+) -> list[Message] | None:
+    """Messages from per-message events, or from the 1.27 prompt/completion events."""
+    found: list[Message] | None = None
+    legacy = "gen_ai.prompt" if is_input else "gen_ai.completion"
+    for event in record.events:
+        role = roles.get(event.name)
+        if role is not None:
+            found = [] if found is None else found
+            found.append(_event_message(role, event.attributes))
+        elif event.name in _LEGACY_EVENTS and legacy in event.attributes:
+            return _from_document(event.attributes[legacy])
+    return found
+
+
+def _event_message(role: str, attributes: Attributes) -> Message:
+    """One per-message event: content inline, or inside its ``message`` body."""
+    content = attributes.get("content")
+    if content is None:
+        body = _loaded(attributes.get("message", attributes.get("gen_ai.event.content")))
+        if isinstance(body, Mapping):
+            content = body.get("content", body.get("message"))
+            if isinstance(content, Mapping):
+                content = content.get("content")
+    return Message(role, _text(content))
+
+
+def _flattened(
+    attributes: Attributes, prefix: str, role_key: str, content_key: str
+) -> list[Message]:
+    """OpenInference's and OpenLLMetry's one-attribute-per-field messages, in index order."""
+    messages: list[Message] = []
+    for index in range(10_000):
+        base = f"{prefix}{index}"
+        role = attributes.get(base + role_key)
+        content = attributes.get(base + content_key)
+        if role is None and content is None:
+            break
+        if content is None:
+            content = _oi_contents(attributes, f"{base}.message.contents.")
+        messages.append(Message(role if isinstance(role, str) else USER, _text(content)))
+    return messages
+
+
+def _oi_contents(attributes: Attributes, prefix: str) -> str:
+    """OpenInference multi-part content: its text parts joined."""
+    texts: list[str] = []
+    for index in range(1_000):
+        base = f"{prefix}{index}.message_content."
+        kind = attributes.get(base + "type")
+        if kind is None:
+            break
+        text = attributes.get(base + "text")
+        if kind == "text" and isinstance(text, str):
+            texts.append(text)
+    return "\n".join(texts)
+
+
+def _from_document(value: object) -> list[Message]:
+    """Messages from a JSON text or an already structured list."""
+    document = _loaded(value)
+    if isinstance(document, Mapping):
+        document = [document]
+    if not isinstance(document, (list, tuple)):
+        return []
+    return [_message(item) for item in document if isinstance(item, Mapping)]
+
+
+def _loaded(value: object) -> Any:
+    """Parsed JSON when the value is JSON text; the value otherwise."""
+    if isinstance(value, (str, bytes)):
+        try:
+            return orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return value
+    return value
+
+
+def _message(item: Mapping[str, Any]) -> Message:
+    """A message in the GenAI shape (``parts``) or the chat API's (``content``)."""
+    role = item.get("role")
+    role = role if isinstance(role, str) else USER
+    parts = item.get("parts")
+    if isinstance(parts, (list, tuple)):
+        texts = [_part_text(part) for part in parts if isinstance(part, Mapping)]
+        text = "\n".join(t for t in texts if t)
+        if not text and any(_is_tool_result(p) for p in parts if isinstance(p, Mapping)):
+            role = TOOL  # a tool result sent under the user's role (as some frameworks do)
+        return Message(role, text)
+    return Message(role, _text(item.get("content")))
+
+
+def _part_text(part: Mapping[str, Any]) -> str:
+    """A text part's text."""
+    if part.get("type", "text") != "text":
+        return ""
+    content = part.get("content", part.get("text"))
+    return content if isinstance(content, str) else ""
+
+
+def _is_tool_result(part: Mapping[str, Any]) -> bool:
+    return part.get("type") in ("tool_call_response", "tool_result")
+
+
+def _text(content: object) -> str:
+    """Text content: a string, or the text items of a content list."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, Sequence) and not isinstance(content, (bytes, bytearray)):
+        texts = []
+        for item in content:
+            if isinstance(item, str):
+                texts.append(item)
+            elif isinstance(item, Mapping) and item.get("type", "text") == "text":
+                text = item.get("text", item.get("content"))
+                if isinstance(text, str):
+                    texts.append(text)
+        return "\n".join(texts)
+    return ""
+
+
+def new_user_texts(messages: Sequence[Message]) -> list[str]:
+    """The end user's messages that start an exchange: those after the last non-user message."""
+    texts: list[str] = []
+    for message in reversed(messages):
+        if message.role in ("system", "developer"):
+            continue
+        if message.role != USER:
+            break
+        if message.text:
+            texts.append(message.text)
+    texts.reverse()
+    return texts
+
+
+def answer_text(messages: Sequence[Message]) -> str:
+    """The assistant's text in a model's (or agent's) output."""
+    return "\n".join(m.text for m in messages if m.role == ASSISTANT and m.text)
