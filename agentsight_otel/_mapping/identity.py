@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from agentsight_otel import _semconv as sc
-from agentsight_otel._mapping.records import Attributes, SpanRecord
+from agentsight_otel._mapping.records import Attributes
 
 # First present wins: our own key, the GenAI convention's, OpenInference's and Langfuse's
 # `session.id`, then the session keys Langfuse and OpenLLMetry (Traceloop association
@@ -39,19 +37,13 @@ def conversation_of(attributes: Attributes) -> str | None:
     return None
 
 
-def trace_conversation(records: Iterable[SpanRecord]) -> str | None:
-    """The conversation a group of one trace's records names, by key precedence."""
-    found: dict[str, str] = {}
-    for record in records:
-        attributes = record.attributes
-        for key in IDENTITY_KEYS:
-            if key not in found:
-                value = attributes.get(key)
-                if isinstance(value, str) and value:
-                    found[key] = value
-        if sc.CONVERSATION_ID in found:
-            break
-    return next((found[key] for key in IDENTITY_KEYS if key in found), None)
+def ranked_conversation(attributes: Attributes) -> tuple[int, str] | None:
+    """The conversation id a span names with its key's rank (0 is the strongest), or None."""
+    for rank, key in enumerate(IDENTITY_KEYS):
+        value = attributes.get(key)
+        if isinstance(value, str) and value:
+            return rank, value
+    return None
 
 
 def is_genai(attributes: Attributes) -> bool:
