@@ -21,6 +21,7 @@ from agentsight_otel._config import (
     ENV_API_KEY,
     ENV_ENDPOINT,
     ENV_LOG_LEVEL,
+    ENV_REDACT_PII,
     Settings,
     resolve_settings,
 )
@@ -39,6 +40,7 @@ environment (a flag wins over its variable):
   {ENV_HTTP_ADDRESS:<32}OTLP/HTTP listen address (default {DEFAULT_HTTP_ADDRESS})
   {ENV_GRPC_ADDRESS:<32}OTLP/gRPC listen address (default {DEFAULT_GRPC_ADDRESS})
   {ENV_LOG_LEVEL:<32}level of the agentsight_otel logger (default INFO)
+  {ENV_REDACT_PII:<32}1 redacts e-mails and card numbers in GenAI messages and tool texts
 
 Listen on 0.0.0.0:PORT (or :PORT) to accept other hosts and containers."""
 
@@ -68,6 +70,12 @@ def add_bridge_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"deadline to deliver what is held at shutdown (default {_DEFAULTS.drain_timeout:g})",
     )
     add("--log-level", metavar="LEVEL", help="DEBUG, INFO, WARNING or ERROR (default INFO)")
+    add(
+        "--redact-pii",
+        action="store_true",
+        default=None,
+        help="redact e-mail addresses and card numbers in messages and tool texts of GenAI spans",
+    )
 
 
 def _limit(parser: argparse.ArgumentParser, flag: str, what: str, name: str) -> None:
@@ -90,6 +98,9 @@ def config_from_args(args: argparse.Namespace) -> tuple[BridgeConfig, Settings]:
         drain_timeout=args.drain_timeout,
     )
     settings = resolve_settings(
-        api_key=args.api_key, endpoint=args.endpoint, log_level=args.log_level
+        api_key=args.api_key,
+        endpoint=args.endpoint,
+        log_level=args.log_level,
+        redact=args.redact_pii,
     )
     return config, settings

@@ -74,6 +74,7 @@ class DeliveryWorker:
         self._cond = threading.Condition()
         self._daemon = DaemonThread(self._run, "agentsight-delivery")
         self._backend = BackendCapabilities(client)
+        self._told: set[str] = set()  # advice given once per worker (message capture is off)
         reset_in_child(self, DeliveryWorker._forked)
 
     def use_spool(self, redelivery: Redelivery) -> None:
@@ -319,10 +320,14 @@ class DeliveryWorker:
 
     def _map(self, groups: list[TraceGroup]) -> list[Block]:
         """Build the blocks of some groups and report the builder's warnings."""
-        builder = PayloadBuilder(self._backend.environments)
+        builder = PayloadBuilder(self._backend.environments, self.client.settings.redact)
         blocks = builder.build(groups)
         for warning in builder.warnings:
             self._log.log(logging.WARNING, "environment", warning)
+        for notice in builder.notices:
+            if notice not in self._told and len(self._told) < 64:
+                self._told.add(notice)
+                logger.info(notice)
         return blocks
 
 
