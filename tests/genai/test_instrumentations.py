@@ -66,3 +66,42 @@ def test_an_instrumented_chat_reaches_agentsight_as_the_real_exchange(
     assert totals["calls"] == len(MESSAGES_PER_CALL)  # one record per model call, never two
     assert totals["input_tokens"] == INPUT_TOKENS_PER_MESSAGE * sum(MESSAGES_PER_CALL)
     assert totals["output_tokens"] == OUTPUT_TOKENS * len(MESSAGES_PER_CALL)
+
+
+@pytest.mark.slow
+def test_a_pydantic_ai_agent_reaches_agentsight_through_its_own_instrumentation(
+    server: LocalServer,
+) -> None:
+    cid = "genai-pydantic-ai"
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.genai.framework_driver", server.url, cid],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    printed = json.loads(result.stdout.strip().splitlines()[-1])
+    assert printed["requests"] == 3
+    messages = read_local(server.url, cid, "transcript/")["messages"]
+    assert [(m["sender"], m["content"]) for m in messages] == [
+        ("end_user", "Weather in Paris?"),
+        ("agent", "It is sunny in Paris."),
+        ("end_user", "Thanks!"),
+        ("agent", "You're welcome!"),
+    ]
+    turns = {m["turn_id"] for m in messages}
+    assert len(turns) == 2  # one turn per agent run
+    (action,) = read_local(server.url, cid, "actions/")["actions"]
+    (tool,) = printed["tools"]
+    assert action["name"] == "get_weather"
+    assert action["arguments"] == {"city": "Paris"}
+    assert action["duration_ms"] == ((tool["end"] - tool["start"] + 500) // 1000) / 1000
+    assert action["turn_id"] == messages[0]["turn_id"]
+    # Pydantic AI counts the system instructions as one more message of every request.
+    totals = read_local(server.url, cid, "usage/")["totals"]
+    assert totals["calls"] == 3
+    assert totals["input_tokens"] == INPUT_TOKENS_PER_MESSAGE * (2 + 4 + 6)
+    conversation = read_local(server.url, cid)
+    assert conversation["customer_id"] == "u-42"

@@ -10,8 +10,8 @@ from agentsight_otel._mapping.identity import ranked_conversation
 from agentsight_otel._mapping.records import EventRecord
 from agentsight_otel._redaction import Redactor
 from tests.genai.records import (
-    T0,
     MS,
+    T0,
     build,
     chat,
     of_kind,
