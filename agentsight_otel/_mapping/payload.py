@@ -89,7 +89,10 @@ class PayloadBuilder:
         for group in groups:
             merged.setdefault(group.conversation_id, []).extend(group.records)
         otel_cache: OtelCache = {}
-        return [self._block(cid, records, otel_cache) for cid, records in merged.items()]
+        blocks = [self._block(cid, records, otel_cache) for cid, records in merged.items()]
+        # Spans that only carry a conversation's id (an application's own HTTP span started
+        # inside one, say) map to nothing: no empty block is sent for them.
+        return [block for block in blocks if block.spans]
 
     def _block(
         self, conversation_id: str, records: list[SpanRecord], otel_cache: OtelCache

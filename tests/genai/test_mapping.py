@@ -480,3 +480,10 @@ def test_genai_traces_without_identity_are_dropped_and_the_way_out_is_said_once(
     told = [r for r in caplog.records if "without a conversation id" in r.getMessage()]
     assert len(told) == 1
     assert "agentsight_otel.conversation" in told[0].getMessage()
+
+
+def test_spans_that_only_carry_the_conversation_send_nothing() -> None:
+    from agentsight_otel._mapping.payload import PayloadBuilder, TraceGroup
+
+    http = span(1, None, name="POST /chat", attributes={sc.CONVERSATION_ID: "c1"})
+    assert PayloadBuilder().build([TraceGroup("c1", [http])]) == []
