@@ -21,7 +21,7 @@ from agentsight_otel._mapping.messages import carries_messages
 from agentsight_otel._mapping.records import SpanRecord
 from agentsight_otel._mapping.tools import is_tool, tool_attributes
 from agentsight_otel._mapping.transcript import turn_span
-from agentsight_otel._mapping.usage import usage_attributes, usage_from_attributes
+from agentsight_otel._mapping.usage import Usage, usage_attributes, usage_from_attributes
 from agentsight_otel._mapping.wire import OtelCache, WireSpan, otel_part, wire_span
 from agentsight_otel._redaction import Redactor
 
@@ -57,11 +57,10 @@ class ForeignMapping:
     turn_roots: list[SpanRecord] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
 
-    def map(
-        self, records: Sequence[SpanRecord], foreign: Sequence[SpanRecord], wire: list[WireSpan]
-    ) -> None:
-        """Append the wire spans of ``foreign`` (records of ``records`` without a tracker kind)."""
-        shadowed = _usage_ancestors(records, self.by_id)
+    def map(self, foreign: Sequence[SpanRecord], wire: list[WireSpan]) -> None:
+        """Append the wire spans of ``foreign``: the records without a tracker kind."""
+        usages = {r.span_id: u for r in foreign if (u := usage_from_attributes(r.attributes))}
+        shadowed = _usage_ancestors(usages, self.by_id)
         turns: dict[int, TurnParts] = {}
         for record in foreign:
             place = self._place(record)
@@ -71,11 +70,15 @@ class ForeignMapping:
             )
             if parts is not None and place is not None and place.turn == record.span_id:
                 parts.root = record
+            with_messages = parts is not None and carries_messages(record)
             if place is not None and is_tool(record.attributes):
                 self._tool(record, place, otel, wire)
-            elif record.span_id not in shadowed:
-                self._usage(record, place, otel, wire, parts)
-            if parts is not None and carries_messages(record):
+            elif record.span_id in usages and record.span_id not in shadowed:
+                usage = usages[record.span_id]
+                self._usage(record, usage, place, otel, wire)
+                if parts is not None and not with_messages:
+                    parts.silent_scope = record.scope.name
+            if parts is not None and with_messages:
                 parts.with_messages.append(record)
         for parts in turns.values():
             if parts.root is not None:
@@ -109,17 +112,12 @@ class ForeignMapping:
     def _usage(
         self,
         record: SpanRecord,
+        usage: Usage,
         place: Place | None,
         otel: dict[str, Any],
         wire: list[WireSpan],
-        parts: TurnParts | None,
     ) -> None:
         """A model call's usage as an ``llm`` record (under its own id unless it is the turn)."""
-        usage = usage_from_attributes(record.attributes)
-        if usage is None:
-            return
-        if parts is not None and not carries_messages(record):
-            parts.silent_scope = record.scope.name
         attributes: dict[str, Any] = {
             sc.CONVERSATION_ID: self.conversation_id,
             sc.SPAN_KIND: sc.KIND_LLM,
@@ -157,12 +155,11 @@ class ForeignMapping:
         return Place(outermost, False) if outermost is not None else None
 
 
-def _usage_ancestors(records: Sequence[SpanRecord], by_id: dict[int, SpanRecord]) -> set[int]:
+def _usage_ancestors(usages: dict[int, Usage], by_id: dict[int, SpanRecord]) -> set[int]:
     """Spans with a usage-carrying descendant: only the innermost span of a call counts."""
     shadowed: set[int] = set()
-    for record in records:
-        if sc.SPAN_KIND in record.attributes or usage_from_attributes(record.attributes) is None:
-            continue
+    for span_id in usages:
+        record = by_id[span_id]
         parent = by_id.get(record.parent_span_id or 0)
         while parent is not None and parent.span_id not in shadowed:
             shadowed.add(parent.span_id)

@@ -10,9 +10,9 @@ and system instructions are plumbing, not transcript.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 import orjson
 
@@ -48,6 +48,34 @@ class Message:
     text: str
 
 
+class _Lazy(Sequence[Message]):
+    """Messages converted only when read: a turn reads the end of a resent history, not all."""
+
+    __slots__ = ("_convert", "_items")
+
+    def __init__(self, items: Sequence[Any], convert: Callable[[Any], Message]) -> None:
+        self._items = items
+        self._convert = convert
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @overload
+    def __getitem__(self, index: int) -> Message: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Message]: ...
+    def __getitem__(self, index: int | slice) -> Message | Sequence[Message]:
+        if isinstance(index, slice):
+            return [self._convert(item) for item in self._items[index]]
+        return self._convert(self._items[index])
+
+    def __iter__(self) -> Iterator[Message]:
+        return (self._convert(item) for item in self._items)
+
+    def __reversed__(self) -> Iterator[Message]:
+        return (self._convert(item) for item in reversed(self._items))
+
+
 def carries_messages(record: SpanRecord) -> bool:
     """Whether a span carries message content in any known form (a cheap look, no parsing)."""
     attributes = record.attributes
@@ -58,12 +86,12 @@ def carries_messages(record: SpanRecord) -> bool:
     return any(_is_message_event(event.name) for event in record.events)
 
 
-def input_messages(record: SpanRecord) -> list[Message] | None:
+def input_messages(record: SpanRecord) -> Sequence[Message] | None:
     """The messages sent to the model (or agent), or None when the span records none."""
     return _read(record, sc.GEN_AI_INPUT_MESSAGES, _INPUT_EVENTS, _OI_INPUT, _LL_INPUT, True)
 
 
-def output_messages(record: SpanRecord) -> list[Message] | None:
+def output_messages(record: SpanRecord) -> Sequence[Message] | None:
     """The messages the model (or agent) answered, or None when the span records none."""
     return _read(record, sc.GEN_AI_OUTPUT_MESSAGES, _OUTPUT_EVENTS, _OI_OUTPUT, _LL_OUTPUT, False)
 
@@ -75,7 +103,7 @@ def _read(
     oi_prefix: str,
     ll_prefix: str,
     is_input: bool,
-) -> list[Message] | None:
+) -> Sequence[Message] | None:
     """One direction's messages from the first source that has them."""
     attributes = record.attributes
     value = attributes.get(key)
@@ -106,7 +134,7 @@ def _is_message_event(name: str) -> bool:
 
 def _from_events(
     record: SpanRecord, roles: Mapping[str, str], is_input: bool
-) -> list[Message] | None:
+) -> Sequence[Message] | None:
     """Messages from per-message events, or from the 1.27 prompt/completion events."""
     found: list[Message] | None = None
     legacy = "gen_ai.prompt" if is_input else "gen_ai.completion"
@@ -134,19 +162,23 @@ def _event_message(role: str, attributes: Attributes) -> Message:
 
 def _flattened(
     attributes: Attributes, prefix: str, role_key: str, content_key: str
-) -> list[Message]:
+) -> Sequence[Message]:
     """OpenInference's and OpenLLMetry's one-attribute-per-field messages, in index order."""
-    messages: list[Message] = []
-    for index in range(10_000):
+    count = 0
+    while (
+        f"{prefix}{count}{role_key}" in attributes or f"{prefix}{count}{content_key}" in attributes
+    ):
+        count += 1
+
+    def convert(index: int) -> Message:
         base = f"{prefix}{index}"
         role = attributes.get(base + role_key)
         content = attributes.get(base + content_key)
-        if role is None and content is None:
-            break
         if content is None:
             content = _oi_contents(attributes, f"{base}.message.contents.")
-        messages.append(Message(role if isinstance(role, str) else USER, _text(content)))
-    return messages
+        return Message(role if isinstance(role, str) else USER, _text(content))
+
+    return _Lazy(range(count), convert)
 
 
 def _oi_contents(attributes: Attributes, prefix: str) -> str:
@@ -163,14 +195,14 @@ def _oi_contents(attributes: Attributes, prefix: str) -> str:
     return "\n".join(texts)
 
 
-def _from_document(value: object) -> list[Message]:
+def _from_document(value: object) -> Sequence[Message]:
     """Messages from a JSON text or an already structured list."""
     document = _loaded(value)
     if isinstance(document, Mapping):
         document = [document]
     if not isinstance(document, (list, tuple)):
         return []
-    return [_message(item) for item in document if isinstance(item, Mapping)]
+    return _Lazy(document, _message)
 
 
 def _loaded(value: object) -> Any:
@@ -183,8 +215,10 @@ def _loaded(value: object) -> Any:
     return value
 
 
-def _message(item: Mapping[str, Any]) -> Message:
+def _message(item: object) -> Message:
     """A message in the GenAI shape (``parts``) or the chat API's (``content``)."""
+    if not isinstance(item, Mapping):
+        return Message("", "")  # not a message: ends a run of user messages, says nothing
     role = item.get("role")
     role = role if isinstance(role, str) else USER
     parts = item.get("parts")

@@ -113,7 +113,7 @@ class PayloadBuilder:
         if foreign:
             by_id = {r.span_id: r for r in records}
             mapping = ForeignMapping(conversation_id, by_id, otel_cache, self.redactor)
-            mapping.map(records, foreign, wire)
+            mapping.map(foreign, wire)
             roots.extend(mapping.turn_roots)
             self.notices.extend(n for n in mapping.notices if n not in self.notices)
         wire.sort(key=wire_order)

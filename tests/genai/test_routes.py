@@ -69,8 +69,10 @@ def tool(tracer: object, arguments: str) -> None:
         pass
 
 
-def run_app(provider: TracerProvider, tracker: ConversationTracker) -> None:
-    """Two GenAI turns under conversation(), then a mixed tracked interaction."""
+def run_app(
+    provider: TracerProvider, tracker: ConversationTracker, flush: Callable[[], None]
+) -> None:
+    """Two GenAI turns under conversation(), then a mixed tracked interaction; flush after each."""
     tracer = provider.get_tracer("app")
     with conversation("genai-routes", customer_id="u-1", source="web"):
         invoke = {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "mailer"}
@@ -79,16 +81,19 @@ def run_app(provider: TracerProvider, tracker: ConversationTracker) -> None:
             tool(tracer, '{"to": "ann@example.com"}')
             sent = messages(("user", "Mail ann@example.com"))
             chat(tracer, sent, messages(("assistant", "Done.")), 30)
+        flush()
         history = messages(
             ("user", "Mail ann@example.com"), ("assistant", "Done."), ("user", "Thanks")
         )
         chat(tracer, history, messages(("assistant", "Anytime.")), 50)
+        flush()
     tracker.get_or_create_conversation("mixed-routes")
     tracker.track_human_message("Where is my order?")
     chat(tracer, messages(("user", "Where is my order?")), messages(("assistant", "Shipped.")), 10)
     tool(tracer, '{"to": "bob@example.com"}')
     tracker.track_agent_message("Shipped.")
     tracker.send_tracked_data()
+    flush()
 
 
 @pytest.mark.parametrize("route", sorted(ROUTES))
@@ -112,10 +117,13 @@ def test_genai_traces_map_byte_for_byte_by_both_routes(route: str) -> None:
         endpoint=ENDPOINT,
         transport=ScriptedTransport(),
     )
-    try:
-        run_app(provider, tracker)
+
+    def flush() -> None:
         assert in_process.force_flush(10_000)
         assert bridge.flush(10)
+
+    try:
+        run_app(provider, tracker, flush)
     finally:
         provider.shutdown()
         bridge.stop(5.0)
