@@ -56,14 +56,16 @@ class ForeignMapping:
     redactor: Redactor | None = None
     turn_roots: list[SpanRecord] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
+    _can_start: dict[int, bool] = field(default_factory=dict)
 
     def map(self, foreign: Sequence[SpanRecord], wire: list[WireSpan]) -> None:
         """Append the wire spans of ``foreign``: the records without a tracker kind."""
         usages = {r.span_id: u for r in foreign if (u := usage_from_attributes(r.attributes))}
         shadowed = _usage_ancestors(usages, self.by_id)
         turns: dict[int, TurnParts] = {}
+        memo: dict[int, Place | None] = {}
         for record in foreign:
-            place = self._place(record)
+            place = self._place(record, memo)
             otel = otel_part(record, self.otel_cache)
             parts = (
                 turns.setdefault(place.turn, TurnParts()) if place and not place.tracked else None
@@ -134,25 +136,44 @@ class ForeignMapping:
             span["parent_span_id"] = hex_span_id(record.span_id)
         wire.append(span)
 
-    def _place(self, record: SpanRecord) -> Place | None:
+    def _starts(self, record: SpanRecord) -> bool:
+        """GenAI spans start turns, except tool executions (they are actions of one)."""
+        starts = self._can_start.get(record.span_id)
+        if starts is None:
+            attributes = record.attributes
+            starts = self._can_start[record.span_id] = is_genai(attributes) and not is_tool(
+                attributes
+            )
+        return starts
+
+    def _place(self, record: SpanRecord, memo: dict[int, Place | None]) -> Place | None:
         """The turn a foreign span belongs to, or None (plain application telemetry)."""
-        outermost = record.span_id if is_genai(record.attributes) else None
+        outermost = record.span_id if self._starts(record) else None
         parent = self.by_id.get(record.parent_span_id or 0)
+        place: Place | None = None
         for _ in range(_MAX_DEPTH):
             if parent is None:
                 break
+            if parent.span_id in memo:  # placed already: its answer is ours, if it has one
+                place = memo[parent.span_id]
+                break
             attributes = parent.attributes
             if attributes.get(sc.SPAN_KIND) in sc.ROOT_KINDS:
-                return Place(parent.span_id, True)
+                place = Place(parent.span_id, True)
+                break
             turn = attributes.get(sc.TURN_ID)
             # Any sender can set this attribute: only a real span id is read, so a malformed one
             # cannot fail the mapping of everything delivered with it.
             if isinstance(turn, str) and _SPAN_HEX.fullmatch(turn):
-                return Place(int(turn, 16), True)
-            if sc.SPAN_KIND not in attributes and is_genai(attributes):
+                place = Place(int(turn, 16), True)
+                break
+            if sc.SPAN_KIND not in attributes and self._starts(parent):
                 outermost = parent.span_id
             parent = self.by_id.get(parent.parent_span_id or 0)
-        return Place(outermost, False) if outermost is not None else None
+        if place is None and outermost is not None:
+            place = Place(outermost, False)
+        memo[record.span_id] = place
+        return place
 
 
 def _usage_ancestors(usages: dict[int, Usage], by_id: dict[int, SpanRecord]) -> set[int]:

@@ -46,6 +46,9 @@ def ranked_conversation(attributes: Attributes) -> tuple[int, str] | None:
     return None
 
 
+_MARKERS = frozenset(GENAI_MARKERS)
+
+
 def is_genai(attributes: Attributes) -> bool:
     """Whether a span was written by GenAI instrumentation."""
-    return any(key in attributes for key in GENAI_MARKERS)
+    return not _MARKERS.isdisjoint(attributes)

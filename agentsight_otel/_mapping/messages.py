@@ -37,6 +37,7 @@ _FLAT_PROBES = (
     f"{_LL_INPUT}0.content",
     f"{_LL_OUTPUT}0.content",
 )
+_TOOL_RESULTS = ("tool_call_response", "tool_result")
 _LEGACY_EVENTS = {"gen_ai.content.prompt": "gen_ai.prompt", "gen_ai.content.completion": None}
 
 
@@ -222,25 +223,23 @@ def _message(item: object) -> Message:
     role = item.get("role")
     role = role if isinstance(role, str) else USER
     parts = item.get("parts")
-    if isinstance(parts, (list, tuple)):
-        texts = [_part_text(part) for part in parts if isinstance(part, Mapping)]
-        text = "\n".join(t for t in texts if t)
-        if not text and any(_is_tool_result(p) for p in parts if isinstance(p, Mapping)):
-            role = TOOL  # a tool result sent under the user's role (as some frameworks do)
-        return Message(role, text)
-    return Message(role, _text(item.get("content")))
-
-
-def _part_text(part: Mapping[str, Any]) -> str:
-    """A text part's text."""
-    if part.get("type", "text") != "text":
-        return ""
-    content = part.get("content", part.get("text"))
-    return content if isinstance(content, str) else ""
-
-
-def _is_tool_result(part: Mapping[str, Any]) -> bool:
-    return part.get("type") in ("tool_call_response", "tool_result")
+    if not isinstance(parts, (list, tuple)):
+        return Message(role, _text(item.get("content")))
+    texts: list[str] = []
+    tool_result = False
+    for part in parts:
+        if not isinstance(part, Mapping):
+            continue
+        kind = part.get("type", "text")
+        if kind == "text":
+            content = part.get("content", part.get("text"))
+            if isinstance(content, str) and content:
+                texts.append(content)
+        elif kind in _TOOL_RESULTS:
+            tool_result = True
+    if not texts and tool_result:
+        role = TOOL  # a tool result sent under the user's role (as some frameworks do)
+    return Message(role, texts[0] if len(texts) == 1 else "\n".join(texts))
 
 
 def _text(content: object) -> str:
