@@ -153,7 +153,7 @@ def _event_message(role: str, attributes: Attributes) -> Message:
     """One per-message event: content inline, or inside its ``message`` body."""
     content = attributes.get("content")
     if content is None:
-        body = _loaded(attributes.get("message", attributes.get("gen_ai.event.content")))
+        body = loaded(attributes.get("message", attributes.get("gen_ai.event.content")))
         if isinstance(body, Mapping):
             content = body.get("content", body.get("message"))
             if isinstance(content, Mapping):
@@ -198,7 +198,7 @@ def _oi_contents(attributes: Attributes, prefix: str) -> str:
 
 def _from_document(value: object) -> Sequence[Message]:
     """Messages from a JSON text or an already structured list."""
-    document = _loaded(value)
+    document = loaded(value)
     if isinstance(document, Mapping):
         document = [document]
     if not isinstance(document, (list, tuple)):
@@ -206,7 +206,7 @@ def _from_document(value: object) -> Sequence[Message]:
     return _Lazy(document, _message)
 
 
-def _loaded(value: object) -> Any:
+def loaded(value: object) -> Any:
     """Parsed JSON when the value is JSON text; the value otherwise."""
     if isinstance(value, (str, bytes)):
         try:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from agentsight_otel import _semconv as sc
+from agentsight_otel._mapping.messages import loaded
 from agentsight_otel._mapping.records import Attributes, SpanRecord
 from agentsight_otel._redaction import Redactor
 from agentsight_otel._sanitize import MAX_FIELD, encode_value, to_text, truncate
@@ -41,7 +40,7 @@ def tool_attributes(
     }
     arguments = _first(attributes, _ARGUMENTS)
     if arguments is not None:
-        value = _parsed(arguments)
+        value = loaded(arguments)
         result[sc.TOOL_ARGUMENTS] = encode_value(redactor.value(value) if redactor else value)
     response = _first(attributes, _RESULT)
     if response is not None:
@@ -59,16 +58,6 @@ def _first(attributes: Attributes, keys: tuple[str, ...]) -> Any:
         if value is not None:
             return value
     return None
-
-
-def _parsed(value: object) -> object:
-    """Arguments as a document when they are JSON text (as the conventions write them)."""
-    if isinstance(value, str):
-        try:
-            return orjson.loads(value)
-        except orjson.JSONDecodeError:
-            return value
-    return value
 
 
 def _error_text(record: SpanRecord) -> str:

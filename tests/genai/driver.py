@@ -24,14 +24,9 @@ if NAME == "otel":
 
 import openai  # noqa: E402
 from opentelemetry import trace  # noqa: E402
-from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import (  # noqa: E402
-    InMemorySpanExporter,
-)
 
 import agentsight_otel  # noqa: E402
-from agentsight_otel.testing import TEST_API_KEY  # noqa: E402
+from tests.genai.apps import global_provider, tool_timings  # noqa: E402
 from tests.support.model_server import ModelServer, Reply, ToolCall  # noqa: E402
 
 SYSTEM = "You are a weather assistant. Be brief."
@@ -69,9 +64,7 @@ def instrument(name: str) -> tuple[Wrap, Wrap, Wrap]:
 
         OpenAIInstrumentor().instrument()
         oi = OITracer(tracer, config=TraceConfig())
-        agent = functools_partial(
-            oi.start_as_current_span, "weather", openinference_span_kind="agent"
-        )
+        agent = _starter(oi.start_as_current_span, "weather", openinference_span_kind="agent")
         return using_session, agent, _oi_tool(oi)
     from opentelemetry.instrumentation.openai import OpenAIInstrumentor
 
@@ -84,7 +77,7 @@ def instrument(name: str) -> tuple[Wrap, Wrap, Wrap]:
     )
 
 
-def functools_partial(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Wrap:
+def _starter(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Wrap:
     """A wrapper taking no arguments."""
     return lambda: function(*args, **kwargs)
 
@@ -160,12 +153,7 @@ def chat(client: openai.OpenAI, history: list[dict[str, Any]], stream: bool) -> 
 
 def main() -> None:
     url, cid = sys.argv[2], sys.argv[3]
-    capture = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(capture))
-    exporter = agentsight_otel.AgentSightSpanExporter(api_key=TEST_API_KEY, endpoint=url)
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    trace.set_tracer_provider(provider)
+    provider, capture = global_provider(url)
     in_conversation, turn, tool = instrument(NAME)
     with ModelServer() as server:
         server.script(*REPLIES)
@@ -186,20 +174,8 @@ def main() -> None:
                         )
                         history.append(chat(client, history, stream=False))
     provider.shutdown()
-    spans = capture.get_finished_spans()
-    kinds = {"gen_ai.operation.name": "execute_tool", "openinference.span.kind": "TOOL"}
-    kinds["traceloop.span.kind"] = "tool"
-    tools = [s for s in spans if any((s.attributes or {}).get(k) == v for k, v in kinds.items())]
-    print(
-        json.dumps(
-            {
-                "tools": [
-                    {"name": s.name, "start": s.start_time, "end": s.end_time} for s in tools
-                ],
-                "requests": len(server.requests),
-            }
-        )
-    )
+    printed = {"tools": tool_timings(capture.get_finished_spans())}
+    print(json.dumps({**printed, "requests": len(server.requests)}))
 
 
 if __name__ == "__main__":

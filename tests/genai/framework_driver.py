@@ -10,17 +10,13 @@ from __future__ import annotations
 import json
 import sys
 
-from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pydantic_ai import Agent
 from pydantic_ai.models.instrumented import InstrumentationSettings
 from pydantic_ai.models.openai import OpenAIChatModel
 from pydantic_ai.providers.openai import OpenAIProvider
 
 import agentsight_otel
-from agentsight_otel.testing import TEST_API_KEY
+from tests.genai.apps import global_provider, tool_timings
 from tests.support.model_server import ModelServer, Reply, ToolCall
 
 REPLIES = (
@@ -32,12 +28,7 @@ REPLIES = (
 
 def main() -> None:
     url, cid = sys.argv[1], sys.argv[2]
-    capture = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(capture))
-    exporter = agentsight_otel.AgentSightSpanExporter(api_key=TEST_API_KEY, endpoint=url)
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    trace.set_tracer_provider(provider)
+    provider, capture = global_provider(url)
     Agent.instrument_all(InstrumentationSettings(tracer_provider=provider))
     with ModelServer() as server:
         server.script(*REPLIES)
@@ -54,12 +45,8 @@ def main() -> None:
             first = agent.run_sync("Weather in Paris?")
             agent.run_sync("Thanks!", message_history=first.all_messages())
     provider.shutdown()
-    tools = [
-        {"start": s.start_time, "end": s.end_time}
-        for s in capture.get_finished_spans()
-        if (s.attributes or {}).get("gen_ai.operation.name") == "execute_tool"
-    ]
-    print(json.dumps({"tools": tools, "requests": len(server.requests)}))
+    printed = {"tools": tool_timings(capture.get_finished_spans())}
+    print(json.dumps({**printed, "requests": len(server.requests)}))
 
 
 if __name__ == "__main__":

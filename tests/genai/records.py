@@ -53,6 +53,12 @@ def span(
     )
 
 
+def agent(span_id: int, *, end_ms: int, **extra: Any) -> SpanRecord:
+    """An agent invocation root (``invoke_agent``) as frameworks record it."""
+    attributes = {"gen_ai.operation.name": "invoke_agent"}
+    return span(span_id, None, name="invoke_agent", attributes=attributes, end_ms=end_ms, **extra)
+
+
 def text(role: str, content: str) -> dict[str, Any]:
     """A GenAI-convention message with one text part."""
     return {"role": role, "parts": [{"type": "text", "content": content}]}

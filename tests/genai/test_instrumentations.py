@@ -12,6 +12,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,10 +33,10 @@ EXCHANGE = [
 MESSAGES_PER_CALL = [2, 4, 6, 8]
 
 
-def run_app(name: str, url: str, cid: str) -> dict[str, object]:
-    """Run the instrumented app in its own process; what it printed."""
+def run_app(module: str, *args: str) -> dict[str, Any]:
+    """Run an instrumented app in its own process; what it printed."""
     result = subprocess.run(
-        [sys.executable, "-m", "tests.genai.driver", name, url, cid],
+        [sys.executable, "-m", module, *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -52,12 +53,12 @@ def test_an_instrumented_chat_reaches_agentsight_as_the_real_exchange(
     name: str, server: LocalServer
 ) -> None:
     cid = f"genai-{name}"
-    printed = run_app(name, server.url, cid)
+    printed = run_app("tests.genai.driver", name, server.url, cid)
     assert printed["requests"] == 4
     messages = read_local(server.url, cid, "transcript/")["messages"]
     assert [(m["sender"], m["content"]) for m in messages] == EXCHANGE
     (action,) = read_local(server.url, cid, "actions/")["actions"]
-    (tool,) = printed["tools"]  # type: ignore[misc]
+    (tool,) = printed["tools"]
     assert action["name"] == "get_weather"
     assert action["duration_ms"] == ((tool["end"] - tool["start"] + 500) // 1000) / 1000
     assert action["arguments"] == {"city": "Paris"}
@@ -73,16 +74,7 @@ def test_a_pydantic_ai_agent_reaches_agentsight_through_its_own_instrumentation(
     server: LocalServer,
 ) -> None:
     cid = "genai-pydantic-ai"
-    result = subprocess.run(
-        [sys.executable, "-m", "tests.genai.framework_driver", server.url, cid],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    printed = json.loads(result.stdout.strip().splitlines()[-1])
+    printed = run_app("tests.genai.framework_driver", server.url, cid)
     assert printed["requests"] == 3
     messages = read_local(server.url, cid, "transcript/")["messages"]
     assert [(m["sender"], m["content"]) for m in messages] == [

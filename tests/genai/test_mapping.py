@@ -12,6 +12,7 @@ from agentsight_otel._redaction import Redactor
 from tests.genai.records import (
     MS,
     T0,
+    agent,
     build,
     chat,
     of_kind,
@@ -303,13 +304,7 @@ def test_tool_plumbing_and_instructions_are_not_messages() -> None:
         "parts": [{"type": "tool_call_response", "id": "c", "result": "42"}],
     }
     records = [
-        span(
-            1,
-            None,
-            name="invoke_agent",
-            attributes={"gen_ai.operation.name": "invoke_agent"},
-            end_ms=50,
-        ),
+        agent(1, end_ms=50),
         chat(
             3,
             1,
@@ -397,13 +392,7 @@ def test_without_content_capture_turns_and_usage_remain_and_the_setting_is_named
 
 def test_redaction_applies_to_genai_messages_and_tool_texts() -> None:
     records = [
-        span(
-            1,
-            None,
-            name="invoke_agent",
-            attributes={"gen_ai.operation.name": "invoke_agent"},
-            end_ms=50,
-        ),
+        agent(1, end_ms=50),
         chat(
             2,
             1,
