@@ -11,8 +11,7 @@ and system instructions are plumbing, not transcript.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, overload
+from typing import Any, NamedTuple, overload
 
 import orjson
 
@@ -41,8 +40,7 @@ _TOOL_RESULTS = ("tool_call_response", "tool_result")
 _LEGACY_EVENTS = {"gen_ai.content.prompt": "gen_ai.prompt", "gen_ai.content.completion": None}
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
+class Message(NamedTuple):
     """One chat message: its role and its text parts joined ("" when it has none)."""
 
     role: str
@@ -216,24 +214,29 @@ def loaded(value: object) -> Any:
     return value
 
 
-def _message(item: object) -> Message:
+def _is_mapping(value: object) -> bool:
+    """A mapping; parsed JSON gives dicts, so they skip the (slower) ABC check."""
+    return type(value) is dict or isinstance(value, Mapping)
+
+
+def _message(item: Any) -> Message:
     """A message in the GenAI shape (``parts``) or the chat API's (``content``)."""
-    if not isinstance(item, Mapping):
+    if not _is_mapping(item):
         return Message("", "")  # not a message: ends a run of user messages, says nothing
     role = item.get("role")
-    role = role if isinstance(role, str) else USER
+    role = role if type(role) is str else USER
     parts = item.get("parts")
-    if not isinstance(parts, (list, tuple)):
+    if type(parts) is not list and type(parts) is not tuple:
         return Message(role, _text(item.get("content")))
     texts: list[str] = []
     tool_result = False
     for part in parts:
-        if not isinstance(part, Mapping):
+        if not _is_mapping(part):
             continue
         kind = part.get("type", "text")
         if kind == "text":
             content = part.get("content", part.get("text"))
-            if isinstance(content, str) and content:
+            if type(content) is str and content:
                 texts.append(content)
         elif kind in _TOOL_RESULTS:
             tool_result = True
