@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from agentsight_otel import _semconv as sc
 from agentsight_otel._ids import derived_span_id, hex_span_id
@@ -29,8 +29,7 @@ _SPAN_HEX = re.compile(r"[0-9a-fA-F]{16}")
 _MAX_DEPTH = 64
 
 
-@dataclass(frozen=True, slots=True)
-class Place:
+class Place(NamedTuple):
     """Where a span belongs: the turn's span id, and whether the tracker made that turn."""
 
     turn: int
