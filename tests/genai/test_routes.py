@@ -146,3 +146,20 @@ def test_genai_traces_map_byte_for_byte_by_both_routes(route: str) -> None:
     }
     assert sorted(kinds["genai-routes"]) == ["llm", "llm", "llm", "tool", "turn", "turn"]
     assert sorted(kinds["mixed-routes"]) == ["llm", "tool", "turn"]
+
+
+def test_the_bridge_redacts_when_told_by_flag_or_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import argparse
+
+    from agentsight_otel._bridge.options import add_bridge_arguments, config_from_args
+
+    parser = argparse.ArgumentParser()
+    add_bridge_arguments(parser)
+    monkeypatch.delenv("AGENTSIGHT_REDACT_PII", raising=False)
+    assert config_from_args(parser.parse_args([]))[1].redact is None
+    assert config_from_args(parser.parse_args(["--redact-pii"]))[1].redact is not None
+    monkeypatch.setenv("AGENTSIGHT_REDACT_PII", "1")
+    assert config_from_args(parser.parse_args([]))[1].redact is not None
+    assert "AGENTSIGHT_REDACT_PII" in parser.format_help()
