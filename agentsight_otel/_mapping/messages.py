@@ -11,7 +11,7 @@ and system instructions are plumbing, not transcript.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, NamedTuple, overload
+from typing import Any, overload
 
 import orjson
 
@@ -37,14 +37,13 @@ _FLAT_PROBES = (
     f"{_LL_OUTPUT}0.content",
 )
 _TOOL_RESULTS = ("tool_call_response", "tool_result")
+_CARRIERS = frozenset((sc.GEN_AI_INPUT_MESSAGES, sc.GEN_AI_OUTPUT_MESSAGES, *_FLAT_PROBES))
 _LEGACY_EVENTS = {"gen_ai.content.prompt": "gen_ai.prompt", "gen_ai.content.completion": None}
 
 
-class Message(NamedTuple):
-    """One chat message: its role and its text parts joined ("" when it has none)."""
-
-    role: str
-    text: str
+# One chat message: (role, its text parts joined, "" when it has none). A plain tuple: one is
+# built per message read, on the export path.
+Message = tuple[str, str]
 
 
 class _Lazy(Sequence[Message]):
@@ -77,10 +76,7 @@ class _Lazy(Sequence[Message]):
 
 def carries_messages(record: SpanRecord) -> bool:
     """Whether a span carries message content in any known form (a cheap look, no parsing)."""
-    attributes = record.attributes
-    if sc.GEN_AI_INPUT_MESSAGES in attributes or sc.GEN_AI_OUTPUT_MESSAGES in attributes:
-        return True
-    if any(key in attributes for key in _FLAT_PROBES):
+    if not _CARRIERS.isdisjoint(record.attributes):
         return True
     return any(_is_message_event(event.name) for event in record.events)
 
@@ -156,7 +152,7 @@ def _event_message(role: str, attributes: Attributes) -> Message:
             content = body.get("content", body.get("message"))
             if isinstance(content, Mapping):
                 content = content.get("content")
-    return Message(role, _text(content))
+    return role, _text(content)
 
 
 def _flattened(
@@ -175,7 +171,7 @@ def _flattened(
         content = attributes.get(base + content_key)
         if content is None:
             content = _oi_contents(attributes, f"{base}.message.contents.")
-        return Message(role if isinstance(role, str) else USER, _text(content))
+        return (role if isinstance(role, str) else USER), _text(content)
 
     return _Lazy(range(count), convert)
 
@@ -222,12 +218,12 @@ def _is_mapping(value: object) -> bool:
 def _message(item: Any) -> Message:
     """A message in the GenAI shape (``parts``) or the chat API's (``content``)."""
     if not _is_mapping(item):
-        return Message("", "")  # not a message: ends a run of user messages, says nothing
+        return ("", "")  # not a message: ends a run of user messages, says nothing
     role = item.get("role")
     role = role if type(role) is str else USER
     parts = item.get("parts")
     if type(parts) is not list and type(parts) is not tuple:
-        return Message(role, _text(item.get("content")))
+        return role, _text(item.get("content"))
     texts: list[str] = []
     tool_result = False
     for part in parts:
@@ -242,7 +238,7 @@ def _message(item: Any) -> Message:
             tool_result = True
     if not texts and tool_result:
         role = TOOL  # a tool result sent under the user's role (as some frameworks do)
-    return Message(role, texts[0] if len(texts) == 1 else "\n".join(texts))
+    return role, texts[0] if len(texts) == 1 else "\n".join(texts)
 
 
 def _text(content: object) -> str:
@@ -265,17 +261,17 @@ def _text(content: object) -> str:
 def new_user_texts(messages: Sequence[Message]) -> list[str]:
     """The end user's messages that start an exchange: those after the last non-user message."""
     texts: list[str] = []
-    for message in reversed(messages):
-        if message.role in ("system", "developer"):
+    for role, text in reversed(messages):
+        if role in ("system", "developer"):
             continue
-        if message.role != USER:
+        if role != USER:
             break
-        if message.text:
-            texts.append(message.text)
+        if text:
+            texts.append(text)
     texts.reverse()
     return texts
 
 
 def answer_text(messages: Sequence[Message]) -> str:
     """The assistant's text in a model's (or agent's) output."""
-    return "\n".join(m.text for m in messages if m.role == ASSISTANT and m.text)
+    return "\n".join(text for role, text in messages if role == ASSISTANT and text)
