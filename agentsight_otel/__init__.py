@@ -5,6 +5,7 @@ no logging handlers; the ready ``conversation_tracker`` configures itself on fir
 """
 
 from agentsight_otel._actions import traced_action
+from agentsight_otel._current import Conversation, conversation
 from agentsight_otel._export.exporter import AgentSightSpanExporter
 from agentsight_otel._tracker import ConversationTracker
 from agentsight_otel._tracker.lifecycle import install_sigterm_handler
@@ -14,8 +15,10 @@ conversation_tracker = ConversationTracker()
 
 __all__ = [
     "AgentSightSpanExporter",
+    "Conversation",
     "ConversationTracker",
     "__version__",
+    "conversation",
     "conversation_tracker",
     "install_sigterm_handler",
     "traced_action",

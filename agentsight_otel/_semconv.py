@@ -6,6 +6,8 @@ from typing import Final
 CONVERSATION_ID: Final = "agentsight.conversation.id"
 GEN_AI_CONVERSATION_ID: Final = "gen_ai.conversation.id"
 SESSION_ID: Final = "session.id"
+LANGFUSE_SESSION_ID: Final = "langfuse.session.id"
+TRACELOOP_SESSION_ID: Final = "traceloop.association.properties.session_id"
 
 # Conversation fields, carried on interaction and visit spans; the wire block is built from them.
 CONVERSATION_FIELDS: Final = {
@@ -75,6 +77,16 @@ CACHE_READ_TOKENS: Final = "agentsight.llm.cache_read_tokens"
 ESCALATION_ACTIONS: Final = frozenset(
     {"fallback_to_human", "open_ticket", "ticket", "contact_human"}
 )
+
+# GenAI instrumentation (OTel GenAI conventions, OpenInference, OpenLLMetry): docs/genai-mapping.md.
+OPENINFERENCE_KIND: Final = "openinference.span.kind"
+TRACELOOP_KIND: Final = "traceloop.span.kind"
+GEN_AI_INPUT_MESSAGES: Final = "gen_ai.input.messages"
+GEN_AI_OUTPUT_MESSAGES: Final = "gen_ai.output.messages"
+GEN_AI_TOOL_NAME: Final = "gen_ai.tool.name"
+GEN_AI_TOOL_ARGUMENTS: Final = "gen_ai.tool.call.arguments"
+GEN_AI_TOOL_RESULT: Final = "gen_ai.tool.call.result"
+OPERATION_DETAILS_EVENT: Final = "gen_ai.client.inference.operation.details"
 
 INSTRUMENTATION_NAME: Final = "agentsight_otel"
 

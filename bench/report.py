@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from importlib import metadata
 from typing import Any
 
-from bench import export_throughput, hot_path
+from bench import export_throughput, genai, hot_path
 from bench.suite import EXPORT_TARGET, HOT_PATH_TARGET, Results
 
 WIDTH = 100
@@ -127,6 +127,34 @@ def wire_section(results: Results) -> list[str]:
     return lines
 
 
+def genai_section(results: Results) -> list[str]:
+    """Benchmark 4: GenAI-shaped traces beside tracker-shaped ones, and the cost per turn."""
+    result = results.genai
+    lines = [
+        "",
+        f"4. GenAI-shaped traces through the same pipeline ({result.samples} samples)",
+        f"   {'batch':<46}{'spans/s':>11}{'median':>11}{'ns/span':>10}",
+    ]
+    for name, measurement in result.throughput.items():
+        lines.append(
+            f"   {name:<46}{result.spans_per_second(name):>11,.0f}"
+            f"{1e9 / measurement.median:>11,.0f}{measurement.best:>10,.0f}"
+        )
+    ok = result.ratio >= genai.GENAI_TARGET
+    lines.append(
+        f"   GenAI / tracker-shaped: {result.ratio:.2f}x   target >= {genai.GENAI_TARGET:.1f}x"
+        f"  ->  {_verdict(ok)}"
+    )
+    last = genai.LONG_CONVERSATION
+    lines.append(
+        f"   one turn mapped alone, whole history resent: turn 1 {result.ns_per_byte(1):.1f} "
+        f"ns/byte ({result.turn_bytes[1]:,} B), turn {last} {result.ns_per_byte(last):.1f} "
+        f"ns/byte ({result.turn_bytes[last]:,} B): turn {last} / turn 1 = "
+        f"{result.flatness:.2f}x (<= 1.0 is flat)"
+    )
+    return lines
+
+
 def render(results: Results) -> str:
     """The whole report."""
     lines = [
@@ -134,6 +162,7 @@ def render(results: Results) -> str:
         *hot_section(results),
         *export_section(results),
         *wire_section(results),
+        *genai_section(results),
         "",
         f"Targets: hot path {_verdict(results.hot_pass)} ({results.hot_ratio:.2f}x <= "
         f"{HOT_PATH_TARGET:.1f}x); export {_verdict(results.export_pass)} "

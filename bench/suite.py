@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench import export_throughput, hot_path, spans, wire_size
+from bench import export_throughput, genai, hot_path, spans, wire_size
 
 # Targets from the issue: ours <= 1.2x a raw add_event; export >= 3x the vendor's builder.
 HOT_PATH_TARGET = 1.2
@@ -50,6 +50,7 @@ class Results:
     sizes: dict[str, wire_size.WireSize]
     wire_spans: dict[str, tuple[int, int]]
     span_description: str
+    genai: genai.GenAIResult
 
     @property
     def hot_ratio(self) -> float:
@@ -84,4 +85,5 @@ def collect(config: Config) -> Results:
         sizes=wire_size.measure(batch),
         wire_spans=wire_size.wire_span_counts(batch),
         span_description=spans.describe(batch),
+        genai=genai.run(batch, config.export_samples, config.turns),
     )

@@ -22,6 +22,7 @@ from agentsight_otel._config import (
     ENV_API_KEY,
     ENV_ENDPOINT,
     ENV_LOG_LEVEL,
+    SETTINGS,
     Settings,
     resolve_settings,
 )
@@ -32,6 +33,7 @@ AgentSight conversations in them: the same span records, assembly, mapping and r
 transport as the in-process AgentSightSpanExporter. Flags win over the environment.
 SIGTERM or Ctrl-C stops listening and delivers what is held within --drain-timeout."""
 
+ENV_REDACT_PII = next(row.env for row in SETTINGS if row.name == "redact")
 EPILOG = f"""\
 environment (a flag wins over its variable):
   {ENV_API_KEY:<32}AgentSight API key (required)
@@ -40,6 +42,7 @@ environment (a flag wins over its variable):
   {ENV_HTTP_ADDRESS:<32}OTLP/HTTP listen address (default {DEFAULT_HTTP_ADDRESS})
   {ENV_GRPC_ADDRESS:<32}OTLP/gRPC listen address (default {DEFAULT_GRPC_ADDRESS})
   {ENV_LOG_LEVEL:<32}level of the agentsight_otel logger (default INFO)
+  {ENV_REDACT_PII:<32}1 redacts e-mails and card numbers in GenAI messages and tool texts
 
 Listen on 0.0.0.0:PORT (or :PORT) to accept other hosts and containers."""
 
@@ -70,6 +73,12 @@ def add_bridge_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"deadline to deliver what is held at shutdown (default {_DEFAULTS.drain_timeout:g})",
     )
     add("--log-level", metavar="LEVEL", help="DEBUG, INFO, WARNING or ERROR (default INFO)")
+    add(
+        "--redact-pii",
+        action="store_true",
+        default=None,
+        help="redact e-mail addresses and card numbers in messages and tool texts of GenAI spans",
+    )
 
 
 def _limit(parser: argparse.ArgumentParser, flag: str, name: str) -> None:
@@ -92,6 +101,9 @@ def config_from_args(args: argparse.Namespace) -> tuple[BridgeConfig, Settings]:
         drain_timeout=args.drain_timeout,
     )
     settings = resolve_settings(
-        api_key=args.api_key, endpoint=args.endpoint, log_level=args.log_level
+        api_key=args.api_key,
+        endpoint=args.endpoint,
+        log_level=args.log_level,
+        redact=args.redact_pii,
     )
     return config, settings

@@ -1,7 +1,10 @@
 """Assembling finished spans into conversation traces, with bounded memory.
 
 Children end before their parents, so a trace's spans wait here until its interaction root (a
-``turn`` or ``conversation`` span) arrives; then the whole group goes out together. Spans that
+``turn`` or ``conversation`` span) or its local root (a span without a parent in this process:
+what ends an agent invocation instrumented by GenAI instrumentation) arrives; then the whole
+group goes out together. A trace's conversation is named by any of its spans (identity keys,
+strongest first: docs/genai-mapping.md). Spans that
 arrive after their root went out are released at once ("late children"). Nothing waits forever:
 spans of conversation traces are released after ``max_age`` even without a root, and spans of
 traces never shown to belong to a conversation are dropped after ``foreign_max_age`` (they are
@@ -17,6 +20,8 @@ from typing import Any
 
 from agentsight_otel import _semconv as sc
 from agentsight_otel._export.sizing import record_bytes
+from agentsight_otel._log import logger
+from agentsight_otel._mapping.identity import is_genai, ranked_conversation
 from agentsight_otel._mapping.payload import TraceGroup
 from agentsight_otel._mapping.records import SpanRecord
 
@@ -27,6 +32,7 @@ class _Pending:
 
     first_seen: float
     conversation_id: str | None = None
+    rank: int = 99
     records: list[SpanRecord] = field(default_factory=list)
     nbytes: int = 0
 
@@ -61,6 +67,7 @@ class TraceAssembler:
         self.pending_spans = 0
         self.pending_bytes = 0  # estimated, counted only under a byte bound
         self.foreign_dropped = 0
+        self._told_no_identity = False
 
     def add(self, records: Iterable[SpanRecord], now: float) -> list[TraceGroup]:
         """Take finished records; return the groups that are complete now."""
@@ -68,8 +75,8 @@ class TraceAssembler:
         rooted: list[int] = []
         for record in records:
             attributes = record.attributes
-            own_cid = attributes.get(sc.CONVERSATION_ID)
-            cid = own_cid if isinstance(own_cid, str) else self._conversation_of(record.trace_id)
+            named = ranked_conversation(attributes)
+            cid = named[1] if named else self._conversation_of(record.trace_id)
             is_root = attributes.get(sc.SPAN_KIND) in sc.ROOT_KINDS
             if cid is not None and not is_root and self._is_late(record):
                 ready.append(TraceGroup(cid, [record]))
@@ -83,9 +90,11 @@ class TraceAssembler:
                 size = record_bytes(record)
                 pending.nbytes += size
                 self.pending_bytes += size
-            if cid is not None and pending.conversation_id is None:
+            if named is not None and named[0] < pending.rank:
+                pending.rank, pending.conversation_id = named
+            elif cid is not None and pending.conversation_id is None:
                 pending.conversation_id = cid
-            if is_root:
+            if is_root or record.parent_span_id is None or record.parent_is_remote:
                 rooted.append(record.trace_id)
         for trace_id in dict.fromkeys(rooted):
             group = self._release(trace_id)
@@ -118,10 +127,15 @@ class TraceAssembler:
         cid = pending.conversation_id or self._conversation_of(trace_id)
         if cid is None:
             self.foreign_dropped += len(pending.records)
+            self._tell_no_identity(pending.records)
             return None
         self._remember(self._known, trace_id, cid)
         for record in pending.records:
-            if record.attributes.get(sc.SPAN_KIND) in sc.ROOT_KINDS:
+            if (
+                record.attributes.get(sc.SPAN_KIND) in sc.ROOT_KINDS
+                or record.parent_span_id is None
+                or record.parent_is_remote
+            ):
                 self._remember(self._released_roots, record.span_id, None)
         return TraceGroup(cid, pending.records)
 
@@ -130,6 +144,19 @@ class TraceAssembler:
         if self.pending_spans > self.max_pending_spans:
             return True
         return self.max_pending_bytes is not None and self.pending_bytes > self.max_pending_bytes
+
+    def _tell_no_identity(self, records: list[SpanRecord]) -> None:
+        """Say once why GenAI traces without a conversation are not sent, and what to do."""
+        if self._told_no_identity or not any(is_genai(r.attributes) for r in records):
+            return
+        self._told_no_identity = True
+        logger.info(
+            "GenAI spans without a conversation id are not sent to AgentSight (first seen: "
+            "%r). Give their agent calls one: `with agentsight_otel.conversation(id): ...`, "
+            "or set gen_ai.conversation.id or session.id on them (OpenInference: "
+            "using_session(id))",
+            records[0].name,
+        )
 
     def _evict_over_bound(self) -> list[TraceGroup]:
         """Release the oldest traces while more spans (or bytes) wait than allowed."""

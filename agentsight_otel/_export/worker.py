@@ -14,7 +14,7 @@ from agentsight_otel._delivery.ledger import DeliveryLedger, Settlement
 from agentsight_otel._export.backlog import Backlog, weigh
 from agentsight_otel._export.capabilities import BackendCapabilities
 from agentsight_otel._export.posting import SDK, DeliveryStats, Poster, span_count, spool
-from agentsight_otel._log import RateLimitedLog, log_internal_error
+from agentsight_otel._log import RateLimitedLog, log_internal_error, logger
 from agentsight_otel._mapping.packing import pack
 from agentsight_otel._mapping.payload import Block, PayloadBuilder, TraceGroup
 
@@ -50,6 +50,7 @@ class DeliveryWorker:
         self._daemon = DaemonThread(self._run, "agentsight-delivery")
         self._backend = BackendCapabilities(client)
         self._poster = Poster(client, self._backend, self.stats, self._log)
+        self._told: set[str] = set()  # advice given once per worker (message capture is off)
         reset_in_child(self, DeliveryWorker._forked)
 
     def use_spool(self, redelivery: Redelivery) -> None:
@@ -237,8 +238,12 @@ class DeliveryWorker:
 
     def _map(self, groups: list[TraceGroup]) -> list[Block]:
         """Build the blocks of some groups and report the builder's warnings."""
-        builder = PayloadBuilder(self._backend.environments)
+        builder = PayloadBuilder(self._backend.environments, self.client.settings.redact)
         blocks = builder.build(groups)
         for warning in builder.warnings:
             self._log.log(logging.WARNING, "environment", warning)
+        for notice in builder.notices:
+            if notice not in self._told and len(self._told) < 64:
+                self._told.add(notice)
+                logger.info(notice)
         return blocks

@@ -198,6 +198,15 @@ class TrackerCore(TrackerSetup):
         """Make a conversation, and this tracker, current in this thread or task."""
         self._registry.make_current(cid)
         ACTIVE_TRACKER.set(self)
+        # Spans any instrumentation starts from now on carry the conversation (_current.py).
+        from agentsight_otel._current import ensure_stamping
+
+        ensure_stamping(self._provider)
+
+    def current_conversation_attributes(self) -> dict[str, Any] | None:
+        """The attributes of this thread's or task's current conversation, if any."""
+        state = self._registry.get(self._registry.current_id())
+        return state.attributes if state is not None else None
 
     def _state(self, cid: str, values: dict[str, Any] | None) -> ConversationState:
         """The conversation's state, created or updated with the given field attributes."""

@@ -47,3 +47,13 @@ def test_benchmarks_produce_numbers_and_a_report() -> None:
     report = render(results)
     assert "PASS" in report or "MISS" in report
     assert "spans/s" in report and "gzip" in report
+
+
+def test_the_genai_benchmark_reports_both_shapes_and_both_turns() -> None:
+    from bench import genai
+
+    results = collect(Config.tiny())
+    assert set(results.genai.throughput) == {genai.TRACKER, genai.GENAI}
+    assert _positive(results.genai.ratio)
+    assert _positive(results.genai.flatness)
+    assert "4. GenAI-shaped traces" in render(results)

@@ -1,0 +1,187 @@
+"""Spans not written by the tracker: GenAI turns, tool actions and model-call usage.
+
+Each span is placed in a turn: the tracker's interaction it runs inside, or else the outermost
+GenAI span above it (an agent invocation, a workflow, a chain, or a lone model call), which
+then is a ``turn`` itself. Everything is found from the records at hand: no memory of earlier
+turns, so the mapping is the same in any process or bridge.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from agentsight_otel import _semconv as sc
+from agentsight_otel._ids import derived_span_id, hex_span_id
+from agentsight_otel._mapping.capture import capture_notice
+from agentsight_otel._mapping.identity import is_genai
+from agentsight_otel._mapping.messages import carries_messages
+from agentsight_otel._mapping.records import SpanRecord
+from agentsight_otel._mapping.tools import is_tool, tool_attributes
+from agentsight_otel._mapping.transcript import turn_span
+from agentsight_otel._mapping.usage import Usage, usage_attributes, usage_from_attributes
+from agentsight_otel._mapping.wire import OtelCache, WireSpan, otel_part, wire_span
+from agentsight_otel._redaction import Redactor
+
+_SPAN_HEX = re.compile(r"[0-9a-fA-F]{16}")
+_MAX_DEPTH = 64
+
+
+class Place(NamedTuple):
+    """Where a span belongs: the turn's span id, and whether the tracker made that turn."""
+
+    turn: int
+    tracked: bool
+
+
+@dataclass(slots=True)
+class TurnParts:
+    """A GenAI turn being built: its root, and its spans that carry messages or call models."""
+
+    root: SpanRecord | None = None
+    with_messages: list[SpanRecord] = field(default_factory=list)
+    silent_scope: str | None = None
+
+
+@dataclass(slots=True)
+class ForeignMapping:
+    """Maps one conversation's foreign records; GenAI turn roots and notices are kept."""
+
+    conversation_id: str
+    by_id: dict[int, SpanRecord]
+    otel_cache: OtelCache
+    redactor: Redactor | None = None
+    turn_roots: list[SpanRecord] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    _can_start: dict[int, bool] = field(default_factory=dict)
+
+    def map(self, foreign: Sequence[SpanRecord], wire: list[WireSpan]) -> None:
+        """Append the wire spans of ``foreign``: the records without a tracker kind."""
+        usages = {r.span_id: u for r in foreign if (u := usage_from_attributes(r.attributes))}
+        shadowed = _usage_ancestors(usages, self.by_id)
+        turns: dict[int, TurnParts] = {}
+        memo: dict[int, Place | None] = {}
+        for record in foreign:
+            place = self._place(record, memo)
+            otel = otel_part(record, self.otel_cache)
+            parts = (
+                turns.setdefault(place.turn, TurnParts()) if place and not place.tracked else None
+            )
+            if parts is not None and place is not None and place.turn == record.span_id:
+                parts.root = record
+            with_messages = parts is not None and carries_messages(record)
+            if place is not None and is_tool(record.attributes):
+                self._tool(record, place, otel, wire)
+            elif record.span_id in usages and record.span_id not in shadowed:
+                usage = usages[record.span_id]
+                self._usage(record, usage, place, otel, wire)
+                if parts is not None and not with_messages:
+                    parts.silent_scope = record.scope.name
+            if parts is not None and with_messages:
+                parts.with_messages.append(record)
+        for parts in turns.values():
+            if parts.root is not None:
+                self._turn(parts, wire)
+
+    def _turn(self, parts: TurnParts, wire: list[WireSpan]) -> None:
+        """The turn span of a GenAI invocation, with its new messages as events."""
+        assert parts.root is not None
+        self.turn_roots.append(parts.root)
+        otel = otel_part(parts.root, self.otel_cache)
+        wire.append(
+            turn_span(parts.root, parts.with_messages, self.conversation_id, otel, self.redactor)
+        )
+        if not parts.with_messages and parts.silent_scope is not None:
+            notice = capture_notice(parts.silent_scope)
+            if notice not in self.notices:
+                self.notices.append(notice)
+
+    def _tool(
+        self, record: SpanRecord, place: Place, otel: dict[str, Any], wire: list[WireSpan]
+    ) -> None:
+        """A tool span as an action of its turn, with its real start and end."""
+        turn_hex = hex_span_id(place.turn)
+        attributes = tool_attributes(record, self.conversation_id, turn_hex, self.redactor)
+        wire.append(
+            wire_span(
+                record, sc.KIND_TOOL, attributes[sc.TOOL_NAME], attributes, (), otel, place.turn
+            )
+        )
+
+    def _usage(
+        self,
+        record: SpanRecord,
+        usage: Usage,
+        place: Place | None,
+        otel: dict[str, Any],
+        wire: list[WireSpan],
+    ) -> None:
+        """A model call's usage as an ``llm`` record (under its own id unless it is the turn)."""
+        attributes: dict[str, Any] = {
+            sc.CONVERSATION_ID: self.conversation_id,
+            sc.SPAN_KIND: sc.KIND_LLM,
+            sc.ENTITY_NAME: usage.model or record.name,
+            **usage_attributes(usage),
+        }
+        if place is not None:
+            attributes[sc.TURN_ID] = hex_span_id(place.turn)
+        name = usage.model or record.name
+        span = wire_span(record, sc.KIND_LLM, name, attributes, (), otel)
+        if place is not None and place.turn == record.span_id and not place.tracked:
+            # A lone model call is both the turn and its usage: the usage takes a derived id.
+            span["span_id"] = hex_span_id(derived_span_id(record.trace_id, record.span_id, 0))
+            span["parent_span_id"] = hex_span_id(record.span_id)
+        wire.append(span)
+
+    def _starts(self, record: SpanRecord) -> bool:
+        """GenAI spans start turns, except tool executions (they are actions of one)."""
+        starts = self._can_start.get(record.span_id)
+        if starts is None:
+            attributes = record.attributes
+            starts = self._can_start[record.span_id] = is_genai(attributes) and not is_tool(
+                attributes
+            )
+        return starts
+
+    def _place(self, record: SpanRecord, memo: dict[int, Place | None]) -> Place | None:
+        """The turn a foreign span belongs to, or None (plain application telemetry)."""
+        outermost = record.span_id if self._starts(record) else None
+        parent = self.by_id.get(record.parent_span_id or 0)
+        place: Place | None = None
+        for _ in range(_MAX_DEPTH):
+            if parent is None:
+                break
+            if parent.span_id in memo:  # placed already: its answer is ours, if it has one
+                place = memo[parent.span_id]
+                break
+            attributes = parent.attributes
+            if attributes.get(sc.SPAN_KIND) in sc.ROOT_KINDS:
+                place = Place(parent.span_id, True)
+                break
+            turn = attributes.get(sc.TURN_ID)
+            # Any sender can set this attribute: only a real span id is read, so a malformed one
+            # cannot fail the mapping of everything delivered with it.
+            if isinstance(turn, str) and _SPAN_HEX.fullmatch(turn):
+                place = Place(int(turn, 16), True)
+                break
+            if sc.SPAN_KIND not in attributes and self._starts(parent):
+                outermost = parent.span_id
+            parent = self.by_id.get(parent.parent_span_id or 0)
+        if place is None and outermost is not None:
+            place = Place(outermost, False)
+        memo[record.span_id] = place
+        return place
+
+
+def _usage_ancestors(usages: dict[int, Usage], by_id: dict[int, SpanRecord]) -> set[int]:
+    """Spans with a usage-carrying descendant: only the innermost span of a call counts."""
+    shadowed: set[int] = set()
+    for span_id in usages:
+        record = by_id[span_id]
+        parent = by_id.get(record.parent_span_id or 0)
+        while parent is not None and parent.span_id not in shadowed:
+            shadowed.add(parent.span_id)
+            parent = by_id.get(parent.parent_span_id or 0)
+    return shadowed

@@ -1,0 +1,93 @@
+"""A GenAI turn's wire span: its state, its conversation fields and what was new in it.
+
+What is new is read from the turn's own spans: the end user's messages at the end of the first
+input (after the last message of anyone else: the history a framework resends ends there) and
+the agent's final answer (the last output with text). Nothing is remembered between turns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from agentsight_otel import _semconv as sc
+from agentsight_otel._ids import hex_span_id
+from agentsight_otel._mapping.messages import (
+    answer_text,
+    input_messages,
+    new_user_texts,
+    output_messages,
+)
+from agentsight_otel._mapping.records import EventRecord, SpanRecord
+from agentsight_otel._mapping.wire import WireSpan, start_order, wire_span
+from agentsight_otel._redaction import Redactor
+from agentsight_otel._sanitize import truncate
+
+_COPIED = (
+    *sc.CONVERSATION_FIELDS.values(),
+    sc.CONVERSATION_METADATA,
+    sc.GEN_AI_OPERATION,
+    "gen_ai.agent.name",
+)
+
+
+def turn_span(
+    root: SpanRecord,
+    spans: Sequence[SpanRecord],
+    conversation_id: str,
+    otel: dict[str, Any],
+    redactor: Redactor | None,
+) -> WireSpan:
+    """The ``turn`` wire span of a GenAI invocation rooted at ``root``."""
+    turn_hex = hex_span_id(root.span_id)
+    attributes: dict[str, Any] = {
+        sc.CONVERSATION_ID: conversation_id,
+        sc.SPAN_KIND: sc.KIND_TURN,
+        sc.ENTITY_NAME: root.name,
+        sc.TURN_ID: turn_hex,
+        sc.TURN_COMPLETE: root.status != "error",
+    }
+    if root.status == "error":
+        attributes[sc.TURN_INCOMPLETE_REASON] = "error"
+    for key in _COPIED:
+        value = root.attributes.get(key)
+        if isinstance(value, str) and value:
+            attributes[key] = value
+    events = _messages(root, spans, redactor)
+    return wire_span(root, sc.KIND_TURN, root.name, attributes, events, otel, None)
+
+
+def _messages(
+    root: SpanRecord, spans: Sequence[SpanRecord], redactor: Redactor | None
+) -> list[EventRecord]:
+    """The turn's new end-user messages (at its start) and final answer (when it was given)."""
+    others = sorted((s for s in spans if s is not root), key=start_order)
+    head = [root] if any(s is root for s in spans) else []
+    events: list[EventRecord] = []
+    for span in head + others:
+        messages = input_messages(span)
+        if messages:
+            for text in new_user_texts(messages):
+                events.append(_event(sc.SENDER_USER, text, root.start_ns, redactor))
+            break
+    answered = head + sorted(others, key=_end_order, reverse=True)
+    for span in answered:
+        messages = output_messages(span)
+        text = answer_text(messages) if messages else ""
+        if text:
+            events.append(_event(sc.SENDER_AGENT, text, span.end_ns, redactor))
+            break
+    return events
+
+
+def _end_order(record: SpanRecord) -> tuple[int, int]:
+    """Sort key: end time, then span id."""
+    return record.end_ns, record.span_id
+
+
+def _event(sender: str, text: str, timestamp_ns: int, redactor: Redactor | None) -> EventRecord:
+    """One message event, redacted and clipped as the tracker's are."""
+    content = truncate(redactor.text(text) if redactor else text)
+    return EventRecord(
+        sc.MESSAGE_EVENT, timestamp_ns, {sc.MESSAGE_SENDER: sender, sc.MESSAGE_CONTENT: content}
+    )

@@ -1,0 +1,182 @@
+"""One instrumented chat app, run in its own process per instrumentation (they patch openai).
+
+``python -m tests.genai.driver NAME AGENTSIGHT_URL CONVERSATION_ID`` runs a three-turn chat
+against the scripted model server: a plain exchange, a tool-call round, a streamed answer with
+usage; each call resends the whole history. Spans go to AgentSight through the real exporter;
+the tool spans' own durations and the model-call count are printed as JSON for the test.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+NAME = sys.argv[1]
+if NAME == "otel":
+    # The official instrumentation's switches for content on spans (docs: README "Already
+    # instrumented?"); they are read once, at import.
+    os.environ["OTEL_SEMCONV_STABILITY_OPT_IN"] = "gen_ai_latest_experimental"
+    os.environ["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] = "span_only"
+
+import openai  # noqa: E402
+from opentelemetry import trace  # noqa: E402
+
+import agentsight_otel  # noqa: E402
+from tests.genai.apps import global_provider, tool_timings  # noqa: E402
+from tests.support.model_server import ModelServer, Reply, ToolCall  # noqa: E402
+
+SYSTEM = "You are a weather assistant. Be brief."
+QUESTIONS = ("Hi, I need the weather", "In Paris?", "Thanks!")
+REPLIES = (
+    Reply(text="Hello! Which city?"),
+    Reply(tool_calls=(ToolCall("call_1", "get_weather", {"city": "Paris"}),)),
+    Reply(text="It is sunny in Paris."),
+    Reply(text="You're welcome!"),
+)
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+        },
+    }
+]
+Wrap = Callable[..., contextlib.AbstractContextManager[Any]]
+
+
+def instrument(name: str) -> tuple[Wrap, Wrap, Wrap]:
+    """Instrument openai; the conversation, turn and tool wrappers this instrumentation uses."""
+    tracer = trace.get_tracer("weather-app")
+    if name == "otel":
+        from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
+
+        OpenAIInstrumentor().instrument()
+        turn = _span(tracer, "invoke_agent weather", {"gen_ai.operation.name": "invoke_agent"})
+        return agentsight_otel.conversation, turn, _semconv_tool(tracer)
+    if name == "openinference":
+        from openinference.instrumentation import OITracer, TraceConfig, using_session
+        from openinference.instrumentation.openai import OpenAIInstrumentor
+
+        OpenAIInstrumentor().instrument()
+        oi = OITracer(tracer, config=TraceConfig())
+        agent = _starter(oi.start_as_current_span, "weather", openinference_span_kind="agent")
+        return using_session, agent, _oi_tool(oi)
+    from opentelemetry.instrumentation.openai import OpenAIInstrumentor
+
+    OpenAIInstrumentor().instrument()
+    workflow = {"traceloop.span.kind": "workflow", "traceloop.entity.name": "weather"}
+    return (
+        agentsight_otel.conversation,
+        _span(tracer, "weather.workflow", workflow),
+        _ll_tool(tracer),
+    )
+
+
+def _starter(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Wrap:
+    """A wrapper taking no arguments."""
+    return lambda: function(*args, **kwargs)
+
+
+def _span(tracer: trace.Tracer, name: str, attributes: dict[str, Any]) -> Wrap:
+    """A turn wrapper: a span as the framework would start it."""
+    return lambda: tracer.start_as_current_span(name, attributes=attributes)
+
+
+def _semconv_tool(tracer: trace.Tracer) -> Wrap:
+    """``execute_tool`` spans as the GenAI conventions define them."""
+
+    @contextlib.contextmanager
+    def run(name: str, arguments: dict[str, Any], result: str) -> Iterator[None]:
+        attributes = {
+            "gen_ai.operation.name": "execute_tool",
+            "gen_ai.tool.name": name,
+            "gen_ai.tool.call.arguments": json.dumps(arguments),
+        }
+        with tracer.start_as_current_span(f"execute_tool {name}", attributes=attributes) as span:
+            yield
+            span.set_attribute("gen_ai.tool.call.result", result)
+
+    return run
+
+
+def _oi_tool(oi: Any) -> Wrap:
+    """OpenInference TOOL spans through its own tracer."""
+
+    @contextlib.contextmanager
+    def run(name: str, arguments: dict[str, Any], result: str) -> Iterator[None]:
+        with oi.start_as_current_span(name, openinference_span_kind="tool") as span:
+            span.set_tool(name=name, parameters=TOOLS[0]["function"]["parameters"])
+            span.set_input(json.dumps(arguments), mime_type="application/json")
+            yield
+            span.set_output(result)
+
+    return run
+
+
+def _ll_tool(tracer: trace.Tracer) -> Wrap:
+    """Tool spans as OpenLLMetry's ``@tool`` decorator writes them."""
+
+    @contextlib.contextmanager
+    def run(name: str, arguments: dict[str, Any], result: str) -> Iterator[None]:
+        attributes = {
+            "traceloop.span.kind": "tool",
+            "traceloop.entity.name": name,
+            "traceloop.entity.input": json.dumps(arguments),
+        }
+        with tracer.start_as_current_span(f"{name}.tool", attributes=attributes) as span:
+            yield
+            span.set_attribute("traceloop.entity.output", result)
+
+    return run
+
+
+def chat(client: openai.OpenAI, history: list[dict[str, Any]], stream: bool) -> dict[str, Any]:
+    """One model call with the whole history; the assistant message it answered."""
+    if not stream:
+        response = client.chat.completions.create(model="test-model", messages=history, tools=TOOLS)
+        return response.choices[0].message.model_dump(exclude_none=True)
+    chunks = client.chat.completions.create(
+        model="test-model",
+        messages=history,
+        tools=TOOLS,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    return {"role": "assistant", "content": text}
+
+
+def main() -> None:
+    url, cid = sys.argv[2], sys.argv[3]
+    provider, capture = global_provider(url)
+    in_conversation, turn, tool = instrument(NAME)
+    with ModelServer() as server:
+        server.script(*REPLIES)
+        client = openai.OpenAI(base_url=server.base_url, api_key="test")
+        history: list[dict[str, Any]] = [{"role": "system", "content": SYSTEM}]
+        with in_conversation(cid):
+            for index, question in enumerate(QUESTIONS):
+                with turn():
+                    history.append({"role": "user", "content": question})
+                    answer = chat(client, history, stream=index == 2)
+                    history.append(answer)
+                    for call in answer.get("tool_calls", []):
+                        arguments = json.loads(call["function"]["arguments"])
+                        with tool(call["function"]["name"], arguments, "sunny"):
+                            result = "sunny"
+                        history.append(
+                            {"role": "tool", "tool_call_id": call["id"], "content": result}
+                        )
+                        history.append(chat(client, history, stream=False))
+    provider.shutdown()
+    printed = {"tools": tool_timings(capture.get_finished_spans())}
+    print(json.dumps({**printed, "requests": len(server.requests)}))
+
+
+if __name__ == "__main__":
+    main()
