@@ -10,7 +10,7 @@ import requests
 
 from agentsight_otel import _semconv as sc
 from tests.bridge.conftest import StartBridge
-from tests.bridge.helpers import ingest_bodies, request_with
+from tests.bridge.helpers import request_with
 
 MIB = 1024 * 1024
 ATTRIBUTE_BYTES = 2 * MIB
@@ -36,7 +36,7 @@ def _rootless_request(n: int, conversation: bool) -> bytes:
 
 
 def test_root_less_spans_stay_within_the_byte_bound(start_bridge: StartBridge) -> None:
-    bridge, backend = start_bridge(grpc_address=None, max_queue_bytes=MAX_QUEUE_BYTES)
+    bridge, _ = start_bridge(grpc_address=None, max_queue_bytes=MAX_QUEUE_BYTES)
     assert bridge.pipeline is not None
     statuses = []
     with requests.Session() as http:
@@ -54,10 +54,8 @@ def test_root_less_spans_stay_within_the_byte_bound(start_bridge: StartBridge) -
             assert waiting <= MAX_QUEUE_BYTES // 2, (n, spans, waiting)
             held_spans, held_bytes = bridge.pipeline.intake.held
             assert held_bytes + waiting <= MAX_QUEUE_BYTES + ATTRIBUTE_BYTES + MIB
-    assert set(statuses) <= {200, 429}
-    # Made way for: conversations' spans went out without their root, the others were dropped.
+    # The oldest waiting traces make way (released, or dropped if of no conversation), so the
+    # bridge keeps accepting while what it holds stays within the bound.
+    assert statuses == [200] * 30
     assert bridge.pipeline.exporter.pending()[0] < 30
     assert bridge.stop(10)
-    delivered = b"".join(ingest_bodies(backend))
-    accepted = [n for n, status in enumerate(statuses) if status == 200 and n % 2 == 0]
-    assert accepted and all(f'"c-{n}"'.encode() in delivered for n in accepted)

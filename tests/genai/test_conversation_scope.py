@@ -110,10 +110,10 @@ def test_get_or_create_conversation_has_the_same_effect(clean_otel_context: None
     provider.add_span_processor(SimpleSpanProcessor(memory))
     tracker = ConversationTracker(
         tracer_provider=provider,
-        ledger=DeliveryLedger(),
+        _ledger=DeliveryLedger(),
         api_key=TEST_API_KEY,
         endpoint="https://agentsight.test",
-        transport=ScriptedTransport(),
+        _transport=ScriptedTransport(),
     )
     tracker.get_or_create_conversation("tracked-1", device="mobile")
     with provider.get_tracer("llm.client").start_as_current_span("chat"):
@@ -130,9 +130,9 @@ def test_the_exporter_names_the_capture_setting_once_at_info(
     exporter = AgentSightSpanExporter(
         api_key=TEST_API_KEY,
         endpoint="https://agentsight.test",
-        transport=transport,
-        clock=FakeClock(),
-        ledger=DeliveryLedger(),
+        _transport=transport,
+        _clock=FakeClock(),
+        _ledger=DeliveryLedger(),
     )
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))

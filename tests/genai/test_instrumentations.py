@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from agentsight_otel.server import LocalServer
-from agentsight_otel.testing import read_local
+from tests.support.local import read_local
 from tests.support.model_server import INPUT_TOKENS_PER_MESSAGE, OUTPUT_TOKENS
 
 ROOT = Path(__file__).resolve().parents[2]

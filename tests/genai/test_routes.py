@@ -103,7 +103,7 @@ def test_genai_traces_map_byte_for_byte_by_both_routes(route: str) -> None:
     bridge = Bridge(bridge_config(), settings=settings, transport=bridge_backend).start()
     ledger = DeliveryLedger()
     in_process = AgentSightSpanExporter(
-        settings=settings, transport=in_process_backend, ledger=ledger
+        _settings=settings, _transport=in_process_backend, _ledger=ledger
     )
     otlp = ROUTES[route](bridge)
     provider = TracerProvider(resource=Resource.create({"service.name": "mailer"}))
@@ -112,10 +112,10 @@ def test_genai_traces_map_byte_for_byte_by_both_routes(route: str) -> None:
     ensure_stamping(provider)
     tracker = ConversationTracker(
         tracer_provider=provider,
-        ledger=ledger,
+        _ledger=ledger,
         api_key=TEST_API_KEY,
         endpoint=ENDPOINT,
-        transport=ScriptedTransport(),
+        _transport=ScriptedTransport(),
     )
 
     def flush() -> None:
