@@ -399,3 +399,27 @@ def running(cluster: Cluster) -> Iterator[Cluster]:
         yield cluster
     finally:
         cluster.stop_all()
+
+
+def documented_snippet(first_line: str) -> str:
+    """A YAML snippet collector-config.yaml documents in its comments, uncommented.
+
+    It starts at the comment line ``first_line`` and runs to the next empty comment line (or
+    the comment's end), so the tests run exactly what the file tells operators to paste in.
+    """
+    lines = CONFIG.read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip() == f"#   {first_line}")
+    block = []
+    for line in lines[start:]:
+        text = line.strip()
+        if text == "#" or not text.startswith("#"):
+            break
+        block.append(text[1:])
+    indent = min(len(line) - len(line.lstrip()) for line in block if line.strip())
+    return "\n".join(line[indent:] for line in block) + "\n"
+
+
+def overlay(path: Path, text: str) -> str:
+    """A --config flag for a YAML overlay written to ``path`` (merged over the repo's file)."""
+    path.write_text(text)
+    return f"--config=file:{path}"
