@@ -35,6 +35,7 @@ CONFIG = ROOT / "collector-config.yaml"
 BRIDGE_TOKEN = "collector-e2e-token"
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 40.0
+GATE_TIMEOUT_S = 60.0
 READY = "Everything is ready. Begin running and processing data."
 
 
@@ -280,9 +281,9 @@ class RecordingProxy:
     duplicates, so the proxy is how a test sees whether anything reached the backend twice.
     """
 
-    def __init__(self, target: str, *, delay: float = 0.0) -> None:
+    def __init__(self, target: str, *, gate: threading.Event | None = None) -> None:
         self.target = target
-        self.delay = delay
+        self.gate = gate
         self.conversations: Counter[str] = Counter()
         self.spans = 0
         self.duplicates = 0
@@ -326,8 +327,8 @@ class RecordingProxy:
         headers = {
             k: v for k, v in handler.headers.items() if k.lower() not in {"host", "connection"}
         }
-        if body is not None and handler.path.startswith("/api/ingest/") and self.delay:
-            time.sleep(self.delay)  # a slow backend, so the bridge's intake stays full
+        if body is not None and handler.path.startswith("/api/ingest/") and self.gate:
+            self.gate.wait(GATE_TIMEOUT_S)  # a stalled backend, until the test opens the gate
         answer = requests.request(
             handler.command, self.target + handler.path, data=body, headers=headers, timeout=30
         )
