@@ -33,7 +33,7 @@ $(NODE_EXAMPLE)/node_modules/.package-lock.json: $(NODE_EXAMPLE)/package.json $(
 node-example: $(NODE_EXAMPLE)/node_modules/.package-lock.json
 
 # The Collector end-to-end tests (tests/collector) run the built Collector and the Node example.
-test: $(VENV)/.dev-installed collector
+test: $(VENV)/.dev-installed collector node-example
 	$(BIN)/python -m pytest -q
 
 lint: $(VENV)/.dev-installed
