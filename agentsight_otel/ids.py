@@ -3,9 +3,10 @@
 A conversation's trace id is the first 16 bytes of
 ``SHA-256("agentsight.conversation/" + conversation_id as UTF-8)`` (all zero: 1), so every
 process that touches a conversation, in any language, puts its spans in one trace without
-coordinating; SHA-256 is in every standard library (docs/span-contract.md has test vectors). Records the exporter
-derives from span events (buttons, attachments, usage) get span ids from a SplitMix64 mix of
-(trace id, parent span id, event index), so re-exporting a span never creates new ids.
+coordinating; SHA-256 is in every standard library (docs/span-contract.md has test vectors).
+Records the exporter derives from span events (buttons, attachments, usage) get span ids from
+a SplitMix64 mix of (trace id, parent span id, event index), so re-exporting a span never
+creates new ids.
 """
 
 import hashlib
