@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean browser
+.PHONY: demo test lint bench clean browser collector node-example
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,21 @@ browser:
 	      "the browser tests are skipped without it"; \
 	  fi; }
 
-test: $(VENV)/.dev-installed browser
+# The project's Collector distribution (collector/): built once into the user cache, then instant.
+# Prints the binary's path as its last line.
+collector:
+	@collector/build.sh
+
+# The Node.js producer example's packages, exactly as package-lock.json pins them.
+NODE_EXAMPLE := examples/node
+$(NODE_EXAMPLE)/node_modules/.package-lock.json: $(NODE_EXAMPLE)/package.json $(NODE_EXAMPLE)/package-lock.json
+	cd $(NODE_EXAMPLE) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+node-example: $(NODE_EXAMPLE)/node_modules/.package-lock.json
+
+# The Collector end-to-end tests (tests/collector) run the built Collector and the Node example.
+test: $(VENV)/.dev-installed browser collector node-example
 	$(BIN)/python -m pytest -q
 
 lint: $(VENV)/.dev-installed

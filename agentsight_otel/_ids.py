@@ -1,10 +1,12 @@
 """Deterministic identifiers.
 
 A conversation's trace id is the first 16 bytes of
-``BLAKE2b-128("agentsight.conversation/" + conversation_id as UTF-8)``, so every process that
-touches a conversation puts its spans in one trace without coordinating. Records the exporter
-derives from span events (buttons, attachments, usage) get span ids from a SplitMix64 mix of
-(trace id, parent span id, event index), so re-exporting a span never creates new ids.
+``SHA-256("agentsight.conversation/" + conversation_id as UTF-8)`` (all zero: 1), so every
+process that touches a conversation, in any language, puts its spans in one trace without
+coordinating; SHA-256 is in every standard library (docs/span-contract.md has test vectors).
+Records the exporter derives from span events (buttons, attachments, usage) get span ids from
+a SplitMix64 mix of (trace id, parent span id, event index), so re-exporting a span never
+creates new ids.
 """
 
 import hashlib
@@ -18,10 +20,8 @@ _GOLDEN = 0x9E3779B97F4A7C15
 @lru_cache(maxsize=4096)
 def conversation_trace_id(conversation_id: str) -> int:
     """The 128-bit trace id of a conversation."""
-    digest = hashlib.blake2b(
-        _CONVERSATION_PREFIX + conversation_id.encode("utf-8"), digest_size=16
-    ).digest()
-    return int.from_bytes(digest, "big") or 1
+    digest = hashlib.sha256(_CONVERSATION_PREFIX + conversation_id.encode("utf-8")).digest()
+    return int.from_bytes(digest[:16], "big") or 1
 
 
 def derived_span_id(trace_id: int, parent_span_id: int, index: int) -> int:

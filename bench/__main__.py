@@ -9,7 +9,7 @@ import pstats
 import sys
 from collections.abc import Sequence
 
-from bench import export_throughput, hot_path, spans
+from bench import bench_collector, export_throughput, hot_path, spans
 from bench.report import render
 from bench.suite import Config, collect
 
@@ -43,9 +43,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--profile", action="store_true", help="also print cProfile output for our hot paths"
     )
+    parser.add_argument(
+        "--no-collector",
+        action="store_true",
+        help="skip the Collector -> bridge benchmark (real processes, tens of seconds)",
+    )
     args = parser.parse_args(argv)
     results = collect(Config.quick() if args.quick else Config.full())
     print(render(results), flush=True)
+    if not args.no_collector:
+        print(bench_collector.run(args.quick), flush=True)
     if args.profile:
         print(profile(), flush=True)
     return 0
