@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from agentsight_otel import _semconv as sc
 from agentsight_otel._mapping.records import Attributes
 
 # (input, output, cache read, cache write, reasoning) key candidates, first present wins.
@@ -16,19 +17,19 @@ _OUTPUT = (
     "llm.token_count.completion",
 )
 _CACHE_READ = (
-    "agentsight.llm.cache_read_tokens",
+    sc.CACHE_READ_TOKENS,
     "gen_ai.usage.cache_read.input_tokens",
     "gen_ai.usage.cache_read_input_tokens",
     "llm.token_count.prompt_details.cache_read",
 )
 _CACHE_WRITE = (
-    "agentsight.llm.cache_write_tokens",
+    sc.CACHE_WRITE_TOKENS,
     "gen_ai.usage.cache_creation.input_tokens",
     "gen_ai.usage.cache_creation_input_tokens",
     "llm.token_count.prompt_details.cache_write",
 )
 _REASONING = (
-    "agentsight.llm.reasoning_tokens",
+    sc.REASONING_TOKENS,
     "gen_ai.usage.reasoning_tokens",
     "llm.token_count.completion_details.reasoning",
 )
@@ -90,9 +91,9 @@ def _own_usage(attributes: Attributes) -> Usage:
     return Usage(
         input_tokens=_count(attributes.get("gen_ai.usage.input_tokens")),
         output_tokens=_count(attributes.get("gen_ai.usage.output_tokens")),
-        cache_read_tokens=_count(attributes.get("agentsight.llm.cache_read_tokens")),
-        cache_write_tokens=_count(attributes.get("agentsight.llm.cache_write_tokens")),
-        reasoning_tokens=_count(attributes.get("agentsight.llm.reasoning_tokens")),
+        cache_read_tokens=_count(attributes.get(sc.CACHE_READ_TOKENS)),
+        cache_write_tokens=_count(attributes.get(sc.CACHE_WRITE_TOKENS)),
+        reasoning_tokens=_count(attributes.get(sc.REASONING_TOKENS)),
         model=model if isinstance(model, str) else None,
         system=system if isinstance(system, str) else None,
         operation="chat",
@@ -110,9 +111,9 @@ def usage_attributes(usage: Usage) -> dict[str, Any]:
     attributes["gen_ai.usage.input_tokens"] = usage.input_tokens
     attributes["gen_ai.usage.output_tokens"] = usage.output_tokens
     for key, value in (
-        ("agentsight.llm.cache_read_tokens", usage.cache_read_tokens),
-        ("agentsight.llm.cache_write_tokens", usage.cache_write_tokens),
-        ("agentsight.llm.reasoning_tokens", usage.reasoning_tokens),
+        (sc.CACHE_READ_TOKENS, usage.cache_read_tokens),
+        (sc.CACHE_WRITE_TOKENS, usage.cache_write_tokens),
+        (sc.REASONING_TOKENS, usage.reasoning_tokens),
     ):
         if value:
             attributes[key] = value

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from agentsight_otel import _semconv as sc
 from agentsight_otel._server.validation import JSONObject, loads_strict, parse_timestamp
 
 MESSAGE_EVENT = "agentsight.message"
@@ -145,9 +146,9 @@ def _usage_row(span: JSONObject) -> Row:
         "system": _text(attributes.get("gen_ai.system")),
         "input_tokens": _integer(attributes.get("gen_ai.usage.input_tokens")),
         "output_tokens": _integer(attributes.get("gen_ai.usage.output_tokens")),
-        "cache_read_tokens": _integer(attributes.get("agentsight.llm.cache_read_tokens")),
-        "cache_write_tokens": _integer(attributes.get("agentsight.llm.cache_write_tokens")),
-        "reasoning_tokens": _integer(attributes.get("agentsight.llm.reasoning_tokens")),
+        "cache_read_tokens": _integer(attributes.get(sc.CACHE_READ_TOKENS)),
+        "cache_write_tokens": _integer(attributes.get(sc.CACHE_WRITE_TOKENS)),
+        "reasoning_tokens": _integer(attributes.get(sc.REASONING_TOKENS)),
         "timestamp": span["started_at"],
         "ts_us": timestamp_micros(span["started_at"]),
         "span_id": span["span_id"],

@@ -36,7 +36,7 @@ def test_the_documented_formula_is_sha256_of_the_prefixed_id() -> None:
 
 
 def test_every_name_the_doc_gives_is_one_the_mapping_knows() -> None:
-    from agentsight_otel import semconv as sc
+    from agentsight_otel import _semconv as sc
 
     known = {value for value in vars(sc).values() if isinstance(value, str)}
     known |= set(sc.CONVERSATION_FIELDS.values())
