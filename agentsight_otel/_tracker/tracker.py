@@ -11,6 +11,7 @@ from agentsight_otel._mapping.timefmt import iso_utc
 from agentsight_otel._tracker import fields, inputs
 from agentsight_otel._tracker.core import TrackerCore
 from agentsight_otel._tracker.inputs import PREVIEW
+from agentsight_otel._tracker.sending import in_event_loop
 from agentsight_otel._tracker.state import Item
 from agentsight_otel._tracker.summary import pending_summary, send_response
 from agentsight_otel.exceptions import ValidationError
@@ -267,20 +268,27 @@ class ConversationTracker(TrackerCore):
     def send_tracked_data(
         self, conversation_id: str | None = None, *, timeout: float | None = None
     ) -> dict[str, Any]:
-        """End the interaction and report what the backend accepted, within ``timeout``."""
-        return self._verdict(*self._close_for_send(conversation_id, timeout))
+        """End the interaction and report what the backend accepted, within ``timeout``.
+
+        With no conversation current and none named, every conversation holding data is sent.
+        On a running event loop it never blocks: items come back ``pending`` at once.
+        """
+        closings, wait = self._close_for_send(conversation_id, timeout)
+        return self._verdicts(closings, 0.0 if in_event_loop() else wait)
 
     async def asend_tracked_data(
         self, conversation_id: str | None = None, *, timeout: float | None = None
     ) -> dict[str, Any]:
         """``send_tracked_data`` for asyncio: awaits the verdict on the loop, holding no thread."""
-        cid, items, receipts, uploads, wait = self._close_for_send(conversation_id, timeout)
+        closings, wait = self._close_for_send(conversation_id, timeout)
+        receipts = [r for closing in closings for r in closing.receipts]
+        uploads = [u for closing in closings for u in closing.uploads]
         # A thread per waiting send would queue sends behind each other (and the
         # application's own to_thread work) past their timeout while the backend is slow.
         heard = self._await(receipts, 0.0).status != "handed_off"
         waiting = [receipt for _, receipt in (*uploads, *(receipts if heard else ()))]
         await wait_settled(waiting, wait)
-        return self._verdict(cid, items, receipts, uploads, 0.0)
+        return self._verdicts(closings, 0.0)
 
     def get_tracked_data_summary(self, conversation_id: str | None = None) -> dict[str, Any]:
         """Items held in memory (of one conversation, or all), in time order, with previews."""
