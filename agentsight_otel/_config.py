@@ -172,6 +172,12 @@ class Settings:
     # Not a setting: why an API key from the environment was refused (delivery stays off).
     key_problem: str | None = field(default=None, compare=False)
 
+    def no_key_reason(self) -> str:
+        """Why nothing is delivered without a key: the variable's problem, or that it is unset."""
+        if self.key_problem:
+            return f"the API key is refused: {self.key_problem}"
+        return f"no AgentSight API key is configured (set {ENV_API_KEY})"
+
     def ingest_url(self) -> str:
         """``{endpoint}/api/ingest/``, trailing slash kept."""
         return join_url(self.endpoint, "/api/ingest/")

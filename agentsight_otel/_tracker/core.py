@@ -19,8 +19,9 @@ from agentsight_otel._delivery.transport import Transport
 from agentsight_otel._redaction import Redactor, TextHook
 from agentsight_otel._tracker import fields
 from agentsight_otel._tracker.inputs import PREVIEW
-from agentsight_otel._tracker.sending import TrackerSending
+from agentsight_otel._tracker.sending import TrackerSending, in_event_loop
 from agentsight_otel._tracker.state import ConversationState, Item
+from agentsight_otel._tracker.summary import send_response
 from agentsight_otel.exceptions import ValidationError
 from agentsight_otel.helpers import generate_conversation_id
 
@@ -67,6 +68,17 @@ class TrackerCore(TrackerSending):
             policy=_retry_policy,
         )
         self.configure(**given)
+
+    def _visit(self, cid: str, values: dict[str, Any]) -> dict[str, Any]:
+        """``initialize_conversation``: the visit span, delivered at once (never on a loop)."""
+        state = self._state(cid, values)
+        recorder, settings = self._setup()
+        stamp = time_ns()
+        with state.lock:
+            receipts = [recorder.visit(state)]
+        recorder.pipeline.request_flush()
+        wait = 0.0 if in_event_loop() else settings.send_timeout
+        return send_response(cid, [Item("conversation", stamp, cid)], self._await(receipts, wait))
 
     # -- internals -----------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from agentsight_otel._tracker.core import TrackerCore
 from agentsight_otel._tracker.inputs import PREVIEW
 from agentsight_otel._tracker.sending import in_event_loop
 from agentsight_otel._tracker.state import Item
-from agentsight_otel._tracker.summary import pending_summary, send_response
+from agentsight_otel._tracker.summary import pending_summary
 from agentsight_otel.exceptions import ValidationError
 from agentsight_otel.helpers import generate_conversation_id
 
@@ -35,9 +35,10 @@ class ConversationTracker(TrackerCore):
         device: str | None = None,
         source: str | None = None,
         language: str | None = None,
-        name: str | None = None,
         environment: str | None = None,
         metadata: dict[str, Any] | None = None,
+        *,
+        name: str | None = None,
     ) -> str:
         """Make a conversation current in this thread or task, creating it if new; its id."""
         cid = fields.conversation_id(conversation_id) or generate_conversation_id()
@@ -57,9 +58,10 @@ class ConversationTracker(TrackerCore):
         device: str | None = None,
         source: str | None = None,
         language: str | None = None,
-        name: str | None = None,
         environment: str | None = None,
         metadata: dict[str, Any] | None = None,
+        *,
+        name: str | None = None,
     ) -> dict[str, Any]:
         """Record the visit (not engaged yet) and deliver it at once."""
         cid = fields.conversation_id(conversation_id)
@@ -69,14 +71,7 @@ class ConversationTracker(TrackerCore):
         values = fields.conversation_fields(
             customer_id, customer_ip_address, device, source, language, name, environment, metadata
         )
-        state = self._state(cid, values)
-        recorder, settings = self._setup()
-        stamp = time_ns()
-        with state.lock:
-            receipts = [recorder.visit(state)]
-        recorder.pipeline.request_flush()
-        item = Item("conversation", stamp, cid)
-        return send_response(cid, [item], self._await(receipts, settings.send_timeout))
+        return self._visit(cid, values)
 
     # -- messages, actions, buttons, attachments, usage --------------------------------
 
@@ -180,6 +175,9 @@ class ConversationTracker(TrackerCore):
         state, implicit = self._resolve(conversation_id)
         action.attributes.update(fields.identity_attributes(state.conversation_id))
         with state.lock:
+            if started_at is None and ended_at is None and state.items:
+                # Only a duration: it ended now, but never before what was tracked before it.
+                action = action.after(state.items[-1].timestamp_ns)
             recorder.action(
                 state,
                 action.name,
