@@ -19,6 +19,7 @@ from agentsight_otel._delivery.transport import Transport
 from agentsight_otel._redaction import Redactor, TextHook
 from agentsight_otel._tracker import fields
 from agentsight_otel._tracker.inputs import PREVIEW
+from agentsight_otel._tracker.misfiling import warn_generated
 from agentsight_otel._tracker.sending import TrackerSending, in_event_loop
 from agentsight_otel._tracker.state import ConversationState, Item
 from agentsight_otel._tracker.summary import send_response
@@ -58,7 +59,11 @@ class TrackerCore(TrackerSending):
     ) -> None:
         # Settings are the table's (see _config); the underscored arguments are test seams.
         given = given_arguments(CONFIGURE, locals())
-        super().__init__(tracer_provider, _ledger, _max_conversations, _clock)
+        seams = (tracer_provider, _ledger, _transport, _clock, _retry_policy)
+        # Made without arguments it is the seed's one tracker: it shares the process's
+        # conversations with agentsight_otel.conversation_tracker (README: Web frameworks).
+        shared = not given and all(seam is None for seam in seams) and _max_conversations == 10_000
+        super().__init__(tracer_provider, _ledger, _max_conversations, _clock, shared=shared)
         # Attachment bytes: uploaded by the tracker's own uploader.
         self._files = FileTracking(
             self._event,
@@ -155,8 +160,25 @@ class TrackerCore(TrackerSending):
             # Still current here even if the registry forgot it while idle: same conversation.
             return self._state(current, None), True
         cid = generate_conversation_id()
+        self._warn_generated(cid)
         self._make_current(cid)
         return self._state(cid, None), True
+
+    def _opened_id(self, conversation_id: str | None) -> str:
+        """``get_or_create_conversation``'s id: the one given (remembered) or a generated one."""
+        cid = fields.conversation_id(conversation_id)
+        if cid is None:
+            return generate_conversation_id()
+        self._registry.opened = cid
+        return cid
+
+    def _warn_generated(self, cid: str) -> None:
+        """Say so when a generated conversation is evidently not the one the caller meant."""
+        active = ACTIVE_TRACKER.get()
+        other = None
+        if active is not None and active._registry is not self._registry:
+            other = active._registry.current_id()
+        warn_generated(cid, other, self._registry.opened)
 
     def _make_current(self, cid: str) -> None:
         """Make a conversation, and this tracker, current in this thread or task."""

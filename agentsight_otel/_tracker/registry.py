@@ -11,12 +11,14 @@ from __future__ import annotations
 import contextvars
 import itertools
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
 from agentsight_otel._ids import conversation_trace_id
 from agentsight_otel._tracker.fields import base_attributes
+from agentsight_otel._tracker.retired import RetiredConversations
 from agentsight_otel._tracker.state import ConversationState
 
 _instances = itertools.count()
@@ -37,6 +39,8 @@ class ConversationRegistry:
         self._clock = clock
         self.idle_timeout = float("inf")  # set from the settings once they are resolved
         self.retire: Retire | None = None
+        self.retired = RetiredConversations()
+        self.opened: str | None = None  # the last id get_or_create_conversation was given
         self._lock = threading.Lock()
         self._states: OrderedDict[str, ConversationState] = OrderedDict()
         # One ContextVar per registry: threads start without a current conversation and
@@ -141,3 +145,15 @@ class ConversationRegistry:
                 state.items, state.uploads = [], []
             finally:
                 state.lock.release()
+
+
+_shared: list[ConversationRegistry] = []
+_shared_lock = threading.Lock()
+
+
+def shared_registry() -> ConversationRegistry:
+    """The process's conversations, shared by every tracker made without arguments."""
+    with _shared_lock:
+        if not _shared:
+            _shared.append(ConversationRegistry(10_000, time.monotonic))
+        return _shared[0]

@@ -77,7 +77,7 @@ class TrackerSending(TrackerSetup):
         closing = self._close_state(state) if state is not None else None
         if closing is not None:
             return closing
-        retired = self._retired.take(cid)
+        retired = self._registry.retired.take(cid)
         if cid is not None and retired is not None:
             return Closing(cid, retired.items, retired.receipts, [], retired.reason)
         if state is None:

@@ -25,8 +25,8 @@ from agentsight_otel._redaction import Redactor, TextHook
 from agentsight_otel._tracker.lifecycle import SHUTDOWN_REASON, ExitHook, install_sigterm_handler
 from agentsight_otel._tracker.pipeline import Pipeline
 from agentsight_otel._tracker.recorder import Recorder
-from agentsight_otel._tracker.registry import ConversationRegistry
-from agentsight_otel._tracker.retired import RetiredConversations, watch_idle
+from agentsight_otel._tracker.registry import ConversationRegistry, shared_registry
+from agentsight_otel._tracker.retired import watch_idle
 from agentsight_otel._tracker.state import ConversationState
 
 UNRESOLVED = object()
@@ -43,15 +43,19 @@ class TrackerSetup:
         ledger: DeliveryLedger | None,
         max_conversations: int,
         clock: Clock | None = None,
+        *,
+        shared: bool = False,
     ) -> None:
         self._explicit: dict[str, Any] = {}
         self._provider = tracer_provider
         self._ledger = ledger or DEFAULT_LEDGER
         self._lock = threading.Lock()
-        self._registry = ConversationRegistry(max_conversations, (clock or SystemClock()).now)
-        self._registry.retire = self._retire
+        self._registry = (
+            shared_registry()
+            if shared
+            else ConversationRegistry(max_conversations, (clock or SystemClock()).now)
+        )
         self._recorder: Recorder | None = None
-        self._retired = RetiredConversations()
         self._settings: Settings | None = None
         # The redactor in force once settings are resolved; UNRESOLVED (not None) until then.
         self._redaction: object = UNRESOLVED
@@ -118,6 +122,7 @@ class TrackerSetup:
                 self._settings, self._recorder = settings, Recorder(pipeline, self._ledger)
                 self._redaction = settings.redact
                 self._registry.idle_timeout = settings.idle_timeout
+                self._registry.retire = self._retire
                 watch_idle(self._registry)
                 # After the pipeline's (and the application's provider's) exit handlers.
                 self._exit_hook.register()
@@ -174,7 +179,7 @@ class TrackerSetup:
         recorder = self._recorder
         if recorder is not None:
             receipts = recorder.close(state, complete=False, reason=reason)
-            self._retired.record(state, reason, receipts)
+            self._registry.retired.record(state, reason, receipts)
             recorder.pipeline.request_flush()
 
     def _redactor(self) -> Redactor | None:

@@ -15,7 +15,6 @@ from agentsight_otel._tracker.sending import in_event_loop
 from agentsight_otel._tracker.state import Item
 from agentsight_otel._tracker.summary import pending_summary
 from agentsight_otel.exceptions import ValidationError
-from agentsight_otel.helpers import generate_conversation_id
 
 
 class ConversationTracker(TrackerCore):
@@ -41,7 +40,7 @@ class ConversationTracker(TrackerCore):
         name: str | None = None,
     ) -> str:
         """Make a conversation current in this thread or task, creating it if new; its id."""
-        cid = fields.conversation_id(conversation_id) or generate_conversation_id()
+        cid = self._opened_id(conversation_id)
         metadata = self._redacted_metadata(metadata)
         values = fields.conversation_fields(
             customer_id, customer_ip_address, device, source, language, name, environment, metadata
