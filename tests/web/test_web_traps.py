@@ -18,6 +18,8 @@ import pytest
 from fastapi import Depends, FastAPI, Header
 
 from agentsight_otel import ConversationTracker
+from agentsight_otel._log import RateLimitedLog
+from agentsight_otel._tracker import misfiling
 from agentsight_otel.testing import TEST_API_KEY, AgentSightCapture
 
 SEEDS = Path("/work/shared/seeds/track-interaction.md")
@@ -26,6 +28,8 @@ SEED_APP = """
 from fastapi import FastAPI, Request
 from pydantic import BaseModel
 from agentsight_otel import ConversationTracker
+from agentsight_otel._log import RateLimitedLog
+from agentsight_otel._tracker import misfiling
 from agentsight_otel.helpers import generate_conversation_id
 from typing import Optional
 
@@ -94,6 +98,12 @@ async def drive():
 print(json.dumps(asyncio.run(drive())), flush=True)
 os._exit(0)  # the backend hangs: skip delivery at exit
 """
+
+
+@pytest.fixture(autouse=True)
+def fresh_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The warning is rate-limited per cause: earlier tests must not have used it up."""
+    monkeypatch.setattr(misfiling, "_WARN", RateLimitedLog())
 
 
 @pytest.fixture
