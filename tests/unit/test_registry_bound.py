@@ -48,16 +48,6 @@ def test_unsent_conversations_past_capacity_end_as_evicted_and_tracking_goes_on(
     assert late["summary"]["questions"] == 1
 
 
-def test_sent_conversations_go_before_unsent_ones() -> None:
-    tracker, memory, _ = memory_tracker(_max_conversations=3)
-    tracker.track_human_message("pending", conversation_id="keep-me")
-    for n in range(10):
-        tracker.track_human_message("x", conversation_id=f"sent-{n}")
-        tracker.send_tracked_data(f"sent-{n}")
-    assert tracker.send_tracked_data("keep-me")["summary"]["questions"] == 1
-    assert _ended_turns(list(memory.get_finished_spans()))["keep-me"] == (True, None)
-
-
 def test_an_idle_interaction_ends_abandoned_after_the_idle_timeout() -> None:
     clock = FakeClock()
     tracker, memory, _ = memory_tracker(_clock=clock, idle_timeout=60)
