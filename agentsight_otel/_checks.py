@@ -147,6 +147,15 @@ def positive_seconds(value: object, source: str) -> float:
     return positive_number(value, source)
 
 
+def seconds_from_env(value: object, source: str) -> float:
+    """A variable's text as a positive number of seconds."""
+    try:
+        number = float(str(value))
+    except ValueError:
+        raise ConfigurationError(f"{source} must be a number of seconds") from None
+    return positive_number(number, source)
+
+
 def seconds_or_zero(value: object, source: str) -> float:
     """A finite number of seconds, zero allowed."""
     return positive_number(value, source, allow_zero=True)

@@ -82,6 +82,13 @@ def _read(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reason(exc: Exception) -> str:
+    """One line saying what is wrong."""
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return f"cannot listen there: {exc.strerror}"
+    return str(exc)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     args = build_parser().parse_args(argv)
@@ -89,7 +96,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             from agentsight_otel.server import serve
 
-            serve(args.host, args.port, args.db, args.api_keys)
+            try:
+                serve(args.host, args.port, args.db, args.api_keys)
+            except (ValueError, OSError) as exc:  # a malformed key, a busy port: nothing created
+                print(f"agentsight-otel serve: {_reason(exc)}", file=sys.stderr)
+                return 2
         elif args.command == "bridge":
             from agentsight_otel._bridge.runner import run_command
 

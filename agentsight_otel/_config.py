@@ -22,6 +22,7 @@ from agentsight_otel._checks import (
     check_spool_dir,
     parse_api_key,
     positive_seconds,
+    seconds_from_env,
     seconds_or_zero,
 )
 from agentsight_otel._log import logger
@@ -158,8 +159,24 @@ class Settings:
         shown_default="64 MiB",
         doc="most bytes (estimated) waiting for delivery in memory",
     )
+    idle_timeout: float = setting(
+        1800.0,
+        env="AGENTSIGHT_IDLE_TIMEOUT",
+        check=positive_seconds,
+        from_env=seconds_from_env,
+        arguments=(CONFIGURE,),
+        shown_default="1800 (30 minutes)",
+        doc="seconds an interaction may go untracked before it ends, incomplete (`abandoned`), "
+        "and is delivered",
+    )
     # Not a setting: why an API key from the environment was refused (delivery stays off).
     key_problem: str | None = field(default=None, compare=False)
+
+    def no_key_reason(self) -> str:
+        """Why nothing is delivered without a key: the variable's problem, or that it is unset."""
+        if self.key_problem:
+            return f"the API key is refused: {self.key_problem}"
+        return f"no AgentSight API key is configured (set {ENV_API_KEY})"
 
     def ingest_url(self) -> str:
         """``{endpoint}/api/ingest/``, trailing slash kept."""

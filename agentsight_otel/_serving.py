@@ -215,9 +215,11 @@ class BackgroundServer:
             self._sock.close()
 
 
-def serve_in_foreground(config: uvicorn.Config, host: str, port: int, announce: str) -> None:
+def serve_in_foreground(
+    config: uvicorn.Config, host: str, port: int, announce: str, sock: socket.socket | None = None
+) -> None:
     """Serve in this thread until interrupted, printing ``announce`` (with {url}) once listening."""
-    sock = bind_socket(host, port)
+    sock = sock or bind_socket(host, port)
     message = announce.format(url=socket_url(sock))
     try:
         ThreadedUvicorn(config, lambda: print(message, flush=True)).run(sockets=[sock])

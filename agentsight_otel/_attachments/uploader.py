@@ -87,7 +87,7 @@ class Uploader:
     def submit(self, job: UploadJob) -> None:
         """Queue a job; never raises, never waits. A refused job is settled failed at once."""
         if self.client.settings.api_key is None:
-            self._refuse(job, "no AgentSight API key is configured (set AGENTSIGHT_API_KEY)")
+            self._refuse(job, self.client.settings.no_key_reason())
             return
         with self._cond:
             full = (

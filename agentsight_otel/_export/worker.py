@@ -174,9 +174,7 @@ class DeliveryWorker:
     def _deliver(self, groups: list[TraceGroup]) -> None:
         """Map, pack, post and settle one round of groups."""
         if self.client.settings.api_key is None:
-            self._settle_failed(
-                groups, "no AgentSight API key is configured (set AGENTSIGHT_API_KEY)"
-            )
+            self._settle_failed(groups, self.client.settings.no_key_reason())
             return
         if self._redelivery is None or not self._redelivery.down:
             self._backend.refresh()

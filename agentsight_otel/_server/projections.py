@@ -142,7 +142,10 @@ def _usage_row(span: JSONObject) -> Row:
     """An llm span as one model call's token usage."""
     attributes = span["attributes"]
     values: dict[str, object] = {
-        "model": _text(attributes.get("gen_ai.request.model")) or span["name"] or "unknown",
+        # The span's name is no model: usage tracked without one stays "unknown".
+        "model": _text(attributes.get("gen_ai.request.model"))
+        or _text(attributes.get("gen_ai.response.model"))
+        or "unknown",
         "system": _text(attributes.get("gen_ai.system")),
         "input_tokens": _integer(attributes.get("gen_ai.usage.input_tokens")),
         "output_tokens": _integer(attributes.get("gen_ai.usage.output_tokens")),

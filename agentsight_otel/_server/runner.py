@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -10,11 +11,13 @@ from starlette.applications import Starlette
 
 from agentsight_otel._delivery.plaintext import is_loopback
 from agentsight_otel._server.app import DEFAULT_CAPABILITIES, DEFAULT_MAX_BODY_BYTES, create_app
+from agentsight_otel._server.auth import accepted_keys
 from agentsight_otel._server.store import Store
 from agentsight_otel._serving import (
     GRACEFUL_SHUTDOWN_S,
     BackgroundServer,
     Served,
+    bind_socket,
     serve_in_foreground,
     uvicorn_config,
 )
@@ -85,10 +88,19 @@ class LocalServer(Served):
 
 
 def serve(host: str, port: int, db_path: str, api_keys: Iterable[str] | None = None) -> None:
-    """Serve in the foreground until interrupted, printing the URL once it listens."""
-    store = Store(db_path)
+    """Serve in the foreground until interrupted, printing the URL once it listens.
+
+    A malformed key (ValueError) or a busy port (OSError) fails before the database exists.
+    """
+    accepted_keys(api_keys)
+    sock = bind_socket(host, port)
     try:
-        _serve_store(store, host, port, api_keys)
+        store = Store(db_path)
+    except BaseException:
+        sock.close()
+        raise
+    try:
+        _serve_store(store, sock, host, port, api_keys)
     except KeyboardInterrupt:
         # uvicorn has already shut down gracefully and re-raises Ctrl-C; the CLI just returns.
         pass
@@ -96,7 +108,9 @@ def serve(host: str, port: int, db_path: str, api_keys: Iterable[str] | None = N
         store.close()
 
 
-def _serve_store(store: Store, host: str, port: int, api_keys: Iterable[str] | None) -> None:
+def _serve_store(
+    store: Store, sock: socket.socket, host: str, port: int, api_keys: Iterable[str] | None
+) -> None:
     """Run uvicorn in this thread over store until it is told to exit."""
     app = create_app(store, api_keys=api_keys, viewer_key_required=not is_loopback(host))
     config = uvicorn.Config(
@@ -106,4 +120,4 @@ def _serve_store(store: Store, host: str, port: int, api_keys: Iterable[str] | N
         lifespan="off",
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
     )
-    serve_in_foreground(config, host, port, "AgentSight local server listening on {url}")
+    serve_in_foreground(config, host, port, "AgentSight local server listening on {url}", sock)

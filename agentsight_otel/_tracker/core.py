@@ -5,24 +5,25 @@ from __future__ import annotations
 import contextvars
 import os
 from collections.abc import Callable
-from time import monotonic, time_ns
+from time import time_ns
 from typing import Any
 
 from opentelemetry import trace
 
-from agentsight_otel._attachments.tracking import FileTracking, report_uploads
+from agentsight_otel._attachments.tracking import FileTracking
 from agentsight_otel._config import CONFIGURE, given_arguments
 from agentsight_otel._delivery.client import RetryPolicy
 from agentsight_otel._delivery.clock import Clock
-from agentsight_otel._delivery.ledger import DeliveryLedger, Receipt, Settlement
+from agentsight_otel._delivery.ledger import DeliveryLedger
 from agentsight_otel._delivery.transport import Transport
 from agentsight_otel._redaction import Redactor, TextHook
 from agentsight_otel._tracker import fields
 from agentsight_otel._tracker.inputs import PREVIEW
-from agentsight_otel._tracker.setup import TrackerSetup
+from agentsight_otel._tracker.misfiling import warn_generated
+from agentsight_otel._tracker.sending import TrackerSending, in_event_loop
 from agentsight_otel._tracker.state import ConversationState, Item
-from agentsight_otel._tracker.summary import combine, send_response
-from agentsight_otel.exceptions import NothingToSendError, ValidationError
+from agentsight_otel._tracker.summary import send_response
+from agentsight_otel.exceptions import ValidationError
 from agentsight_otel.helpers import generate_conversation_id
 
 # The tracker whose conversation was made current last in this thread or task, so that
@@ -32,7 +33,7 @@ ACTIVE_TRACKER: contextvars.ContextVar[TrackerCore | None] = contextvars.Context
 )
 
 
-class TrackerCore(TrackerSetup):
+class TrackerCore(TrackerSending):
     """Wiring and internals shared by the public tracking methods of ``ConversationTracker``."""
 
     def __init__(
@@ -49,6 +50,7 @@ class TrackerCore(TrackerSetup):
         spool_dir: str | os.PathLike[str] | None = None,
         spool_max_bytes: int | None = None,
         max_queue_bytes: int | None = None,
+        idle_timeout: float | None = None,
         _ledger: DeliveryLedger | None = None,
         _max_conversations: int = 10_000,
         _transport: Transport | None = None,
@@ -57,7 +59,11 @@ class TrackerCore(TrackerSetup):
     ) -> None:
         # Settings are the table's (see _config); the underscored arguments are test seams.
         given = given_arguments(CONFIGURE, locals())
-        super().__init__(tracer_provider, _ledger, _max_conversations)
+        seams = (tracer_provider, _ledger, _transport, _clock, _retry_policy)
+        # Made without arguments it is the seed's one tracker: it shares the process's
+        # conversations with agentsight_otel.conversation_tracker (README: Web frameworks).
+        shared = not given and all(seam is None for seam in seams) and _max_conversations == 10_000
+        super().__init__(tracer_provider, _ledger, _max_conversations, _clock, shared=shared)
         # Attachment bytes: uploaded by the tracker's own uploader.
         self._files = FileTracking(
             self._event,
@@ -68,47 +74,16 @@ class TrackerCore(TrackerSetup):
         )
         self.configure(**given)
 
-    # -- sending -------------------------------------------------------------------------
-
-    def _verdict(
-        self,
-        cid: str,
-        items: list[Item],
-        receipts: list[tuple[int, Receipt]],
-        uploads: list[tuple[int, Receipt]],
-        wait: float,
-    ) -> dict[str, Any]:
-        """The send's answer: spans' receipts, then uploads', all within ``wait`` seconds."""
-        deadline = monotonic() + wait
-        response = send_response(cid, items, self._await(receipts, wait))
-        return report_uploads(response, items, uploads, deadline)
-
-    def _close_for_send(
-        self, conversation_id: str | None, timeout: float | None
-    ) -> tuple[str, list[Item], list[tuple[int, Receipt]], list[tuple[int, Receipt]], float]:
-        """End the interaction and take its items; what a send then waits on."""
-        fields.check_timeout(timeout)  # before anything is closed
-        cid = self._chosen_id(conversation_id)
-        state = self._registry.get(cid)
-        if state is None:
-            raise NothingToSendError(
-                "no conversation to send: call get_or_create_conversation or pass conversation_id"
-            )
+    def _visit(self, cid: str, values: dict[str, Any]) -> dict[str, Any]:
+        """``initialize_conversation``: the visit span, delivered at once (never on a loop)."""
+        state = self._state(cid, values)
         recorder, settings = self._setup()
+        stamp = time_ns()
         with state.lock:
-            if not state.items and state.interaction is None:
-                raise NothingToSendError(
-                    f"nothing tracked for conversation {cid!r} since the last send"
-                )
-            items, state.items = state.items, []
-            uploads, state.uploads = state.uploads, []
-            receipts = recorder.close(state, complete=True)
-            state.usage.prompt_tokens = state.usage.completion_tokens = 0
-            state.usage.total_tokens = 0
-        if receipts:
-            recorder.pipeline.request_flush()
-        wait = settings.send_timeout if timeout is None else max(0.0, float(timeout))
-        return state.conversation_id, items, receipts, uploads, wait
+            receipts = [recorder.visit(state)]
+        recorder.pipeline.request_flush()
+        wait = 0.0 if in_event_loop() else settings.send_timeout
+        return send_response(cid, [Item("conversation", stamp, cid)], self._await(receipts, wait))
 
     # -- internals -----------------------------------------------------------------------
 
@@ -169,12 +144,6 @@ class TrackerCore(TrackerSetup):
         redactor = self._redactor()
         return metadata if redactor is None else redactor.value(metadata)
 
-    def _chosen_id(self, conversation_id: str | None) -> str | None:
-        """The explicit id (checked and normalised), else the current one."""
-        if conversation_id is not None:
-            return fields.conversation_id(conversation_id)
-        return self._registry.current_id()
-
     def _resolve(self, conversation_id: str | None) -> tuple[ConversationState, bool]:
         """The explicit conversation, else this context's current one, else a new one.
 
@@ -191,8 +160,25 @@ class TrackerCore(TrackerSetup):
             # Still current here even if the registry forgot it while idle: same conversation.
             return self._state(current, None), True
         cid = generate_conversation_id()
+        self._warn_generated(cid)
         self._make_current(cid)
         return self._state(cid, None), True
+
+    def _opened_id(self, conversation_id: str | None) -> str:
+        """``get_or_create_conversation``'s id: the one given (remembered) or a generated one."""
+        cid = fields.conversation_id(conversation_id)
+        if cid is None:
+            return generate_conversation_id()
+        self._registry.opened = cid
+        return cid
+
+    def _warn_generated(self, cid: str) -> None:
+        """Say so when a generated conversation is evidently not the one the caller meant."""
+        active = ACTIVE_TRACKER.get()
+        other = None
+        if active is not None and active._registry is not self._registry:
+            other = active._registry.current_id()
+        warn_generated(cid, other, self._registry.opened)
 
     def _make_current(self, cid: str) -> None:
         """Make a conversation, and this tracker, current in this thread or task."""
@@ -211,21 +197,3 @@ class TrackerCore(TrackerSetup):
     def _state(self, cid: str, values: dict[str, Any] | None) -> ConversationState:
         """The conversation's state, created or updated with the given field attributes."""
         return self._registry.obtain(cid, values, self._default_environment)
-
-    def _await(self, receipts: list[tuple[int, Receipt]], timeout: float) -> Settlement:
-        """Wait for the receipts, bounded by ``timeout`` in total."""
-        if not receipts:
-            return Settlement("delivered")
-        known = [receipt.settlement for _, receipt in receipts]
-        if all(known):
-            return combine([s for s in known if s is not None])
-        recorder = self._recorder
-        observed = recorder.pipeline.observes_delivery() if recorder is not None else None
-        if observed is False or (observed is None and not self._ledger.observed):
-            return Settlement(
-                "handed_off",
-                "spans went to the OpenTelemetry pipeline; no AgentSight exporter in this "
-                "process confirms their delivery",
-            )
-        end = monotonic() + timeout
-        return combine([receipt.wait(max(0.0, end - monotonic())) for _, receipt in receipts])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from agentsight_otel import _semconv as sc
@@ -42,6 +42,14 @@ class Action:
     end_ns: int
     error: str | None
     attributes: dict[str, Any]
+
+    def after(self, stamp_ns: int) -> Action:
+        """This action moved to start after ``stamp_ns`` (the item tracked before it), if needed."""
+        if self.start_ns > stamp_ns:
+            return self
+        return replace(
+            self, start_ns=stamp_ns + 1, end_ns=stamp_ns + 1 + self.end_ns - self.start_ns
+        )
 
     def item(self, conversation_id: str) -> dict[str, Any]:
         """The tracked item ``track_action`` returns."""
@@ -125,11 +133,9 @@ def token_usage(
     """The call's total and the usage event's attributes."""
     prompt = token_count(prompt_tokens, "prompt_tokens")
     completion = token_count(completion_tokens, "completion_tokens")
-    total = (
-        token_count(total_tokens, "total_tokens")
-        if total_tokens is not None
-        else prompt + completion
-    )
+    if total_tokens is not None:
+        token_count(total_tokens, "total_tokens")  # checked; AgentSight counts the two parts
+    total = prompt + completion
     attributes: dict[str, Any] = {
         sc.INPUT_TOKENS: prompt,
         sc.OUTPUT_TOKENS: completion,

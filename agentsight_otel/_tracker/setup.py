@@ -17,6 +17,7 @@ from agentsight_otel._config import (
     given_arguments,
     resolve_settings,
 )
+from agentsight_otel._delivery.clock import Clock, SystemClock
 from agentsight_otel._delivery.forking import reset_in_child
 from agentsight_otel._delivery.ledger import DEFAULT_LEDGER, DeliveryLedger
 from agentsight_otel._log import log_internal_error
@@ -24,7 +25,9 @@ from agentsight_otel._redaction import Redactor, TextHook
 from agentsight_otel._tracker.lifecycle import SHUTDOWN_REASON, ExitHook, install_sigterm_handler
 from agentsight_otel._tracker.pipeline import Pipeline
 from agentsight_otel._tracker.recorder import Recorder
-from agentsight_otel._tracker.registry import ConversationRegistry
+from agentsight_otel._tracker.registry import ConversationRegistry, shared_registry
+from agentsight_otel._tracker.retired import watch_idle
+from agentsight_otel._tracker.state import ConversationState
 
 UNRESOLVED = object()
 
@@ -39,12 +42,19 @@ class TrackerSetup:
         tracer_provider: trace.TracerProvider | None,
         ledger: DeliveryLedger | None,
         max_conversations: int,
+        clock: Clock | None = None,
+        *,
+        shared: bool = False,
     ) -> None:
         self._explicit: dict[str, Any] = {}
         self._provider = tracer_provider
         self._ledger = ledger or DEFAULT_LEDGER
         self._lock = threading.Lock()
-        self._registry = ConversationRegistry(max_conversations)
+        self._registry = (
+            shared_registry()
+            if shared
+            else ConversationRegistry(max_conversations, (clock or SystemClock()).now)
+        )
         self._recorder: Recorder | None = None
         self._settings: Settings | None = None
         # The redactor in force once settings are resolved; UNRESOLVED (not None) until then.
@@ -66,6 +76,7 @@ class TrackerSetup:
         spool_dir: str | os.PathLike[str] | None = None,
         spool_max_bytes: int | None = None,
         max_queue_bytes: int | None = None,
+        idle_timeout: float | None = None,
         handle_sigterm: bool = False,
     ) -> None:
         """Override settings (explicit values win over the environment); checked at once.
@@ -110,6 +121,9 @@ class TrackerSetup:
                 pipeline = Pipeline(settings, self._ledger, self._provider)
                 self._settings, self._recorder = settings, Recorder(pipeline, self._ledger)
                 self._redaction = settings.redact
+                self._registry.idle_timeout = settings.idle_timeout
+                self._registry.retire = self._retire
+                watch_idle(self._registry)
                 # After the pipeline's (and the application's provider's) exit handlers.
                 self._exit_hook.register()
             return self._recorder, self._settings
@@ -127,6 +141,8 @@ class TrackerSetup:
         """In a forked child: what the parent had open is the parent's to end and send."""
         self._lock = threading.Lock()
         self._registry.forked()
+        if self._settings is not None:
+            watch_idle(self._registry)
 
     def _exit(self, timeout: float) -> None:
         """The exit path: open interactions end incomplete (``shutdown``), all is delivered."""
@@ -157,6 +173,14 @@ class TrackerSetup:
                     recorder.close(state, complete=False, reason=reason)
             finally:
                 state.lock.release()
+
+    def _retire(self, state: ConversationState, reason: str) -> None:
+        """End a conversation the registry retires (idle or past capacity), for delivery."""
+        recorder = self._recorder
+        if recorder is not None:
+            receipts = recorder.close(state, complete=False, reason=reason)
+            self._registry.retired.record(state, reason, receipts)
+            recorder.pipeline.request_flush()
 
     def _redactor(self) -> Redactor | None:
         """The PII redactor in force; settings are resolved, the pipeline need not be."""

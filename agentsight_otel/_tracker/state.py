@@ -67,5 +67,6 @@ class ConversationState:
     items: list[Item] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    last_used: float = 0.0  # monotonic seconds of the last tracking call or send
     # Attachment uploads since the last send: (event time, receipt the uploader settles).
     uploads: list[tuple[int, Receipt]] = field(default_factory=list)

@@ -90,3 +90,24 @@ def combine(settlements: Sequence[Settlement]) -> Settlement:
             if settlement.status == status:
                 return settlement
     return Settlement("delivered")
+
+
+def merge_responses(responses: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """A send of several conversations: each one's answer, their items and summed summaries."""
+    worst = combine([Settlement(r["status"], r["detail"]) for r in responses])
+    rows = sorted(
+        ({**row, "conversation_id": r["conversation_id"]} for r in responses for row in r["items"]),
+        key=lambda row: str(row["timestamp"]),
+    )
+    summary: dict[str, int] = {}
+    for response in responses:
+        for key, count in response["summary"].items():
+            summary[key] = summary.get(key, 0) + count
+    return {
+        "conversation_id": None,
+        "status": worst.status,
+        "detail": worst.detail,
+        "items": [{**row, "index": index} for index, row in enumerate(rows)],
+        "summary": summary,
+        "conversations": list(responses),
+    }

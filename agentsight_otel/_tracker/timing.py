@@ -10,7 +10,9 @@ MAX_EPOCH_SECONDS = 253_402_300_800  # 10000-01-01T00:00:00Z
 
 
 def to_ns(value: object, name: str) -> int:
-    """A datetime (naive means UTC) or epoch seconds as nanoseconds since the epoch."""
+    """A datetime or ISO-8601 text (naive means UTC), or epoch seconds, as ns since the epoch."""
+    if isinstance(value, str):  # what the 0.0.x SDK took
+        value = _parse_iso(value, name)
     if isinstance(value, dt.datetime):
         aware = value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)
         seconds = aware.timestamp()
@@ -18,7 +20,7 @@ def to_ns(value: object, name: str) -> int:
         seconds = value
     else:
         raise ValidationError(
-            f"{name} must be a datetime or epoch seconds, not {type(value).__name__}"
+            f"{name} must be a datetime, ISO-8601 text or epoch seconds, not {type(value).__name__}"
         )
     # The wire's ISO-8601 timestamps cover 1970 to 9999: a time outside would fail the batch.
     # (Comparing, not math.isfinite: NaN fails it too, and a huge int cannot become a float.)
@@ -27,6 +29,14 @@ def to_ns(value: object, name: str) -> int:
     if isinstance(value, dt.datetime):
         return round(seconds * 1e6) * 1000
     return round(seconds * 1e9)
+
+
+def _parse_iso(text: str, name: str) -> dt.datetime:
+    """ISO-8601 text (``Z`` for UTC accepted) as a datetime."""
+    try:
+        return dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise ValidationError(f"{name} is not an ISO-8601 time: {text[:40]!r}") from None
 
 
 def duration_ns(value: object) -> int:

@@ -11,10 +11,10 @@ from agentsight_otel._mapping.timefmt import iso_utc
 from agentsight_otel._tracker import fields, inputs
 from agentsight_otel._tracker.core import TrackerCore
 from agentsight_otel._tracker.inputs import PREVIEW
+from agentsight_otel._tracker.sending import in_event_loop
 from agentsight_otel._tracker.state import Item
-from agentsight_otel._tracker.summary import pending_summary, send_response
+from agentsight_otel._tracker.summary import pending_summary
 from agentsight_otel.exceptions import ValidationError
-from agentsight_otel.helpers import generate_conversation_id
 
 
 class ConversationTracker(TrackerCore):
@@ -34,12 +34,13 @@ class ConversationTracker(TrackerCore):
         device: str | None = None,
         source: str | None = None,
         language: str | None = None,
-        name: str | None = None,
         environment: str | None = None,
         metadata: dict[str, Any] | None = None,
+        *,
+        name: str | None = None,
     ) -> str:
         """Make a conversation current in this thread or task, creating it if new; its id."""
-        cid = fields.conversation_id(conversation_id) or generate_conversation_id()
+        cid = self._opened_id(conversation_id)
         metadata = self._redacted_metadata(metadata)
         values = fields.conversation_fields(
             customer_id, customer_ip_address, device, source, language, name, environment, metadata
@@ -56,9 +57,10 @@ class ConversationTracker(TrackerCore):
         device: str | None = None,
         source: str | None = None,
         language: str | None = None,
-        name: str | None = None,
         environment: str | None = None,
         metadata: dict[str, Any] | None = None,
+        *,
+        name: str | None = None,
     ) -> dict[str, Any]:
         """Record the visit (not engaged yet) and deliver it at once."""
         cid = fields.conversation_id(conversation_id)
@@ -68,14 +70,7 @@ class ConversationTracker(TrackerCore):
         values = fields.conversation_fields(
             customer_id, customer_ip_address, device, source, language, name, environment, metadata
         )
-        state = self._state(cid, values)
-        recorder, settings = self._setup()
-        stamp = time_ns()
-        with state.lock:
-            receipts = [recorder.visit(state)]
-        recorder.pipeline.request_flush()
-        item = Item("conversation", stamp, cid)
-        return send_response(cid, [item], self._await(receipts, settings.send_timeout))
+        return self._visit(cid, values)
 
     # -- messages, actions, buttons, attachments, usage --------------------------------
 
@@ -179,6 +174,9 @@ class ConversationTracker(TrackerCore):
         state, implicit = self._resolve(conversation_id)
         action.attributes.update(fields.identity_attributes(state.conversation_id))
         with state.lock:
+            if started_at is None and ended_at is None and state.items:
+                # Only a duration: it ended now, but never before what was tracked before it.
+                action = action.after(state.items[-1].timestamp_ns)
             recorder.action(
                 state,
                 action.name,
@@ -267,20 +265,27 @@ class ConversationTracker(TrackerCore):
     def send_tracked_data(
         self, conversation_id: str | None = None, *, timeout: float | None = None
     ) -> dict[str, Any]:
-        """End the interaction and report what the backend accepted, within ``timeout``."""
-        return self._verdict(*self._close_for_send(conversation_id, timeout))
+        """End the interaction and report what the backend accepted, within ``timeout``.
+
+        With no conversation current and none named, every conversation holding data is sent.
+        On a running event loop it never blocks: items come back ``pending`` at once.
+        """
+        closings, wait = self._close_for_send(conversation_id, timeout)
+        return self._verdicts(closings, 0.0 if in_event_loop() else wait)
 
     async def asend_tracked_data(
         self, conversation_id: str | None = None, *, timeout: float | None = None
     ) -> dict[str, Any]:
         """``send_tracked_data`` for asyncio: awaits the verdict on the loop, holding no thread."""
-        cid, items, receipts, uploads, wait = self._close_for_send(conversation_id, timeout)
+        closings, wait = self._close_for_send(conversation_id, timeout)
+        receipts = [r for closing in closings for r in closing.receipts]
+        uploads = [u for closing in closings for u in closing.uploads]
         # A thread per waiting send would queue sends behind each other (and the
         # application's own to_thread work) past their timeout while the backend is slow.
         heard = self._await(receipts, 0.0).status != "handed_off"
         waiting = [receipt for _, receipt in (*uploads, *(receipts if heard else ()))]
         await wait_settled(waiting, wait)
-        return self._verdict(cid, items, receipts, uploads, 0.0)
+        return self._verdicts(closings, 0.0)
 
     def get_tracked_data_summary(self, conversation_id: str | None = None) -> dict[str, Any]:
         """Items held in memory (of one conversation, or all), in time order, with previews."""

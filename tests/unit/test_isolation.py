@@ -72,7 +72,8 @@ def test_asyncio_tasks_each_keep_their_own_conversation(backend: FakeBackend) ->
         for i in range(5):
             t.track_human_message(f"{n}:{i}")
             await asyncio.sleep(0)  # let the other tasks interleave
-        return t.send_tracked_data()
+        # On a running loop the blocking send returns 'pending' at once (issue 11 item 1).
+        return await t.asend_tracked_data()
 
     async def main() -> list[dict]:
         return await asyncio.gather(*(chat(n) for n in range(5)))

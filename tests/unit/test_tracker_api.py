@@ -198,10 +198,12 @@ def test_token_usage_per_conversation_and_reset_after_send(backend: FakeBackend)
     assert running == {"prompt_tokens": 100, "completion_tokens": 25, "total_tokens": 125}
     t.track_token_usage(10, 5, total_tokens=20)
     t.track_token_usage(7, 3, conversation_id="tok-b")
+    # total_tokens=20 for 10+5 is checked, but AgentSight counts the parts: both say 15
+    # (issue 11 item 5: get_token_usage agrees with what reaches AgentSight).
     assert t.get_token_usage() == {
         "prompt_tokens": 110,
         "completion_tokens": 30,
-        "total_tokens": 145,
+        "total_tokens": 140,
     }
     assert t.get_token_usage("tok-b") == {
         "prompt_tokens": 7,

@@ -1,0 +1,99 @@
+"""Conversations the registry retired, and the thread that retires idle ones on time.
+
+A retired conversation's interaction was ended (incomplete) and handed to delivery; a later
+``send_tracked_data`` for it reports that send instead of failing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import weakref
+from collections import OrderedDict
+from typing import TYPE_CHECKING, NamedTuple
+
+from agentsight_otel._delivery.ledger import Receipt
+from agentsight_otel._log import RateLimitedLog, log_internal_error
+from agentsight_otel._tracker.state import ConversationState, Item
+
+if TYPE_CHECKING:
+    from agentsight_otel._tracker.registry import ConversationRegistry
+
+_WARN = RateLimitedLog()
+MAX_SWEEP_INTERVAL_S = 60.0
+
+
+class Retired(NamedTuple):
+    """What a retired conversation had pending, why it ended, and its delivery receipts."""
+
+    reason: str
+    items: list[Item]
+    receipts: list[tuple[int, Receipt]]
+
+
+class RetiredConversations:
+    """The most recently retired conversations (bounded), until a send asks for them."""
+
+    def __init__(self, capacity: int = 1_000) -> None:
+        self._capacity = capacity
+        self._lock = threading.Lock()
+        self._held: OrderedDict[str, Retired] = OrderedDict()
+
+    def record(
+        self, state: ConversationState, reason: str, receipts: list[tuple[int, Receipt]]
+    ) -> None:
+        """Remember a retired conversation's items and receipts (the oldest forgotten first)."""
+        with self._lock:
+            self._held[state.conversation_id] = Retired(reason, list(state.items), receipts)
+            while len(self._held) > self._capacity:
+                self._held.popitem(last=False)
+        _WARN.log(
+            logging.WARNING,
+            f"retired:{reason}",
+            f"ended conversation {state.conversation_id!r}'s open interaction as incomplete "
+            f"({reason}) and delivered it: "
+            + (
+                "nothing was tracked on it for idle_timeout seconds"
+                if reason == "abandoned"
+                else "the tracker held its maximum of conversations with unsent data; "
+                "call send_tracked_data when each interaction ends"
+            ),
+        )
+
+    def take(self, cid: str | None) -> Retired | None:
+        """A retired conversation's record, once."""
+        if cid is None:
+            return None
+        with self._lock:
+            return self._held.pop(cid, None)
+
+
+_watched: weakref.WeakSet[ConversationRegistry] = weakref.WeakSet()
+_wake = threading.Event()
+_thread: list[tuple[int, threading.Thread]] = []
+
+
+def watch_idle(registry: ConversationRegistry) -> None:
+    """Have idle interactions of ``registry`` retired on time, by one thread per process."""
+    _watched.add(registry)
+    _wake.set()  # a shorter idle timeout may need an earlier sweep
+    if _thread and _thread[0][0] == os.getpid() and _thread[0][1].is_alive():
+        return
+    thread = threading.Thread(target=_sweep_loop, daemon=True, name="agentsight-idle")
+    _thread[:] = [(os.getpid(), thread)]
+    thread.start()
+
+
+def _sweep_loop() -> None:
+    """Sweep every watched registry at half the shortest idle timeout (at most a minute)."""
+    while True:
+        registries = list(_watched)
+        shortest = min((r.idle_timeout for r in registries), default=MAX_SWEEP_INTERVAL_S)
+        _wake.wait(min(MAX_SWEEP_INTERVAL_S, max(0.05, shortest / 2)))
+        _wake.clear()
+        for registry in registries:
+            try:
+                registry.sweep()
+            except Exception:
+                log_internal_error("retiring idle conversations")
