@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from agentsight_otel._delivery.daemon import daemon_thread
+
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 5.0
 # Shorter than STOP_TIMEOUT_S, so in-flight requests are cut off before stop() stops waiting.
@@ -185,7 +187,7 @@ class BackgroundServer:
         self.url = socket_url(self._sock)
         self._started = threading.Event()
         self._server = ThreadedUvicorn(config, self._started.set)
-        self._thread = threading.Thread(target=self._run, name=thread_name, daemon=True)
+        self._thread = daemon_thread(self._run, thread_name)
 
     def start(self) -> None:
         """Serve, returning once requests are answered; RuntimeError when it did not start."""

@@ -10,6 +10,7 @@ from agentsight_otel._bridge.decode import Decoded
 from agentsight_otel._bridge.intake import Admission, Intake, IntakeStats, SpanBatch
 from agentsight_otel._config import Settings
 from agentsight_otel._delivery.clock import Clock
+from agentsight_otel._delivery.daemon import daemon_thread
 from agentsight_otel._delivery.ledger import DeliveryLedger
 from agentsight_otel._delivery.transport import Transport
 from agentsight_otel._export.exporter import AgentSightSpanExporter
@@ -50,7 +51,7 @@ class BridgePipeline:
         # Held while a request is decompressed and decoded, by both receivers.
         self.decode_slots = threading.BoundedSemaphore(config.max_concurrent_decodes)
         self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="agentsight-bridge", daemon=True)
+        self._thread = daemon_thread(self._run, "agentsight-bridge")
         self._thread.start()
 
     @property

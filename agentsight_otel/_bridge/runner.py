@@ -153,7 +153,9 @@ def serve_bridge(config: BridgeConfig, settings: Settings) -> int:
             print(f"OTLP/HTTP listening on {bridge.http_url}/v1/traces", flush=True)
         if bridge.grpc_target:
             print(f"OTLP/gRPC listening on {bridge.grpc_target}", flush=True)
-        stop.wait()
+        # Woken now and then: Python runs a signal's handler only when the main thread runs.
+        while not stop.wait(0.5):
+            pass
         print(f"draining (at most {config.drain_timeout:g} s)", flush=True)
         drained = bridge.stop()
     finally:

@@ -3,8 +3,26 @@
 from __future__ import annotations
 
 import os
+import signal
 import threading
 from collections.abc import Callable
+
+# Process signals go to the main thread, where Python runs their handlers: a signal the kernel
+# hands to one of our threads instead would wait there until the main thread next wakes up
+# (a main thread blocked in Event.wait() could sleep through SIGTERM).
+_SHIELDED = {signal.SIGINT, signal.SIGTERM}
+
+
+def daemon_thread(target: Callable[[], None], name: str) -> threading.Thread:
+    """An unstarted daemon thread of the library's: it never takes SIGINT or SIGTERM."""
+
+    def run() -> None:
+        if hasattr(signal, "pthread_sigmask"):
+            signal.pthread_sigmask(signal.SIG_BLOCK, _SHIELDED)
+        target()
+
+    return threading.Thread(target=run, name=name, daemon=True)
+
 
 # Of a stop's time budget, the part the loop gets to finish on its own before its waits are
 # interrupted (the rest lets an interrupted request unwind).
@@ -28,7 +46,7 @@ class DaemonThread:
     def start(self) -> None:
         """Start the thread (call when ``running()`` is false)."""
         self._pid = os.getpid()
-        self._thread = threading.Thread(target=self._target, name=self._name, daemon=True)
+        self._thread = daemon_thread(self._target, self._name)
         self._thread.start()
 
     def forget(self) -> None:

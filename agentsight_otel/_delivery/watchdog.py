@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 
+from agentsight_otel._delivery.daemon import daemon_thread
 from agentsight_otel._delivery.forking import reset_in_child
 
 # The cancel event of the request the current thread is sending: set by the retrying client
@@ -76,7 +77,7 @@ class Watchdog:
         with self._cond:
             if self._pid != os.getpid():
                 self._pid = os.getpid()
-                threading.Thread(target=self._run, name="agentsight-watchdog", daemon=True).start()
+                daemon_thread(self._run, "agentsight-watchdog").start()
             self._watches.add(watch)
             self._cond.notify()
         token = _current.set(watch)

@@ -18,6 +18,7 @@ from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.util.types import Attributes
 
 from agentsight_otel._config import Settings
+from agentsight_otel._delivery.daemon import daemon_thread
 from agentsight_otel._delivery.ledger import DeliveryLedger
 from agentsight_otel._export.exporter import AgentSightSpanExporter
 from agentsight_otel._log import internal_errors, log_internal_error
@@ -124,9 +125,7 @@ class Pipeline:
         self._flush_wanted.set()
         if self._flusher is None or self._flusher_pid != os.getpid():
             self._flusher_pid = os.getpid()
-            self._flusher = threading.Thread(
-                target=self._flush_loop, daemon=True, name="agentsight-flush"
-            )
+            self._flusher = daemon_thread(self._flush_loop, "agentsight-flush")
             self._flusher.start()
 
     def _flush_loop(self) -> None:

@@ -13,6 +13,7 @@ import weakref
 from collections import OrderedDict
 from typing import TYPE_CHECKING, NamedTuple
 
+from agentsight_otel._delivery.daemon import daemon_thread
 from agentsight_otel._delivery.ledger import Receipt
 from agentsight_otel._log import RateLimitedLog, log_internal_error
 from agentsight_otel._tracker.state import ConversationState, Item
@@ -80,7 +81,7 @@ def watch_idle(registry: ConversationRegistry) -> None:
     _wake.set()  # a shorter idle timeout may need an earlier sweep
     if _thread and _thread[0][0] == os.getpid() and _thread[0][1].is_alive():
         return
-    thread = threading.Thread(target=_sweep_loop, daemon=True, name="agentsight-idle")
+    thread = daemon_thread(_sweep_loop, "agentsight-idle")
     _thread[:] = [(os.getpid(), thread)]
     thread.start()
 

@@ -18,6 +18,7 @@ from agentsight_otel._config import (
     resolve_settings,
 )
 from agentsight_otel._delivery.clock import Clock, SystemClock
+from agentsight_otel._delivery.daemon import daemon_thread
 from agentsight_otel._delivery.forking import reset_in_child
 from agentsight_otel._delivery.ledger import DEFAULT_LEDGER, DeliveryLedger
 from agentsight_otel._log import log_internal_error
@@ -98,9 +99,7 @@ class TrackerSetup:
                 self._redaction = UNRESOLVED
         if old is not None:
             # The old pipeline drains on its own thread: reconfiguring never waits on a network.
-            threading.Thread(
-                target=old.pipeline.shutdown, daemon=True, name="agentsight-reconfigure"
-            ).start()
+            daemon_thread(old.pipeline.shutdown, "agentsight-reconfigure").start()
         if handle_sigterm:
             install_sigterm_handler(self)
 
