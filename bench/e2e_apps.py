@@ -16,7 +16,7 @@ delivers them to the capture server at ``url``:
 - ``otlp``: plain OpenTelemetry SDK, ``BatchSpanProcessor`` + OTLP/HTTP protobuf exporter,
   emitting by hand the spans and events ``ours`` emits (same names, attributes, events).
 
-Each contender uses its defaults: ours and the vendor gzip their bodies (the capture server
+Each contender uses its defaults but for the span queue (``QUEUE_SPANS`` for all): ours and the vendor gzip their bodies (the capture server
 advertises ``gzip-ingest`` as AgentSight does); the OTLP exporter sends protobuf uncompressed.
 """
 
@@ -44,6 +44,9 @@ REPLY_METADATA = {"model": "gpt-4o-mini"}
 FIELDS = {"customer_id": "cust-4821", "device": "desktop", "name": "Order status"}
 CONVERSATION_METADATA = {"plan": "premium"}
 MODEL, PROVIDER, PROMPT, COMPLETION = "gpt-4o-mini", "openai", 412, 96
+# Our private pipeline's queue depth, given to the others too: with the SDK's default of 2,048
+# spans, plain OTLP drops spans ("Queue full") once the application outruns its exporter.
+QUEUE_SPANS = 32_768
 
 
 def lookup_order(order_id: str) -> dict[str, Any]:
@@ -109,7 +112,9 @@ class Vendor:
         import agentsight
         from agentsight.sdk.api import _emit_span
 
-        agentsight.init(api_key=KEY, endpoint=url, auto_instrument=False)
+        agentsight.init(
+            api_key=KEY, endpoint=url, auto_instrument=False, max_queue_size=QUEUE_SPANS
+        )
         self.sdk = agentsight
         self.emit_span = _emit_span
         self.lookup = agentsight.tool(lookup_order)
@@ -151,7 +156,9 @@ class PlainOtlp:
 
         self.provider = TracerProvider()
         self.provider.add_span_processor(
-            BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{url}/v1/traces"))
+            BatchSpanProcessor(
+                OTLPSpanExporter(endpoint=f"{url}/v1/traces"), max_queue_size=QUEUE_SPANS
+            )
         )
         self.tracer = self.provider.get_tracer("bench.plain")
 
