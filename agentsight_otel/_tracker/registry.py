@@ -76,7 +76,9 @@ class ConversationRegistry:
     def _forget_idle(self) -> None:
         """Drop the oldest conversations with nothing pending while over capacity."""
         excess = len(self._states) - self._capacity
-        for cid in list(self._states)[: max(0, excess) * 2]:
+        if excess <= 0:  # the usual case: no copy of the ids on every new conversation
+            return
+        for cid in list(itertools.islice(self._states, excess * 2)):
             if excess <= 0:
                 return
             state = self._states[cid]
