@@ -16,8 +16,9 @@ delivers them to the capture server at ``url``:
 - ``otlp``: plain OpenTelemetry SDK, ``BatchSpanProcessor`` + OTLP/HTTP protobuf exporter,
   emitting by hand the spans and events ``ours`` emits (same names, attributes, events).
 
-Each contender uses its defaults but for the span queue (``QUEUE_SPANS`` for all): ours and the vendor gzip their bodies (the capture server
-advertises ``gzip-ingest`` as AgentSight does); the OTLP exporter sends protobuf uncompressed.
+Each contender uses its defaults but for the span queue (``QUEUE_SPANS`` for all): ours and
+the vendor gzip their bodies (the capture server advertises ``gzip-ingest`` as AgentSight
+does); the OTLP exporter sends protobuf uncompressed.
 """
 
 from __future__ import annotations
