@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench import cli
 from bench.e2e_apps import APPS, TURNS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -103,19 +104,19 @@ def child(name: str, url: str, conversations: int) -> dict[str, Any]:
 
 def _sample(name: str, url: str, conversations: int) -> dict[str, Any]:
     """One contender in a fresh process, with nothing configured from the environment."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENTSIGHT_", "OTEL_"))}
     command = ["-m", "bench.end_to_end", "--child", name, "--url", url]
-    done = subprocess.run(
-        [sys.executable, *command, "--conversations", str(conversations)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"{name} failed:\n{done.stderr[-3000:]}")
+    try:
+        done = subprocess.run(
+            [sys.executable, *command, "--conversations", str(conversations)],
+            cwd=ROOT,
+            env={k: v for k, v in os.environ.items() if not k.startswith(("AGENTSIGHT_", "OTEL_"))},
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=True,
+        )
+    except subprocess.CalledProcessError as failed:
+        raise RuntimeError(f"{name} failed:\n{failed.stderr[-3000:]}") from None
     row: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return row
 
@@ -179,12 +180,7 @@ def render(result: EndToEndResult) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments; run the benchmark (or, with ``--child``, one application process)."""
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.end_to_end",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--quick", action="store_true", help="a fast smoke run")
+    parser = cli.parser("bench.end_to_end", __doc__)
     parser.add_argument("--conversations", type=int, default=None)
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--child", choices=list(APPS), help=argparse.SUPPRESS)
