@@ -9,9 +9,10 @@ from dataclasses import dataclass
 
 from opentelemetry.sdk.trace import ReadableSpan
 
-from bench.export_throughput import PIPELINES
+from agentsight_otel._delivery.client import GZIP_LEVEL as OUR_GZIP_LEVEL
+from bench.export_throughput import OURS, PIPELINES
 
-GZIP_LEVEL = 6  # what both exporters use (and zlib's default)
+GZIP_LEVEL = 6  # what the vendor's exporter uses (and zlib's default); ours uses its own
 
 
 @dataclass(frozen=True)
@@ -40,11 +41,12 @@ def measure(spans: Sequence[ReadableSpan]) -> dict[str, WireSize]:
     sizes = {}
     for name, pipeline in PIPELINES.items():
         bodies = pipeline(spans)
+        level = OUR_GZIP_LEVEL if name == OURS else GZIP_LEVEL
         sizes[name] = WireSize(
             name=name,
             bodies=len(bodies),
             plain_bytes=sum(len(body) for body in bodies),
-            gzip_bytes=sum(len(gzip.compress(body, compresslevel=GZIP_LEVEL)) for body in bodies),
+            gzip_bytes=sum(len(gzip.compress(body, compresslevel=level)) for body in bodies),
             spans=len(spans),
         )
     return sizes

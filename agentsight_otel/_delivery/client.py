@@ -24,6 +24,10 @@ from agentsight_otel._version import SDK_NAME, __version__
 USER_AGENT = f"{SDK_NAME}/{__version__}"
 RETRYABLE = frozenset({408, 429, 500, 502, 503, 504})
 _GZIP_MIN_BYTES = 1024
+# Level 3, not zlib's default 6: on ingest bodies (long runs of repeated keys and conversation
+# fields) it is 2.2x faster for 25% more bytes (55 instead of 44 a span); levels 1 and 2 are
+# both slower and larger. Measured in bench/ (wire_size, end_to_end).
+GZIP_LEVEL = 3
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,7 @@ class IngestClient:
         """POST a JSON body with retries until success, a terminal answer or the deadline."""
         headers = self.headers()
         if gzip_body and len(body) >= _GZIP_MIN_BYTES:
-            body = gzip.compress(body, compresslevel=6)
+            body = gzip.compress(body, compresslevel=GZIP_LEVEL)
             headers["Content-Encoding"] = "gzip"
         return self.call("POST", path, body, headers, deadline=deadline)
 

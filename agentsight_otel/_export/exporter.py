@@ -71,23 +71,46 @@ class AgentSightSpanExporter(SpanExporter):
             max_pending_bytes=_max_pending_bytes,
             hint=self._ledger.conversation_of,
         )
-        transport = _transport or RequestsTransport(verify_tls=settings.verify_tls)
-        client = IngestClient(settings, transport, clock=self._clock, policy=_retry_policy)
         self._log = RateLimitedLog(clock=self._clock.now)
-        self._worker = DeliveryWorker(
+        self._worker = self._delivery_worker(
+            _transport, _retry_policy, _max_queue_spans, _spool_retry_interval
+        )
+        reset_in_child(self, AgentSightSpanExporter._forked)
+        self._shutdown = False
+        self._ledger.exporter_started()
+        _warn_about_the_key(settings)
+
+    def _delivery_worker(
+        self,
+        transport: Transport | None,
+        policy: RetryPolicy | None,
+        max_queue_spans: int,
+        spool_retry_interval: float,
+    ) -> DeliveryWorker:
+        """The delivery thread's worker and its client, spooling when a spool is configured."""
+        settings = self.settings
+        transport = transport or RequestsTransport(verify_tls=settings.verify_tls)
+        client = IngestClient(settings, transport, clock=self._clock, policy=policy)
+        worker = DeliveryWorker(
             client,
             self._ledger,
-            max_queue_spans=_max_queue_spans,
+            max_queue_spans=max_queue_spans,
             max_queue_bytes=settings.max_queue_bytes,
             on_tick=self._expire,
             log=self._log,
         )
         if settings.spool_dir is not None:
-            self._use_spool(settings.spool_dir, client, _spool_retry_interval)
-        reset_in_child(self, AgentSightSpanExporter._forked)
-        self._shutdown = False
-        self._ledger.exporter_started()
-        _warn_about_the_key(settings)
+            worker.use_spool(
+                Redelivery(
+                    settings.spool_dir,
+                    settings.spool_max_bytes,
+                    client,
+                    worker.stats,
+                    log=self._log,
+                    retry_interval=spool_retry_interval,
+                )
+            )
+        return worker
 
     @property
     def stats(self) -> DeliveryStats:
@@ -154,18 +177,6 @@ class AgentSightSpanExporter(SpanExporter):
             log_internal_error("shutting down the exporter")
         finally:
             self._ledger.exporter_stopped()
-
-    def _use_spool(self, directory: str, client: IngestClient, retry_interval: float) -> None:
-        """Spool what cannot be delivered; the worker starts at once to send an earlier spool."""
-        redelivery = Redelivery(
-            directory,
-            self.settings.spool_max_bytes,
-            client,
-            self._worker.stats,
-            log=self._log,
-            retry_interval=retry_interval,
-        )
-        self._worker.use_spool(redelivery)
 
     def _forked(self) -> None:
         """In a forked child: a fresh lock; the parent delivers the traces it assembled."""

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.util import BoundedList
 from opentelemetry.trace import SpanKind, StatusCode
@@ -70,9 +71,20 @@ class SpanRecord:
     dropped_links: int
 
 
-_STATUS = {StatusCode.UNSET: "unset", StatusCode.OK: "ok", StatusCode.ERROR: "error"}
-_KINDS = {kind: kind.name for kind in SpanKind}
+# Keyed by the members' identity: an Enum's own __hash__ runs in Python, twice per span.
+_STATUS = {
+    id(code): name
+    for code, name in (
+        (StatusCode.UNSET, "unset"),
+        (StatusCode.OK, "ok"),
+        (StatusCode.ERROR, "error"),
+    )
+}
+_KINDS = {id(kind): kind.name for kind in SpanKind}
 _NO_SCOPE = Scope("", "", "")
+# What a record is built from: context, start, end, attributes, events, links and the three
+# dropped counts (attributes, events, links).
+_Parts = tuple[Any, Any, Any, Any, Sequence[Any], Sequence[Any], int, int, int]
 
 
 def records_from_spans(spans: Iterable[ReadableSpan]) -> list[SpanRecord]:
@@ -85,8 +97,7 @@ def records_from_spans(spans: Iterable[ReadableSpan]) -> list[SpanRecord]:
             parts = _internal_parts(span)
         except AttributeError:  # not the SDK's own span class: go through the public API
             parts = _public_parts(span)
-        context, start, end, events, links, dropped_events, dropped_links = parts
-        if context is None or start is None or end is None:
+        if parts[0] is None or parts[1] is None or parts[2] is None:
             continue
         resource = resources.get(id(span.resource))
         if resource is None:
@@ -94,58 +105,57 @@ def records_from_spans(spans: Iterable[ReadableSpan]) -> list[SpanRecord]:
         scope = scopes.get(id(span.instrumentation_scope))
         if scope is None:
             scope = scopes[id(span.instrumentation_scope)] = _scope(span)
-        parent = span.parent
-        status = span.status
-        records.append(
-            SpanRecord(
-                trace_id=context.trace_id,
-                span_id=context.span_id,
-                parent_span_id=parent.span_id if parent is not None else None,
-                name=span.name,
-                span_kind=_KINDS[span.kind],
-                start_ns=start,
-                end_ns=end,
-                status=_STATUS[status.status_code],
-                status_description=status.description or None,
-                # Plain dicts: the SDK's mapping types would push json off its fast path.
-                attributes=_plain(getattr(span, "_attributes", None) or span.attributes),
-                events=[EventRecord(e.name, e.timestamp, _plain(e.attributes)) for e in events]
-                if events
-                else [],
-                links=[
-                    LinkRecord(link.context.trace_id, link.context.span_id, _plain(link.attributes))
-                    for link in links
-                ]
-                if links
-                else [],
-                resource=resource,
-                scope=scope,
-                trace_state=_trace_state(context.trace_state) if context.trace_state else None,
-                parent_is_remote=bool(parent is not None and parent.is_remote),
-                dropped_attributes=span.dropped_attributes,
-                dropped_events=dropped_events,
-                dropped_links=dropped_links,
-            )
-        )
+        records.append(_record(span, parts, resource, scope))
     return records
 
 
-_Parts = tuple[Any, Any, Any, Sequence[Any], Sequence[Any], int, int]
+def _record(span: ReadableSpan, parts: _Parts, resource: Attributes, scope: Scope) -> SpanRecord:
+    """One span's record from its parts (positional: the constructor runs once per span)."""
+    context, start, end, attributes, events, links, dropped, dropped_events, dropped_links = parts
+    parent = span.parent
+    status = span.status
+    return SpanRecord(
+        context.trace_id,
+        context.span_id,
+        parent.span_id if parent is not None else None,
+        span.name,
+        _KINDS[id(span.kind)],
+        start,
+        end,
+        _STATUS[id(status.status_code)],
+        status.description or None,
+        # Plain dicts: the SDK's mapping types would push json off its fast path.
+        _plain(attributes),
+        [EventRecord(e.name, e.timestamp, _plain(e.attributes)) for e in events] if events else [],
+        [LinkRecord(k.context.trace_id, k.context.span_id, _plain(k.attributes)) for k in links]
+        if links
+        else [],
+        resource,
+        scope,
+        _trace_state(context.trace_state) if context.trace_state else None,
+        bool(parent is not None and parent.is_remote),
+        dropped,
+        dropped_events,
+        dropped_links,
+    )
 
 
 def _internal_parts(span: ReadableSpan) -> _Parts:
     """The fields of a finished SDK span read directly: no locked copies of events and links.
 
-    A finished span never changes, so reading its event and link deques in place is safe and
-    saves two copies per span on the export path; any other span class takes the public API.
+    A finished span never changes, so reading its attributes and its event and link deques in
+    place is safe and saves copies per span on the export path; any other span class takes the
+    public API.
     """
-    events, links = span._events, span._links
+    attributes, events, links = span._attributes, span._events, span._links
     return (
         span._context,
         span._start_time,
         span._end_time,
+        attributes,
         events._dq if isinstance(events, BoundedList) else events,  # type: ignore[attr-defined]
         links._dq if isinstance(links, BoundedList) else links,  # type: ignore[attr-defined]
+        attributes.dropped if isinstance(attributes, BoundedAttributes) else 0,
         events.dropped if isinstance(events, BoundedList) else 0,
         links.dropped if isinstance(links, BoundedList) else 0,
     )
@@ -157,8 +167,10 @@ def _public_parts(span: ReadableSpan) -> _Parts:
         span.context,
         span.start_time,
         span.end_time,
+        span.attributes,
         span.events,
         span.links,
+        span.dropped_attributes,
         span.dropped_events,
         span.dropped_links,
     )
@@ -170,12 +182,12 @@ def _plain(attributes: Attributes | None) -> Attributes:
     Finished spans never change, so sharing the SDK's dict is safe; reaching it avoids a
     per-attribute walk through ``BoundedAttributes`` for every span and event.
     """
-    if not attributes:
-        return EMPTY
     if type(attributes) is dict:
-        return attributes
+        return attributes or EMPTY
     inner = getattr(attributes, "_dict", None)
-    return inner if type(inner) is dict else dict(attributes)
+    if type(inner) is dict:
+        return inner or EMPTY
+    return dict(attributes) if attributes else EMPTY
 
 
 def _scope(span: ReadableSpan) -> Scope:

@@ -57,3 +57,18 @@ def test_the_genai_benchmark_reports_both_shapes_and_both_turns() -> None:
     assert _positive(results.genai.ratio)
     assert _positive(results.genai.flatness)
     assert "4. GenAI-shaped traces" in render(results)
+
+
+def test_end_to_end_benchmark_delivers_every_span_and_reports_ratios() -> None:
+    from bench import end_to_end
+
+    result = end_to_end.run(conversations=1, rounds=1)
+
+    assert set(result.contenders) == {"ours", "ours-wait", "vendor", "otlp"}
+    for contender in result.contenders.values():
+        assert _positive(contender.best) and contender.requests >= 1
+    # Every application's spans reached the capture server (warm-up + one conversation each).
+    assert result.contenders["ours"].spans == result.contenders["vendor"].spans == 2 * 4 * 5
+    assert result.contenders["otlp"].spans == 2 * 4 * 3
+    report = end_to_end.render(result)
+    assert "ours / otlp" in report and "ours / vendor" in report
