@@ -140,6 +140,13 @@ def _found(cid: str) -> str:
     return f"found {cid}"
 
 
+def plain_body(request: Request) -> bytes:
+    """A request's body, gzip undone."""
+    if request.headers.get("content-encoding") == "gzip":
+        return gzip.decompress(request.body)
+    return request.body
+
+
 @dataclass
 class WireLog:
     """Span ids in the ingest bodies that reached the server (a proxy observer)."""
@@ -152,10 +159,7 @@ class WireLog:
         """Count the spans of one forwarded ingest body."""
         if request.path != "/api/ingest/" or request.method != "POST":
             return
-        data = request.body
-        if request.headers.get("content-encoding") == "gzip":
-            data = gzip.decompress(data)
-        blocks = json.loads(data)["conversations"]
+        blocks = json.loads(plain_body(request))["conversations"]
         with self._lock:
             self.bodies += 1
             for block in blocks:
