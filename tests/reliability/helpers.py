@@ -12,7 +12,7 @@ import textwrap
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -269,12 +269,14 @@ def wait_until(condition: Callable[[], bool], timeout: float, step: float = 0.2)
     return True
 
 
-def run_script(code: str, timeout: float = 60.0, **env: str) -> subprocess.Popen[str]:
+def run_script(
+    code: str, timeout: float = 60.0, *, argv: Sequence[str] = (), **env: str
+) -> subprocess.Popen[str]:
     """Start a snippet in a fresh interpreter (its own OTel globals), output captured."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("AGENTSIGHT_", "OTEL_"))}
     clean["PYTHONPATH"] = str(ROOT)
     return subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(code)],
+        [sys.executable, "-c", textwrap.dedent(code), *argv],
         env={**clean, **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
