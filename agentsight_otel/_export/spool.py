@@ -10,7 +10,8 @@ container is). The total size is bounded: past it the oldest bodies are evicted,
 logged. A body the backend keeps refusing is set aside in ``dead/`` for inspection (bounded to a
 quarter of the spool's bytes, oldest deleted first).
 
-Only the delivery thread (or a shutdown) touches the disk, never a tracking call.
+The delivery thread (or a shutdown) writes here; so does the caller of `export` (a span
+processor's thread) when the delivery queue is full, rather than drop what it was given.
 """
 
 from __future__ import annotations
