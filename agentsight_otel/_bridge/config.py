@@ -83,7 +83,7 @@ def check_bridge_spool(value: object, source: str) -> str | None:
 
 
 def default_spool_dir(environ: Mapping[str, str] | None = None) -> str:
-    """``$XDG_STATE_HOME/agentsight-otel/bridge``, else ``~/.local/state/agentsight-otel/bridge``."""
+    """``$XDG_STATE_HOME`` (else ``~/.local/state``) ``/agentsight-otel/bridge``."""
     env = os.environ if environ is None else environ
     base = env.get("XDG_STATE_HOME", "").strip()
     root = Path(base) if os.path.isabs(base) else Path.home() / ".local" / "state"

@@ -7,7 +7,7 @@ from __future__ import annotations
 # requests, urllib3 and socket would import on first use is imported here, with this module:
 # the codecs getaddrinfo looks up by name, and idna for non-ASCII hosts. (requests' netrc lookup,
 # the other one, never runs: see _keep_headers.)
-import encodings.idna  # noqa: F401
+import encodings.idna
 import encodings.punycode  # noqa: F401
 import os
 import socket

@@ -68,7 +68,8 @@ def busy():  # the parent keeps its delivery thread busy while it forks
         converse(tracker, made[-1])
 
 def child(name):
-    ok = all(converse(tracker, f"{name}-{k}", timeout=20)["status"] == "delivered" for k in range(5))
+    results = [converse(tracker, f"{name}-{k}", timeout=20) for k in range(5)]
+    ok = all(result["status"] == "delivered" for result in results)
     tracker.shutdown(10)
     os._exit(0 if ok else 1)
 
@@ -117,4 +118,3 @@ def test_children_of_a_busy_parent_deliver_every_conversation_once(
     ]
     assert_exactly(view, [f"busy-{n}" for n in range(busy)] + children)
     report("forks of a busy parent", trials=TRIALS, children=2 * TRIALS, busy=busy)
-

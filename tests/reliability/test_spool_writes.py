@@ -66,4 +66,3 @@ def test_a_failed_spool_write_falls_back_to_one_file_per_conversation(tmp_path: 
     assert kept == ["small-1", "small-2"]
     assert counts == {"failed": 1, "spooled": 2}  # the big one, counted; the others on disk
     report("spool write fails for one conversation", kept=len(kept), lost_spans=1)
-

@@ -63,7 +63,14 @@ class Hang:
     forward: bool = False
 
 
-Fault = Forward | Respond | ResetRequest | ResetResponse | Hang
+@dataclass(frozen=True)
+class Trickle:
+    """Answer a 503 one byte every ``every`` seconds without forwarding: a backend too slow."""
+
+    every: float = 1.0
+
+
+Fault = Forward | Respond | ResetRequest | ResetResponse | Hang | Trickle
 
 
 @dataclass(frozen=True)
@@ -242,6 +249,12 @@ class FaultProxy:
             return True
         if isinstance(fault, Hang):
             return await self._hang(request, fault, writer)
+        if isinstance(fault, Trickle):
+            for byte in status_response(Respond(503)):
+                writer.write(bytes([byte]))
+                await writer.drain()
+                await asyncio.sleep(fault.every)
+            return True
         return await self._forward(request, writer, reset_midway=isinstance(fault, ResetResponse))
 
     async def _forward(
