@@ -30,6 +30,7 @@ from agentsight_otel._export.spool import Spool, SpooledBody
 from agentsight_otel._log import RateLimitedLog
 
 MAX_STRIKES = 5
+SPLIT_AFTER = 2  # failures after which a body of several conversations is split in two
 MAX_BACKOFF_SHARE = 16  # a body backs off at most this many retry intervals
 _REMEMBERED = 10_000  # bodies whose failures are remembered (the oldest forgotten first)
 
@@ -168,8 +169,11 @@ class Redelivery:
     def _retry_later(self, body: SpooledBody, data: bytes, outcome: Outcome) -> bool:
         """A retryable failure: back the body off; whether the backend still takes others."""
         own = self._failed(body.name)
-        if self._failures[body.name].strikes >= self.max_strikes:
-            self._give_up(body, data, outcome.detail)
+        failures = self._failures[body.name]
+        if failures.count >= SPLIT_AFTER and self._split(body, data):
+            return True
+        if failures.strikes >= self.max_strikes:
+            self._set_aside(body, outcome.detail)
             return True
         self.spool.release(body)
         if own:  # others go through: this body is the trouble, not the backend
@@ -187,16 +191,21 @@ class Redelivery:
                 logging.INFO, "backend-up", "AgentSight ingest is back: draining the spool"
             )
 
-    def _give_up(self, body: SpooledBody, data: bytes, detail: str) -> None:
-        """Past its strikes: split a body of several conversations, set aside one of one."""
-        self._failures.pop(body.name, None)
+    def _split(self, body: SpooledBody, data: bytes) -> bool:
+        """Respool a body of several conversations as two halves; False for one of one."""
         sdk, entries = _parse(data)
-        if len(entries) > 1:
-            middle = len(entries) // 2
-            lost = body.spans - self._respool(sdk, [entries[:middle], entries[middle:]])
-            self.spool.remove(body)
-            self.stats.dead_spans += max(0, lost)
-            return
+        if len(entries) < 2:
+            return False
+        middle = len(entries) // 2
+        written = self._respool(sdk, [entries[:middle], entries[middle:]])
+        self.spool.remove(body)
+        self._failures.pop(body.name, None)
+        self.stats.dead_spans += max(0, body.spans - written)
+        return True
+
+    def _set_aside(self, body: SpooledBody, detail: str) -> None:
+        """Past its strikes, a body of one conversation goes to ``dead/``, counted and logged."""
+        self._failures.pop(body.name, None)
         where = self.spool.set_aside(body)
         self.stats.dead_spans += body.spans
         self._log.log(

