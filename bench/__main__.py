@@ -9,7 +9,7 @@ import pstats
 import sys
 from collections.abc import Sequence
 
-from bench import bench_collector, export_throughput, hot_path, spans
+from bench import bench_collector, bench_faults, export_throughput, hot_path, spans
 from bench.report import render
 from bench.suite import Config, collect
 
@@ -48,6 +48,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="skip the Collector -> bridge benchmark (real processes, tens of seconds)",
     )
+    parser.add_argument(
+        "--outage",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="length of each fault in the fault run (default 60, 5 with --quick; 0 skips it)",
+    )
     args = parser.parse_args(argv)
     results = collect(Config.quick() if args.quick else Config.full())
     print(render(results), flush=True)
@@ -55,6 +62,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(bench_collector.run(args.quick), flush=True)
     if args.profile:
         print(profile(), flush=True)
+    outage = args.outage if args.outage is not None else (5.0 if args.quick else 60.0)
+    if outage > 0:
+        print("\nfault run: accepted / delivered / counted lost, per route and fault", flush=True)
+        bench_faults.main(["--outage", str(outage)])
     return 0
 
 

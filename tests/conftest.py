@@ -31,11 +31,15 @@ def internal_errors_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No AGENTSIGHT_* variables leak in; the library logger's level is restored."""
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """No AGENTSIGHT_* variables leak in; the library logger's level is restored.
+
+    The state directory (where the bridge spools by default) is the test's own.
+    """
     for name in list(os.environ):
         if name.startswith("AGENTSIGHT_"):
             monkeypatch.delenv(name)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     library_logger = logging.getLogger("agentsight_otel")
     level = library_logger.level
     yield

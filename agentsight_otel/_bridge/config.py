@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
+from agentsight_otel._checks import check_spool_dir
 from agentsight_otel._params import Param, checked, from_environment, setting, table
 from agentsight_otel.exceptions import ConfigurationError
 
 ENV_TOKEN = "AGENTSIGHT_BRIDGE_TOKEN"
 ENV_HTTP_ADDRESS = "AGENTSIGHT_BRIDGE_HTTP_ADDRESS"
 ENV_GRPC_ADDRESS = "AGENTSIGHT_BRIDGE_GRPC_ADDRESS"
+ENV_SPOOL_DIR = "AGENTSIGHT_BRIDGE_SPOOL_DIR"
 # 4418/4417: next to a Collector's 4318/4317 on the same host without clashing.
 DEFAULT_HTTP_ADDRESS = "127.0.0.1:4418"
 DEFAULT_GRPC_ADDRESS = "127.0.0.1:4417"
@@ -69,6 +73,23 @@ def check_token(value: object, source: str) -> str | None:
     return value.strip() or None
 
 
+def check_bridge_spool(value: object, source: str) -> str | None:
+    """A spool directory, or 'off' (None: the default state directory)."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().lower() == OFF:
+        return OFF
+    return check_spool_dir(value, source)
+
+
+def default_spool_dir(environ: Mapping[str, str] | None = None) -> str:
+    """``$XDG_STATE_HOME`` (else ``~/.local/state``) ``/agentsight-otel/bridge``."""
+    env = os.environ if environ is None else environ
+    base = env.get("XDG_STATE_HOME", "").strip()
+    root = Path(base) if os.path.isabs(base) else Path.home() / ".local" / "state"
+    return str(root / "agentsight-otel" / "bridge")
+
+
 def _limit(default: int, doc: str) -> int:
     """A positive integer limit of the bridge (no variable: a flag or an argument)."""
     return setting(default, check=positive_int, doc=doc)
@@ -113,6 +134,18 @@ class BridgeConfig:
         10.0, check=positive_seconds, doc="seconds a client has to send each request head"
     )
     max_connections: int = _limit(512, "open connections at most (the slowest heads go first)")
+    spool_dir: str | None = setting(
+        None,
+        env=ENV_SPOOL_DIR,
+        check=check_bridge_spool,
+        doc="where accepted spans wait while AgentSight cannot take them, or 'off'",
+    )
+
+    def spool_directory(self) -> str | None:
+        """The spool in use: the setting, the default state directory, or None when 'off'."""
+        if self.spool_dir == OFF:
+            return None
+        return self.spool_dir or default_spool_dir()
 
     def __post_init__(self) -> None:
         if self.http_address is None and self.grpc_address is None:

@@ -13,6 +13,7 @@ from agentsight_otel._bridge.config import (
     DEFAULT_HTTP_ADDRESS,
     ENV_GRPC_ADDRESS,
     ENV_HTTP_ADDRESS,
+    ENV_SPOOL_DIR,
     ENV_TOKEN,
     BridgeConfig,
     resolve_bridge_config,
@@ -41,6 +42,7 @@ environment (a flag wins over its variable):
   {ENV_TOKEN:<32}token senders must present as 'Authorization: Bearer <token>'
   {ENV_HTTP_ADDRESS:<32}OTLP/HTTP listen address (default {DEFAULT_HTTP_ADDRESS})
   {ENV_GRPC_ADDRESS:<32}OTLP/gRPC listen address (default {DEFAULT_GRPC_ADDRESS})
+  {ENV_SPOOL_DIR:<32}spool directory, or 'off' (default $XDG_STATE_HOME/agentsight-otel/bridge)
   {ENV_LOG_LEVEL:<32}level of the agentsight_otel logger (default INFO)
   {ENV_REDACT_PII:<32}1 redacts e-mails and card numbers in GenAI messages and tool texts
 
@@ -64,6 +66,12 @@ def add_bridge_arguments(parser: argparse.ArgumentParser) -> None:
     _limit(parser, "--max-body-bytes", "max_body_bytes")
     _limit(parser, "--max-queue-spans", "max_queue_spans")
     _limit(parser, "--max-queue-bytes", "max_queue_bytes")
+    add(
+        "--spool-dir",
+        metavar="DIR",
+        help="where accepted spans wait while AgentSight cannot take them, or 'off' to count "
+        "them as lost instead (default $XDG_STATE_HOME or ~/.local/state, /agentsight-otel/bridge)",
+    )
     _limit(parser, "--dedupe-memory", "dedupe_memory")
     _limit(parser, "--retry-after", "retry_after")
     add(
@@ -99,6 +107,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[BridgeConfig, Settings]:
         dedupe_memory=args.dedupe_memory,
         retry_after=args.retry_after,
         drain_timeout=args.drain_timeout,
+        spool_dir=args.spool_dir,
     )
     settings = resolve_settings(
         api_key=args.api_key,

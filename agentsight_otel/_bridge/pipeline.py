@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 
 from agentsight_otel._bridge.config import BridgeConfig
 from agentsight_otel._bridge.decode import Decoded
@@ -36,6 +37,9 @@ class BridgePipeline:
             max_bytes=config.max_queue_bytes,
             dedupe_memory=config.dedupe_memory,
         )
+        # What the bridge answered 2xx for waits on disk while the backend cannot take it
+        # (unless the operator turned the spool off: then it is counted and logged as lost).
+        settings = replace(settings, spool_dir=config.spool_directory())
         # The pump hands the worker one batch at a time, so its queue can never refuse one.
         self.exporter = AgentSightSpanExporter(
             _settings=settings,

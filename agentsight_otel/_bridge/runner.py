@@ -122,6 +122,14 @@ def warn_if_open(config: BridgeConfig) -> None:
             )
 
 
+def _announce_spool(spool: str | None) -> None:
+    """Say where accepted spans wait while AgentSight cannot take them."""
+    if spool is None:
+        logger.warning("no spool (--spool-dir off): spans AgentSight cannot take are lost")
+    else:
+        logger.info("accepted spans wait in %s while AgentSight cannot take them", spool)
+
+
 def _shown(host: str) -> str:
     """A host as it appears before ``:port``."""
     return f"[{host}]" if ":" in host else host
@@ -153,6 +161,7 @@ def serve_bridge(config: BridgeConfig, settings: Settings) -> int:
             print(f"OTLP/HTTP listening on {bridge.http_url}/v1/traces", flush=True)
         if bridge.grpc_target:
             print(f"OTLP/gRPC listening on {bridge.grpc_target}", flush=True)
+        _announce_spool(config.spool_directory())
         # Woken now and then: Python runs a signal's handler only when the main thread runs.
         while not stop.wait(0.5):
             pass

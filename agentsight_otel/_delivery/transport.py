@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+# Nothing the delivery path needs may be imported lazily on its thread: a fork while that
+# thread holds an import lock leaves the child's delivery thread waiting on it forever. So what
+# requests, urllib3 and socket would import on first use is imported here, with this module:
+# the codecs getaddrinfo looks up by name, and idna for non-ASCII hosts. (requests' netrc lookup,
+# the other one, never runs: see _keep_headers.)
+import encodings.idna
+import encodings.punycode  # noqa: F401
 import os
 import socket
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import idna  # noqa: F401
 import requests
 import urllib3
 from opentelemetry import context as otel_context

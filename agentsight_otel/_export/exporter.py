@@ -33,8 +33,9 @@ class AgentSightSpanExporter(SpanExporter):
 
     ``spool_dir`` (``AGENTSIGHT_SPOOL_DIR``) keeps what cannot be delivered on disk, at most
     ``spool_max_bytes``, until the backend answers again (also in a later process);
-    ``max_queue_bytes`` caps what waits in memory. Only the exporter's thread (and its
-    shutdown) touches the disk.
+    ``max_queue_bytes`` caps what waits in memory. The exporter's thread (and its shutdown)
+    writes the spool; only when the queue is full does ``export`` write there itself, rather
+    than drop what it was given.
     """
 
     def __init__(
@@ -121,7 +122,7 @@ class AgentSightSpanExporter(SpanExporter):
         """Assemble and queue; never raises, never touches the network."""
         if self._shutdown:
             return SpanExportResult.FAILURE
-        if self._worker.saturated():
+        if self._worker.saturated() and not self._worker.spills():
             # Dropped before any record is built: a full queue must not cost memory to refuse.
             self._worker.refuse(len(spans))
             return SpanExportResult.FAILURE

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 SDK = {"name": SDK_NAME, "version": __version__}
 INGEST_PATH = "/api/ingest/"
+# Answers about the key or the endpoint, not the body: with a spool, bodies wait for a fix.
+KEY_REFUSED = frozenset({401, 403, 404})
 
 
 @dataclass
@@ -34,11 +36,18 @@ class DeliveryStats:
     spooled_spans: int = 0
     replayed_spans: int = 0
     evicted_spans: int = 0
+    dead_spans: int = 0
 
     @property
     def lost_spans(self) -> int:
-        """Spans that will never be delivered: failed, dropped or evicted from the spool."""
-        return self.failed_spans + self.dropped_queue_full + self.evicted_spans
+        """Spans that will never be delivered: failed, rejected, dropped, evicted, set aside."""
+        return (
+            self.failed_spans
+            + self.rejected_spans
+            + self.dropped_queue_full
+            + self.evicted_spans
+            + self.dead_spans
+        )
 
 
 class Poster:
@@ -94,10 +103,13 @@ class Poster:
     def _record_failure(
         self, body: IngestBody, outcome: Outcome, verdicts: list[Settlement | None]
     ) -> None:
-        """Mark a body's blocks failed (retryable) or rejected (terminal) and say so."""
-        if outcome.retryable and self.redelivery is not None:
+        """Spool a body the spool can keep; else mark it failed (retryable) or rejected."""
+        kept = outcome.retryable or outcome.status in KEY_REFUSED
+        if kept and self.redelivery is not None:
             self.redelivery.backend_failed(outcome.detail)
-            spool(self.redelivery, body, verdicts, outcome.detail)
+            # A refused key says nothing about the body: it does not count against it.
+            failed = outcome.status not in KEY_REFUSED
+            spool(self.redelivery, body, verdicts, outcome.detail, failed=failed)
             return
         status: Status = "failed" if outcome.retryable else "rejected"
         for index in body.parts:
@@ -116,9 +128,22 @@ def span_count(body: IngestBody) -> int:
 
 
 def spool(
-    redelivery: Redelivery, body: IngestBody, verdicts: list[Settlement | None], reason: str
+    redelivery: Redelivery,
+    body: IngestBody,
+    verdicts: list[Settlement | None],
+    reason: str,
+    *,
+    failed: bool = False,
 ) -> None:
     """Spool a body instead of posting it; its blocks' verdict is the spool's."""
-    settlement = redelivery.hold(body.data, span_count(body), reason)
+    settlement = redelivery.hold(body.data, span_count(body), reason, failed=failed)
+    if settlement.status == "failed" and len(body.parts) > 1:
+        # One failed write (a file too big, a full disk) must not cost every conversation.
+        for position, index in enumerate(body.parts):
+            single = IngestBody.of(SDK, [index], [body.entries[position]])
+            one = redelivery.hold(single.data, span_count(single), reason, failed=failed)
+            if verdicts[index] is None or one.status == "failed":
+                verdicts[index] = one
+        return
     for index in body.parts:
         verdicts[index] = settlement

@@ -2,24 +2,47 @@
 
 After a body fails for good (retries or deadline exhausted) the backend counts as down: new
 bodies go straight to the spool without touching the network, and every ``retry_interval``
-the oldest spooled body is tried once. When one goes through, the backend is up again and the
-spool drains, oldest first, between rounds of new work. Re-sending is safe: the backend keeps
-one copy per span id.
+the oldest body that is due is tried once. When one goes through, the backend is up again and
+the spool drains, oldest first, between rounds of new work. Re-sending is safe: the backend
+keeps one copy per span id.
+
+Each body has its own retry state: after a failure it backs off on its own (doubling, up to
+16 retry intervals), and bodies never refused go before it. A failure counts against the body itself
+(a strike) only when the backend took another body since its previous failure: an outage
+strikes nobody. Past ``max_strikes`` a body of several conversations is split in two, and a
+body of one conversation is set aside in ``dead/`` (counted as lost, logged, kept to inspect).
 """
 
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from agentsight_otel._delivery.client import IngestClient, Outcome
 from agentsight_otel._delivery.ledger import Settlement
-from agentsight_otel._export.posting import INGEST_PATH, DeliveryStats
+from agentsight_otel._export.posting import INGEST_PATH, KEY_REFUSED, DeliveryStats
 from agentsight_otel._export.spool import Spool, SpooledBody
 from agentsight_otel._log import RateLimitedLog
+
+MAX_STRIKES = 5
+SPLIT_AFTER = 2  # failures after which a body of several conversations is split in two
+MAX_BACKOFF_SHARE = 16  # a body backs off at most this many retry intervals
+_REMEMBERED = 10_000  # bodies whose failures are remembered (the oldest forgotten first)
+
+
+@dataclass
+class _Failures:
+    """One spooled body's retry state."""
+
+    count: int = 0
+    strikes: int = 0
+    due: float = 0.0
+    accepted_at: int = 0  # bodies the backend had taken by its last failure
 
 
 class Redelivery:
@@ -34,21 +57,28 @@ class Redelivery:
         *,
         log: RateLimitedLog | None = None,
         retry_interval: float = 5.0,
+        max_strikes: int = MAX_STRIKES,
     ) -> None:
         self._log = log or RateLimitedLog()
         self.spool = Spool(directory, max_bytes, log=self._log, on_evict=self._evicted)
         self.client = client
         self.stats = stats
         self.retry_interval = retry_interval
+        self.max_strikes = max_strikes
         self.down = False
         self._next_try = 0.0
         # When a look found the spool empty, the next look waits (unless we spool something).
         self._look_after = 0.0
+        self._failures: OrderedDict[str, _Failures] = OrderedDict()
+        self._accepted = 0
 
-    def hold(self, data: bytes, spans: int, reason: str) -> Settlement:
-        """Spool one body; the settlement its interactions get."""
-        if not self.spool.put(data, spans):
+    def hold(self, data: bytes, spans: int, reason: str, *, failed: bool = False) -> Settlement:
+        """Spool one body (``failed``: it was just refused itself); its interactions' settlement."""
+        name = self.spool.put(data, spans)
+        if name is None:
             return Settlement("failed", f"{reason}; writing it to the spool failed")
+        if failed:
+            self._failed(name)
         self.stats.spooled_spans += spans
         self._look_after = 0.0
         return Settlement(
@@ -68,17 +98,43 @@ class Redelivery:
             )
 
     def replay(self, gzip: bool, busy: Callable[[], bool]) -> None:
-        """Send spooled bodies, oldest first, while the backend takes them and nothing waits."""
+        """Send spooled bodies that are due, oldest first, while the backend takes them."""
         now = self.client.clock.now()
         if now < self._look_after or (self.down and now < self._next_try):
             return
         while not self.client.interrupt.is_set():
-            body = self.spool.claim_oldest()
+            # Bodies never refused first: a body the backend refuses must not be the only probe.
+            body = self.spool.claim_oldest(self._fresh) or self.spool.claim_oldest(self._due)
             if body is None:
                 self._look_after = now + self.retry_interval
                 return
             if not self._send(body, gzip) or busy():
                 return
+
+    def _fresh(self, name: str) -> bool:
+        """Whether a body has not failed in this process."""
+        return name not in self._failures
+
+    def _due(self, name: str) -> bool:
+        """Whether a body's own backoff is over (bodies never refused always are)."""
+        failures = self._failures.get(name)
+        return failures is None or failures.due <= self.client.clock.now()
+
+    def _failed(self, name: str) -> bool:
+        """Note a body's failure and back it off; whether it counts against the body itself."""
+        failures = self._failures.pop(name, None) or _Failures()
+        own = failures.count > 0 and self._accepted > failures.accepted_at
+        failures.strikes += own
+        failures.count += 1
+        failures.accepted_at = self._accepted
+        backoff = 2.0 ** min(failures.count - 1, 16)
+        failures.due = self.client.clock.now() + self.retry_interval * min(
+            MAX_BACKOFF_SHARE, backoff
+        )
+        self._failures[name] = failures
+        while len(self._failures) > _REMEMBERED:
+            self._failures.popitem(last=False)
+        return own
 
     def _evicted(self, spans: int) -> None:
         """The spool dropped its oldest bodies to stay in bounds: those spans are lost."""
@@ -95,24 +151,70 @@ class Redelivery:
         outcome = self.client.post_json(INGEST_PATH, data, gzip_body=gzip, deadline=timeout)
         if outcome.ok:
             self.spool.remove(body)
+            self._failures.pop(body.name, None)
+            self._accepted += 1
             self.stats.replayed_spans += body.spans
             self._back_up()
             return True
-        if outcome.retryable or outcome.status in (401, 403):
-            # A refused key is kept too: the bodies go out once the key is fixed.
+        if outcome.status in KEY_REFUSED:
+            # The key or the endpoint, not the body: kept, sent once the backend takes the key.
             self.spool.release(body)
             self.backend_failed(outcome.detail)
             return False
+        if outcome.retryable:
+            return self._retry_later(body, data, outcome)
         self._refused(body, data, outcome)
         return True
 
+    def _retry_later(self, body: SpooledBody, data: bytes, outcome: Outcome) -> bool:
+        """A retryable failure: back the body off; whether the backend still takes others."""
+        own = self._failed(body.name)
+        failures = self._failures[body.name]
+        if failures.count >= SPLIT_AFTER and self._split(body, data):
+            return True
+        if failures.strikes >= self.max_strikes:
+            self._set_aside(body, outcome.detail)
+            return True
+        self.spool.release(body)
+        if own:  # others go through: this body is the trouble, not the backend
+            return True
+        self.backend_failed(outcome.detail)
+        return False
+
     def _back_up(self) -> None:
-        """A body went through: the backend is back."""
+        """A body went through: the backend is back, and bodies it failed on are due again."""
         if self.down:
             self.down = False
+            for failures in self._failures.values():
+                failures.due = 0.0
             self._log.log(
                 logging.INFO, "backend-up", "AgentSight ingest is back: draining the spool"
             )
+
+    def _split(self, body: SpooledBody, data: bytes) -> bool:
+        """Respool a body of several conversations as two halves; False for one of one."""
+        sdk, entries = _parse(data)
+        if len(entries) < 2:
+            return False
+        middle = len(entries) // 2
+        written = self._respool(sdk, [entries[:middle], entries[middle:]])
+        self.spool.remove(body)
+        self._failures.pop(body.name, None)
+        self.stats.dead_spans += max(0, body.spans - written)
+        return True
+
+    def _set_aside(self, body: SpooledBody, detail: str) -> None:
+        """Past its strikes, a body of one conversation goes to ``dead/``, counted and logged."""
+        self._failures.pop(body.name, None)
+        where = self.spool.set_aside(body)
+        self.stats.dead_spans += body.spans
+        self._log.log(
+            logging.ERROR,
+            "spool-dead",
+            f"AgentSight ingest kept refusing a spooled body ({detail}) while taking others: "
+            f"{body.spans} span(s) set aside, not delivered"
+            + (f", kept in {where}" if where is not None else ""),
+        )
 
     def _refused(self, body: SpooledBody, data: bytes, outcome: Outcome) -> None:
         """A terminal answer: keep what the backend did not object to, drop the rest."""
@@ -122,20 +224,26 @@ class Redelivery:
             kept = [[e for i, e in enumerate(entries) if i not in outcome.rejected]]
         elif outcome.status == 413 and len(entries) > 1:
             kept = [entries[: len(entries) // 2], entries[len(entries) // 2 :]]
-        resent = 0
-        for part in kept:
-            if part:
-                spans = sum(len(entry.get("spans", ())) for entry in part)
-                payload = orjson.dumps({"sdk": sdk, "conversations": part})
-                if self.spool.put(payload, spans):
-                    resent += spans
+        resent = self._respool(sdk, kept)
         self.spool.remove(body)
+        self._failures.pop(body.name, None)
         self.stats.rejected_spans += max(0, body.spans - resent)
         self._log.log(
             logging.ERROR,
             "spool-rejected",
             f"AgentSight ingest rejected a spooled body: {outcome.detail}",
         )
+
+    def _respool(self, sdk: object, parts: list[list[dict[str, Any]]]) -> int:
+        """Spool each non-empty part as a body of its own; the spans written."""
+        written = 0
+        for part in parts:
+            if part:
+                spans = sum(len(entry.get("spans", ())) for entry in part)
+                payload = orjson.dumps({"sdk": sdk, "conversations": part})
+                if self.spool.put(payload, spans) is not None:
+                    written += spans
+        return written
 
 
 def _parse(data: bytes) -> tuple[object, list[dict[str, Any]]]:

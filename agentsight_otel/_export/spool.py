@@ -7,9 +7,11 @@ senders sharing the directory (forked workers, a restarted process) never send o
 same time. Claims are put back when their process is gone, or when they are older than any send
 can take (a process that died and was followed by another with the same pid, as pid 1 in a
 container is). The total size is bounded: past it the oldest bodies are evicted, counted and
-logged.
+logged. A body the backend keeps refusing is set aside in ``dead/`` for inspection (bounded to a
+quarter of the spool's bytes, oldest deleted first).
 
-Only the delivery thread (or a shutdown) touches the disk, never a tracking call.
+The delivery thread (or a shutdown) writes here; so does the caller of `export` (a span
+processor's thread) when the delivery queue is full, rather than drop what it was given.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from agentsight_otel._log import RateLimitedLog
 BODY = ".body"
 CLAIM = ".claim"
 TMP = ".tmp"
+DEAD = "dead"
 STALE_S = 300.0  # far longer than one send takes (a claim) or one write (a temporary file)
 RECOVER_EVERY_S = 60.0
 
@@ -104,10 +107,10 @@ class Spool:
         self._opened = True
         return True
 
-    def put(self, data: bytes, spans: int) -> bool:
-        """Write one body atomically, then evict the oldest past the bound; False on error."""
+    def put(self, data: bytes, spans: int) -> str | None:
+        """Write one body atomically, then evict the oldest past the bound; its name, or None."""
         if not self.open():
-            return False
+            return None
         name = f"{time.time_ns():020d}-{os.getpid()}-{next(self._seq):08d}-{spans}"
         tmp = self.directory / (name + TMP)
         try:
@@ -119,9 +122,9 @@ class Spool:
         except OSError as exc:
             tmp.unlink(missing_ok=True)
             self._log.log(logging.ERROR, "spool-write", f"AgentSight spool write failed: {exc}")
-            return False
+            return None
         self._evict_over_bound()
-        return True
+        return name
 
     def pending(self) -> list[Path]:
         """Bodies waiting (not claimed), oldest first."""
@@ -133,12 +136,14 @@ class Spool:
             return []
         return [self.directory / name for name in sorted(names) if name.endswith(BODY)]
 
-    def claim_oldest(self) -> SpooledBody | None:
-        """Take the oldest waiting body for sending (another process may take it first)."""
+    def claim_oldest(self, ready: Callable[[str], bool] | None = None) -> SpooledBody | None:
+        """Take the oldest waiting body ``ready`` allows (another process may take it first)."""
         if time.time() >= self._recover_at:
             self._recover()
         for path in self.pending():
             name = path.name[: -len(BODY)]
+            if ready is not None and not ready(name):
+                continue  # backing off after failures of its own: the next one goes first
             claimed = self.directory / f"{name}.{os.getpid()}{CLAIM}"
             try:
                 os.rename(path, claimed)
@@ -160,6 +165,34 @@ class Spool:
             os.rename(body.path, self.directory / (body.name + BODY))
         except OSError as exc:
             self._log.log(logging.ERROR, "spool-release", f"AgentSight spool: {exc}")
+
+    def set_aside(self, body: SpooledBody) -> Path | None:
+        """Move a claimed body the backend keeps refusing to ``dead/``; its path there."""
+        dead = self.directory / DEAD
+        target = dead / (body.name + BODY)
+        try:
+            dead.mkdir(exist_ok=True)
+            os.rename(body.path, target)
+        except OSError as exc:
+            self._log.log(logging.ERROR, "spool-dead", f"AgentSight spool: {exc}")
+            self.remove(body)
+            return None
+        self._bound_dead(dead)
+        return target
+
+    def _bound_dead(self, dead: Path) -> None:
+        """Keep what was set aside within a quarter of the bound, oldest deleted first."""
+        try:
+            paths = sorted(dead.glob("*" + BODY))
+            sizes = [path.stat().st_size for path in paths]
+        except OSError:
+            return
+        excess = sum(sizes) - self.max_bytes // 4
+        for path, length in zip(paths, sizes, strict=True):
+            if excess <= 0:
+                return
+            path.unlink(missing_ok=True)
+            excess -= length
 
     def size(self) -> int:
         """Bytes held, claimed bodies included."""

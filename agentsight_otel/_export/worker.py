@@ -47,6 +47,7 @@ class DeliveryWorker:
         self._busy = False
         self._closing = False
         self._cond = threading.Condition()
+        self._spill_lock = threading.Lock()
         self._daemon = DaemonThread(self._run, "agentsight-delivery")
         self._backend = BackendCapabilities(client)
         self._poster = Poster(client, self._backend, self.stats, self._log)
@@ -71,16 +72,35 @@ class DeliveryWorker:
                 self._ensure_thread()
             if not groups:
                 return True
-            if self._closing or not self._queue.fits(size, weight):
+            full = self._closing or not self._queue.fits(size, weight)
+            if full and (self._redelivery is None or self._closing):
                 self.stats.dropped_queue_full += size
                 self._warn_lost(groups, "the delivery queue is full or closed")
                 return False
-            self._queue.put(weighed)
+            if not full:
+                self._queue.put(weighed)
             if self._redelivery is not None and self._busy and not self._queue.fits(0, 0, share=2):
                 # A retry loop holds the thread while the queue grows: cut it short, to disk.
                 self.client.interrupt.set()
             self._cond.notify_all()
+        if full:
+            self._spill(list(groups))
         return True
+
+    def spills(self) -> bool:
+        """Whether a full queue goes to disk instead of dropping (there is a spool)."""
+        return self._redelivery is not None
+
+    def _spill(self, groups: list[TraceGroup]) -> None:
+        """The queue is full and there is a spool: to disk on the caller's thread, not dropped."""
+        redelivery = self._redelivery
+        assert redelivery is not None
+        with self._spill_lock:
+            blocks = self._build(groups)
+            verdicts: list[Settlement | None] = [None] * len(blocks)
+            for body in pack(blocks, SDK, self.client.settings.max_body_bytes):
+                spool(redelivery, body, verdicts, "the delivery queue is full")
+            self._settle(blocks, verdicts)
 
     def saturated(self) -> bool:
         """Whether the queue is at its cap: new spans would be dropped (a hint, read unlocked)."""
@@ -131,6 +151,7 @@ class DeliveryWorker:
     def _forked(self) -> None:
         """In a forked child: fresh lock and thread; the parent delivers what it queued."""
         self._cond = threading.Condition()
+        self._spill_lock = threading.Lock()
         self._queue.clear()
         self._daemon.forget()
         self._poster.inflight, self._busy = None, False

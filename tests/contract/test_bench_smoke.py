@@ -9,6 +9,8 @@ import math
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # bench/ is a top-level package beside tests/, not installed
     sys.path.insert(0, str(ROOT))
@@ -72,3 +74,15 @@ def test_end_to_end_benchmark_delivers_every_span_and_reports_ratios() -> None:
     assert result.contenders["otlp"].spans == 2 * 4 * 3
     report = end_to_end.render(result)
     assert "ours / otlp" in report and "ours / vendor" in report
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_the_fault_run_accounts_for_every_accepted_conversation() -> None:
+    from bench import bench_faults
+
+    for row in bench_faults.run(outage_s=1.0):
+        poison = row["fault"] == "poison"
+        assert row["accepted_conversations"] > 0, row
+        assert row["delivered_conversations"] == row["accepted_conversations"] - poison, row
+        assert row["bodies_waiting_in_spool"] + bool(row["lost_spans"]) == poison, row

@@ -12,7 +12,7 @@ import textwrap
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -140,6 +140,13 @@ def _found(cid: str) -> str:
     return f"found {cid}"
 
 
+def plain_body(request: Request) -> bytes:
+    """A request's body, gzip undone."""
+    if request.headers.get("content-encoding") == "gzip":
+        return gzip.decompress(request.body)
+    return request.body
+
+
 @dataclass
 class WireLog:
     """Span ids in the ingest bodies that reached the server (a proxy observer)."""
@@ -152,10 +159,7 @@ class WireLog:
         """Count the spans of one forwarded ingest body."""
         if request.path != "/api/ingest/" or request.method != "POST":
             return
-        data = request.body
-        if request.headers.get("content-encoding") == "gzip":
-            data = gzip.decompress(data)
-        blocks = json.loads(data)["conversations"]
+        blocks = json.loads(plain_body(request))["conversations"]
         with self._lock:
             self.bodies += 1
             for block in blocks:
@@ -265,12 +269,14 @@ def wait_until(condition: Callable[[], bool], timeout: float, step: float = 0.2)
     return True
 
 
-def run_script(code: str, timeout: float = 60.0, **env: str) -> subprocess.Popen[str]:
+def run_script(
+    code: str, timeout: float = 60.0, *, argv: Sequence[str] = (), **env: str
+) -> subprocess.Popen[str]:
     """Start a snippet in a fresh interpreter (its own OTel globals), output captured."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("AGENTSIGHT_", "OTEL_"))}
     clean["PYTHONPATH"] = str(ROOT)
     return subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(code)],
+        [sys.executable, "-c", textwrap.dedent(code), *argv],
         env={**clean, **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

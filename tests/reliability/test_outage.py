@@ -175,3 +175,35 @@ def test_a_queue_filling_behind_a_hung_backend_goes_to_the_spool(
         conversations=len(cids),
         spooled_spans=stats.spooled_spans,
     )
+
+
+@pytest.mark.slow
+def test_with_a_spool_a_full_queue_goes_to_disk_not_dropped(
+    proxy: FaultProxy, view: ServerView, tmp_path: Path
+) -> None:
+    # A queue far smaller than one export call of the BatchSpanProcessor, behind a hung backend:
+    # what does not fit is written to the spool by the caller of export, never dropped.
+    proxy.default = Hang(seconds=None)
+    pipeline = make_pipeline(
+        proxy.url,
+        request_timeout=3.0,
+        export_deadline=5.0,
+        spool_dir=str(tmp_path / "spool"),
+        _spool_retry_interval=0.5,
+        _max_queue_spans=64,
+    )
+    cids = [f"small-queue-{n}" for n in range(400)]
+    try:
+        for cid in cids:
+            converse(pipeline.tracker, cid)
+        pipeline.provider.force_flush()
+        assert wait_until(lambda: pipeline.exporter.stats.spooled_spans > 0, 30)
+        proxy.default = Forward()
+        proxy.release()
+        assert wait_until(lambda: view.conversation_count() == len(cids), 60)
+    finally:
+        pipeline.close()
+    stats = pipeline.exporter.stats
+    assert stats.dropped_queue_full == 0 and stats.lost_spans == 0
+    assert_exactly(view, cids)
+    report("a queue of 64 spans behind a hung backend", spooled_spans=stats.spooled_spans)

@@ -4,7 +4,8 @@ Each request that reaches the proxy takes the next scripted fault for its path (
 default one): forward it, answer a status without forwarding, reset the connection while the
 request body arrives or while the response goes back, or hang. ``refuse()`` closes the
 listener (and drops open connections) so connecting fails the way it does against a stopped
-server, until ``accept()`` listens again on the same port.
+server, until ``accept()`` listens again on the same port. A ``judge`` sees each request whole
+and may answer it with a fault of its own (a backend that refuses one body, say).
 """
 
 from __future__ import annotations
@@ -62,7 +63,14 @@ class Hang:
     forward: bool = False
 
 
-Fault = Forward | Respond | ResetRequest | ResetResponse | Hang
+@dataclass(frozen=True)
+class Trickle:
+    """Answer a 503 one byte every ``every`` seconds without forwarding: a backend too slow."""
+
+    every: float = 1.0
+
+
+Fault = Forward | Respond | ResetRequest | ResetResponse | Hang | Trickle
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,7 @@ class Request:
 
 
 Observer = Callable[[Request], None]
+Judge = Callable[[Request], "Fault | None"]
 
 
 class FaultProxy:
@@ -88,6 +97,7 @@ class FaultProxy:
         self._bind = (host, port)
         self.default: Fault = Forward()
         self.observer: Observer | None = None
+        self.judge: Judge | None = None
         self.requests: Counter[str] = Counter()
         self.faults: Counter[str] = Counter()
         self._scripts: defaultdict[str, deque[Fault]] = defaultdict(deque)
@@ -231,12 +241,20 @@ class FaultProxy:
             reset(writer)
             return False
         request = Request(method, path, headers, head, await read_body(reader, headers))
+        if self.judge is not None:
+            fault = self.judge(request) or fault
         if isinstance(fault, Respond):
             writer.write(status_response(fault))
             await writer.drain()
             return True
         if isinstance(fault, Hang):
             return await self._hang(request, fault, writer)
+        if isinstance(fault, Trickle):
+            for byte in status_response(Respond(503)):
+                writer.write(bytes([byte]))
+                await writer.drain()
+                await asyncio.sleep(fault.every)
+            return True
         return await self._forward(request, writer, reset_midway=isinstance(fault, ResetResponse))
 
     async def _forward(
