@@ -102,12 +102,14 @@ class PayloadBuilder:
         block = Block(conversation_id, {"conversation_id": conversation_id}, wire)
         roots: list[SpanRecord] = []
         foreign: list[SpanRecord] = []
+        turns = {r.span_id for r in records if r.attributes.get(sc.SPAN_KIND) == sc.KIND_TURN}
         for record in records:
             kind = record.attributes.get(sc.SPAN_KIND)
             if kind in sc.ROOT_KINDS:
                 roots.append(record)
             if isinstance(kind, str):
-                _own_spans(record, kind, conversation_id, otel_part(record, otel_cache), wire)
+                otel = otel_part(record, otel_cache)
+                _own_spans(record, kind, conversation_id, otel, wire, turns)
             else:
                 foreign.append(record)
         if foreign:
@@ -154,7 +156,12 @@ def _parse_object(raw: str) -> dict[str, Any] | None:
 
 
 def _own_spans(
-    record: SpanRecord, kind: str, conversation_id: str, otel: dict[str, Any], wire: list[WireSpan]
+    record: SpanRecord,
+    kind: str,
+    conversation_id: str,
+    otel: dict[str, Any],
+    wire: list[WireSpan],
+    turns: Collection[int] = (),
 ) -> None:
     """The span itself plus one record per derived event (button, attachment, usage)."""
     attributes = record.attributes
@@ -171,6 +178,10 @@ def _own_spans(
             wire.append(derived)
     if kind == sc.KIND_TURN and sc.TURN_ID not in attributes:
         attributes = {**attributes, sc.TURN_ID: turn_hex}
+    elif sc.TURN_ID not in attributes and record.parent_span_id in turns:
+        # An action span written without a turn id (by hand, or by another SDK) whose parent
+        # is the turn belongs to that turn.
+        attributes = {**attributes, sc.TURN_ID: hex_span_id(record.parent_span_id or 0)}
     if attributes.get(sc.CONVERSATION_ID) != conversation_id:
         # A span claiming another conversation than its trace's: the block's id decides, as
         # the backend rejects a block whose spans disagree with it.
