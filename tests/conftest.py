@@ -32,10 +32,14 @@ def internal_errors_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No AGENTSIGHT_* variables leak in; the library logger's level is restored."""
+    """No AGENTSIGHT_* variables leak in (the global-provider switch is off); log level restored."""
     for name in list(os.environ):
         if name.startswith("AGENTSIGHT_"):
             monkeypatch.delenv(name)
+    # Only one provider can ever be global in a process: a tracker's private one must not
+    # become the pytest process's for every later test (tests/genai/test_global_provider.py
+    # checks the default in fresh processes).
+    monkeypatch.setenv("AGENTSIGHT_SET_GLOBAL_PROVIDER", "0")
     library_logger = logging.getLogger("agentsight_otel")
     level = library_logger.level
     yield

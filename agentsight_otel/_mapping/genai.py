@@ -18,7 +18,7 @@ from agentsight_otel._ids import derived_span_id, hex_span_id
 from agentsight_otel._mapping.capture import capture_notice
 from agentsight_otel._mapping.identity import is_genai
 from agentsight_otel._mapping.messages import carries_messages
-from agentsight_otel._mapping.records import SpanRecord
+from agentsight_otel._mapping.records import Attributes, SpanRecord
 from agentsight_otel._mapping.tools import is_tool, tool_attributes
 from agentsight_otel._mapping.transcript import turn_span
 from agentsight_otel._mapping.usage import (
@@ -154,7 +154,10 @@ class ForeignMapping:
         """The turn a foreign span belongs to, or None (plain application telemetry)."""
         outermost = record.span_id if self._starts(record) else None
         parent = self.by_id.get(record.parent_span_id or 0)
-        place: Place | None = None
+        own_turn = _turn_id(record.attributes)
+        place: Place | None = None if own_turn is None else Place(own_turn, True)
+        if place is not None:  # stamped with the tracker's turn (_current.py): it is in that turn
+            parent = None
         for _ in range(_MAX_DEPTH):
             if parent is None:
                 break
@@ -165,11 +168,9 @@ class ForeignMapping:
             if attributes.get(sc.SPAN_KIND) in sc.ROOT_KINDS:
                 place = Place(parent.span_id, True)
                 break
-            turn = attributes.get(sc.TURN_ID)
-            # Any sender can set this attribute: only a real span id is read, so a malformed one
-            # cannot fail the mapping of everything delivered with it.
-            if isinstance(turn, str) and _SPAN_HEX.fullmatch(turn):
-                place = Place(int(turn, 16), True)
+            turn = _turn_id(attributes)
+            if turn is not None:
+                place = Place(turn, True)
                 break
             if sc.SPAN_KIND not in attributes and self._starts(parent):
                 outermost = parent.span_id
@@ -178,6 +179,16 @@ class ForeignMapping:
             place = Place(outermost, False)
         memo[record.span_id] = place
         return place
+
+
+def _turn_id(attributes: Attributes) -> int | None:
+    """The turn a span names, read only when it is a real span id.
+
+    Any sender can set this attribute: a malformed one cannot fail the mapping of everything
+    delivered with it.
+    """
+    turn = attributes.get(sc.TURN_ID)
+    return int(turn, 16) if isinstance(turn, str) and _SPAN_HEX.fullmatch(turn) else None
 
 
 def _merge_nested(usages: dict[int, Usage], by_id: dict[int, SpanRecord]) -> set[int]:
