@@ -13,7 +13,11 @@ from agentsight_otel import _semconv as sc
 from agentsight_otel._ids import derived_span_id, hex_span_id
 from agentsight_otel._mapping.genai import ForeignMapping
 from agentsight_otel._mapping.records import Attributes, EventRecord, SpanRecord
-from agentsight_otel._mapping.usage import usage_attributes, usage_from_attributes
+from agentsight_otel._mapping.usage import (
+    drop_repeated_usage,
+    usage_attributes,
+    usage_from_attributes,
+)
 from agentsight_otel._mapping.wire import (
     OtelCache,
     WireSpan,
@@ -27,6 +31,10 @@ from agentsight_otel._redaction import Redactor
 from agentsight_otel._sanitize import jsonable
 
 DEFAULT_ENVIRONMENTS = frozenset({"production", "development"})
+REPEATED_USAGE = (
+    "track_token_usage reported a model call an instrumentation also recorded (same turn, model "
+    "and counts): it is counted once; call track_token_usage only for calls nothing instruments"
+)
 _DERIVED_EVENTS = {
     sc.BUTTON_EVENT: sc.KIND_BUTTON,
     sc.ATTACHMENT_EVENT: sc.KIND_ATTACHMENT,
@@ -115,7 +123,11 @@ class PayloadBuilder:
         if foreign:
             by_id = {r.span_id: r for r in records}
             mapping = ForeignMapping(conversation_id, by_id, otel_cache, self.redactor)
-            mapping.map(foreign, wire)
+            instrumented: list[WireSpan] = []
+            mapping.map(foreign, instrumented)
+            if drop_repeated_usage(wire, instrumented) and REPEATED_USAGE not in self.notices:
+                self.notices.append(REPEATED_USAGE)
+            wire.extend(instrumented)
             roots.extend(mapping.turn_roots)
             self.notices.extend(n for n in mapping.notices if n not in self.notices)
         wire.sort(key=wire_order)

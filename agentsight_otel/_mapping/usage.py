@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -157,6 +158,43 @@ def usage_attributes(usage: Usage) -> dict[str, Any]:
         if value:
             attributes[key] = value
     return attributes
+
+
+_SAME_CALL = (
+    sc.TURN_ID,
+    "gen_ai.request.model",
+    "gen_ai.usage.input_tokens",
+    "gen_ai.usage.output_tokens",
+    sc.CACHE_READ_TOKENS,
+    sc.CACHE_WRITE_TOKENS,
+)
+
+
+def drop_repeated_usage(tracked: list[dict[str, Any]], instrumented: list[dict[str, Any]]) -> int:
+    """Remove from ``tracked`` the ``track_token_usage`` records an instrumented span also made.
+
+    Same turn, model and counts as an instrumentation's ``llm`` record is the same call told
+    twice: it counts once. Returns how many were removed.
+    """
+    seen = Counter(_call_key(s) for s in instrumented if s["kind"] == sc.KIND_LLM)
+    if not seen:
+        return 0
+    kept = []
+    for span in tracked:
+        key = _call_key(span) if span["kind"] == sc.KIND_LLM else None
+        if key is not None and seen[key] > 0:
+            seen[key] -= 1
+            continue
+        kept.append(span)
+    removed = len(tracked) - len(kept)
+    tracked[:] = kept
+    return removed
+
+
+def _call_key(span: dict[str, Any]) -> tuple[Any, ...]:
+    """What identifies one model call's usage within a conversation."""
+    attributes = span["attributes"]
+    return tuple(attributes.get(key) for key in _SAME_CALL)
 
 
 def _first_int(attributes: Attributes, keys: tuple[str, ...]) -> tuple[str | None, int]:

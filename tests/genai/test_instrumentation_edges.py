@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from agentsight_otel import _semconv as sc
 from agentsight_otel._ids import hex_span_id
-from tests.genai.records import agent, build, chat, of_kind, span, text
+from agentsight_otel._mapping.records import EventRecord, SpanRecord
+from tests.genai.records import MS, T0, agent, build, chat, of_kind, span, text
 
 TURN = {sc.SPAN_KIND: "turn", sc.CONVERSATION_ID: "c1"}
 
@@ -89,3 +90,33 @@ def test_a_tool_span_whose_parent_is_not_a_turn_gets_no_invented_turn() -> None:
     block, _ = build(records)
     (action,) = of_kind(block, "tool")
     assert sc.TURN_ID not in action["attributes"]
+
+
+def _tracked_turn_with_usage(input_tokens: int) -> list[SpanRecord]:
+    """A tracked turn whose ``track_token_usage`` matches (or not) its instrumented call."""
+    usage = EventRecord(
+        sc.USAGE_EVENT,
+        T0 + 30 * MS,
+        {
+            "gen_ai.request.model": "test-model",
+            "gen_ai.usage.input_tokens": input_tokens,
+            "gen_ai.usage.output_tokens": 5,
+        },
+    )
+    turn = span(1, None, name="turn", attributes=TURN, events=[usage], end_ms=100, scope="ours")
+    call = chat(2, 1, [text("user", "Hi")], [text("assistant", "Yo")], start_ms=2, end_ms=20)
+    return [turn, call]
+
+
+def test_track_token_usage_for_an_instrumented_call_counts_it_once_and_says_so() -> None:
+    block, builder = build(_tracked_turn_with_usage(10))
+    (llm,) = of_kind(block, "llm")
+    assert llm["attributes"]["gen_ai.usage.input_tokens"] == 10
+    assert llm["attributes"][sc.TURN_ID] == hex_span_id(1)
+    assert any("track_token_usage" in notice for notice in builder.notices)
+
+
+def test_track_token_usage_for_another_call_counts_both() -> None:
+    block, builder = build(_tracked_turn_with_usage(99))
+    assert len(of_kind(block, "llm")) == 2
+    assert not any("track_token_usage" in notice for notice in builder.notices)
