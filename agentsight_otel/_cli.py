@@ -104,7 +104,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "bridge":
             from agentsight_otel._bridge.runner import run_command
 
-            return run_command(args)
+            try:
+                return run_command(args)
+            except OSError as exc:  # a busy port: the pipeline is shut, nothing was delivered
+                print(f"agentsight-otel bridge: {_reason(exc)}", file=sys.stderr)
+                return 2
         elif args.command == "demo":
             from agentsight_otel._demo import main as demo
 
