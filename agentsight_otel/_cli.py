@@ -34,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY",
         help="accept only this key (repeatable); default: any well-formed key",
     )
+    serve.add_argument(
+        "--quiet", action="store_true", help="no access line per request (method, path, status)"
+    )
     bridge = commands.add_parser(
         "bridge", help="receive OTLP traces (from a Collector) and deliver them to AgentSight"
     )
@@ -97,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from agentsight_otel.server import serve
 
             try:
-                serve(args.host, args.port, args.db, args.api_keys)
+                serve(args.host, args.port, args.db, args.api_keys, quiet=args.quiet)
             except (ValueError, OSError) as exc:  # a malformed key, a busy port: nothing created
                 print(f"agentsight-otel serve: {_reason(exc)}", file=sys.stderr)
                 return 2
