@@ -115,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "demo":
             from agentsight_otel._demo import main as demo
 
-            demo(args.db)
+            return demo(args.db)
         elif args.command in ("conversations", "transcript"):
             return _read(args)
     except ImportError as exc:
