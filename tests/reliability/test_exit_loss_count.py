@@ -4,36 +4,17 @@ stuck posting is lost too, and reported with what was still queued (issue 11 ite
 from __future__ import annotations
 
 import re
-import threading
-from collections.abc import Mapping
 
 import pytest
 
-from agentsight_otel._delivery.transport import Body, HttpResponse
-from agentsight_otel.testing import AgentSightCapture, ScriptedTransport
-
-
-class HungIngest(ScriptedTransport):
-    """Ingest requests never answer until released; the first one's arrival is signalled."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.entered = threading.Event()
-        self.release = threading.Event()
-
-    def request(
-        self, method: str, url: str, body: Body | None, headers: Mapping[str, str], timeout: float
-    ) -> HttpResponse:
-        if url.endswith("/api/ingest/"):
-            self.entered.set()
-            self.release.wait(60)
-        return super().request(method, url, body, headers, timeout)
+from agentsight_otel.testing import AgentSightCapture
+from tests.bridge.helpers import BlockingTransport
 
 
 def test_the_round_in_flight_and_the_queued_ones_are_all_counted_lost(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    transport = HungIngest()
+    transport = BlockingTransport()  # ingest posts hang until released
     capture = AgentSightCapture(transport=transport)
     tracker, exporter = capture.backend.tracker, capture.backend.exporter
     tracker.configure(send_timeout=0)
@@ -43,7 +24,7 @@ def test_the_round_in_flight_and_the_queued_ones_are_all_counted_lost(
             tracker.track_agent_message(f"answer {n}", conversation_id=f"hung-{n}")
             tracker.send_tracked_data(conversation_id=f"hung-{n}")
             if n == 0:  # the first conversation is the round the thread is stuck posting
-                assert transport.entered.wait(30)
+                assert transport.posting.wait(30)
         with caplog.at_level("WARNING", logger="agentsight_otel"):
             exporter.shutdown(timeout_millis=300)
     finally:
