@@ -19,6 +19,11 @@ from agentsight_otel.testing import TEST_API_KEY, AgentSightCapture, FakeBackend
 # The library's own failures re-raise under its own tests (users only get the log record);
 # tests that check what users see turn this off with the `internal_errors_hidden` fixture.
 os.environ[RAISE_INTERNAL_ERRORS_ENV] = "1"
+# Only one provider can ever be global in a process: a tracker's private one must not become
+# the pytest process's for every later test, module-scoped fixtures' trackers included
+# (tests/genai/test_global_provider.py checks the default in fresh processes).
+GLOBAL_PROVIDER_OFF = {"AGENTSIGHT_SET_GLOBAL_PROVIDER": "0"}
+os.environ.update(GLOBAL_PROVIDER_OFF)
 # `pytester` runs a user's test file against the installed `agentsight_capture` plugin.
 pytest_plugins = ["pytester"]
 
@@ -36,10 +41,8 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in list(os.environ):
         if name.startswith("AGENTSIGHT_"):
             monkeypatch.delenv(name)
-    # Only one provider can ever be global in a process: a tracker's private one must not
-    # become the pytest process's for every later test (tests/genai/test_global_provider.py
-    # checks the default in fresh processes).
-    monkeypatch.setenv("AGENTSIGHT_SET_GLOBAL_PROVIDER", "0")
+    for name, value in GLOBAL_PROVIDER_OFF.items():
+        monkeypatch.setenv(name, value)
     library_logger = logging.getLogger("agentsight_otel")
     level = library_logger.level
     yield
