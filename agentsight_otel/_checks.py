@@ -135,6 +135,18 @@ def check_compression(value: object, source: str) -> str:
     return str(value)
 
 
+_TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+_FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+
+
+def bool_from_env(raw: str, source: str) -> bool:
+    """An environment switch: 1/true/yes/on or 0/false/no/off."""
+    word = raw.strip().lower()
+    if word in _TRUE_WORDS or word in _FALSE_WORDS:
+        return word in _TRUE_WORDS
+    raise ConfigurationError(f"{source} must be one of 1, 0, true, false, yes, no, on, off")
+
+
 def check_bool(value: object, source: str) -> bool:
     """A real bool: 0 or "no" must not pass for False."""
     if not isinstance(value, bool):

@@ -34,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY",
         help="accept only this key (repeatable); default: any well-formed key",
     )
+    serve.add_argument(
+        "--quiet", action="store_true", help="no access line per request (method, path, status)"
+    )
     bridge = commands.add_parser(
         "bridge", help="receive OTLP traces (from a Collector) and deliver them to AgentSight"
     )
@@ -97,18 +100,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             from agentsight_otel.server import serve
 
             try:
-                serve(args.host, args.port, args.db, args.api_keys)
+                serve(args.host, args.port, args.db, args.api_keys, quiet=args.quiet)
             except (ValueError, OSError) as exc:  # a malformed key, a busy port: nothing created
                 print(f"agentsight-otel serve: {_reason(exc)}", file=sys.stderr)
                 return 2
         elif args.command == "bridge":
             from agentsight_otel._bridge.runner import run_command
 
-            return run_command(args)
+            try:
+                return run_command(args)
+            except OSError as exc:  # a busy port: the pipeline is shut, nothing was delivered
+                print(f"agentsight-otel bridge: {_reason(exc)}", file=sys.stderr)
+                return 2
         elif args.command == "demo":
             from agentsight_otel._demo import main as demo
 
-            demo(args.db)
+            return demo(args.db)
         elif args.command in ("conversations", "transcript"):
             return _read(args)
     except ImportError as exc:

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from agentsight_otel._checks import (
     API_KEY_PATTERN,
     ApiKey,
+    bool_from_env,
     byte_count,
     byte_limit,
     check_bool,
@@ -168,6 +169,15 @@ class Settings:
         shown_default="1800 (30 minutes)",
         doc="seconds an interaction may go untracked before it ends, incomplete (`abandoned`), "
         "and is delivered",
+    )
+    set_global_provider: bool = setting(
+        True,
+        env="AGENTSIGHT_SET_GLOBAL_PROVIDER",
+        check=check_bool,
+        from_env=bool_from_env,
+        arguments=(CONFIGURE,),
+        doc="with no SDK provider set, the tracker's own becomes the global one, so GenAI "
+        "instrumentations' spans are delivered; the variable takes `1`/`0`",
     )
     # Not a setting: why an API key from the environment was refused (delivery stays off).
     key_problem: str | None = field(default=None, compare=False)

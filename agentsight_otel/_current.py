@@ -22,6 +22,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 
 from agentsight_otel import _semconv as sc
+from agentsight_otel._mapping.identity import is_genai
 from agentsight_otel._tracker import fields as checks
 from agentsight_otel._tracker.core import ACTIVE_TRACKER
 from agentsight_otel.helpers import generate_conversation_id
@@ -123,8 +124,11 @@ class ConversationStamper(SpanProcessor):
 
     def on_start(self, span: Span, parent_context: otel_context.Context | None = None) -> None:
         """Add the current conversation's attributes, when there is one."""
-        attributes = current_attributes(parent_context)
-        if attributes and sc.CONVERSATION_ID not in (span.attributes or {}):
+        own = span.attributes or {}
+        if sc.CONVERSATION_ID in own:
+            return
+        attributes = current_attributes(parent_context, model_call=is_genai(own))
+        if attributes:
             span.set_attributes(attributes)
 
     def on_end(self, span: ReadableSpan) -> None:
@@ -138,13 +142,20 @@ class ConversationStamper(SpanProcessor):
         return True
 
 
-def current_attributes(context: otel_context.Context | None = None) -> Mapping[str, Any] | None:
-    """The attributes of the conversation current in ``context`` (or for the active tracker)."""
+def current_attributes(
+    context: otel_context.Context | None = None, *, model_call: bool = False
+) -> Mapping[str, Any] | None:
+    """The attributes of the conversation current in ``context`` (or for the active tracker).
+
+    A GenAI span (``model_call``) under the active tracker is also given the tracker's turn.
+    """
     value = otel_context.get_value(_KEY, context)
     if value is not None:
         return cast(Mapping[str, Any], value)
     tracker = ACTIVE_TRACKER.get()
-    return tracker.current_conversation_attributes() if tracker is not None else None
+    if tracker is None:
+        return None
+    return tracker.current_conversation_attributes(model_call=model_call)
 
 
 def ensure_stamping(provider: object | None = None) -> None:

@@ -8,18 +8,26 @@ AgentSight (``AGENTSIGHT_API_ENDPOINT`` or the default) and prints the send summ
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import secrets
+import shutil
 import struct
+import sys
 import time
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import requests
 
 from agentsight_otel import conversation_tracker, traced_action
+from agentsight_otel._config import join_url
+from agentsight_otel._log import logger
 from agentsight_otel.helpers import generate_conversation_id
 
 DEFAULT_DB = ".agentsight/demo.db"
@@ -187,24 +195,89 @@ def run_local(db_path: str) -> None:
         print(render_transcript(conversation, *rest))
     if db_path != ":memory:":
         print(f"Stored in {db_path}. To browse it in the viewer:\n")
-        print(f"  agentsight-otel serve --db {db_path}")
+        print(f"  {runnable_command()} serve --db {db_path}")
         print(f"  then open http://127.0.0.1:{DEFAULT_PORT}/conversations/{conversation['id']}/")
 
 
-def run_agentsight() -> None:
-    """Against AgentSight itself, configured from the environment."""
+def run_agentsight() -> int:
+    """Against AgentSight itself, configured from the environment; 1 when it was not reached."""
     endpoint = conversation_tracker.settings.endpoint
+    unreachable = _unreachable(endpoint)
+    if unreachable:
+        print(
+            f"agentsight-otel demo: cannot reach AgentSight at {endpoint}: {unreachable}",
+            file=sys.stderr,
+        )
+        return 1
     print(f"Sending to AgentSight at {endpoint}")
     cid = generate_conversation_id()
-    for result in converse(cid):
-        print(summary_line(result))
-    conversation_tracker.shutdown()
+    with _errors_logged() as errors:
+        for result in converse(cid):
+            print(summary_line(result))
+        conversation_tracker.shutdown()
+    if errors:
+        print(
+            f"agentsight-otel demo: conversation {cid} did not all reach {endpoint}: {errors[0]}",
+            file=sys.stderr,
+        )
+        return 1
     print(f"\nConversation {cid} sent; open it in AgentSight.")
+    return 0
 
 
-def main(db_path: str = DEFAULT_DB) -> None:
-    """Run the demo in the mode the environment asks for."""
+def _unreachable(endpoint: str) -> str | None:
+    """Why the endpoint cannot be reached (no key sent), or None when it answers at all."""
+    try:
+        requests.get(join_url(endpoint, "/api/me/"), timeout=5).close()
+    except requests.RequestException as exc:
+        return type(exc).__name__
+    return None
+
+
+@contextmanager
+def _errors_logged() -> Iterator[list[str]]:
+    """The library's ERROR records while the block runs: each one is something not delivered."""
+    errors: list[str] = []
+    handler = _Collect(errors)
+    logger.addHandler(handler)
+    try:
+        yield errors
+    finally:
+        logger.removeHandler(handler)
+
+
+class _Collect(logging.Handler):
+    """Keeps the first line of every ERROR record."""
+
+    def __init__(self, into: list[str]) -> None:
+        super().__init__(logging.ERROR)
+        self.into = into
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Note the record's first line."""
+        self.into.append(record.getMessage().splitlines()[0][:300])
+
+
+def runnable_command() -> str:
+    """How the user runs this CLI again: the name on PATH, else the running script's path."""
+    script = sys.argv[0]
+    if Path(script).name != "agentsight-otel":  # python -m agentsight_otel, or embedded
+        return f"{_as_run(sys.executable)} -m agentsight_otel"
+    return _as_run(script)
+
+
+def _as_run(program: str) -> str:
+    """A program's name when PATH finds that same file, else its (relative) path."""
+    found = shutil.which(Path(program).name)
+    if found and Path(found).resolve() == Path(program).resolve():
+        return Path(program).name
+    relative = os.path.relpath(program)
+    return relative if not relative.startswith("..") else program
+
+
+def main(db_path: str = DEFAULT_DB) -> int:
+    """Run the demo in the mode the environment asks for; the exit status."""
     if os.environ.get("AGENTSIGHT_API_KEY", "").strip():
-        run_agentsight()
-    else:
-        run_local(db_path)
+        return run_agentsight()
+    run_local(db_path)
+    return 0

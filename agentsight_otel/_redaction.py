@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from agentsight_otel._checks import bool_from_env
 from agentsight_otel._log import RateLimitedLog
 from agentsight_otel._sanitize import MAX_TEXT, jsonable
 from agentsight_otel.exceptions import ConfigurationError
@@ -20,8 +21,6 @@ from agentsight_otel.exceptions import ConfigurationError
 EMAIL_REPLACEMENT = "[redacted-email]"
 CARD_REPLACEMENT = "[redacted-card]"
 FAILED_REPLACEMENT = "[redaction-failed]"
-TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
-FALSE_WORDS = frozenset({"0", "false", "no", "off"})
 
 # A match may only start where no local-part character precedes it, so every run of such
 # characters is scanned once: linear time on any input (3.10 has no possessive quantifiers).
@@ -155,12 +154,7 @@ def redactor_from(option: object, source: str = "redact") -> Redactor | None:
 
 def redactor_from_env(raw: str, source: str) -> Redactor | None:
     """The environment switch: 1/true/yes/on turns the built-in rules on, 0/false/no/off off."""
-    word = raw.strip().lower()
-    if word in TRUE_WORDS:
-        return Redactor()
-    if word in FALSE_WORDS:
-        return None
-    raise ConfigurationError(f"{source} must be one of 1, 0, true, false, yes, no, on, off")
+    return Redactor() if bool_from_env(raw, source) else None
 
 
 def luhn_valid(digits: str) -> bool:

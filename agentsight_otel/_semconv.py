@@ -74,6 +74,7 @@ OUTPUT_TOKENS: Final = "gen_ai.usage.output_tokens"
 CACHE_READ_TOKENS: Final = "agentsight.llm.cache_read_tokens"
 CACHE_WRITE_TOKENS: Final = "agentsight.llm.cache_write_tokens"
 REASONING_TOKENS: Final = "agentsight.llm.reasoning_tokens"
+REQUESTED_MODEL: Final = "agentsight.llm.requested_model"
 
 # Names the backend counts as a human escalation when used as an action name.
 ESCALATION_ACTIONS: Final = frozenset(

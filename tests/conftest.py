@@ -19,6 +19,11 @@ from agentsight_otel.testing import TEST_API_KEY, AgentSightCapture, FakeBackend
 # The library's own failures re-raise under its own tests (users only get the log record);
 # tests that check what users see turn this off with the `internal_errors_hidden` fixture.
 os.environ[RAISE_INTERNAL_ERRORS_ENV] = "1"
+# Only one provider can ever be global in a process: a tracker's private one must not become
+# the pytest process's for every later test, module-scoped fixtures' trackers included
+# (tests/genai/test_global_provider.py checks the default in fresh processes).
+GLOBAL_PROVIDER_OFF = {"AGENTSIGHT_SET_GLOBAL_PROVIDER": "0"}
+os.environ.update(GLOBAL_PROVIDER_OFF)
 # `pytester` runs a user's test file against the installed `agentsight_capture` plugin.
 pytest_plugins = ["pytester"]
 
@@ -32,13 +37,15 @@ def internal_errors_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    """No AGENTSIGHT_* variables leak in; the library logger's level is restored.
+    """No AGENTSIGHT_* variables leak in (the global-provider switch is off); log level restored.
 
     The state directory (where the bridge spools by default) is the test's own.
     """
     for name in list(os.environ):
         if name.startswith("AGENTSIGHT_"):
             monkeypatch.delenv(name)
+    for name, value in GLOBAL_PROVIDER_OFF.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     library_logger = logging.getLogger("agentsight_otel")
     level = library_logger.level

@@ -20,7 +20,13 @@ from agentsight_otel._delivery.clock import Clock
 from agentsight_otel._delivery.plaintext import is_loopback
 from agentsight_otel._delivery.transport import Transport
 from agentsight_otel._log import logger
-from agentsight_otel._serving import BackgroundServer, ConnectionLimits, Served, uvicorn_config
+from agentsight_otel._serving import (
+    BackgroundServer,
+    ConnectionLimits,
+    Served,
+    bind_socket,
+    uvicorn_config,
+)
 from agentsight_otel.exceptions import ConfigurationError
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -54,6 +60,7 @@ class Bridge(Served):
         if self.pipeline is not None:
             raise RuntimeError("a Bridge can be started once")
         warn_if_open(self.config)
+        _check_free(self.config.http_address, self.config.grpc_address)
         self.pipeline = BridgePipeline(
             self.config, self.settings, transport=self._transport, clock=self._clock
         )
@@ -128,6 +135,16 @@ def _announce_spool(spool: str | None) -> None:
         logger.warning("no spool (--spool-dir off): spans AgentSight cannot take are lost")
     else:
         logger.info("accepted spans wait in %s while AgentSight cannot take them", spool)
+
+
+def _check_free(*addresses: Address | None) -> None:
+    """Raise OSError when a fixed port is taken, before anything (a spool) is created.
+
+    gRPC only says so in its own log lines on stderr: the CLI's one line needs the OS's answer.
+    """
+    for address in addresses:
+        if address is not None and address.port != 0:
+            bind_socket(address.host, address.port).close()
 
 
 def _shown(host: str) -> str:

@@ -52,6 +52,7 @@ class DeliveryWorker:
         self._backend = BackendCapabilities(client)
         self._poster = Poster(client, self._backend, self.stats, self._log)
         self._told: set[str] = set()  # advice given once per worker (message capture is off)
+        self._round: _Round | None = None  # the round being posted, for shutdown's loss count
         reset_in_child(self, DeliveryWorker._forked)
 
     def use_spool(self, redelivery: Redelivery) -> None:
@@ -130,18 +131,26 @@ class DeliveryWorker:
         ended = self._daemon.stop(timeout, self.client.interrupt)
         with self._cond:
             left = self._queue.drain()
-        self._abandon(left, not ended)
+            stuck = None if ended else self._round
+            if stuck is not None:
+                stuck.abandoned = True  # the thread, if it ever returns, counts it no more
+        self._abandon(left, stuck)
         self.client.transport.close()
         return not left and ended
 
-    def _abandon(self, left: list[TraceGroup], stuck: bool) -> None:
-        """What shutdown could not deliver: to the spool when there is one, else failed."""
+    def _abandon(self, left: list[TraceGroup], stuck: _Round | None) -> None:
+        """What shutdown could not deliver: to the spool when there is one, else failed.
+
+        Without a spool, the round the stuck thread is posting is lost too: counted with what
+        was queued, in one report.
+        """
         if self._redelivery is None:
-            if left:
-                self._settle_failed(left, "exporter shut down before delivery")
+            unsent = stuck.unsent() if stuck is not None else []
+            if left or unsent:
+                self._settle_failed(left, "exporter shut down before delivery", unsent)
             return
         self._redelivery.down = True  # everything from here on goes to disk, not the network
-        inflight = self._poster.inflight if stuck else None
+        inflight = self._poster.inflight if stuck is not None else None
         if inflight is not None:
             # Its request is still out; the backend keeps one copy if both arrive.
             self._redelivery.hold(inflight.data, span_count(inflight), "shutdown")
@@ -201,12 +210,21 @@ class DeliveryWorker:
             self._backend.refresh()
         blocks = self._build(groups)
         verdicts: list[Settlement | None] = [None] * len(blocks)
-        for body in pack(blocks, SDK, self.client.settings.max_body_bytes):
-            if self._redelivery is not None and self._redelivery.down:
-                spool(self._redelivery, body, verdicts, "the backend is unavailable")
-            else:
-                self._poster.post(body, blocks, verdicts)
-        self._settle(blocks, verdicts)
+        with self._cond:
+            self._round = current = _Round(blocks)
+        try:
+            for body in pack(blocks, SDK, self.client.settings.max_body_bytes):
+                if self._redelivery is not None and self._redelivery.down:
+                    spool(self._redelivery, body, verdicts, "the backend is unavailable")
+                else:
+                    self._poster.post(body, blocks, verdicts)
+                current.done.update(body.parts)
+        finally:
+            with self._cond:
+                self._round = None
+                abandoned = current.abandoned
+        if not abandoned:  # else shutdown counted and settled it already
+            self._settle(blocks, verdicts)
 
     def _settle(self, blocks: Sequence[Block], verdicts: Sequence[Settlement | None]) -> None:
         """Count and settle receipts for every block of a round."""
@@ -221,18 +239,29 @@ class DeliveryWorker:
             for root in block.root_span_ids:
                 self.ledger.settle(root, settlement)
 
-    def _settle_failed(self, groups: Sequence[TraceGroup], reason: str) -> None:
-        """Settle and count groups that will not be delivered."""
+    def _settle_failed(
+        self, groups: Sequence[TraceGroup], reason: str, blocks: Sequence[Block] = ()
+    ) -> None:
+        """Settle and count groups (and mapped blocks) that will not be delivered."""
+        failed = Settlement("failed", reason)
         self.stats.failed_spans += sum(len(group.records) for group in groups)
-        self._warn_lost(groups, reason)
+        self.stats.failed_spans += sum(len(block.spans) for block in blocks)
+        self._warn_lost(groups, reason, blocks)
         for group in groups:
             for record in group.records:
-                self.ledger.settle(record.span_id, Settlement("failed", reason))
+                self.ledger.settle(record.span_id, failed)
+        for block in blocks:
+            for root in block.root_span_ids:
+                self.ledger.settle(root, failed)
 
-    def _warn_lost(self, groups: Sequence[TraceGroup], reason: str) -> None:
+    def _warn_lost(
+        self, groups: Sequence[TraceGroup], reason: str, blocks: Sequence[Block] = ()
+    ) -> None:
         """The loss warning: never silent, at most once a minute per reason."""
-        spans = sum(len(group.records) for group in groups)
-        conversations = len({group.conversation_id for group in groups})
+        spans = sum(len(group.records) for group in groups) + sum(len(b.spans) for b in blocks)
+        conversations = len(
+            {group.conversation_id for group in groups} | {b.conversation_id for b in blocks}
+        )
         self._log.log(
             logging.WARNING,
             f"lost:{reason}",
@@ -266,3 +295,16 @@ class DeliveryWorker:
                 self._told.add(notice)
                 logger.info(notice)
         return blocks
+
+
+class _Round:
+    """The blocks of the round being posted, and which of them have had their post."""
+
+    def __init__(self, blocks: list[Block]) -> None:
+        self.blocks = blocks
+        self.done: set[int] = set()
+        self.abandoned = False
+
+    def unsent(self) -> list[Block]:
+        """The blocks whose post has not come back: the one in flight and those after it."""
+        return [block for index, block in enumerate(self.blocks) if index not in self.done]

@@ -18,10 +18,15 @@ from agentsight_otel._ids import derived_span_id, hex_span_id
 from agentsight_otel._mapping.capture import capture_notice
 from agentsight_otel._mapping.identity import is_genai
 from agentsight_otel._mapping.messages import carries_messages
-from agentsight_otel._mapping.records import SpanRecord
+from agentsight_otel._mapping.records import Attributes, SpanRecord
 from agentsight_otel._mapping.tools import is_tool, tool_attributes
 from agentsight_otel._mapping.transcript import turn_span
-from agentsight_otel._mapping.usage import Usage, usage_attributes, usage_from_attributes
+from agentsight_otel._mapping.usage import (
+    Usage,
+    merged_usage,
+    usage_attributes,
+    usage_from_attributes,
+)
 from agentsight_otel._mapping.wire import OtelCache, WireSpan, otel_part, wire_span
 from agentsight_otel._redaction import Redactor
 
@@ -60,7 +65,7 @@ class ForeignMapping:
     def map(self, foreign: Sequence[SpanRecord], wire: list[WireSpan]) -> None:
         """Append the wire spans of ``foreign``: the records without a tracker kind."""
         usages = {r.span_id: u for r in foreign if (u := usage_from_attributes(r.attributes))}
-        shadowed = _usage_ancestors(usages, self.by_id)
+        shadowed = _merge_nested(usages, self.by_id)
         turns: dict[int, TurnParts] = {}
         memo: dict[int, Place | None] = {}
         for record in foreign:
@@ -149,7 +154,10 @@ class ForeignMapping:
         """The turn a foreign span belongs to, or None (plain application telemetry)."""
         outermost = record.span_id if self._starts(record) else None
         parent = self.by_id.get(record.parent_span_id or 0)
-        place: Place | None = None
+        own_turn = _turn_id(record.attributes)
+        place: Place | None = None if own_turn is None else Place(own_turn, True)
+        if place is not None:  # stamped with the tracker's turn (_current.py): it is in that turn
+            parent = None
         for _ in range(_MAX_DEPTH):
             if parent is None:
                 break
@@ -160,11 +168,9 @@ class ForeignMapping:
             if attributes.get(sc.SPAN_KIND) in sc.ROOT_KINDS:
                 place = Place(parent.span_id, True)
                 break
-            turn = attributes.get(sc.TURN_ID)
-            # Any sender can set this attribute: only a real span id is read, so a malformed one
-            # cannot fail the mapping of everything delivered with it.
-            if isinstance(turn, str) and _SPAN_HEX.fullmatch(turn):
-                place = Place(int(turn, 16), True)
+            turn = _turn_id(attributes)
+            if turn is not None:
+                place = Place(turn, True)
                 break
             if sc.SPAN_KIND not in attributes and self._starts(parent):
                 outermost = parent.span_id
@@ -175,13 +181,41 @@ class ForeignMapping:
         return place
 
 
-def _usage_ancestors(usages: dict[int, Usage], by_id: dict[int, SpanRecord]) -> set[int]:
-    """Spans with a usage-carrying descendant: only the innermost span of a call counts."""
-    shadowed: set[int] = set()
+def _turn_id(attributes: Attributes) -> int | None:
+    """The turn a span names, read only when it is a real span id.
+
+    Any sender can set this attribute: a malformed one cannot fail the mapping of everything
+    delivered with it.
+    """
+    turn = attributes.get(sc.TURN_ID)
+    return int(turn, 16) if isinstance(turn, str) and _SPAN_HEX.fullmatch(turn) else None
+
+
+def _merge_nested(usages: dict[int, Usage], by_id: dict[int, SpanRecord]) -> set[int]:
+    """Spans with a usage-carrying descendant: only the innermost span of a call counts.
+
+    An outer usage over exactly one inner call describes that call: its counts fill the inner's
+    gaps (cache, reasoning) instead of being dropped. Over several calls it is a sum: dropped.
+    """
+    below: dict[int, list[int]] = {}
     for span_id in usages:
-        record = by_id[span_id]
-        parent = by_id.get(record.parent_span_id or 0)
-        while parent is not None and parent.span_id not in shadowed:
-            shadowed.add(parent.span_id)
+        parent = by_id.get(by_id[span_id].parent_span_id or 0)
+        for _ in range(_MAX_DEPTH):
+            if parent is None:
+                break
+            below.setdefault(parent.span_id, []).append(span_id)
             parent = by_id.get(parent.parent_span_id or 0)
-    return shadowed
+    innermost = [span_id for span_id in usages if span_id not in below]
+    for outer_id in sorted(below.keys() & usages.keys(), key=lambda s: -_depth(s, by_id)):
+        calls = [s for s in below[outer_id] if s in innermost]
+        if len(calls) == 1:
+            usages[calls[0]] = merged_usage(usages[calls[0]], usages[outer_id])
+    return set(below)
+
+
+def _depth(span_id: int, by_id: dict[int, SpanRecord]) -> int:
+    """How many ancestors of a span are in the batch (bounded)."""
+    depth, parent = 0, by_id.get(by_id[span_id].parent_span_id or 0)
+    while parent is not None and depth < _MAX_DEPTH:
+        depth, parent = depth + 1, by_id.get(parent.parent_span_id or 0)
+    return depth

@@ -13,7 +13,11 @@ from agentsight_otel import _semconv as sc
 from agentsight_otel._ids import derived_span_id, hex_span_id
 from agentsight_otel._mapping.genai import ForeignMapping
 from agentsight_otel._mapping.records import Attributes, EventRecord, SpanRecord
-from agentsight_otel._mapping.usage import usage_attributes, usage_from_attributes
+from agentsight_otel._mapping.usage import (
+    drop_repeated_usage,
+    usage_attributes,
+    usage_from_attributes,
+)
 from agentsight_otel._mapping.wire import (
     OtelCache,
     WireSpan,
@@ -27,6 +31,10 @@ from agentsight_otel._redaction import Redactor
 from agentsight_otel._sanitize import jsonable
 
 DEFAULT_ENVIRONMENTS = frozenset({"production", "development"})
+REPEATED_USAGE = (
+    "track_token_usage reported a model call an instrumentation also recorded (same turn, model "
+    "and counts): it is counted once; call track_token_usage only for calls nothing instruments"
+)
 _DERIVED_EVENTS = {
     sc.BUTTON_EVENT: sc.KIND_BUTTON,
     sc.ATTACHMENT_EVENT: sc.KIND_ATTACHMENT,
@@ -102,18 +110,24 @@ class PayloadBuilder:
         block = Block(conversation_id, {"conversation_id": conversation_id}, wire)
         roots: list[SpanRecord] = []
         foreign: list[SpanRecord] = []
+        turns = {r.span_id for r in records if r.attributes.get(sc.SPAN_KIND) == sc.KIND_TURN}
         for record in records:
             kind = record.attributes.get(sc.SPAN_KIND)
             if kind in sc.ROOT_KINDS:
                 roots.append(record)
             if isinstance(kind, str):
-                _own_spans(record, kind, conversation_id, otel_part(record, otel_cache), wire)
+                otel = otel_part(record, otel_cache)
+                _own_spans(record, kind, conversation_id, otel, wire, turns)
             else:
                 foreign.append(record)
         if foreign:
             by_id = {r.span_id: r for r in records}
             mapping = ForeignMapping(conversation_id, by_id, otel_cache, self.redactor)
-            mapping.map(foreign, wire)
+            instrumented: list[WireSpan] = []
+            mapping.map(foreign, instrumented)
+            if drop_repeated_usage(wire, instrumented) and REPEATED_USAGE not in self.notices:
+                self.notices.append(REPEATED_USAGE)
+            wire.extend(instrumented)
             roots.extend(mapping.turn_roots)
             self.notices.extend(n for n in mapping.notices if n not in self.notices)
         wire.sort(key=wire_order)
@@ -154,7 +168,12 @@ def _parse_object(raw: str) -> dict[str, Any] | None:
 
 
 def _own_spans(
-    record: SpanRecord, kind: str, conversation_id: str, otel: dict[str, Any], wire: list[WireSpan]
+    record: SpanRecord,
+    kind: str,
+    conversation_id: str,
+    otel: dict[str, Any],
+    wire: list[WireSpan],
+    turns: Collection[int] = (),
 ) -> None:
     """The span itself plus one record per derived event (button, attachment, usage)."""
     attributes = record.attributes
@@ -171,6 +190,10 @@ def _own_spans(
             wire.append(derived)
     if kind == sc.KIND_TURN and sc.TURN_ID not in attributes:
         attributes = {**attributes, sc.TURN_ID: turn_hex}
+    elif sc.TURN_ID not in attributes and record.parent_span_id in turns:
+        # An action span written without a turn id (by hand, or by another SDK) whose parent
+        # is the turn belongs to that turn.
+        attributes = {**attributes, sc.TURN_ID: hex_span_id(record.parent_span_id or 0)}
     if attributes.get(sc.CONVERSATION_ID) != conversation_id:
         # A span claiming another conversation than its trace's: the block's id decides, as
         # the backend rejects a block whose spans disagree with it.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +34,10 @@ _REASONING = (
     "gen_ai.usage.reasoning_tokens",
     "llm.token_count.completion_details.reasoning",
 )
-_MODEL = ("gen_ai.request.model", "gen_ai.response.model", "llm.model_name")
+# The vendor SDK files usage under the model that answered (what is billed and priced), and
+# keeps the one asked for under REQUESTED_MODEL when the two differ: so do we.
+_MODEL = ("gen_ai.response.model", "gen_ai.request.model", "llm.model_name")
+_REQUESTED = ("gen_ai.request.model",)
 _SYSTEM = ("gen_ai.system", "gen_ai.provider.name", "llm.provider", "llm.system")
 _COUNTS = frozenset(_INPUT + _OUTPUT)
 # Instrumentations whose input count includes cached tokens; the contract wants them apart.
@@ -52,6 +56,9 @@ class Usage:
     model: str | None
     system: str | None
     operation: str
+    requested_model: str | None = None
+    # Whether the instrumentation's input count included the cached tokens (now taken out).
+    cache_in_input: bool = False
 
 
 def usage_from_attributes(attributes: Attributes, *, own: bool = False) -> Usage | None:
@@ -69,18 +76,49 @@ def usage_from_attributes(attributes: Attributes, *, own: bool = False) -> Usage
         return None
     cache_read = _first_int(attributes, _CACHE_READ)[1]
     cache_write = _first_int(attributes, _CACHE_WRITE)[1]
-    if not own and input_key in _INPUT_INCLUDES_CACHE:
+    cache_in_input = input_key in _INPUT_INCLUDES_CACHE
+    if cache_in_input:
         input_tokens = max(0, input_tokens - cache_read - cache_write)
     operation = attributes.get("gen_ai.operation.name")
+    model = _first_str(attributes, _MODEL)
+    requested = _first_str(attributes, _REQUESTED)
     return Usage(
         input_tokens=input_tokens,
         output_tokens=output_tokens,
         cache_read_tokens=cache_read,
         cache_write_tokens=cache_write,
         reasoning_tokens=_first_int(attributes, _REASONING)[1],
-        model=_first_str(attributes, _MODEL),
+        model=model,
         system=_first_str(attributes, _SYSTEM),
         operation=operation if isinstance(operation, str) and operation else "chat",
+        requested_model=requested if requested != model else None,
+        cache_in_input=cache_in_input,
+    )
+
+
+def merged_usage(inner: Usage, outer: Usage) -> Usage:
+    """One call's usage seen by nested instrumentations: the inner's, gaps filled by the outer's.
+
+    An outer span (a framework's) often carries the cache and reasoning counts the inner one
+    (the model client's) lacks; cached tokens the inner input count included are taken out.
+    """
+    read = inner.cache_read_tokens or outer.cache_read_tokens
+    write = inner.cache_write_tokens or outer.cache_write_tokens
+    input_tokens = inner.input_tokens
+    if inner.cache_in_input:
+        taken = inner.cache_read_tokens + inner.cache_write_tokens
+        input_tokens = max(0, input_tokens + taken - read - write)
+    return Usage(
+        input_tokens=input_tokens,
+        output_tokens=inner.output_tokens,
+        cache_read_tokens=read,
+        cache_write_tokens=write,
+        reasoning_tokens=inner.reasoning_tokens or outer.reasoning_tokens,
+        model=inner.model or outer.model,
+        system=inner.system or outer.system,
+        operation=inner.operation,
+        requested_model=inner.requested_model or outer.requested_model,
+        cache_in_input=inner.cache_in_input,
     )
 
 
@@ -107,6 +145,8 @@ def usage_attributes(usage: Usage) -> dict[str, Any]:
         attributes["gen_ai.system"] = usage.system
     if usage.model:
         attributes["gen_ai.request.model"] = usage.model
+    if usage.requested_model:
+        attributes[sc.REQUESTED_MODEL] = usage.requested_model
     attributes["gen_ai.operation.name"] = usage.operation
     attributes["gen_ai.usage.input_tokens"] = usage.input_tokens
     attributes["gen_ai.usage.output_tokens"] = usage.output_tokens
@@ -118,6 +158,43 @@ def usage_attributes(usage: Usage) -> dict[str, Any]:
         if value:
             attributes[key] = value
     return attributes
+
+
+_SAME_CALL = (
+    sc.TURN_ID,
+    "gen_ai.request.model",
+    "gen_ai.usage.input_tokens",
+    "gen_ai.usage.output_tokens",
+    sc.CACHE_READ_TOKENS,
+    sc.CACHE_WRITE_TOKENS,
+)
+
+
+def drop_repeated_usage(tracked: list[dict[str, Any]], instrumented: list[dict[str, Any]]) -> int:
+    """Remove from ``tracked`` the ``track_token_usage`` records an instrumented span also made.
+
+    Same turn, model and counts as an instrumentation's ``llm`` record is the same call told
+    twice: it counts once. Returns how many were removed.
+    """
+    seen = Counter(_call_key(s) for s in instrumented if s["kind"] == sc.KIND_LLM)
+    if not seen:
+        return 0
+    kept = []
+    for span in tracked:
+        key = _call_key(span) if span["kind"] == sc.KIND_LLM else None
+        if key is not None and seen[key] > 0:
+            seen[key] -= 1
+            continue
+        kept.append(span)
+    removed = len(tracked) - len(kept)
+    tracked[:] = kept
+    return removed
+
+
+def _call_key(span: dict[str, Any]) -> tuple[Any, ...]:
+    """What identifies one model call's usage within a conversation."""
+    attributes = span["attributes"]
+    return tuple(attributes.get(key) for key in _SAME_CALL)
 
 
 def _first_int(attributes: Attributes, keys: tuple[str, ...]) -> tuple[str | None, int]:

@@ -10,6 +10,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from agentsight_otel._delivery.plaintext import is_loopback
+from agentsight_otel._server.access_log import AccessLog
 from agentsight_otel._server.app import DEFAULT_CAPABILITIES, DEFAULT_MAX_BODY_BYTES, create_app
 from agentsight_otel._server.auth import accepted_keys
 from agentsight_otel._server.store import Store
@@ -87,8 +88,17 @@ class LocalServer(Served):
         self.store.close()
 
 
-def serve(host: str, port: int, db_path: str, api_keys: Iterable[str] | None = None) -> None:
+def serve(
+    host: str,
+    port: int,
+    db_path: str,
+    api_keys: Iterable[str] | None = None,
+    *,
+    quiet: bool = False,
+) -> None:
     """Serve in the foreground until interrupted, printing the URL once it listens.
+
+    One access line per request (method, path, status, duration; never headers) unless quiet.
 
     A malformed key (ValueError) or a busy port (OSError) fails before the database exists.
     """
@@ -100,7 +110,7 @@ def serve(host: str, port: int, db_path: str, api_keys: Iterable[str] | None = N
         sock.close()
         raise
     try:
-        _serve_store(store, sock, host, port, api_keys)
+        _serve_store(store, sock, host, port, api_keys, quiet=quiet)
     except KeyboardInterrupt:
         # uvicorn has already shut down gracefully and re-raises Ctrl-C; the CLI just returns.
         pass
@@ -109,12 +119,18 @@ def serve(host: str, port: int, db_path: str, api_keys: Iterable[str] | None = N
 
 
 def _serve_store(
-    store: Store, sock: socket.socket, host: str, port: int, api_keys: Iterable[str] | None
+    store: Store,
+    sock: socket.socket,
+    host: str,
+    port: int,
+    api_keys: Iterable[str] | None,
+    *,
+    quiet: bool,
 ) -> None:
     """Run uvicorn in this thread over store until it is told to exit."""
     app = create_app(store, api_keys=api_keys, viewer_key_required=not is_loopback(host))
     config = uvicorn.Config(
-        app,
+        app if quiet else AccessLog(app),
         log_level="warning",
         access_log=False,
         lifespan="off",

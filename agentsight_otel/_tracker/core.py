@@ -10,6 +10,7 @@ from typing import Any
 
 from opentelemetry import trace
 
+from agentsight_otel import _semconv as sc
 from agentsight_otel._attachments.tracking import FileTracking
 from agentsight_otel._config import CONFIGURE, given_arguments
 from agentsight_otel._delivery.client import RetryPolicy
@@ -51,6 +52,7 @@ class TrackerCore(TrackerSending):
         spool_max_bytes: int | None = None,
         max_queue_bytes: int | None = None,
         idle_timeout: float | None = None,
+        set_global_provider: bool | None = None,
         _ledger: DeliveryLedger | None = None,
         _max_conversations: int = 10_000,
         _transport: Transport | None = None,
@@ -184,15 +186,30 @@ class TrackerCore(TrackerSending):
         """Make a conversation, and this tracker, current in this thread or task."""
         self._registry.make_current(cid)
         ACTIVE_TRACKER.set(self)
-        # Spans any instrumentation starts from now on carry the conversation (_current.py).
+        # Spans any instrumentation starts from now on carry the conversation (_current.py):
+        # the pipeline is set up now, so that a private provider is the global one already.
         from agentsight_otel._current import ensure_stamping
 
-        ensure_stamping(self._provider)
+        recorder, _ = self._setup()
+        ensure_stamping(recorder.pipeline.provider)
 
-    def current_conversation_attributes(self) -> dict[str, Any] | None:
-        """The attributes of this thread's or task's current conversation, if any."""
+    def current_conversation_attributes(self, *, model_call: bool = False) -> dict[str, Any] | None:
+        """The attributes of this thread's or task's current conversation, if any.
+
+        For a model call the turn is named too, opened now when the first ``track_*`` of the turn
+        is still to come, so that the call's usage counts in the turn it is made for.
+        """
         state = self._registry.get(self._registry.current_id())
-        return state.attributes if state is not None else None
+        if state is None:
+            return None
+        recorder = self._recorder
+        if not model_call or recorder is None or not state.lock.acquire(blocking=False):
+            return state.attributes  # a lock held means the tracker itself is starting a span
+        try:
+            interaction = state.interaction or recorder.open(state, make_current=False)
+            return {**state.attributes, sc.TURN_ID: interaction.span_hex}
+        finally:
+            state.lock.release()
 
     def _state(self, cid: str, values: dict[str, Any] | None) -> ConversationState:
         """The conversation's state, created or updated with the given field attributes."""

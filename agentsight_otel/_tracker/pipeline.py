@@ -62,15 +62,20 @@ class Pipeline:
         ledger: DeliveryLedger,
         tracer_provider: trace.TracerProvider | None = None,
     ) -> None:
-        provider = tracer_provider or _global_sdk_provider()
+        provider: trace.TracerProvider | None = tracer_provider or _global_sdk_provider()
+        self.provider: trace.TracerProvider
         self.exporter: AgentSightSpanExporter | None = None
         if provider is None:
             self.exporter = AgentSightSpanExporter(_settings=settings, _ledger=ledger)
             self._processor = _batch_processor(self.exporter)
-            private = TracerProvider(resource=_resource(), shutdown_on_exit=False)
+            private = _promoted.reuse() or TracerProvider(
+                resource=_resource(), shutdown_on_exit=False
+            )
             private.add_span_processor(self._processor)
-            provider = private
             atexit.register(self.shutdown)
+            provider = self.provider = private  # before promoting: it is read there
+            if settings.set_global_provider:
+                _promoted.promote(self, private)
         self.provider = provider
         self.tracer = provider.get_tracer(INSTRUMENTATION_NAME, __version__)
         if isinstance(self.tracer, SdkTracer) and not isinstance(
@@ -214,10 +219,54 @@ def _batch_processor(exporter: AgentSightSpanExporter) -> BatchSpanProcessor:
     return BatchSpanProcessor(exporter, **chosen)  # type: ignore[arg-type]
 
 
+class _Promoted:
+    """The private provider a pipeline made the global one, as Langfuse and Logfire do.
+
+    GenAI instrumentations write to the global provider: with none set, theirs would be the
+    no-op one and their usage lost. Only one provider can ever be global in a process: when
+    its pipeline is replaced (``configure``), the next private pipeline takes it over.
+    """
+
+    def __init__(self) -> None:
+        self.pipeline: Pipeline | None = None
+        self._lock = threading.Lock()
+
+    def promote(self, pipeline: Pipeline, provider: TracerProvider) -> None:
+        """Make ``provider`` the global one when the application has set none."""
+        with self._lock:
+            if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+                trace.set_tracer_provider(provider)
+            if trace.get_tracer_provider() is provider:
+                self.pipeline = pipeline
+
+    def is_ours(self, provider: object) -> bool:
+        """Whether ``provider`` is the global one a pipeline of ours promoted."""
+        return self.pipeline is not None and self.pipeline.provider is provider
+
+    def reuse(self) -> TracerProvider | None:
+        """The promoted global provider when its pipeline is closed: the next one takes it."""
+        with self._lock:
+            pipeline = self.pipeline
+            if pipeline is None or not pipeline._closed:
+                return None
+            provider = pipeline.provider
+            if trace.get_tracer_provider() is not provider:
+                return None
+            return provider if isinstance(provider, TracerProvider) else None
+
+
+_promoted = _Promoted()
+
+
 def _global_sdk_provider() -> TracerProvider | None:
-    """The application's global provider when it is an SDK one we can add spans to."""
+    """The application's global provider when it is an SDK one we can add spans to.
+
+    A private provider of ours made global is not the application's: it is never borrowed.
+    """
     provider = trace.get_tracer_provider()
-    return provider if isinstance(provider, TracerProvider) else None
+    if not isinstance(provider, TracerProvider) or _promoted.is_ours(provider):
+        return None
+    return provider
 
 
 def _resource() -> Resource:

@@ -78,6 +78,7 @@ class TrackerSetup:
         spool_max_bytes: int | None = None,
         max_queue_bytes: int | None = None,
         idle_timeout: float | None = None,
+        set_global_provider: bool | None = None,
         handle_sigterm: bool = False,
     ) -> None:
         """Override settings (explicit values win over the environment); checked at once.

@@ -152,7 +152,7 @@ def test_demo_prints_what_the_server_received(tmp_path: Path) -> None:
         "Button:",
         "+ attached front-door.png",
         "Tokens: 1067 in, 167 out",
-        f"agentsight-otel serve --db {db}",
+        f"-m agentsight_otel serve --db {db}",  # run as python -c: python -m runs it again
         "http://127.0.0.1:8600/conversations/1/",
     ):
         assert expected in out
