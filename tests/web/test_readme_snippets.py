@@ -58,6 +58,16 @@ answer = app.test_client().post(
 )
 assert answer.status_code == 200 and answer.get_json()["status"] == "delivered", answer.data
 """
+DJANGO_DRIVER = """
+from django.test import Client
+
+answer = Client().post(
+    "/chat",
+    data=json.dumps({"conversation_id": "web/django", "message": "hello"}),
+    content_type="application/json",
+)
+assert answer.status_code == 200 and answer.json()["status"] == "delivered", answer.content
+"""
 DRIVERS = {
     "web-fastapi": (
         FASTAPI_DRIVER,
@@ -65,6 +75,7 @@ DRIVERS = {
     ),
     "web-starlette": (STARLETTE_DRIVER, ["web/middleware"]),
     "web-flask": (FLASK_DRIVER, ["web/flask"]),
+    "web-django": (DJANGO_DRIVER, ["web/django"]),
 }
 
 
