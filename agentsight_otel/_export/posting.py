@@ -147,3 +147,16 @@ def spool(
         return
     for index in body.parts:
         verdicts[index] = settlement
+
+
+class PostingRound:
+    """The blocks of the round being posted, and which of them have had their post."""
+
+    def __init__(self, blocks: list[Block]) -> None:
+        self.blocks = blocks
+        self.done: set[int] = set()
+        self.abandoned = False
+
+    def unsent(self) -> list[Block]:
+        """The blocks whose post has not come back: the one in flight and those after it."""
+        return [block for index, block in enumerate(self.blocks) if index not in self.done]

@@ -11,9 +11,10 @@ from agentsight_otel._delivery.client import IngestClient
 from agentsight_otel._delivery.daemon import DaemonThread
 from agentsight_otel._delivery.forking import reset_in_child
 from agentsight_otel._delivery.ledger import DeliveryLedger, Settlement
+from agentsight_otel._export import posting
 from agentsight_otel._export.backlog import Backlog, weigh
 from agentsight_otel._export.capabilities import BackendCapabilities
-from agentsight_otel._export.posting import SDK, DeliveryStats, Poster, span_count, spool
+from agentsight_otel._export.posting import SDK, DeliveryStats, Poster, PostingRound
 from agentsight_otel._log import RateLimitedLog, log_internal_error, logger
 from agentsight_otel._mapping.packing import pack
 from agentsight_otel._mapping.payload import Block, PayloadBuilder, TraceGroup
@@ -52,7 +53,7 @@ class DeliveryWorker:
         self._backend = BackendCapabilities(client)
         self._poster = Poster(client, self._backend, self.stats, self._log)
         self._told: set[str] = set()  # advice given once per worker (message capture is off)
-        self._round: _Round | None = None  # the round being posted, for shutdown's loss count
+        self._round: PostingRound | None = None  # the round being posted, for shutdown's loss count
         reset_in_child(self, DeliveryWorker._forked)
 
     def use_spool(self, redelivery: Redelivery) -> None:
@@ -100,7 +101,7 @@ class DeliveryWorker:
             blocks = self._build(groups)
             verdicts: list[Settlement | None] = [None] * len(blocks)
             for body in pack(blocks, SDK, self.client.settings.max_body_bytes):
-                spool(redelivery, body, verdicts, "the delivery queue is full")
+                posting.spool(redelivery, body, verdicts, "the delivery queue is full")
             self._settle(blocks, verdicts)
 
     def saturated(self) -> bool:
@@ -138,7 +139,7 @@ class DeliveryWorker:
         self.client.transport.close()
         return not left and ended
 
-    def _abandon(self, left: list[TraceGroup], stuck: _Round | None) -> None:
+    def _abandon(self, left: list[TraceGroup], stuck: PostingRound | None) -> None:
         """What shutdown could not deliver: to the spool when there is one, else failed.
 
         Without a spool, the round the stuck thread is posting is lost too: counted with what
@@ -153,7 +154,7 @@ class DeliveryWorker:
         inflight = self._poster.inflight if stuck is not None else None
         if inflight is not None:
             # Its request is still out; the backend keeps one copy if both arrive.
-            self._redelivery.hold(inflight.data, span_count(inflight), "shutdown")
+            self._redelivery.hold(inflight.data, posting.span_count(inflight), "shutdown")
         if left:
             self._deliver(left)
 
@@ -211,11 +212,11 @@ class DeliveryWorker:
         blocks = self._build(groups)
         verdicts: list[Settlement | None] = [None] * len(blocks)
         with self._cond:
-            self._round = current = _Round(blocks)
+            self._round = current = PostingRound(blocks)
         try:
             for body in pack(blocks, SDK, self.client.settings.max_body_bytes):
                 if self._redelivery is not None and self._redelivery.down:
-                    spool(self._redelivery, body, verdicts, "the backend is unavailable")
+                    posting.spool(self._redelivery, body, verdicts, "the backend is unavailable")
                 else:
                     self._poster.post(body, blocks, verdicts)
                 current.done.update(body.parts)
@@ -295,16 +296,3 @@ class DeliveryWorker:
                 self._told.add(notice)
                 logger.info(notice)
         return blocks
-
-
-class _Round:
-    """The blocks of the round being posted, and which of them have had their post."""
-
-    def __init__(self, blocks: list[Block]) -> None:
-        self.blocks = blocks
-        self.done: set[int] = set()
-        self.abandoned = False
-
-    def unsent(self) -> list[Block]:
-        """The blocks whose post has not come back: the one in flight and those after it."""
-        return [block for index, block in enumerate(self.blocks) if index not in self.done]
