@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean browser collector node-example
+.PHONY: demo test lint bench clean browser collector collector-test node-example
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ browser:
 collector:
 	@collector/build.sh
 
+# The Go unit tests of the Collector distribution's own components (collector/loadbalancing).
+collector-test: collector
+	cd collector && GOFLAGS=-mod=readonly go test ./...
+
 # The Node.js producer example's packages, exactly as package-lock.json pins them.
 NODE_EXAMPLE := examples/node
 $(NODE_EXAMPLE)/node_modules/.package-lock.json: $(NODE_EXAMPLE)/package.json $(NODE_EXAMPLE)/package-lock.json
@@ -43,7 +47,7 @@ $(NODE_EXAMPLE)/node_modules/.package-lock.json: $(NODE_EXAMPLE)/package.json $(
 node-example: $(NODE_EXAMPLE)/node_modules/.package-lock.json
 
 # The Collector end-to-end tests (tests/collector) run the built Collector and the Node example.
-test: $(VENV)/.dev-installed browser collector node-example
+test: $(VENV)/.dev-installed browser collector collector-test node-example
 	$(BIN)/python -m pytest -q
 
 lint: $(VENV)/.dev-installed
