@@ -20,8 +20,8 @@ type recorder struct {
 }
 
 func (r *recorder) Start(context.Context, component.Host) error { return nil }
-func (r *recorder) Shutdown(context.Context) error               { return r.err }
-func (r *recorder) Capabilities() consumer.Capabilities          { return consumer.Capabilities{} }
+func (r *recorder) Shutdown(context.Context) error              { return r.err }
+func (r *recorder) Capabilities() consumer.Capabilities         { return consumer.Capabilities{} }
 func (r *recorder) ConsumeTraces(_ context.Context, td ptrace.Traces) error {
 	r.batches = append(r.batches, td)
 	return r.err
