@@ -54,6 +54,7 @@ lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	@test -z "$$(gofmt -l collector)" || { gofmt -l collector; echo 'gofmt: the files above need formatting'; exit 1; }
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python -m bench

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from agentsight_otel._checks import check_spool_dir
+from agentsight_otel._checks import check_spool_dir, positive_int, positive_seconds
 from agentsight_otel._params import Param, checked, from_environment, setting, table
 from agentsight_otel.exceptions import ConfigurationError
 
@@ -33,22 +32,6 @@ class Address:
     def __str__(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{host}:{self.port}"
-
-
-def positive_int(value: object, source: str) -> int:
-    """A whole number above zero."""
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ConfigurationError(f"{source} must be a positive integer")
-    return value
-
-
-def positive_seconds(value: object, source: str) -> float:
-    """A finite number of seconds above zero."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigurationError(f"{source} must be a positive number of seconds")
-    if not math.isfinite(value) or value <= 0:
-        raise ConfigurationError(f"{source} must be a positive number of seconds")
-    return value
 
 
 def address_check(label: str) -> Callable[[object, str], Address | None]:

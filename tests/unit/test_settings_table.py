@@ -114,3 +114,27 @@ def test_each_variable_sets_its_setting(monkeypatch: pytest.MonkeyPatch) -> None
 def test_unknown_settings_are_refused() -> None:
     with pytest.raises(ConfigurationError, match="unknown setting"):
         resolve_settings(key_problem="none")
+
+
+@pytest.mark.parametrize("value", [10**400, 2**63, float("inf"), float("nan"), 1e300, -1, 0])
+@pytest.mark.parametrize("name", ["drain_timeout", "head_timeout", "max_body_bytes", "retry_after"])
+def test_out_of_range_bridge_settings_raise_configuration_error(name: str, value: float) -> None:
+    # The bridge's limits go through the shared checks: no OverflowError from a huge number, and
+    # no timeout a thread could not wait for.
+    from agentsight_otel.bridge import resolve_bridge_config
+
+    with pytest.raises(ConfigurationError, match=name):
+        resolve_bridge_config(environ={}, **{name: value})
+
+
+@pytest.mark.parametrize("value", ["1e300", "inf", str(10**400)])
+def test_out_of_range_seconds_from_the_environment_are_ignored_with_a_log(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, value: str
+) -> None:
+    # A bad variable is logged and ignored (the default stands), never an OverflowError later.
+    rows = [row for row in SETTINGS if row.env and row.name == "idle_timeout"]
+    assert rows, "idle_timeout is not read from the environment"
+    monkeypatch.setenv(rows[0].env, value)
+    settings = resolve_settings()
+    assert settings.idle_timeout == rows[0].default
+    assert f"ignoring {rows[0].env}" in caplog.text
