@@ -9,6 +9,17 @@ from collections.abc import Sequence
 
 from agentsight_otel._bridge.options import add_bridge_arguments
 
+# Top-level modules the optional extras bring, and the extra that brings each.
+_EXTRAS = {
+    "starlette": "server",
+    "uvicorn": "server",
+    "multipart": "server",
+    "python_multipart": "server",
+    "jinja2": "server",
+    "grpc": "bridge",
+    "google": "bridge",
+}
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line."""
@@ -85,6 +96,16 @@ def _read(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import_failure(exc: ImportError) -> str:
+    """What failed to import, and the extra to install when it is one of ours."""
+    missing = exc.name or ""
+    extra = _EXTRAS.get(missing.partition(".")[0])
+    if extra:
+        install = f"pip install 'agentsight-otel[{extra}]'"
+        return f"needs the {extra} extra ({missing} is not installed): {install}"
+    return f"could not import {missing or 'a module'}: {exc}"
+
+
 def _reason(exc: Exception) -> str:
     """One line saying what is wrong."""
     if isinstance(exc, OSError) and exc.errno is not None:
@@ -119,11 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command in ("conversations", "transcript"):
             return _read(args)
     except ImportError as exc:
-        print(
-            f"agentsight-otel {args.command} needs the server extra: "
-            f"pip install 'agentsight-otel[server]' ({exc})",
-            file=sys.stderr,
-        )
+        print(f"agentsight-otel {args.command}: {_import_failure(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
