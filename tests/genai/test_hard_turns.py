@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import pytest
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -28,8 +27,6 @@ from agentsight_otel.server import LocalServer
 from agentsight_otel.testing import TEST_API_KEY
 from tests.bridge.helpers import bridge_config, delivery_settings
 from tests.support.local import read_local
-
-Route = Callable[[LocalServer], Any]
 
 
 @contextmanager
