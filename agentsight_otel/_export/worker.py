@@ -289,8 +289,9 @@ class DeliveryWorker:
         """Build the blocks of some groups and report the builder's warnings."""
         builder = PayloadBuilder(self._backend.environments, self.client.settings.redact)
         blocks = builder.build(groups)
-        for warning in builder.warnings:
-            self._log.log(logging.WARNING, "environment", warning)
+        self.stats.cut_messages += builder.cut_messages
+        for key, warning in builder.warnings:
+            self._log.log(logging.WARNING, key, warning)
         for notice in builder.notices:
             if notice not in self._told and len(self._told) < 64:
                 self._told.add(notice)

@@ -60,6 +60,7 @@ class ForeignMapping:
     redactor: Redactor | None = None
     turn_roots: list[SpanRecord] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
+    cut_messages: int = 0
     _can_start: dict[int, bool] = field(default_factory=dict)
 
     def map(self, foreign: Sequence[SpanRecord], wire: list[WireSpan]) -> None:
@@ -95,9 +96,9 @@ class ForeignMapping:
         assert parts.root is not None
         self.turn_roots.append(parts.root)
         otel = otel_part(parts.root, self.otel_cache)
-        wire.append(
-            turn_span(parts.root, parts.with_messages, self.conversation_id, otel, self.redactor)
-        )
+        turn = turn_span(parts.root, parts.with_messages, self.conversation_id, otel, self.redactor)
+        wire.extend(turn.spans)
+        self.cut_messages += turn.cut
         if not parts.with_messages and parts.silent_scope is not None:
             notice = capture_notice(parts.silent_scope)
             if notice not in self.notices:

@@ -13,10 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, overload
 
-import orjson
-
 from agentsight_otel import _semconv as sc
 from agentsight_otel._mapping.records import Attributes, SpanRecord
+from agentsight_otel._sanitize import loads_json
 
 USER, ASSISTANT, TOOL = "user", "assistant", "tool"
 _INPUT_EVENTS = {
@@ -204,8 +203,8 @@ def loaded(value: object) -> Any:
     """Parsed JSON when the value is JSON text; the value otherwise."""
     if isinstance(value, (str, bytes)):
         try:
-            return orjson.loads(value)
-        except orjson.JSONDecodeError:
+            return loads_json(value)
+        except ValueError:
             return value
     return value
 

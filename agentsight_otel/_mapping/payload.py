@@ -13,6 +13,7 @@ from agentsight_otel import _semconv as sc
 from agentsight_otel._ids import derived_span_id, hex_span_id
 from agentsight_otel._mapping.genai import ForeignMapping
 from agentsight_otel._mapping.records import Attributes, EventRecord, SpanRecord
+from agentsight_otel._mapping.segments import MAX_NEW_USER_MESSAGES
 from agentsight_otel._mapping.usage import (
     drop_repeated_usage,
     usage_attributes,
@@ -28,7 +29,7 @@ from agentsight_otel._mapping.wire import (
     wire_span,
 )
 from agentsight_otel._redaction import Redactor
-from agentsight_otel._sanitize import jsonable
+from agentsight_otel._sanitize import jsonable, loads_json
 
 DEFAULT_ENVIRONMENTS = frozenset({"production", "development"})
 REPEATED_USAGE = (
@@ -85,9 +86,12 @@ class PayloadBuilder:
     ) -> None:
         self.environments = frozenset(environments)
         self.redactor = redactor
-        self.warnings: list[str] = []
+        # (rate-limit key, text): logged at WARNING by the delivery thread.
+        self.warnings: list[tuple[str, str]] = []
         # INFO-level advice (message capture is off in an instrumentation), once per text.
         self.notices: list[str] = []
+        # Earliest new end-user messages of GenAI turns left out past the per-turn bound.
+        self.cut_messages = 0
         # Every interaction of a conversation repeats its metadata: parse each document once.
         self._parsed: dict[str, dict[str, Any] | None] = {}
 
@@ -130,6 +134,9 @@ class PayloadBuilder:
             wire.extend(instrumented)
             roots.extend(mapping.turn_roots)
             self.notices.extend(n for n in mapping.notices if n not in self.notices)
+            if mapping.cut_messages:
+                self.cut_messages += mapping.cut_messages
+                self.warnings.append(("cut-messages", _cut_warning(mapping.cut_messages)))
         wire.sort(key=wire_order)
         for root in sorted(roots, key=start_order):
             block.root_span_ids.append(root.span_id)
@@ -146,8 +153,11 @@ class PayloadBuilder:
         if environment is not None and environment not in self.environments:
             del fields["environment"]
             self.warnings.append(
-                f"environment {environment!r} is not one the backend accepts "
-                f"({', '.join(sorted(self.environments))}); sent without it"
+                (
+                    "environment",
+                    f"environment {environment!r} is not one the backend accepts "
+                    f"({', '.join(sorted(self.environments))}); sent without it",
+                )
             )
         raw = attributes.get(sc.CONVERSATION_METADATA)
         if isinstance(raw, str):
@@ -158,10 +168,18 @@ class PayloadBuilder:
                 fields["metadata"] = document
 
 
+def _cut_warning(cut: int) -> str:
+    """What the log says when GenAI turns had more new end-user messages than a turn keeps."""
+    return (
+        f"a GenAI turn had more than {MAX_NEW_USER_MESSAGES:,} new end-user messages: the "
+        f"oldest {cut:,} were not sent (counted in stats.cut_messages)"
+    )
+
+
 def _parse_object(raw: str) -> dict[str, Any] | None:
     """A JSON object from its text, or None when it is not one."""
     try:
-        document = json.loads(raw)
+        document = loads_json(raw)
     except ValueError:
         return None
     return document if isinstance(document, dict) else None
