@@ -23,6 +23,7 @@ demo: $(VENV)/.demo-installed
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "make: installing Debian's chromium for the viewer's browser tests (apt-get)"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	  else \
 	    echo "chromium is missing: install it (e.g. sudo apt-get install chromium);" \
@@ -41,6 +42,8 @@ collector-test: collector
 # The Node.js producer example's packages, exactly as package-lock.json pins them.
 NODE_EXAMPLE := examples/node
 $(NODE_EXAMPLE)/node_modules/.package-lock.json: $(NODE_EXAMPLE)/package.json $(NODE_EXAMPLE)/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "make: the Node example needs Node.js 20+ with npm; it is missing"; exit 1; }
+	@echo "make: installing the Node example's npm packages (npm ci in $(NODE_EXAMPLE))"
 	cd $(NODE_EXAMPLE) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 

@@ -14,6 +14,10 @@ dir="${XDG_CACHE_HOME:-$HOME/.cache}/agentsight-otel/collector/${release}-${hash
 binary="$dir/agentsight-otelcol"
 
 if [ ! -x "$binary" ]; then
+    command -v go >/dev/null 2>&1 || {
+        echo "building the Collector needs the Go toolchain (go 1.26 or newer on PATH); it is missing" >&2
+        exit 1
+    }
     mkdir -p "$dir"
     echo "building the Collector ${release} into $dir (first time only, a few minutes)" >&2
     start=$(date +%s)
