@@ -67,9 +67,13 @@ def conversations(db: sqlite3.Connection) -> list[Record]:
 
 
 def messages(db: sqlite3.Connection, pk: int) -> list[Record]:
-    """The transcript: messages by event time, then by arrival, each with its uploaded files."""
+    """The transcript: messages by event time, then by arrival, each with its uploaded files.
+
+    Each message says whether its turn completed and, when not, why (``incomplete_reason``).
+    """
     rows = db.execute(
-        "SELECT id, sender, content, metadata, timestamp, turn_id FROM messages"
+        "SELECT id, sender, content, metadata, timestamp, turn_id, turn_complete,"
+        " incomplete_reason FROM messages"
         " WHERE conversation = ? ORDER BY ts_us, id",
         (pk,),
     ).fetchall()
@@ -78,7 +82,12 @@ def messages(db: sqlite3.Connection, pk: int) -> list[Record]:
         if record["message"] is not None:
             attached.setdefault(record["message"]["id"], []).append(record)
     return [
-        {**dict(row), "metadata": json.loads(row["metadata"]), "files": attached.get(row["id"], [])}
+        {
+            **dict(row),
+            "metadata": json.loads(row["metadata"]),
+            "turn_complete": bool(row["turn_complete"]),
+            "files": attached.get(row["id"], []),
+        }
         for row in rows
     ]
 

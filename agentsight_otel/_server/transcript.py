@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from agentsight_otel._server.validation import parse_timestamp
+from agentsight_otel._server.viewer_format import incomplete, incomplete_why
 
 WIDTH = 88
 _LABEL_WIDTH = 8
@@ -25,6 +26,10 @@ def render_transcript(
 ) -> str:
     """Header, a chronological timeline of everything tracked, and a token usage footer."""
     entries = [(_when(m.get("timestamp")), 0, _message_lines(m)) for m in messages]
+    # After its last message (stable sort), each turn that ended incomplete says so and why.
+    entries += [
+        (_when(m.get("timestamp")), 0, _incomplete_lines(m)) for m in _last_of_incomplete(messages)
+    ]
     entries += [(_when(a.get("started_at")), 1, _action_lines(a)) for a in actions]
     entries += [(_when(b.get("timestamp")), 2, _button_lines(b)) for b in buttons]
     # A record of files sent with a message is already shown under that message.
@@ -86,6 +91,22 @@ def _message_lines(message: Mapping[str, Any]) -> list[str]:
         if isinstance(file, Mapping):
             lines += _labelled("", f"+ attached {_file_text(file)}")
     return lines
+
+
+def _last_of_incomplete(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The last message of each turn that ended incomplete."""
+    last: dict[str, dict[str, Any]] = {}
+    for message in sorted(messages, key=lambda m: _when(m.get("timestamp"))):
+        if message.get("turn_complete") is False:
+            last[str(message.get("turn_id"))] = message
+    return list(last.values())
+
+
+def _incomplete_lines(message: Mapping[str, Any]) -> list[str]:
+    """The line closing an incomplete turn: its reason and what that means."""
+    reason = message.get("incomplete_reason")
+    why = incomplete_why(reason)
+    return _labelled("Turn:", f"ended {incomplete(reason)}" + (f" ({why})" if why else ""))
 
 
 def _action_lines(action: Mapping[str, Any]) -> list[str]:

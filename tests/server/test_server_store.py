@@ -31,19 +31,28 @@ def test_any_other_kind_marks_the_conversation_used(api: Api, kind: str) -> None
     assert api.read(CID)["is_used"] is True
 
 
-def test_incomplete_turn_is_archived_not_projected(api: Api) -> None:
+def test_incomplete_turn_is_projected_marked_and_continued_by_a_new_turn(api: Api) -> None:
     unfinished = turn(message("end_user", "are you there?", 1), complete=False)
     unfinished["attributes"]["agentsight.turn.incomplete_reason"] = "abandoned"
     response = api.ingest(body(block(unfinished)))
     assert response.json()["accepted"]["spans"] == 1
-    assert api.read(CID, "transcript")["messages"] == []
-    assert [s["span_id"] for s in api.read(CID, "spans")["spans"]] == [unfinished["span_id"]]
-    finished = turn(message("end_user", "are you there?", 1), message("agent", "yes", 2))
-    api.ingest(body(block(finished)))
-    assert [m["content"] for m in api.read(CID, "transcript")["messages"]] == [
+    (kept,) = api.read(CID, "transcript")["messages"]
+    assert (kept["content"], kept["turn_complete"], kept["incomplete_reason"]) == (
         "are you there?",
-        "yes",
+        False,
+        "abandoned",
+    )
+    # Delivered again (a retry), it is the same span: dropped, not shown twice.
+    assert api.ingest(body(block(unfinished))).json()["accepted"]["duplicates"] == 1
+    later = turn(message("end_user", "hello again", 3), message("agent", "yes", 4))
+    api.ingest(body(block(later)))
+    messages = api.read(CID, "transcript")["messages"]
+    assert [(m["content"], m["turn_complete"], m["incomplete_reason"]) for m in messages] == [
+        ("are you there?", False, "abandoned"),
+        ("hello again", True, None),
+        ("yes", True, None),
     ]
+    assert messages[0]["turn_id"] != messages[1]["turn_id"]
 
 
 def test_transcript_orders_by_event_time_across_turns_and_offsets(api: Api) -> None:
