@@ -26,9 +26,10 @@ def render_transcript(
 ) -> str:
     """Header, a chronological timeline of everything tracked, and a token usage footer."""
     entries = [(_when(m.get("timestamp")), 0, _message_lines(m)) for m in messages]
-    # After its last message (stable sort), each turn that ended incomplete says so and why.
+    # Each turn that ended incomplete says so, and why, when it ended.
     entries += [
-        (_when(m.get("timestamp")), 0, _incomplete_lines(m)) for m in _last_of_incomplete(messages)
+        (_when(m.get("turn_ended_at") or m.get("timestamp")), 4, _incomplete_lines(m))
+        for m in _incomplete(messages)
     ]
     entries += [(_when(a.get("started_at")), 1, _action_lines(a)) for a in actions]
     entries += [(_when(b.get("timestamp")), 2, _button_lines(b)) for b in buttons]
@@ -93,13 +94,10 @@ def _message_lines(message: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def _last_of_incomplete(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The last message of each turn that ended incomplete."""
-    last: dict[str, dict[str, Any]] = {}
-    for message in sorted(messages, key=lambda m: _when(m.get("timestamp"))):
-        if message.get("turn_complete") is False:
-            last[str(message.get("turn_id"))] = message
-    return list(last.values())
+def _incomplete(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The last message of each turn that ended incomplete (messages come in time order)."""
+    turns = {str(m.get("turn_id")): m for m in messages if m.get("turn_complete") is False}
+    return list(turns.values())
 
 
 def _incomplete_lines(message: Mapping[str, Any]) -> list[str]:

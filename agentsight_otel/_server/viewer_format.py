@@ -64,9 +64,9 @@ def sender(value: object) -> str:
 
 # What the incomplete reasons the tracker writes mean (agentsight.turn.incomplete_reason).
 INCOMPLETE_REASONS = {
-    "shutdown": "still open when the process exited",
-    "evicted": "ended to keep the tracker within its capacity",
-    "abandoned": "nothing was tracked on it for idle_timeout",
+    "shutdown": "open when the process exited",
+    "evicted": "retired past the tracker's capacity",
+    "abandoned": "untracked for idle_timeout",
     "error": "the invocation failed",
 }
 
