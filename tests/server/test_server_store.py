@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -10,8 +11,23 @@ import pytest
 import requests
 
 from agentsight_otel._server.app import split_conversation_path
+from agentsight_otel._server.projections import timestamp_micros
+from agentsight_otel._server.schema import SCHEMA
 from agentsight_otel.server import LocalServer, Store
 from tests.server.server_helpers import CID, Api, StartServer, at, block, body, message, span, turn
+
+# The span columns of the archive, as a database of any version has them.
+_SPAN_KEYS = (
+    "span_id",
+    "trace_id",
+    "parent_span_id",
+    "kind",
+    "name",
+    "started_at",
+    "ended_at",
+    "duration_ms",
+    "status",
+)
 
 
 def test_conversation_only_block_is_not_used_until_a_turn(api: Api) -> None:
@@ -53,6 +69,46 @@ def test_incomplete_turn_is_projected_marked_and_continued_by_a_new_turn(api: Ap
         ("yes", True, None),
     ]
     assert messages[0]["turn_id"] != messages[1]["turn_id"]
+
+
+def test_a_database_from_before_gets_its_incomplete_turns_messages_once(tmp_path: Path) -> None:
+    """A database written when incomplete turns were archived only: opening it projects them."""
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.executescript(
+        SCHEMA.replace(",\n    turn_complete INTEGER NOT NULL DEFAULT 1", "").replace(
+            ",\n    incomplete_reason TEXT", ""
+        )
+    )
+    old.execute(
+        "INSERT INTO conversations (conversation_id, is_used, created_at, updated_at)"
+        " VALUES (?, 1, ?, ?)",
+        (CID, at(0), at(0)),
+    )
+    unfinished = turn(message("end_user", "left open", 1), complete=False)
+    unfinished["attributes"]["agentsight.turn.incomplete_reason"] = "shutdown"
+    finished = turn(message("end_user", "answered", 2), start=2)
+    for stored in (unfinished, finished):
+        old.execute(
+            "INSERT INTO spans (conversation, span_id, trace_id, parent_span_id, kind, name,"
+            " started_at, ended_at, duration_ms, status, raw, received_at)"
+            " VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (*(stored[key] for key in _SPAN_KEYS), json.dumps(stored), at(3)),
+        )
+    old.execute(
+        "INSERT INTO messages (conversation, span_id, turn_id, sender, content, metadata,"
+        " timestamp, ts_us) VALUES (1, ?, ?, 'end_user', 'answered', '{}', ?, ?)",
+        (finished["span_id"], finished["span_id"], at(2), timestamp_micros(at(2))),
+    )
+    old.commit()
+    old.close()
+    for _ in range(2):  # the second opening finds nothing left to do
+        store = Store(path)
+        marked = [
+            (m["content"], m["turn_complete"], m["incomplete_reason"]) for m in store.messages(CID)
+        ]
+        store.close()
+        assert marked == [("left open", False, "shutdown"), ("answered", True, None)]
 
 
 def test_transcript_orders_by_event_time_across_turns_and_offsets(api: Api) -> None:
