@@ -13,21 +13,9 @@ import requests
 from agentsight_otel._server.app import split_conversation_path
 from agentsight_otel._server.projections import timestamp_micros
 from agentsight_otel._server.schema import SCHEMA
+from agentsight_otel._server.store import _SPAN_COLUMNS
 from agentsight_otel.server import LocalServer, Store
 from tests.server.server_helpers import CID, Api, StartServer, at, block, body, message, span, turn
-
-# The span columns of the archive, as a database of any version has them.
-_SPAN_KEYS = (
-    "span_id",
-    "trace_id",
-    "parent_span_id",
-    "kind",
-    "name",
-    "started_at",
-    "ended_at",
-    "duration_ms",
-    "status",
-)
 
 
 def test_conversation_only_block_is_not_used_until_a_turn(api: Api) -> None:
@@ -90,10 +78,9 @@ def test_a_database_from_before_gets_its_incomplete_turns_messages_once(tmp_path
     finished = turn(message("end_user", "answered", 2), start=2)
     for stored in (unfinished, finished):
         old.execute(
-            "INSERT INTO spans (conversation, span_id, trace_id, parent_span_id, kind, name,"
-            " started_at, ended_at, duration_ms, status, raw, received_at)"
-            " VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (*(stored[key] for key in _SPAN_KEYS), json.dumps(stored), at(3)),
+            f"INSERT INTO spans (conversation, {', '.join(_SPAN_COLUMNS)}, raw, received_at)"
+            f" VALUES (1, {', '.join('?' for _ in _SPAN_COLUMNS)}, ?, ?)",
+            (*(stored[key] for key in _SPAN_COLUMNS), json.dumps(stored), at(3)),
         )
     old.execute(
         "INSERT INTO messages (conversation, span_id, turn_id, sender, content, metadata,"
