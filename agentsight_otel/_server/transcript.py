@@ -29,7 +29,7 @@ def render_transcript(
     # Each turn that ended incomplete says so, and why, when it ended.
     entries += [
         (_when(m.get("turn_ended_at") or m.get("timestamp")), 4, _incomplete_lines(m))
-        for m in _incomplete(messages)
+        for m in _incomplete_turns(messages)
     ]
     entries += [(_when(a.get("started_at")), 1, _action_lines(a)) for a in actions]
     entries += [(_when(b.get("timestamp")), 2, _button_lines(b)) for b in buttons]
@@ -94,7 +94,7 @@ def _message_lines(message: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def _incomplete(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _incomplete_turns(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The last message of each turn that ended incomplete (messages come in time order)."""
     turns = {str(m.get("turn_id")): m for m in messages if m.get("turn_complete") is False}
     return list(turns.values())
