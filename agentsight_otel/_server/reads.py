@@ -67,10 +67,16 @@ def conversations(db: sqlite3.Connection) -> list[Record]:
 
 
 def messages(db: sqlite3.Connection, pk: int) -> list[Record]:
-    """The transcript: messages by event time, then by arrival, each with its uploaded files."""
+    """The transcript: messages by event time, then by arrival, each with its uploaded files.
+
+    Each message says whether its turn completed, when not why (``incomplete_reason``), and
+    when its turn ended.
+    """
     rows = db.execute(
-        "SELECT id, sender, content, metadata, timestamp, turn_id FROM messages"
-        " WHERE conversation = ? ORDER BY ts_us, id",
+        "SELECT m.id, m.sender, m.content, m.metadata, m.timestamp, m.turn_id, m.turn_complete,"
+        " m.incomplete_reason, s.ended_at AS turn_ended_at FROM messages m"
+        " LEFT JOIN spans s ON s.conversation = m.conversation AND s.span_id = m.span_id"
+        " WHERE m.conversation = ? ORDER BY m.ts_us, m.id",
         (pk,),
     ).fetchall()
     attached: dict[int, list[Record]] = {}
@@ -78,7 +84,12 @@ def messages(db: sqlite3.Connection, pk: int) -> list[Record]:
         if record["message"] is not None:
             attached.setdefault(record["message"]["id"], []).append(record)
     return [
-        {**dict(row), "metadata": json.loads(row["metadata"]), "files": attached.get(row["id"], [])}
+        {
+            **dict(row),
+            "metadata": json.loads(row["metadata"]),
+            "turn_complete": bool(row["turn_complete"]),
+            "files": attached.get(row["id"], []),
+        }
         for row in rows
     ]
 

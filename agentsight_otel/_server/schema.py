@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
+
+from agentsight_otel import _semconv as sc
+from agentsight_otel._server.projections import Row, is_true, project_span
 
 # Projections carry the span id and an integer sort key (microseconds since the epoch), so
 # timestamps written with different UTC offsets still order correctly.
@@ -48,7 +52,9 @@ CREATE TABLE IF NOT EXISTS messages (
     metadata TEXT NOT NULL,
     timestamp TEXT NOT NULL,
     ts_us INTEGER NOT NULL,
-    message_ref TEXT
+    message_ref TEXT,
+    turn_complete INTEGER NOT NULL DEFAULT 1,
+    incomplete_reason TEXT
 );
 CREATE TABLE IF NOT EXISTS actions (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -160,3 +166,43 @@ def _add_missing_columns(db: sqlite3.Connection) -> None:
         if "message_ref" not in columns:
             db.execute(f"ALTER TABLE {table} ADD COLUMN message_ref TEXT")
     db.execute("CREATE INDEX IF NOT EXISTS messages_by_ref ON messages (conversation, message_ref)")
+    _project_incomplete_turns(db)
+
+
+def insert_row(db: sqlite3.Connection, pk: int, row: Row) -> None:
+    """Insert one projection row of conversation pk."""
+    if row.table not in PROJECTION_TABLES:
+        raise ValueError(f"not a projection table: {row.table}")
+    columns = ", ".join(row.values)
+    marks = ", ".join("?" for _ in row.values)
+    db.execute(
+        f"INSERT INTO {row.table} (conversation, {columns}) VALUES (?, {marks})",
+        (pk, *row.values.values()),
+    )
+
+
+def _project_incomplete_turns(db: sqlite3.Connection) -> None:
+    """Give a database from before incomplete turns were projected their messages, once."""
+    if _has_turn_columns(db):
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        if not _has_turn_columns(db):  # another process may have just done it
+            # Every message stored so far came from a complete turn: the default says so.
+            db.execute("ALTER TABLE messages ADD COLUMN turn_complete INTEGER NOT NULL DEFAULT 1")
+            db.execute("ALTER TABLE messages ADD COLUMN incomplete_reason TEXT")
+            archived = db.execute("SELECT conversation, raw FROM spans WHERE kind = 'turn'")
+            for stored in archived.fetchall():
+                span = json.loads(stored["raw"])
+                if not is_true(span["attributes"].get(sc.TURN_COMPLETE)):
+                    for row in project_span(span):
+                        insert_row(db, int(stored["conversation"]), row)
+    except BaseException:  # cleanup, then re-raised untouched
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def _has_turn_columns(db: sqlite3.Connection) -> bool:
+    """Whether messages carry their turn's completeness."""
+    return any(row["name"] == "turn_complete" for row in db.execute("PRAGMA table_info(messages)"))

@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 from agentsight_otel._semconv import WIRE_SPAN_KEYS
 from agentsight_otel._server import reads
 from agentsight_otel._server.blobs import BlobStore, IncomingFile
-from agentsight_otel._server.projections import Row, project_span, timestamp_micros
-from agentsight_otel._server.schema import PROJECTION_TABLES, connect
+from agentsight_otel._server.projections import project_span, timestamp_micros
+from agentsight_otel._server.schema import connect, insert_row
 from agentsight_otel._server.uploads import NewUpload, UnknownReference
 from agentsight_otel._server.validation import JSONObject
 
@@ -227,7 +227,7 @@ class Store:
             new += 1
             engaged = engaged or span["kind"] != "conversation"
             for row in project_span(span):
-                self._insert_row(pk, row)
+                insert_row(self._db, pk, row)
         if new:
             self._db.execute(
                 "UPDATE conversations SET updated_at = ?, is_used = MAX(is_used, ?) WHERE id = ?",
@@ -250,17 +250,6 @@ class Store:
             ),
         )
         return cursor.rowcount == 1
-
-    def _insert_row(self, pk: int, row: Row) -> None:
-        """Insert one projection row."""
-        if row.table not in PROJECTION_TABLES:
-            raise ValueError(f"not a projection table: {row.table}")
-        columns = ", ".join(row.values)
-        marks = ", ".join("?" for _ in row.values)
-        self._db.execute(
-            f"INSERT INTO {row.table} (conversation, {columns}) VALUES (?, {marks})",
-            (pk, *row.values.values()),
-        )
 
 
 def _field_values(fields: Mapping[str, object]) -> dict[str, object]:

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from agentsight_otel._server.validation import parse_timestamp
+from agentsight_otel._server.viewer_format import incomplete, incomplete_why
 
 WIDTH = 88
 _LABEL_WIDTH = 8
@@ -25,6 +26,11 @@ def render_transcript(
 ) -> str:
     """Header, a chronological timeline of everything tracked, and a token usage footer."""
     entries = [(_when(m.get("timestamp")), 0, _message_lines(m)) for m in messages]
+    # Each turn that ended incomplete says so, and why, when it ended.
+    entries += [
+        (_when(m.get("turn_ended_at") or m.get("timestamp")), 4, _incomplete_lines(m))
+        for m in _incomplete_turns(messages)
+    ]
     entries += [(_when(a.get("started_at")), 1, _action_lines(a)) for a in actions]
     entries += [(_when(b.get("timestamp")), 2, _button_lines(b)) for b in buttons]
     # A record of files sent with a message is already shown under that message.
@@ -86,6 +92,19 @@ def _message_lines(message: Mapping[str, Any]) -> list[str]:
         if isinstance(file, Mapping):
             lines += _labelled("", f"+ attached {_file_text(file)}")
     return lines
+
+
+def _incomplete_turns(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The last message of each turn that ended incomplete (messages come in time order)."""
+    turns = {str(m.get("turn_id")): m for m in messages if m.get("turn_complete") is False}
+    return list(turns.values())
+
+
+def _incomplete_lines(message: Mapping[str, Any]) -> list[str]:
+    """The line closing an incomplete turn: its reason and what that means."""
+    reason = message.get("incomplete_reason")
+    why = incomplete_why(reason)
+    return _labelled("Turn:", f"ended {incomplete(reason)}" + (f" ({why})" if why else ""))
 
 
 def _action_lines(action: Mapping[str, Any]) -> list[str]:

@@ -62,6 +62,25 @@ def sender(value: object) -> str:
     return names.get(text, text.replace("_", " ").title())
 
 
+# What the incomplete reasons the tracker writes mean (agentsight.turn.incomplete_reason).
+INCOMPLETE_REASONS = {
+    "shutdown": "open when the process exited",
+    "evicted": "retired past the tracker's capacity",
+    "abandoned": "untracked for idle_timeout",
+    "error": "the invocation failed",
+}
+
+
+def incomplete(reason: object) -> str:
+    """An incomplete turn's mark: incomplete, and its reason when the producer gave one."""
+    return f"incomplete: {reason}" if reason else "incomplete"
+
+
+def incomplete_why(reason: object) -> str:
+    """What an incomplete reason means, or empty when it is not one the tracker writes."""
+    return INCOMPLETE_REASONS.get(str(reason), "")
+
+
 FILTERS: dict[str, Callable[[Any], str]] = {
     "clock": clock,
     "day_time": day_time,
@@ -70,4 +89,6 @@ FILTERS: dict[str, Callable[[Any], str]] = {
     "number": number,
     "pretty": pretty,
     "sender": sender,
+    "incomplete": incomplete,
+    "incomplete_why": incomplete_why,
 }

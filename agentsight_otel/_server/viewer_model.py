@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from agentsight_otel import _semconv as sc
 from agentsight_otel._server.projections import is_true, project_span, timestamp_micros
 from agentsight_otel._server.reads import Record
 from agentsight_otel._server.validation import parse_timestamp
@@ -34,6 +35,7 @@ class Turn:
     complete: bool
     started_at: str
     duration_ms: float
+    incomplete_reason: str | None = None
     items: list[Record] = field(default_factory=list)
     bars: list[Bar] = field(default_factory=list)
     usage: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -83,16 +85,17 @@ def unplaced_files(turns: list[Turn], files: list[Record]) -> list[Record]:
 
 def _turn(number: int, span: Record) -> Turn:
     """An empty Turn for a turn span."""
-    complete = is_true(span["attributes"].get("agentsight.turn.complete"))
-    return Turn(number, complete, span["started_at"], float(span["duration_ms"]))
+    attributes = span["attributes"]
+    complete = is_true(attributes.get(sc.TURN_COMPLETE))
+    reason = attributes.get(sc.TURN_INCOMPLETE_REASON)
+    reason = None if complete or reason in (None, "") else str(reason)
+    return Turn(number, complete, span["started_at"], float(span["duration_ms"]), reason)
 
 
 def _messages(span: Record, files: list[Record]) -> list[Record]:
     """A turn's messages, complete or not, each with the files uploaded for it."""
-    # The projection's own message extraction, applied to incomplete turns too.
-    completed = {**span, "attributes": {**span["attributes"], "agentsight.turn.complete": True}}
     items = []
-    for row in project_span(completed):
+    for row in project_span(span):
         message = dict(row.values)
         message["files"] = [f for f in files if _belongs(f, message)]
         items.append({"type": "message", "sort": message["ts_us"], **message})

@@ -87,8 +87,10 @@ class HttpPipeline:
         self.provider.shutdown()
 
 
-def make_pipeline(endpoint: str, **exporter_args: Any) -> HttpPipeline:
-    """A pipeline with quick retries; ``exporter_args`` override the exporter's settings."""
+def make_pipeline(
+    endpoint: str, tracker_args: Mapping[str, Any] | None = None, **exporter_args: Any
+) -> HttpPipeline:
+    """A pipeline with quick retries, the exporter's and the tracker's settings overridden."""
     ledger = DeliveryLedger()
     transport = CountingTransport()
     options: dict[str, Any] = {
@@ -103,7 +105,11 @@ def make_pipeline(endpoint: str, **exporter_args: Any) -> HttpPipeline:
     provider = TracerProvider(shutdown_on_exit=False)
     provider.add_span_processor(BatchSpanProcessor(exporter))
     tracker = ConversationTracker(
-        api_key=TEST_API_KEY, endpoint=endpoint, _ledger=ledger, tracer_provider=provider
+        api_key=TEST_API_KEY,
+        endpoint=endpoint,
+        _ledger=ledger,
+        tracer_provider=provider,
+        **(tracker_args or {}),
     )
     return HttpPipeline(tracker, exporter, provider, transport)
 

@@ -54,6 +54,7 @@ def hostile_body() -> dict[str, object]:
     """A conversation whose every text field is markup, with a turn that never completed."""
     turn = _span("turn", "a" * 16, None, **{"agentsight.turn.id": "t-1"})
     turn["attributes"]["agentsight.turn.complete"] = False  # type: ignore[index]
+    turn["attributes"]["agentsight.turn.incomplete_reason"] = "abandoned"  # type: ignore[index]
     turn["events"] = [
         {
             "name": "agentsight.message",

@@ -106,5 +106,6 @@ def test_hostile_conversation_runs_no_script(viewer: LocalServer, page: Any) -> 
     assert page.evaluate("typeof window.__xss") == "undefined"
     assert page.locator("h1").inner_text() == HOSTILE
     assert page.locator(".turn.incomplete").count() == 1
-    assert page.get_by_text("incomplete", exact=True).is_visible()
+    badge = page.get_by_text("incomplete: abandoned", exact=True)
+    assert badge.is_visible() and badge.get_attribute("title") == "untracked for idle_timeout"
     _shoot(page, "hostile")

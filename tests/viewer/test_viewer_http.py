@@ -47,7 +47,8 @@ def test_hostile_text_is_escaped_everywhere(viewer: LocalServer) -> None:
 
 def test_unfinished_turns_are_marked(viewer: LocalServer) -> None:
     page = _get(viewer, f"/conversations/{_pk(viewer, 'hostile')}/").text
-    assert "incomplete" in page
+    assert '<section class="turn incomplete"' in page
+    assert ">incomplete: abandoned</span>" in page
 
 
 def test_list_filters_narrow_the_rows(viewer: LocalServer) -> None:
