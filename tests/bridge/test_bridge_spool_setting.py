@@ -1,4 +1,5 @@
-"""The bridge spools by default, under the state directory; a flag or variable moves or ends it."""
+"""The bridge spools by default, under the state directory, one directory per endpoint and key;
+a flag or variable moves or ends it."""
 
 from __future__ import annotations
 
@@ -6,32 +7,56 @@ from pathlib import Path
 
 import pytest
 
-from agentsight_otel._bridge.config import default_spool_dir, resolve_bridge_config
+from agentsight_otel._bridge.config import (
+    default_spool_dir,
+    default_spool_root,
+    resolve_bridge_config,
+)
+from agentsight_otel._config import parse_api_key
+from agentsight_otel._export.destination import destination_id
 from agentsight_otel._bridge.options import config_from_args
 from agentsight_otel._bridge.pipeline import BridgePipeline
 from agentsight_otel._cli import build_parser
-from tests.bridge.helpers import bridge_config, delivery_settings
+from agentsight_otel.testing import TEST_API_KEY
+from tests.bridge.helpers import ENDPOINT, bridge_config, delivery_settings
+
+KEY = parse_api_key(TEST_API_KEY, "test")
+OTHER_KEY = parse_api_key("ags_" + "1" * 32 + "_abcdef", "test")
 
 
 def test_the_default_spool_is_under_the_state_directory(tmp_path: Path) -> None:
-    assert default_spool_dir({"XDG_STATE_HOME": str(tmp_path)}) == str(
+    assert default_spool_root({"XDG_STATE_HOME": str(tmp_path)}) == str(
         tmp_path / "agentsight-otel" / "bridge"
     )
     home = Path.home() / ".local" / "state" / "agentsight-otel" / "bridge"
-    assert default_spool_dir({}) == default_spool_dir({"XDG_STATE_HOME": "relative"}) == str(home)
+    assert default_spool_root({}) == default_spool_root({"XDG_STATE_HOME": "relative"}) == str(home)
+    mine = default_spool_dir(ENDPOINT, KEY, {"XDG_STATE_HOME": str(tmp_path)})
+    assert mine == str(tmp_path / "agentsight-otel" / "bridge" / destination_id(ENDPOINT, KEY))
+
+
+def test_each_endpoint_and_key_has_its_own_default_spool() -> None:
+    mine = destination_id(ENDPOINT, KEY)
+    assert destination_id(ENDPOINT, OTHER_KEY) != mine
+    assert destination_id("http://elsewhere.test", KEY) != mine
+    # Spelling does not make another destination: case, a default port, a trailing slash.
+    assert destination_id("HTTP://AgentSight.test:80/", KEY) == mine
+    # A fingerprint, not the key: no run of the key's hex digits is in it.
+    secret = TEST_API_KEY[4:36]
+    assert not any(mine[i : i + 8] in secret for i in range(len(mine) - 7))
+    assert len(mine) == 16 and int(mine, 16) >= 0
 
 
 def test_flag_and_variable_move_or_end_the_spool(tmp_path: Path) -> None:
     env = {"AGENTSIGHT_BRIDGE_SPOOL_DIR": str(tmp_path / "env")}
-    assert resolve_bridge_config(environ=env).spool_directory() == str(tmp_path / "env")
-    flagged = resolve_bridge_config(environ=env, spool_dir=str(tmp_path / "flag"))
-    assert flagged.spool_directory() == str(tmp_path / "flag")
-    assert (
-        resolve_bridge_config(environ={"AGENTSIGHT_BRIDGE_SPOOL_DIR": "OFF"}).spool_directory()
-        is None
+    assert resolve_bridge_config(environ=env).spool_directory(ENDPOINT, KEY) == str(
+        tmp_path / "env"
     )
+    flagged = resolve_bridge_config(environ=env, spool_dir=str(tmp_path / "flag"))
+    assert flagged.spool_directory(ENDPOINT, KEY) == str(tmp_path / "flag")
+    off = resolve_bridge_config(environ={"AGENTSIGHT_BRIDGE_SPOOL_DIR": "OFF"})
+    assert off.spool_directory(ENDPOINT, KEY) is None
     args = build_parser().parse_args(["bridge", "--spool-dir", "off"])
-    assert config_from_args(args)[0].spool_directory() is None
+    assert config_from_args(args)[0].spool_directory(ENDPOINT, KEY) is None
 
 
 def test_the_pipeline_delivers_through_the_spool_by_default(
@@ -40,7 +65,7 @@ def test_the_pipeline_delivers_through_the_spool_by_default(
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
     pipeline = BridgePipeline(bridge_config(), delivery_settings())
     try:
-        assert pipeline.exporter.settings.spool_dir == default_spool_dir()
+        assert pipeline.exporter.settings.spool_dir == default_spool_dir(ENDPOINT, KEY)
     finally:
         pipeline.close(1.0)
     off = BridgePipeline(bridge_config(spool_dir="off"), delivery_settings())
