@@ -109,6 +109,14 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterat
     library_logger.setLevel(level)
 
 
+@pytest.fixture
+def umask_022() -> Iterator[None]:
+    """The common default umask, which leaves new files readable by everyone (restored after)."""
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)
+
+
 @pytest.fixture(autouse=True)
 def clean_otel_context() -> Iterator[None]:
     """Each test starts with no current span and no active tracker, and leaves none behind."""

@@ -12,11 +12,11 @@ from agentsight_otel._bridge.config import (
     default_spool_root,
     resolve_bridge_config,
 )
-from agentsight_otel._config import parse_api_key
-from agentsight_otel._export.destination import destination_id
 from agentsight_otel._bridge.options import config_from_args
 from agentsight_otel._bridge.pipeline import BridgePipeline
 from agentsight_otel._cli import build_parser
+from agentsight_otel._config import parse_api_key
+from agentsight_otel._export.destination import destination_id
 from agentsight_otel.testing import TEST_API_KEY
 from tests.bridge.helpers import ENDPOINT, bridge_config, delivery_settings
 

@@ -7,7 +7,6 @@ import base64
 import logging
 import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,34 +20,9 @@ from agentsight_otel._private import create_private
 from agentsight_otel.server import LocalServer
 from agentsight_otel.testing import TEST_API_KEY, FakeClock, ScriptedTransport
 from tests.attachments.test_server_uploads import PDF, Client, body_of, message
+from tests.support.private import assert_private, modes
 
 INGEST = "/api/ingest/"
-
-
-@pytest.fixture
-def umask_022() -> Iterator[None]:
-    """The common default umask, which leaves new files readable by everyone."""
-    previous = os.umask(0o022)
-    yield
-    os.umask(previous)
-
-
-def modes(root: Path) -> dict[str, int]:
-    """Every directory and file from ``root`` down, by relative path: its permission bits."""
-    found = {".": stat.S_IMODE(root.stat().st_mode)}
-    for path in root.rglob("*"):
-        found[str(path.relative_to(root))] = stat.S_IMODE(path.stat().st_mode)
-    return found
-
-
-def assert_private(root: Path) -> None:
-    """Directories 0700, files 0600, from ``root`` down."""
-    open_to_others = {
-        name: oct(mode)
-        for name, mode in modes(root).items()
-        if mode != (0o700 if (root / name).is_dir() else 0o600)
-    }
-    assert open_to_others == {}
 
 
 def redelivery(directory: Path, transport: ScriptedTransport) -> Redelivery:
