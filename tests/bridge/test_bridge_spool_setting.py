@@ -3,6 +3,7 @@ a flag or variable moves or ends it."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -14,10 +15,11 @@ from agentsight_otel._bridge.config import (
 )
 from agentsight_otel._bridge.options import config_from_args
 from agentsight_otel._bridge.pipeline import BridgePipeline
+from agentsight_otel._bridge.runner import Bridge
 from agentsight_otel._cli import build_parser
 from agentsight_otel._config import parse_api_key
 from agentsight_otel._export.destination import destination_id
-from agentsight_otel.testing import TEST_API_KEY
+from agentsight_otel.testing import TEST_API_KEY, ScriptedTransport
 from tests.bridge.helpers import ENDPOINT, bridge_config, delivery_settings
 
 KEY = parse_api_key(TEST_API_KEY, "test")
@@ -73,3 +75,26 @@ def test_the_pipeline_delivers_through_the_spool_by_default(
         assert off.exporter.settings.spool_dir is None
     finally:
         off.close(1.0)
+
+
+def test_at_start_the_bridge_says_what_waits_for_it_and_leaves_older_bodies(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    root = Path(default_spool_root())
+    root.mkdir(parents=True)
+    older = root / f"{1:020d}-4242-{0:08d}-3.body"  # an older version's: no destination
+    older.write_bytes(b'{"sdk": {}, "conversations": []}')
+    with caplog.at_level(logging.INFO, "agentsight_otel"):
+        bridge = Bridge(
+            bridge_config(), settings=delivery_settings(), transport=ScriptedTransport()
+        )
+        with bridge:
+            pass
+    lines = [record.getMessage() for record in caplog.records]
+    mine = default_spool_dir(ENDPOINT, KEY)
+    assert f"accepted spans wait in {mine} while AgentSight cannot take them; 0 body(ies)" in (
+        " ".join(lines)
+    )
+    assert any(f"1 body(ies) spooled by an older version in {root}" in line for line in lines)
+    assert older.exists() and bridge.pipeline is not None
+    assert bridge.pipeline.exporter.stats.replayed_spans == 0
