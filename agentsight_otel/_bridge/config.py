@@ -7,7 +7,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from agentsight_otel._checks import check_spool_dir, positive_int, positive_seconds
+from agentsight_otel._checks import ApiKey, check_spool_dir, positive_int, positive_seconds
+from agentsight_otel._export.destination import destination_id
 from agentsight_otel._params import Param, checked, from_environment, setting, table
 from agentsight_otel.exceptions import ConfigurationError
 
@@ -65,12 +66,22 @@ def check_bridge_spool(value: object, source: str) -> str | None:
     return check_spool_dir(value, source)
 
 
-def default_spool_dir(environ: Mapping[str, str] | None = None) -> str:
+def default_spool_root(environ: Mapping[str, str] | None = None) -> str:
     """``$XDG_STATE_HOME`` (else ``~/.local/state``) ``/agentsight-otel/bridge``."""
     env = os.environ if environ is None else environ
     base = env.get("XDG_STATE_HOME", "").strip()
     root = Path(base) if os.path.isabs(base) else Path.home() / ".local" / "state"
     return str(root / "agentsight-otel" / "bridge")
+
+
+def default_spool_dir(
+    endpoint: str, api_key: ApiKey | None, environ: Mapping[str, str] | None = None
+) -> str:
+    """The default spool of one destination: ``<root>/<fingerprint of endpoint and key>``.
+
+    Bridges for other endpoints or keys spool beside it, never into it.
+    """
+    return str(Path(default_spool_root(environ)) / destination_id(endpoint, api_key))
 
 
 def _limit(default: int, doc: str) -> int:
@@ -124,11 +135,11 @@ class BridgeConfig:
         doc="where accepted spans wait while AgentSight cannot take them, or 'off'",
     )
 
-    def spool_directory(self) -> str | None:
-        """The spool in use: the setting, the default state directory, or None when 'off'."""
+    def spool_directory(self, endpoint: str, api_key: ApiKey | None) -> str | None:
+        """The spool in use: the setting, the destination's default, or None when 'off'."""
         if self.spool_dir == OFF:
             return None
-        return self.spool_dir or default_spool_dir()
+        return self.spool_dir or default_spool_dir(endpoint, api_key)
 
     def __post_init__(self) -> None:
         if self.http_address is None and self.grpc_address is None:

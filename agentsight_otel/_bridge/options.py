@@ -42,7 +42,8 @@ environment (a flag wins over its variable):
   {ENV_TOKEN:<32}token senders must present as 'Authorization: Bearer <token>'
   {ENV_HTTP_ADDRESS:<32}OTLP/HTTP listen address (default {DEFAULT_HTTP_ADDRESS})
   {ENV_GRPC_ADDRESS:<32}OTLP/gRPC listen address (default {DEFAULT_GRPC_ADDRESS})
-  {ENV_SPOOL_DIR:<32}spool directory, or 'off' (default $XDG_STATE_HOME/agentsight-otel/bridge)
+  {ENV_SPOOL_DIR:<32}spool directory, or 'off' (default: one per endpoint and key, under
+  {"":<32}$XDG_STATE_HOME/agentsight-otel/bridge)
   {ENV_LOG_LEVEL:<32}level of the agentsight_otel logger (default INFO)
   {ENV_REDACT_PII:<32}1 redacts e-mails and card numbers in GenAI messages and tool texts
 
@@ -70,7 +71,9 @@ def add_bridge_arguments(parser: argparse.ArgumentParser) -> None:
         "--spool-dir",
         metavar="DIR",
         help="where accepted spans wait while AgentSight cannot take them, or 'off' to count "
-        "them as lost instead (default $XDG_STATE_HOME or ~/.local/state, /agentsight-otel/bridge)",
+        "them as lost instead (default $XDG_STATE_HOME or ~/.local/state, "
+        "/agentsight-otel/bridge/<fingerprint of endpoint and key>); only bodies spooled for "
+        "this endpoint and key are sent",
     )
     _limit(parser, "--dedupe-memory", "dedupe_memory")
     _limit(parser, "--retry-after", "retry_after")

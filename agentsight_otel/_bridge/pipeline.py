@@ -39,7 +39,8 @@ class BridgePipeline:
         )
         # What the bridge answered 2xx for waits on disk while the backend cannot take it
         # (unless the operator turned the spool off: then it is counted and logged as lost).
-        settings = replace(settings, spool_dir=config.spool_directory())
+        spool = config.spool_directory(settings.endpoint, settings.api_key)
+        settings = replace(settings, spool_dir=spool)
         # The pump hands the worker one batch at a time, so its queue can never refuse one.
         self.exporter = AgentSightSpanExporter(
             _settings=settings,

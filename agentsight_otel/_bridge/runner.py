@@ -10,7 +10,7 @@ import threading
 import time
 from typing import Any
 
-from agentsight_otel._bridge.config import Address, BridgeConfig
+from agentsight_otel._bridge.config import Address, BridgeConfig, default_spool_root
 from agentsight_otel._bridge.grpc_service import start_grpc_server
 from agentsight_otel._bridge.http_app import create_bridge_app
 from agentsight_otel._bridge.options import config_from_args
@@ -19,6 +19,8 @@ from agentsight_otel._config import ENV_API_KEY, Settings, resolve_settings
 from agentsight_otel._delivery.clock import Clock
 from agentsight_otel._delivery.plaintext import is_loopback
 from agentsight_otel._delivery.transport import Transport
+from agentsight_otel._export.destination import destination_id
+from agentsight_otel._export.spool import count_bodies
 from agentsight_otel._log import logger
 from agentsight_otel._serving import (
     BackgroundServer,
@@ -61,6 +63,7 @@ class Bridge(Served):
             raise RuntimeError("a Bridge can be started once")
         warn_if_open(self.config)
         _check_free(self.config.http_address, self.config.grpc_address)
+        _announce_spool(self.config, self.settings)  # counted before replay starts
         self.pipeline = BridgePipeline(
             self.config, self.settings, transport=self._transport, clock=self._clock
         )
@@ -129,12 +132,29 @@ def warn_if_open(config: BridgeConfig) -> None:
             )
 
 
-def _announce_spool(spool: str | None) -> None:
-    """Say where accepted spans wait while AgentSight cannot take them."""
+def _announce_spool(config: BridgeConfig, settings: Settings) -> None:
+    """Say where accepted spans wait, and how many earlier ones wait there to be sent."""
+    spool = config.spool_directory(settings.endpoint, settings.api_key)
     if spool is None:
         logger.warning("no spool (--spool-dir off): spans AgentSight cannot take are lost")
-    else:
-        logger.info("accepted spans wait in %s while AgentSight cannot take them", spool)
+        return
+    waiting = count_bodies(spool, destination_id(settings.endpoint, settings.api_key))[0]
+    logger.info(
+        "accepted spans wait in %s while AgentSight cannot take them; "
+        "%d body(ies) spooled there for this endpoint and key to send",
+        spool,
+        waiting,
+    )
+    if config.spool_dir is None:
+        # Bodies an older version spooled here record no endpoint or key: never sent.
+        older = sum(count_bodies(default_spool_root(), ""))
+        if older:
+            logger.warning(
+                "%d body(ies) spooled by an older version in %s record no endpoint or key: "
+                "left there, not sent",
+                older,
+                default_spool_root(),
+            )
 
 
 def _check_free(*addresses: Address | None) -> None:
@@ -178,7 +198,6 @@ def serve_bridge(config: BridgeConfig, settings: Settings) -> int:
             print(f"OTLP/HTTP listening on {bridge.http_url}/v1/traces", flush=True)
         if bridge.grpc_target:
             print(f"OTLP/gRPC listening on {bridge.grpc_target}", flush=True)
-        _announce_spool(config.spool_directory())
         # Woken now and then: Python runs a signal's handler only when the main thread runs.
         while not stop.wait(0.5):
             pass

@@ -25,6 +25,7 @@ import orjson
 
 from agentsight_otel._delivery.client import IngestClient, Outcome
 from agentsight_otel._delivery.ledger import Settlement
+from agentsight_otel._export.destination import destination_id
 from agentsight_otel._export.posting import INGEST_PATH, KEY_REFUSED, DeliveryStats
 from agentsight_otel._export.spool import Spool, SpooledBody
 from agentsight_otel._log import RateLimitedLog
@@ -60,7 +61,11 @@ class Redelivery:
         max_strikes: int = MAX_STRIKES,
     ) -> None:
         self._log = log or RateLimitedLog()
-        self.spool = Spool(directory, max_bytes, log=self._log, on_evict=self._evicted)
+        # Only bodies spooled for this endpoint and key are ever sent here.
+        destination = destination_id(client.settings.endpoint, client.settings.api_key)
+        self.spool = Spool(
+            directory, max_bytes, destination=destination, log=self._log, on_evict=self._evicted
+        )
         self.client = client
         self.stats = stats
         self.retry_interval = retry_interval

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
+from agentsight_otel._private import FILE_MODE, private_dir, private_file, tighten
 from agentsight_otel._semconv import WIRE_SPAN_KEYS
 from agentsight_otel._server import reads
 from agentsight_otel._server.blobs import BlobStore, IncomingFile
@@ -37,7 +38,12 @@ class Store:
         """Open or create the database at path (":memory:" for a throwaway one)."""
         location = str(path)
         if location != ":memory:":
-            Path(location).parent.mkdir(parents=True, exist_ok=True)
+            # Conversation text: the file is made 0600 before SQLite opens it, and SQLite gives
+            # its -wal and -shm files the database's mode. An existing parent is left alone.
+            private_dir(Path(location).parent, own=False)
+            private_file(location)
+            for journal in ("-wal", "-shm"):
+                tighten(Path(location + journal), FILE_MODE)
         self._db = connect(location)
         self._lock = threading.Lock()
         self._clock = clock
