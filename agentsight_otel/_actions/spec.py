@@ -87,9 +87,7 @@ class ActionSpec:
             sc.TOOL_NAME: name,
         }
 
-    def begin(
-        self, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Started | None:
+    def begin(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Started | None:
         """The started span, the context making it current and the redactor; None: untraced.
 
         Inside a conversation the span is a child of its interaction; outside, a span of the
