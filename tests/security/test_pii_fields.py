@@ -61,8 +61,6 @@ class App:
 Plant = Callable[[App, str], None]
 
 
-
-
 def _messages(text: str, role: str = "user") -> str:
     """``gen_ai.*.messages`` as the official instrumentation writes them."""
     return json.dumps([{"role": role, "parts": [{"type": "text", "content": text}]}])
@@ -143,10 +141,8 @@ def _traced(what: str) -> Plant:
                 raise LookupError("not found") from ValueError(text)
             return text if what == "result" else "found"
 
-        try:
+        with contextlib.suppress(LookupError):  # re-raised untouched: the caller's to handle
             lookup(text if what == "arguments" else "order")
-        except LookupError:
-            pass
 
     return plant
 
@@ -243,9 +239,7 @@ PLANTS: dict[str, tuple[str, Plant]] = {
     "visit_name": (sc.CONVERSATION_FIELDS["name"], _visit_field),
     **{
         f"scope_{key}": (
-            sc.CONVERSATION_METADATA
-            if key == "metadata"
-            else sc.CONVERSATION_FIELDS[key],
+            sc.CONVERSATION_METADATA if key == "metadata" else sc.CONVERSATION_FIELDS[key],
             _scoped_field(key),
         )
         for key in ("customer_id", "device", "source", "language", "name", "metadata")
@@ -390,3 +384,11 @@ def test_the_table_covers_every_wire_key() -> None:
     redacted = {f.key for f in REDACTED}
     assert not redacted & KEPT.keys()
     assert named - event_names <= redacted | KEPT.keys()
+
+
+def test_the_readme_names_every_redacted_field() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### PII redaction", 1)[1].split("\n## ", 1)[0]
+    for field in REDACTED:
+        shown = "invoke_agent <agent name>" if field.key == GENAI_SPAN_NAME else field.key
+        assert f"{shown}" in section, field.key

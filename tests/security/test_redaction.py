@@ -18,6 +18,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from agentsight_otel import _semconv as sc
+from agentsight_otel import traced_action
 from agentsight_otel._redaction import (
     CARD_REPLACEMENT,
     EMAIL_REPLACEMENT,
@@ -278,3 +279,29 @@ def test_the_summary_preview_is_redacted_too(backend: FakeBackend) -> None:
     backend.tracker.track_human_message(PII, conversation_id=KEEP)
     summary = backend.tracker.get_tracked_data_summary(KEEP)
     assert EMAIL not in orjson.dumps(summary).decode()
+
+
+def test_traced_action_errors_are_redacted_and_the_exception_is_untouched(
+    backend: FakeBackend,
+) -> None:
+    memory = _memory(backend)
+    backend.tracker.configure(redact=True)
+    backend.tracker.get_or_create_conversation(KEEP)
+    error = LookupError(f"no order for {EMAIL}")
+
+    @traced_action
+    def lookup() -> None:
+        raise error
+
+    with pytest.raises(LookupError) as raised:
+        lookup()
+    assert raised.value is error and str(error) == f"no order for {EMAIL}"
+    [span] = [s for s in memory.get_finished_spans() if s.name == "lookup"]
+    [event] = span.events
+    attributes = dict(event.attributes or {})
+    stacktrace = str(attributes["exception.stacktrace"])
+    assert event.name == "exception" and attributes["exception.type"] == "LookupError"
+    assert attributes["exception.message"] == f"no order for {EMAIL_REPLACEMENT}"
+    assert "Traceback" in stacktrace and "raise error" in stacktrace
+    assert EMAIL not in stacktrace and EMAIL_REPLACEMENT in stacktrace
+    assert span.status.description == f"LookupError: no order for {EMAIL_REPLACEMENT}"
