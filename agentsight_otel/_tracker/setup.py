@@ -184,8 +184,15 @@ class TrackerSetup:
 
     def _redactor(self) -> Redactor | None:
         """The PII redactor in force; settings are resolved, the pipeline need not be."""
-        settings = self._settings or resolve_settings(**self._explicit)
-        return settings.redact
+        settings = self._settings
+        if settings is not None:
+            return settings.redact
+        # Remembered until the pipeline is set up or reconfigured: callers outside any
+        # conversation (@traced_action, conversation(...)) ask on every call.
+        redaction = self._redaction
+        if redaction is UNRESOLVED:
+            redaction = self._redaction = resolve_settings(**self._explicit).redact
+        return redaction  # type: ignore[return-value]
 
     def _default_environment(self) -> str:
         """The default environment: explicit, then AGENTSIGHT_ENVIRONMENT, then production."""
