@@ -114,17 +114,8 @@ def conversation(
     tracker's, else ``conversation_tracker``'s), the fields are redacted here too.
     """
     cid = checks.conversation_id(conversation_id)
-    fields = checks.conversation_fields(
-        customer_id,
-        customer_ip_address,
-        device,
-        source,
-        language,
-        name,
-        environment,
-        metadata,
-        redactor_in_force(),
-    )
+    given = (customer_id, customer_ip_address, device, source, language, name, environment)
+    fields = checks.conversation_fields(*given, metadata, redactor_in_force())
     return Conversation(cid, fields)
 
 

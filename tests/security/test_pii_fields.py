@@ -22,6 +22,7 @@ import pytest
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Status, StatusCode, Tracer
 
 from agentsight_otel import (
@@ -321,6 +322,24 @@ def _in_process(
     return provider, tracker, lambda: exporter.force_flush(10_000)
 
 
+def _seen_by_other_exporters(provider: TracerProvider) -> InMemorySpanExporter:
+    """An exporter beside AgentSight's: what a Collector or any other route would receive."""
+    memory = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    return memory
+
+
+def _texts(memory: InMemorySpanExporter) -> str:
+    """Every name, status text and attribute of the spans an exporter received."""
+    return json.dumps(
+        [
+            [s.name, s.status.description, dict(s.attributes or {})]
+            + [[e.name, dict(e.attributes or {})] for e in s.events]
+            for s in memory.get_finished_spans()
+        ]
+    )
+
+
 def _through_bridge(bridge: Bridge) -> tuple[TracerProvider, ConversationTracker, Flush]:
     """A tracker without redaction whose spans go to the bridge over OTLP/HTTP.
 
@@ -347,8 +366,10 @@ def test_no_planted_address_is_stored(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     address = f"{field}.{route}@pii.example.com"
+    other: InMemorySpanExporter | None = None
     if route == "in_process":
         provider, tracker, flush = _in_process(stored.server, monkeypatch)
+        other = _seen_by_other_exporters(provider)
     else:
         provider, tracker, flush = _through_bridge(bridge)
     ensure_stamping(provider)
@@ -362,6 +383,9 @@ def test_no_planted_address_is_stored(
     finally:
         tracker.shutdown()
         provider.shutdown()
+    if other is not None and not field.startswith("genai_"):
+        # Redacted at the call: not only AgentSight's exporter sees the redacted text.
+        assert address not in _texts(other) and EMAIL_REPLACEMENT in _texts(other)
     dump = stored.dump()
     assert f"ref-{field} {EMAIL_REPLACEMENT}" in dump  # it arrived, redacted
     assert address not in dump
