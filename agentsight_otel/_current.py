@@ -24,7 +24,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerPro
 from agentsight_otel import _semconv as sc
 from agentsight_otel._mapping.identity import is_genai
 from agentsight_otel._tracker import fields as checks
-from agentsight_otel._tracker.core import ACTIVE_TRACKER
+from agentsight_otel._tracker.core import ACTIVE_TRACKER, redactor_in_force
 from agentsight_otel.helpers import generate_conversation_id
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -110,12 +110,12 @@ def conversation(
     """Make a conversation current: every span started inside carries its id and fields.
 
     ``with conversation("c-1", customer_id="u-7") as cid: agent.run(...)``, or as a decorator.
-    Bad input raises ``ValidationError`` here, at the call.
+    Bad input raises ``ValidationError`` here, at the call. With PII redaction on (the active
+    tracker's, else ``conversation_tracker``'s), the fields are redacted here too.
     """
     cid = checks.conversation_id(conversation_id)
-    fields = checks.conversation_fields(
-        customer_id, customer_ip_address, device, source, language, name, environment, metadata
-    )
+    given = (customer_id, customer_ip_address, device, source, language, name, environment)
+    fields = checks.conversation_fields(*given, metadata, redactor_in_force())
     return Conversation(cid, fields)
 
 

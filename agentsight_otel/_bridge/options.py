@@ -45,7 +45,7 @@ environment (a flag wins over its variable):
   {ENV_SPOOL_DIR:<32}spool directory, or 'off' (default: one per endpoint and key, under
   {"":<32}$XDG_STATE_HOME/agentsight-otel/bridge)
   {ENV_LOG_LEVEL:<32}level of the agentsight_otel logger (default INFO)
-  {ENV_REDACT_PII:<32}1 redacts e-mails and card numbers in GenAI messages and tool texts
+  {ENV_REDACT_PII:<32}1 redacts e-mails and card numbers in every free-text field
 
 Listen on 0.0.0.0:PORT (or :PORT) to accept other hosts and containers."""
 
@@ -88,7 +88,8 @@ def add_bridge_arguments(parser: argparse.ArgumentParser) -> None:
         "--redact-pii",
         action="store_true",
         default=None,
-        help="redact e-mail addresses and card numbers in messages and tool texts of GenAI spans",
+        help="redact e-mail addresses and card numbers in every free-text field of the spans "
+        "(tracker and GenAI alike; README: PII redaction)",
     )
 
 

@@ -13,6 +13,7 @@ from agentsight_otel import _semconv as sc
 from agentsight_otel._ids import derived_span_id, hex_span_id
 from agentsight_otel._mapping.genai import ForeignMapping
 from agentsight_otel._mapping.records import Attributes, EventRecord, SpanRecord
+from agentsight_otel._mapping.redacted import redact_record
 from agentsight_otel._mapping.segments import MAX_NEW_USER_MESSAGES
 from agentsight_otel._mapping.usage import (
     drop_repeated_usage,
@@ -98,8 +99,14 @@ class PayloadBuilder:
     def build(self, groups: Iterable[TraceGroup]) -> list[Block]:
         """One block per conversation, spans sorted by start time."""
         merged: dict[str, list[SpanRecord]] = {}
+        redactor = self.redactor
         for group in groups:
-            merged.setdefault(group.conversation_id, []).extend(group.records)
+            records = group.records
+            if redactor is not None:
+                # Whoever wrote the spans (a tracker without redaction, over OTLP, or any code
+                # on the provider), the free-text fields are redacted before anything is built.
+                records = [redact_record(record, redactor) for record in records]
+            merged.setdefault(group.conversation_id, []).extend(records)
         otel_cache: OtelCache = {}
         blocks = [self._block(cid, records, otel_cache) for cid, records in merged.items()]
         # Spans that only carry a conversation's id (an application's own HTTP span started

@@ -34,6 +34,16 @@ ACTIVE_TRACKER: contextvars.ContextVar[TrackerCore | None] = contextvars.Context
 )
 
 
+def redactor_in_force() -> Redactor | None:
+    """The PII redactor of the active tracker, else of the package's ready tracker."""
+    tracker = ACTIVE_TRACKER.get()
+    if tracker is None:
+        from agentsight_otel import conversation_tracker
+
+        tracker = conversation_tracker
+    return tracker._redactor()
+
+
 class TrackerCore(TrackerSending):
     """Wiring and internals shared by the public tracking methods of ``ConversationTracker``."""
 

@@ -12,6 +12,7 @@ from opentelemetry import trace
 from agentsight_otel._attachments.tracking import FileTracking
 from agentsight_otel._config import (
     CONFIGURE,
+    SETTINGS,
     Settings,
     apply_log_level,
     given_arguments,
@@ -31,6 +32,7 @@ from agentsight_otel._tracker.retired import watch_idle
 from agentsight_otel._tracker.state import ConversationState
 
 UNRESOLVED = object()
+_REDACT_ENV = next(row.env for row in SETTINGS if row.name == "redact") or ""
 
 
 class TrackerSetup:
@@ -60,6 +62,8 @@ class TrackerSetup:
         self._settings: Settings | None = None
         # The redactor in force once settings are resolved; UNRESOLVED (not None) until then.
         self._redaction: object = UNRESOLVED
+        # Before then, the redactor and the variable's text it was resolved with (see _redactor).
+        self._early_redaction: tuple[str | None, Redactor | None] | None = None
         self._exit_hook = ExitHook(self)
         reset_in_child(self, TrackerSetup._forked)
 
@@ -97,7 +101,7 @@ class TrackerSetup:
             old = self._recorder if changed else None
             if changed:
                 self._recorder, self._settings = None, None
-                self._redaction = UNRESOLVED
+                self._redaction, self._early_redaction = UNRESOLVED, None
         if old is not None:
             # The old pipeline drains on its own thread: reconfiguring never waits on a network.
             daemon_thread(old.pipeline.shutdown, "agentsight-reconfigure").start()
@@ -184,8 +188,16 @@ class TrackerSetup:
 
     def _redactor(self) -> Redactor | None:
         """The PII redactor in force; settings are resolved, the pipeline need not be."""
-        settings = self._settings or resolve_settings(**self._explicit)
-        return settings.redact
+        settings = self._settings
+        if settings is not None:
+            return settings.redact
+        # Callers outside any conversation (@traced_action, conversation(...)) ask on every
+        # call: resolved again only when the variable changed (configure() forgets it).
+        raw = os.environ.get(_REDACT_ENV)
+        early = self._early_redaction
+        if early is None or early[0] != raw:
+            early = self._early_redaction = (raw, resolve_settings(**self._explicit).redact)
+        return early[1]
 
     def _default_environment(self) -> str:
         """The default environment: explicit, then AGENTSIGHT_ENVIRONMENT, then production."""

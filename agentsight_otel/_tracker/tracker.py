@@ -41,10 +41,8 @@ class ConversationTracker(TrackerCore):
     ) -> str:
         """Make a conversation current in this thread or task, creating it if new; its id."""
         cid = self._opened_id(conversation_id)
-        metadata = self._redacted_metadata(metadata)
-        values = fields.conversation_fields(
-            customer_id, customer_ip_address, device, source, language, name, environment, metadata
-        )
+        given = (customer_id, customer_ip_address, device, source, language, name, environment)
+        values = fields.conversation_fields(*given, metadata, self._redactor())
         self._state(cid, values)
         self._make_current(cid)
         return cid
@@ -66,10 +64,8 @@ class ConversationTracker(TrackerCore):
         cid = fields.conversation_id(conversation_id)
         if cid is None:
             raise ValidationError("conversation_id is required")
-        metadata = self._redacted_metadata(metadata)
-        values = fields.conversation_fields(
-            customer_id, customer_ip_address, device, source, language, name, environment, metadata
-        )
+        given = (customer_id, customer_ip_address, device, source, language, name, environment)
+        values = fields.conversation_fields(*given, metadata, self._redactor())
         return self._visit(cid, values)
 
     # -- messages, actions, buttons, attachments, usage --------------------------------
@@ -198,6 +194,9 @@ class ConversationTracker(TrackerCore):
         metadata: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Record a button click; the tracked item as a dict."""
+        redactor = self._redactor()
+        if redactor is not None:
+            label, value = redactor.text(label), redactor.text(value)
         attributes = inputs.button(button_event, label, value, self._redacted_metadata(metadata))
         state, stamp = self._event(
             conversation_id, sc.BUTTON_EVENT, attributes, "button", attributes[sc.BUTTON_LABEL]
