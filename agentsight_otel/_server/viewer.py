@@ -99,6 +99,8 @@ class Viewer:
             self._store.run_query, _list_page, params, number
         )
         pages = max(1, math.ceil(total / PAGE_SIZE))
+        if number > pages:
+            raise HTTPException(404, "Invalid page.")
         kept = {name: value for name, value in params.items() if value}
         context = {
             "rows": rows,
