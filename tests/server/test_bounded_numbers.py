@@ -58,21 +58,14 @@ def _get_routes() -> tuple[list[str], list[str]]:
 ID_ROUTES, PLAIN_ROUTES = _get_routes()
 
 
+_KEY = {"Authorization": f"Api-Key {TEST_API_KEY}"}
+
+
 @pytest.fixture(scope="module")
 def server() -> Iterator[LocalServer]:
-    """One loopback server (the viewer is open) with a conversation, for the whole module."""
+    """One loopback server (the viewer is open) shared by the module; it holds one page at most."""
     with LocalServer(api_keys=[TEST_API_KEY]) as running:
-        answer = requests.post(
-            f"{running.url}/api/conversations/",
-            json={"conversation_id": "c1"},
-            headers=_KEY,
-            timeout=10,
-        )
-        assert answer.status_code == 201
         yield running
-
-
-_KEY = {"Authorization": f"Api-Key {TEST_API_KEY}"}
 
 
 def _get(server: LocalServer, path: str, **params: str) -> requests.Response:
