@@ -8,6 +8,10 @@ import sys
 from collections.abc import Sequence
 
 from agentsight_otel._bridge.options import add_bridge_arguments
+from agentsight_otel._server.numbers import SQLITE_MAX, whole_number
+
+# Whole-number options, read as text and checked here so a bad one is one line, not a traceback.
+_NUMBERS = {"port": ("--port", 0, 65535), "limit": ("--limit", 1, SQLITE_MAX)}
 
 # Top-level modules the optional extras bring, and the extra that brings each.
 _EXTRAS = {
@@ -32,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         "serve", help="run the local AgentSight-compatible server (SQLite storage)"
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8600, help="port to listen on (default 8600)")
+    serve.add_argument("--port", default="8600", help="port to listen on (default 8600)")
     serve.add_argument(
         "--db",
         default="agentsight-local.db",
@@ -58,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     listing = commands.add_parser("conversations", help="list the newest conversations")
     _add_source_arguments(listing)
-    listing.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    listing.add_argument("--limit", default="50", help="at most this many (default 50)")
     transcript = commands.add_parser("transcript", help="print one conversation's transcript")
     transcript.add_argument("conversation", metavar="ID", help="conversation_id (or integer pk)")
     _add_source_arguments(transcript)
@@ -87,7 +91,7 @@ def _read(args: argparse.Namespace) -> int:
     try:
         with open_reader(args.db, args.endpoint) as reader:
             if args.command == "conversations":
-                print(conversations_table(reader.conversations(max(1, args.limit))), end="")
+                print(conversations_table(reader.conversations(args.limit)), end="")
             else:
                 print(transcript_text(reader.conversation(args.conversation)), end="")
     except ReadError as exc:
@@ -106,6 +110,19 @@ def _import_failure(exc: ImportError) -> str:
     return f"could not import {missing or 'a module'}: {exc}"
 
 
+def _bad_number(args: argparse.Namespace) -> str | None:
+    """What is wrong with the first out-of-range number option; each good one made an int."""
+    for name, (flag, low, high) in _NUMBERS.items():
+        text = getattr(args, name, None)
+        if text is None:
+            continue
+        value = whole_number(str(text).strip(), high)
+        if value is None or value < low:
+            return f"{flag} must be a whole number from {low} to {high}"
+        setattr(args, name, value)
+    return None
+
+
 def _reason(exc: Exception) -> str:
     """One line saying what is wrong."""
     if isinstance(exc, OSError) and exc.errno is not None:
@@ -116,6 +133,10 @@ def _reason(exc: Exception) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     args = build_parser().parse_args(argv)
+    problem = _bad_number(args)
+    if problem is not None:
+        print(f"agentsight-otel {args.command}: {problem}", file=sys.stderr)
+        return 2
     try:
         if args.command == "serve":
             from agentsight_otel.server import serve

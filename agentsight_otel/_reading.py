@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 import requests
 
+from agentsight_otel._server.numbers import whole_number
 from agentsight_otel._server.viewer_format import day_time, number
 
 PAGE_SIZE = 100
@@ -55,7 +56,7 @@ class DatabaseReader:
         from agentsight_otel._server import read_conversations as queries
 
         def find(db: Any) -> dict[str, Any] | None:
-            pk = queries.whole_number(reference)
+            pk = whole_number(reference)
             conversation_id = queries.by_pk(db, pk) if pk is not None else None
             if queries.count(db, queries.conversation_query({"conversation_id": reference})):
                 conversation_id = reference
@@ -98,7 +99,7 @@ class EndpointReader:
 
     def conversation(self, reference: str) -> dict[str, Any]:
         """One full conversation: its pk looked up by conversation_id, then read whole."""
-        pk: object = reference if reference.isascii() and reference.isdigit() else None
+        pk: object = reference if whole_number(reference) is not None else None
         if pk is None:
             params = {"conversation_id": reference, "full": "false", "page_size": 1}
             body = self._get("/api/conversations/", params)

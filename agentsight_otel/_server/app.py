@@ -12,15 +12,18 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ExceptionHandler
 
 from agentsight_otel._bodies import BodyError
 from agentsight_otel._server.auth import accepted_keys, check_authorization
 from agentsight_otel._server.body import decode_body, read_body
-from agentsight_otel._server.read_api import ReadApi, read_routes, with_file_urls
-from agentsight_otel._server.read_conversations import by_pk, full, whole_number
+from agentsight_otel._server.downloads import file_response
+from agentsight_otel._server.headers import SecuredStarlette
+from agentsight_otel._server.numbers import whole_number
+from agentsight_otel._server.read_api import ReadApi, path_id, read_routes, with_file_urls
+from agentsight_otel._server.read_conversations import by_pk, full
 from agentsight_otel._server.store import Store
 from agentsight_otel._server.uploads import receive_upload
 from agentsight_otel._server.validation import (
@@ -83,7 +86,7 @@ def create_app(
         ),
         Route("/api/attachments/", _protected(options, api.upload), methods=["POST"]),
         Route(
-            "/api/attachments/{file_id:int}/content/",
+            "/api/attachments/{file_id}/content/",
             _protected(options, api.download),
             methods=["GET"],
         ),
@@ -95,7 +98,7 @@ def create_app(
         BodyError: _body_error,
         Exception: _server_error,
     }
-    app = Starlette(routes=routes, exception_handlers=handlers)
+    app = SecuredStarlette(routes=routes, exception_handlers=handlers)
     # A redirect would hide a client that forgot the trailing slash the real backend requires.
     app.router.redirect_slashes = False
     return app
@@ -170,12 +173,11 @@ class _Api:
         return await receive_upload(request, self._store)
 
     async def download(self, request: Request) -> Response:
-        """An uploaded file's bytes, as they were received."""
-        found = await run_in_threadpool(self._store.file, request.path_params["file_id"])
+        """An uploaded file's bytes, as they were received (inline only for raster images)."""
+        found = await run_in_threadpool(self._store.file, path_id(request, "file_id"))
         if found is None:
             raise HTTPException(404, "File not found.")
-        path, record = found
-        return FileResponse(path, media_type=record["mime_type"], filename=record["filename"])
+        return file_response(*found)
 
     async def conversations(self, request: Request) -> Response:
         """GET lists conversations; POST upserts one by conversation_id."""

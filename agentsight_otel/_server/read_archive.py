@@ -7,12 +7,8 @@ import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
-from agentsight_otel._server.read_conversations import (
-    ENVIRONMENT_ALIASES,
-    UNPRICED,
-    Query,
-    whole_number,
-)
+from agentsight_otel._server.numbers import whole_number
+from agentsight_otel._server.read_conversations import ENVIRONMENT_ALIASES, UNPRICED, Query
 from agentsight_otel._server.reads import TOKEN_COLUMNS, Record
 
 TRACE_LIMIT = 1000

@@ -93,8 +93,8 @@ def page(db: sqlite3.Connection, query: Query, offset: int, limit: int) -> list[
     """One page of matching conversations, with counts and token totals."""
     rows = db.execute(
         f"SELECT c.id, c.conversation_id FROM conversations c WHERE {query.where}"
-        f" ORDER BY {query.order} LIMIT {int(limit)} OFFSET {int(offset)}",
-        query.params,
+        f" ORDER BY {query.order} LIMIT ? OFFSET ?",
+        (*query.params, limit, offset),
     ).fetchall()
     return [summary(db, row["conversation_id"]) for row in rows]
 
@@ -175,11 +175,6 @@ def _ordering(value: str | None) -> str:
         return "c.created_at DESC, c.id DESC"
     direction = "DESC" if descending else "ASC"
     return f"{column} {direction}, c.id {direction}"
-
-
-def whole_number(text: str) -> int | None:
-    """A non-negative integer written in ASCII digits, or None."""
-    return int(text) if text.isascii() and text.isdigit() else None
 
 
 def _boolean(value: str | None) -> bool | None:

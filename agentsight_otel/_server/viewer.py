@@ -15,14 +15,18 @@ import jinja2
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from agentsight_otel._attachments.mime import shown_inline
 from agentsight_otel._server import read_conversations, reads
 from agentsight_otel._server.auth import check_authorization
 from agentsight_otel._server.body import read_body
+from agentsight_otel._server.downloads import file_response
+from agentsight_otel._server.numbers import page_number
+from agentsight_otel._server.read_api import path_id
 from agentsight_otel._server.store import Store
 from agentsight_otel._server.viewer_format import FILTERS
 from agentsight_otel._server.viewer_model import build_turns, unplaced_files
@@ -41,8 +45,8 @@ def viewer_routes(
     viewer = Viewer(store, api_keys, key_required)
     return [
         Route("/", viewer.gate(viewer.conversations), methods=["GET"]),
-        Route("/conversations/{pk:int}/", viewer.gate(viewer.conversation), methods=["GET"]),
-        Route("/files/{file_id:int}/", viewer.gate(viewer.file), methods=["GET"]),
+        Route("/conversations/{pk}/", viewer.gate(viewer.conversation), methods=["GET"]),
+        Route("/files/{file_id}/", viewer.gate(viewer.file), methods=["GET"]),
         Route("/login/", viewer.login, methods=["GET", "POST"]),
         Mount("/static", StaticFiles(directory=_HERE / "static"), name="static"),
     ]
@@ -61,28 +65,42 @@ class Viewer:
             loader=jinja2.FileSystemLoader(_HERE / "templates"), autoescape=True
         )
         environment.filters.update(FILTERS)
+        environment.tests["shown_inline"] = shown_inline
         self._templates = Jinja2Templates(env=environment)
 
     def gate(self, endpoint: Endpoint) -> Endpoint:
-        """Let a request through on loopback, or with a key (header) or a session (cookie)."""
+        """Let a request through on loopback, or with a key (header) or a session (cookie).
+
+        What the page refuses (an unknown id, a page that does not exist) is an HTML page too.
+        """
 
         async def gated(request: Request) -> Response:
             """Redirect to the login form when a key is needed and none was shown."""
-            if self._allowed(request):
+            if not self._allowed(request):
+                target = "/login/?" + urlencode({"next": request.url.path})
+                return RedirectResponse(target, 303)
+            try:
                 return await endpoint(request)
-            target = "/login/?" + urlencode({"next": request.url.path})
-            return RedirectResponse(target, 303)
+            except HTTPException as exc:
+                context = {"status": exc.status_code, "detail": exc.detail}
+                return self._templates.TemplateResponse(
+                    request, "error.html", context, status_code=exc.status_code
+                )
 
         return gated
 
     async def conversations(self, request: Request) -> Response:
         """The conversation list: newest first, searchable, filterable, paged."""
         params = {name: request.query_params.get(name, "").strip() for name in _LIST_FILTERS}
-        number = read_conversations.whole_number(request.query_params.get("page", "1")) or 1
+        number = page_number(request.query_params.get("page", "1"))
+        if number is None:
+            raise HTTPException(404, "Invalid page.")
         total, rows, choices = await run_in_threadpool(
             self._store.run_query, _list_page, params, number
         )
         pages = max(1, math.ceil(total / PAGE_SIZE))
+        if number > pages:
+            raise HTTPException(404, "Invalid page.")
         kept = {name: value for name, value in params.items() if value}
         context = {
             "rows": rows,
@@ -98,27 +116,17 @@ class Viewer:
 
     async def conversation(self, request: Request) -> Response:
         """One conversation: header, usage, and its turns in chat form with timelines."""
-        found = await run_in_threadpool(self._store.run_query, _detail, request.path_params["pk"])
+        found = await run_in_threadpool(self._store.run_query, _detail, path_id(request, "pk"))
         if found is None:
             raise HTTPException(404, "Conversation not found.")
         return self._templates.TemplateResponse(request, "conversation.html", found)
 
     async def file(self, request: Request) -> Response:
-        """An uploaded file, shown inline when it is an image and downloaded otherwise."""
-        found = await run_in_threadpool(self._store.file, request.path_params["file_id"])
+        """An uploaded file, shown inline when it is a raster image and downloaded otherwise."""
+        found = await run_in_threadpool(self._store.file, path_id(request, "file_id"))
         if found is None:
             raise HTTPException(404, "File not found.")
-        path, record = found
-        inline = str(record["mime_type"]).startswith("image/") and record["mime_type"] != (
-            "image/svg+xml"  # an SVG can carry script: always a download
-        )
-        return FileResponse(
-            path,
-            media_type=record["mime_type"] if inline else "application/octet-stream",
-            filename=record["filename"],
-            content_disposition_type="inline" if inline else "attachment",
-            headers={"X-Content-Type-Options": "nosniff"},
-        )
+        return file_response(*found)
 
     async def login(self, request: Request) -> Response:
         """Ask for an API key; a good one earns a session cookie (the key itself is not kept)."""

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -17,6 +19,11 @@ from agentsight_otel.testing import TEST_API_KEY
 
 HOSTILE = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">'
 ARTIFACTS = Path(__file__).resolve().parent.parent / ".artifacts" / "viewer"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+BROWSER_MARKS = [
+    pytest.mark.slow,
+    pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (make browser)"),
+]
 
 
 def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -111,3 +118,13 @@ def viewer(viewer_db: Path) -> Iterator[LocalServer]:
     """A local server on 127.0.0.1 over the seeded database: the viewer is open."""
     with LocalServer(viewer_db, api_keys=[TEST_API_KEY]) as server:
         yield server
+
+
+@pytest.fixture(scope="package")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium, headless (Playwright never downloads a browser here)."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as driver:
+        launched = driver.chromium.launch(executable_path=CHROMIUM)
+        yield launched
+        launched.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,24 +9,11 @@ import pytest
 
 from agentsight_otel.server import LocalServer
 
-from .conftest import ARTIFACTS, HOSTILE
+from .conftest import ARTIFACTS, BROWSER_MARKS, HOSTILE
 
-playwright = pytest.importorskip("playwright.sync_api")
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (make browser)"),
-]
+pytest.importorskip("playwright.sync_api")
+pytestmark = BROWSER_MARKS
 SIZES = {"laptop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """Debian's Chromium, headless (Playwright never downloads a browser here)."""
-    with playwright.sync_playwright() as driver:
-        launched = driver.chromium.launch(executable_path=CHROMIUM)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture(params=sorted(SIZES))
