@@ -7,6 +7,7 @@ no logging handlers; the ready ``conversation_tracker`` configures itself on fir
 from agentsight_otel._actions import traced_action
 from agentsight_otel._current import Conversation, conversation
 from agentsight_otel._export.exporter import AgentSightSpanExporter
+from agentsight_otel._export.log_exporter import AgentSightLogExporter
 from agentsight_otel._tracker import ConversationTracker
 from agentsight_otel._tracker.lifecycle import install_sigterm_handler
 from agentsight_otel._version import __version__
@@ -14,6 +15,7 @@ from agentsight_otel._version import __version__
 conversation_tracker = ConversationTracker()
 
 __all__ = [
+    "AgentSightLogExporter",
     "AgentSightSpanExporter",
     "Conversation",
     "ConversationTracker",

@@ -173,6 +173,20 @@ def seconds_or_zero(value: object, source: str) -> float:
     return positive_number(value, source, allow_zero=True)
 
 
+def milliseconds(value: object, source: str) -> int:
+    """A whole number of milliseconds, zero allowed."""
+    return round(positive_number(value, source, allow_zero=True))
+
+
+def milliseconds_from_env(value: object, source: str) -> int:
+    """A variable's text as a whole number of milliseconds, zero allowed."""
+    try:
+        number = float(str(value))
+    except ValueError:
+        raise ConfigurationError(f"{source} must be a number of milliseconds") from None
+    return milliseconds(number, source)
+
+
 def byte_limit(value: object, source: str) -> int:
     """A size in bytes from a positive number (whole bytes)."""
     return int(positive_number(value, source))
