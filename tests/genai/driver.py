@@ -4,6 +4,10 @@
 against the scripted model server: a plain exchange, a tool-call round, a streamed answer with
 usage; each call resends the whole history. Spans go to AgentSight through the real exporter;
 the tool spans' own durations and the model-call count are printed as JSON for the test.
+
+``otel-events`` and ``otel-legacy-events`` run the official instrumentation in its event modes:
+messages go out as log records, through ``AgentSightLogExporter`` on a batching
+``LoggerProvider`` (spans are exported at once, so they arrive before their records).
 """
 
 from __future__ import annotations
@@ -21,9 +25,17 @@ if NAME == "otel":
     # instrumented?"); they are read once, at import.
     os.environ["OTEL_SEMCONV_STABILITY_OPT_IN"] = "gen_ai_latest_experimental"
     os.environ["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] = "span_only"
+elif NAME == "otel-events":  # latest conventions, content only in log records
+    os.environ["OTEL_SEMCONV_STABILITY_OPT_IN"] = "gen_ai_latest_experimental"
+    os.environ["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] = "event_only"
+elif NAME == "otel-legacy-events":  # the old conventions' events: no stability opt-in
+    os.environ["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] = "true"
 
 import openai  # noqa: E402
 from opentelemetry import trace  # noqa: E402
+from opentelemetry._logs import set_logger_provider  # noqa: E402
+from opentelemetry.sdk._logs import LoggerProvider  # noqa: E402
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor  # noqa: E402
 
 import agentsight_otel  # noqa: E402
 from tests.genai.apps import global_provider, tool_timings  # noqa: E402
@@ -52,10 +64,14 @@ Wrap = Callable[..., contextlib.AbstractContextManager[Any]]
 def instrument(name: str) -> tuple[Wrap, Wrap, Wrap]:
     """Instrument openai; the conversation, turn and tool wrappers this instrumentation uses."""
     tracer = trace.get_tracer("weather-app")
-    if name == "otel":
-        from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
+    if name.startswith("otel"):
+        import opentelemetry.instrumentation.openai_v2 as openai_v2
 
-        OpenAIInstrumentor().instrument()
+        if name == "otel-legacy-events":
+            # openai-v2 keeps its old-convention path, reached when util-genai (0.4b0) reports
+            # no latest-conventions opt-in; the pinned 1.1b0 always reports it, so say it here.
+            openai_v2.is_experimental_mode = lambda: False
+        openai_v2.OpenAIInstrumentor().instrument()
         turn = _span(tracer, "invoke_agent weather", {"gen_ai.operation.name": "invoke_agent"})
         return agentsight_otel.conversation, turn, _semconv_tool(tracer)
     if name == "openinference":
@@ -151,9 +167,18 @@ def chat(client: openai.OpenAI, history: list[dict[str, Any]], stream: bool) -> 
     return {"role": "assistant", "content": text}
 
 
+def event_logs() -> LoggerProvider:
+    """The global logger provider: batched records to the span exporter built last."""
+    logs = LoggerProvider()
+    logs.add_log_record_processor(BatchLogRecordProcessor(agentsight_otel.AgentSightLogExporter()))
+    set_logger_provider(logs)
+    return logs
+
+
 def main() -> None:
     url, cid = sys.argv[2], sys.argv[3]
     provider, capture = global_provider(url)
+    logs = event_logs() if NAME.endswith("-events") else None
     in_conversation, turn, tool = instrument(NAME)
     with ModelServer() as server:
         server.script(*REPLIES)
@@ -173,6 +198,8 @@ def main() -> None:
                             {"role": "tool", "tool_call_id": call["id"], "content": result}
                         )
                         history.append(chat(client, history, stream=False))
+    if logs is not None:
+        logs.shutdown()  # first: its queued records join the traces that wait for them
     provider.shutdown()
     printed = {"tools": tool_timings(capture.get_finished_spans())}
     print(json.dumps({**printed, "requests": len(server.requests)}))
