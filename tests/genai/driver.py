@@ -65,7 +65,7 @@ def instrument(name: str) -> tuple[Wrap, Wrap, Wrap]:
     """Instrument openai; the conversation, turn and tool wrappers this instrumentation uses."""
     tracer = trace.get_tracer("weather-app")
     if name.startswith("otel"):
-        import opentelemetry.instrumentation.openai_v2 as openai_v2
+        from opentelemetry.instrumentation import openai_v2
 
         if name == "otel-legacy-events":
             # openai-v2 keeps its old-convention path, reached when util-genai (0.4b0) reports
