@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
@@ -28,6 +28,7 @@ from agentsight_otel._mapping.records import (
 )
 from agentsight_otel._sanitize import unicode_json
 
+M = TypeVar("M")
 _KINDS = {1: "INTERNAL", 2: "SERVER", 3: "CLIENT", 4: "PRODUCER", 5: "CONSUMER"}
 _STATUSES = {0: "unset", 1: "ok", 2: "error"}
 _SCALARS = frozenset({"string_value", "bool_value", "int_value", "double_value"})
@@ -67,20 +68,24 @@ def decode_protobuf(data: bytes) -> Decoded:
 
 def decode_json(data: bytes) -> Decoded:
     """Records from an OTLP/JSON request (hex ids, enums as numbers or names)."""
+    return decode_request(parse_json(data, ExportTraceServiceRequest(), _ids_to_base64))
+
+
+def parse_json(data: bytes, message: M, rewrite_ids: Callable[[dict[str, Any]], None]) -> M:
+    """An OTLP/JSON request into ``message``, its hex ids rewritten first by ``rewrite_ids``."""
     try:
         document = unicode_json(json.loads(data), data)
     except (ValueError, RecursionError) as exc:
         raise MalformedRequest(f"not JSON: {exc}") from None
     if not isinstance(document, dict):
         raise MalformedRequest("an OTLP/JSON request must be a JSON object")
+    what = type(message).__name__
     try:
-        _ids_to_base64(document)
-        request = json_format.ParseDict(
-            document, ExportTraceServiceRequest(), ignore_unknown_fields=True
-        )
+        rewrite_ids(document)
+        parsed: M = json_format.ParseDict(document, message, ignore_unknown_fields=True)
     except (json_format.ParseError, ValueError, TypeError, AttributeError, RecursionError) as exc:
-        raise MalformedRequest(f"not an OTLP/JSON ExportTraceServiceRequest: {exc}") from None
-    return decode_request(request)
+        raise MalformedRequest(f"not an OTLP/JSON {what}: {exc}") from None
+    return parsed
 
 
 def decode_request(request: ExportTraceServiceRequest) -> Decoded:

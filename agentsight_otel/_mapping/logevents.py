@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentsight_otel import _semconv as sc
-from agentsight_otel._mapping.messages import _is_message_event, carries_messages
+from agentsight_otel._mapping.messages import _is_message_event as is_message_event
+from agentsight_otel._mapping.messages import carries_messages
 from agentsight_otel._mapping.records import EMPTY, Attributes, EventRecord, SpanRecord
 
 _EVENT_NAME = "event.name"  # where records written before the Logs API had event_name put it
@@ -26,6 +27,9 @@ _CALLS = frozenset(("chat", "text_completion", "generate_content"))
 # GenAI instrumentations and util-genai; OpenLLMetry's scopes start the same way).
 _EVENT_SCOPES = ("opentelemetry.instrumentation.", "opentelemetry.util.genai")
 _ANSWERS = frozenset(("gen_ai.choice", "gen_ai.content.completion"))
+
+
+__all__ = ["LogEvent", "awaits_events", "is_answer", "is_message_event", "joined", "log_event"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +56,7 @@ def log_event(
         return None
     attributes = attributes or EMPTY
     name = event_name or attributes.get(_EVENT_NAME)
-    if not isinstance(name, str) or not _is_message_event(name):
+    if not isinstance(name, str) or not is_message_event(name):
         return None
     # The body holds what span events carried as attributes (``content``, ``message``, ...).
     if isinstance(body, Mapping):
