@@ -8,6 +8,9 @@ the tool spans' own durations and the model-call count are printed as JSON for t
 ``otel-events`` and ``otel-legacy-events`` run the official instrumentation in its event modes:
 messages go out as log records, through ``AgentSightLogExporter`` on a batching
 ``LoggerProvider`` (spans are exported at once, so they arrive before their records).
+
+With a fourth argument, ``otlp=HOST:PORT``, spans and log records go instead through the OTLP/gRPC
+exporters (batching, as apps configure them) to a Collector there.
 """
 
 from __future__ import annotations
@@ -36,6 +39,11 @@ from opentelemetry import trace  # noqa: E402
 from opentelemetry._logs import set_logger_provider  # noqa: E402
 from opentelemetry.sdk._logs import LoggerProvider  # noqa: E402
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor  # noqa: E402
+from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor  # noqa: E402
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import (  # noqa: E402
+    InMemorySpanExporter,
+)
 
 import agentsight_otel  # noqa: E402
 from tests.genai.apps import global_provider, tool_timings  # noqa: E402
@@ -167,18 +175,38 @@ def chat(client: openai.OpenAI, history: list[dict[str, Any]], stream: bool) -> 
     return {"role": "assistant", "content": text}
 
 
-def event_logs() -> LoggerProvider:
-    """The global logger provider: batched records to the span exporter built last."""
+def event_logs(collector: str | None) -> LoggerProvider:
+    """The global logger provider: batched records to the span exporter built last (or OTLP)."""
     logs = LoggerProvider()
-    logs.add_log_record_processor(BatchLogRecordProcessor(agentsight_otel.AgentSightLogExporter()))
+    if collector is None:
+        exporter: Any = agentsight_otel.AgentSightLogExporter()
+    else:
+        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
+
+        exporter = OTLPLogExporter(endpoint=f"http://{collector}", insecure=True)
+    logs.add_log_record_processor(BatchLogRecordProcessor(exporter))
     set_logger_provider(logs)
     return logs
 
 
+def otlp_provider(collector: str) -> tuple[TracerProvider, InMemorySpanExporter]:
+    """The global provider: spans to the Collector over OTLP/gRPC, and kept in memory."""
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+    capture = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(capture))
+    exporter = OTLPSpanExporter(endpoint=f"http://{collector}", insecure=True)
+    provider.add_span_processor(BatchSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    return provider, capture
+
+
 def main() -> None:
     url, cid = sys.argv[2], sys.argv[3]
-    provider, capture = global_provider(url)
-    logs = event_logs() if NAME.endswith("-events") else None
+    collector = sys.argv[4].removeprefix("otlp=") if len(sys.argv) > 4 else None
+    provider, capture = global_provider(url) if collector is None else otlp_provider(collector)
+    logs = event_logs(collector) if NAME.endswith("-events") else None
     in_conversation, turn, tool = instrument(NAME)
     with ModelServer() as server:
         server.script(*REPLIES)
