@@ -161,11 +161,15 @@ def positive_seconds(value: object, source: str) -> float:
 
 def seconds_from_env(value: object, source: str) -> float:
     """A variable's text as a positive number of seconds."""
+    return positive_number(_number_text(value, source, "seconds"), source)
+
+
+def _number_text(value: object, source: str, unit: str) -> float:
+    """A variable's text as a number (its range is checked by the caller)."""
     try:
-        number = float(str(value))
+        return float(str(value))
     except ValueError:
-        raise ConfigurationError(f"{source} must be a number of seconds") from None
-    return positive_number(number, source)
+        raise ConfigurationError(f"{source} must be a number of {unit}") from None
 
 
 def seconds_or_zero(value: object, source: str) -> float:
@@ -180,11 +184,7 @@ def milliseconds(value: object, source: str) -> int:
 
 def milliseconds_from_env(value: object, source: str) -> int:
     """A variable's text as a whole number of milliseconds, zero allowed."""
-    try:
-        number = float(str(value))
-    except ValueError:
-        raise ConfigurationError(f"{source} must be a number of milliseconds") from None
-    return milliseconds(number, source)
+    return milliseconds(_number_text(value, source, "milliseconds"), source)
 
 
 def byte_limit(value: object, source: str) -> int:

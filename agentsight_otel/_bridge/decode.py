@@ -52,18 +52,28 @@ class Decoded:
     @property
     def error_message(self) -> str:
         """The partial-success message: the first few reasons, counted."""
-        if not self.rejected:
-            return ""
-        return f"{self.rejected} span(s) rejected: " + "; ".join(self.reasons)
+        return rejection_message(self.rejected, "span(s)", self.reasons)
+
+
+def rejection_message(rejected: int, what: str, reasons: Iterable[str]) -> str:
+    """A partial-success message: how many of ``what`` were rejected, and the first reasons."""
+    if not rejected:
+        return ""
+    return f"{rejected} {what} rejected: " + "; ".join(reasons)
 
 
 def decode_protobuf(data: bytes) -> Decoded:
     """Records from a binary-encoded ``ExportTraceServiceRequest``."""
+    return decode_request(parse_protobuf(data, ExportTraceServiceRequest))
+
+
+def parse_protobuf(data: bytes, message: type[M]) -> M:
+    """A binary-encoded OTLP request of type ``message``."""
     try:
-        request = ExportTraceServiceRequest.FromString(data)
+        parsed: M = message.FromString(data)  # type: ignore[attr-defined]
     except (DecodeError, RecursionError, ValueError) as exc:
-        raise MalformedRequest(f"not a protobuf ExportTraceServiceRequest: {exc}") from None
-    return decode_request(request)
+        raise MalformedRequest(f"not a protobuf {message.__name__}: {exc}") from None
+    return parsed
 
 
 def decode_json(data: bytes) -> Decoded:

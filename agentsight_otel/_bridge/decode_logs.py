@@ -10,17 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
 from agentsight_otel._bridge.decode import (
-    MalformedRequest,
     _attributes,
     _items,
     _rewrite_ids,
     _value,
     parse_json,
+    parse_protobuf,
+    rejection_message,
 )
 from agentsight_otel._mapping.logevents import LogEvent, is_message_event, log_event
 
@@ -38,18 +38,12 @@ class DecodedLogs:
     @property
     def error_message(self) -> str:
         """The partial-success message: the first few reasons, counted."""
-        if not self.rejected:
-            return ""
-        return f"{self.rejected} log record(s) rejected: " + "; ".join(self.reasons)
+        return rejection_message(self.rejected, "log record(s)", self.reasons)
 
 
 def decode_logs_protobuf(data: bytes) -> DecodedLogs:
     """Events from a binary-encoded ``ExportLogsServiceRequest``."""
-    try:
-        request = ExportLogsServiceRequest.FromString(data)
-    except (DecodeError, RecursionError, ValueError) as exc:
-        raise MalformedRequest(f"not a protobuf ExportLogsServiceRequest: {exc}") from None
-    return decode_logs_request(request)
+    return decode_logs_request(parse_protobuf(data, ExportLogsServiceRequest))
 
 
 def decode_logs_json(data: bytes) -> DecodedLogs:

@@ -79,18 +79,12 @@ class Intake:
             self.stats.duplicate_spans += len(records) - len(fresh)
             if not fresh:
                 return Admission.ACCEPTED
-            if not self._fits(len(fresh), nbytes):
-                self.stats.refused_full += 1
-                return Admission.FULL
-            self._seen.remember(fresh)
-            self._queued.records.extend(fresh)
-            self._queued.spans += len(fresh)
-            self._queued.nbytes += nbytes
-            self._held_spans += len(fresh)
-            self._held_bytes += nbytes
-            self.stats.accepted_spans += len(fresh)
-            self._cond.notify_all()
-        return Admission.ACCEPTED
+            admission = self._count_in(len(fresh), nbytes)
+            if admission is Admission.ACCEPTED:
+                self._seen.remember(fresh)
+                self._queued.records.extend(fresh)
+                self.stats.accepted_spans += len(fresh)
+        return admission
 
     def offer_logs(self, events: Sequence[LogEvent], nbytes: int) -> Admission:
         """Queue message events from a log request, unless that would pass a bound."""
@@ -98,16 +92,22 @@ class Intake:
             if self._closed:
                 self.stats.refused_closed += 1
                 return Admission.CLOSED
-            if not self._fits(len(events), nbytes):
-                self.stats.refused_full += 1
-                return Admission.FULL
-            self._queued.logs.extend(events)
-            self._queued.spans += len(events)
-            self._queued.nbytes += nbytes
-            self._held_spans += len(events)
-            self._held_bytes += nbytes
-            self.stats.accepted_log_events += len(events)
-            self._cond.notify_all()
+            admission = self._count_in(len(events), nbytes)
+            if admission is Admission.ACCEPTED:
+                self._queued.logs.extend(events)
+                self.stats.accepted_log_events += len(events)
+        return admission
+
+    def _count_in(self, count: int, nbytes: int) -> Admission:
+        """Under the lock: count an offer against the bounds, or refuse it as over one."""
+        if not self._fits(count, nbytes):
+            self.stats.refused_full += 1
+            return Admission.FULL
+        self._queued.spans += count
+        self._queued.nbytes += nbytes
+        self._held_spans += count
+        self._held_bytes += nbytes
+        self._cond.notify_all()
         return Admission.ACCEPTED
 
     def _fits(self, spans: int, nbytes: int) -> bool:

@@ -17,7 +17,6 @@ import grpc
 import pytest
 import requests
 from google.protobuf import json_format
-from opentelemetry._logs import LogRecord
 from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsServiceRequest,
@@ -38,11 +37,10 @@ from agentsight_otel._mapping.records import records_from_spans
 from agentsight_otel.testing import TEST_API_KEY, FakeClock, ScriptedTransport
 from tests.bridge.conftest import StartBridge
 from tests.bridge.helpers import ENDPOINT, ingest_bodies, otlp_protobuf
+from tests.genai.records import HISTORY, OPENAI_V2, event_mode_turn
 
-SCOPE = "opentelemetry.instrumentation.openai_v2"
+SCOPE = OPENAI_V2
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
-SYSTEM = {"gen_ai.system": "openai"}
-HISTORY = [("system", "Be brief."), ("user", "Hi"), ("assistant", "Hello!"), ("user", "Weather?")]
 WANTED = [["end_user", "Weather?"], ["agent", "Sunny."]]
 LOGS_METHOD = "/opentelemetry.proto.collector.logs.v1.LogsService/Export"
 
@@ -54,21 +52,7 @@ def event_mode_call(cid: str) -> tuple[list[ReadableSpan], list[ReadableLogRecor
     tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
     logger_provider = LoggerProvider()
     logger_provider.add_log_record_processor(SimpleLogRecordProcessor(logs))
-    tracer, logger = tracer_provider.get_tracer(SCOPE), logger_provider.get_logger(SCOPE)
-    root = {"gen_ai.operation.name": "invoke_agent", "gen_ai.conversation.id": cid}
-    call = {"gen_ai.operation.name": "chat", **SYSTEM, "gen_ai.usage.input_tokens": 8}
-    with (
-        tracer.start_as_current_span("invoke_agent weather", attributes=root),
-        tracer.start_as_current_span("chat test-model", attributes=call),
-    ):
-        logger.emit(LogRecord(event_name="app.note", body="a plain log line"))  # not GenAI
-        for role, content in HISTORY:
-            body = {"content": content}
-            logger.emit(
-                LogRecord(event_name=f"gen_ai.{role}.message", attributes=SYSTEM, body=body)
-            )
-        choice = {"index": 0, "finish_reason": "stop", "message": {"content": "Sunny."}}
-        logger.emit(LogRecord(event_name="gen_ai.choice", attributes=SYSTEM, body=choice))
+    event_mode_turn(tracer_provider.get_tracer(SCOPE), logger_provider.get_logger(SCOPE), cid)
     return list(spans.get_finished_spans()), list(logs.get_finished_logs())
 
 

@@ -12,12 +12,10 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
-from opentelemetry._logs import LogRecord
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.trace import SpanKind
 
 from agentsight_otel import AgentSightLogExporter, AgentSightSpanExporter
 from agentsight_otel import _semconv as sc
@@ -27,11 +25,21 @@ from agentsight_otel._mapping.logevents import LogEvent, log_event
 from agentsight_otel._mapping.payload import TraceGroup
 from agentsight_otel._mapping.records import SpanRecord
 from agentsight_otel.testing import TEST_API_KEY, FakeClock, ScriptedTransport
-from tests.genai.records import T0, agent, build, chat, span, text, transcript
+from tests.genai.records import (
+    HISTORY,
+    OPENAI_V2,
+    SYSTEM,
+    T0,
+    agent,
+    build,
+    chat,
+    event_mode_turn,
+    span,
+    text,
+    transcript,
+)
 
-SCOPE = "opentelemetry.instrumentation.openai_v2"
-SYSTEM = {"gen_ai.system": "openai"}
-HISTORY = [("system", "Be brief."), ("user", "Hi"), ("assistant", "Hello!"), ("user", "Weather?")]
+SCOPE = OPENAI_V2
 WANTED = [("end_user", "Weather?"), ("agent", "Sunny.")]
 
 
@@ -240,24 +248,7 @@ def wired() -> Iterator[tuple[AgentSightSpanExporter, ScriptedTransport, FakeClo
 
 def _call(tracer_provider: TracerProvider, logs: LoggerProvider) -> None:
     """One agent turn whose model call writes old-convention records (no timestamps)."""
-    tracer = tracer_provider.get_tracer(SCOPE)
-    logger = logs.get_logger(SCOPE)
-    root = {"gen_ai.operation.name": "invoke_agent", "gen_ai.conversation.id": "log-conv"}
-    with (
-        tracer.start_as_current_span("invoke_agent weather", attributes=root),
-        tracer.start_as_current_span(
-            "chat test-model",
-            kind=SpanKind.CLIENT,
-            attributes={"gen_ai.operation.name": "chat", "gen_ai.system": "openai"},
-        ),
-    ):
-        for role, content in HISTORY:
-            body = {"content": content}
-            logger.emit(
-                LogRecord(event_name=f"gen_ai.{role}.message", attributes=SYSTEM, body=body)
-            )
-        choice = {"index": 0, "finish_reason": "stop", "message": {"content": "Sunny."}}
-        logger.emit(LogRecord(event_name="gen_ai.choice", attributes=SYSTEM, body=choice))
+    event_mode_turn(tracer_provider.get_tracer(SCOPE), logs.get_logger(SCOPE), "log-conv")
 
 
 def _messages(transport: ScriptedTransport) -> list[tuple[str, str]]:
