@@ -44,9 +44,10 @@ class _Pending:
     rank: int = 99
     records: list[SpanRecord] = field(default_factory=list)
     nbytes: int = 0
-    # Message events from log records, by span id; their keys (retries are dropped).
-    logs: dict[int, list[EventRecord]] = field(default_factory=dict)
-    log_keys: set[tuple[int, str, int]] = field(default_factory=set)
+    # Message events from log records, by span id, and their keys (retries are dropped); made
+    # on the first record, so traces without any cost nothing.
+    logs: dict[int, list[EventRecord]] | None = None
+    log_keys: set[tuple[int, str, int]] | None = None
     nlogs: int = 0
     hold_until: float | None = None  # rooted, waiting for log records until then
 
@@ -137,7 +138,9 @@ class TraceAssembler:
                 pending = self._pending[log.trace_id] = _Pending(now)
             event = log.event
             key = (log.span_id, event.name, event.timestamp_ns)
-            if key in pending.log_keys:  # an OTLP retry: the same record again
+            if pending.logs is None or pending.log_keys is None:
+                pending.logs, pending.log_keys = {}, set()
+            elif key in pending.log_keys:  # an OTLP retry: the same record again
                 continue
             pending.log_keys.add(key)
             pending.logs.setdefault(log.span_id, []).append(event)
@@ -177,7 +180,7 @@ class TraceAssembler:
         """Whether a model call of the trace still lacks its messages' answer record."""
         for record in pending.records:
             if awaits_events(record, self._event_scopes):
-                events = pending.logs.get(record.span_id)
+                events = pending.logs.get(record.span_id) if pending.logs else None
                 if not events or not any(is_answer(event) for event in events):
                     return True
         return False
@@ -212,7 +215,7 @@ class TraceAssembler:
             return None
         self._remember(self._known, trace_id, cid)
         if pending.logs:
-            records = self._join_logs(trace_id, pending)
+            records = self._join_logs(trace_id, pending, pending.logs)
             if not records:
                 return None
             pending.records = records
@@ -225,28 +228,30 @@ class TraceAssembler:
                 self._remember(self._released_roots, record.span_id, None)
         return TraceGroup(cid, pending.records)
 
-    def _join_logs(self, trace_id: int, pending: _Pending) -> list[SpanRecord]:
+    def _join_logs(
+        self, trace_id: int, pending: _Pending, logs: dict[int, list[EventRecord]]
+    ) -> list[SpanRecord]:
         """The records with their log events; events of spans not among them wait on.
 
         They may belong to a part of the trace still to come; those of spans that went out
         already are dropped when they expire (counted as late).
         """
         released = {record.span_id for record in pending.records}
-        rest = {s: events for s, events in pending.logs.items() if s not in released}
+        rest = {s: events for s, events in logs.items() if s not in released}
         if rest and pending.records:
             waiting = self._pending[trace_id] = _Pending(
                 pending.first_seen, pending.conversation_id
             )
             waiting.logs = rest
             waiting.nlogs = sum(len(events) for events in rest.values())
-            waiting.log_keys = {k for k in pending.log_keys if k[0] in rest}
+            waiting.log_keys = {k for k in pending.log_keys or () if k[0] in rest}
             self.pending_logs += waiting.nlogs
             if self.max_pending_bytes is not None:
                 waiting.nbytes = sum(event_bytes(e) for events in rest.values() for e in events)
                 self.pending_bytes += waiting.nbytes
         elif rest:
             self._tell_late(sum(len(events) for events in rest.values()))
-        return joined(pending.records, pending.logs)
+        return joined(pending.records, logs)
 
     def _tell_late(self, count: int) -> None:
         """Count log records that came after their spans went out; say once what to do."""
