@@ -297,3 +297,10 @@ def test_spans_first_wait_for_the_records_and_shutting_logs_down_releases_them(
     log_exporter.shutdown()  # no more records can come: it goes out now
     assert exporter.wait_delivered(5)
     assert len(transport.bodies()) == 1
+
+
+def test_otel_logs_exporter_agentsight_names_the_log_exporter() -> None:
+    from importlib.metadata import entry_points
+
+    (found,) = entry_points(group="opentelemetry_logs_exporter", name="agentsight")
+    assert found.load() is AgentSightLogExporter
