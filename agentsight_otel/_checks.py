@@ -176,16 +176,30 @@ def positive_int(value: object, source: str) -> int:
 
 def seconds_from_env(value: object, source: str) -> float:
     """A variable's text as a positive number of seconds."""
+    return positive_seconds(_number_text(value, source, "seconds"), source)
+
+
+def _number_text(value: object, source: str, unit: str) -> float:
+    """A variable's text as a number (its range is checked by the caller)."""
     try:
-        number = float(str(value))
+        return float(str(value))
     except ValueError:
-        raise ConfigurationError(f"{source} must be a number of seconds") from None
-    return positive_seconds(number, source)
+        raise ConfigurationError(f"{source} must be a number of {unit}") from None
 
 
 def seconds_or_zero(value: object, source: str) -> float:
     """A finite number of seconds, zero allowed."""
     return positive_number(value, source, allow_zero=True)
+
+
+def milliseconds(value: object, source: str) -> int:
+    """A whole number of milliseconds, zero allowed."""
+    return round(positive_number(value, source, allow_zero=True))
+
+
+def milliseconds_from_env(value: object, source: str) -> int:
+    """A variable's text as a whole number of milliseconds, zero allowed."""
+    return milliseconds(_number_text(value, source, "milliseconds"), source)
 
 
 def byte_limit(value: object, source: str) -> int:

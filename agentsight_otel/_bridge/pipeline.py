@@ -1,4 +1,7 @@
-"""Decoded records → intake → the exporter's assembly, mapping and delivery, on one pump thread."""
+"""Decoded records → intake → the exporter's assembly, mapping and delivery, on one pump thread.
+
+Message events from log requests take the same way; the exporter joins them to their spans.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from dataclasses import replace
 
 from agentsight_otel._bridge.config import BridgeConfig
 from agentsight_otel._bridge.decode import Decoded
+from agentsight_otel._bridge.decode_logs import DecodedLogs
 from agentsight_otel._bridge.intake import Admission, Intake, IntakeStats, SpanBatch
 from agentsight_otel._config import Settings
 from agentsight_otel._delivery.clock import Clock
@@ -53,6 +57,8 @@ class BridgePipeline:
             # oldest released (or, for traces of no conversation, dropped and counted) first.
             _max_pending_bytes=config.max_queue_bytes // 2,
         )
+        # The logs endpoint is always open: GenAI traces may wait for their log records.
+        self.exporter.open_log_source()
         # Held while a request is decompressed and decoded, by both receivers.
         self.decode_slots = threading.BoundedSemaphore(config.max_concurrent_decodes)
         self._stopping = threading.Event()
@@ -69,6 +75,12 @@ class BridgePipeline:
         if not decoded.records:
             return Admission.CLOSED if self.intake.closed else Admission.ACCEPTED
         return self.intake.offer(decoded.records, nbytes)
+
+    def submit_logs(self, decoded: DecodedLogs, nbytes: int) -> Admission:
+        """Offer a log request's message events; the answer decides the OTLP response."""
+        if not decoded.events:
+            return Admission.CLOSED if self.intake.closed else Admission.ACCEPTED
+        return self.intake.offer_logs(decoded.events, nbytes)
 
     def flush(self, timeout: float) -> bool:
         """Until every accepted span has had its delivery attempt (or waits for its root)."""
@@ -107,6 +119,8 @@ class BridgePipeline:
 
     def _hand_over(self, batch: SpanBatch) -> None:
         """Assemble and queue a batch, then wait for its delivery round (the backpressure)."""
+        # Log events first: a trace whose root is in this batch then goes out with them.
+        self.exporter.export_log_events(batch.logs)
         self.exporter.export_records(batch.records)
         while not self.exporter.wait_delivered(_POLL_S):
             if self._stopping.is_set():

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
@@ -19,8 +21,12 @@ from agentsight_otel._export.posting import DeliveryStats
 from agentsight_otel._export.redelivery import Redelivery
 from agentsight_otel._export.worker import DeliveryWorker
 from agentsight_otel._log import RateLimitedLog, log_internal_error, logger
+from agentsight_otel._mapping.logevents import LogEvent
 from agentsight_otel._mapping.payload import TraceGroup
 from agentsight_otel._mapping.records import SpanRecord, records_from_spans
+
+if TYPE_CHECKING:
+    from agentsight_otel._export.log_exporter import AgentSightLogExporter
 
 
 class AgentSightSpanExporter(SpanExporter):
@@ -36,6 +42,11 @@ class AgentSightSpanExporter(SpanExporter):
     ``max_queue_bytes`` caps what waits in memory. The exporter's thread (and its shutdown)
     writes the spool; only when the queue is full does ``export`` write there itself, rather
     than drop what it was given.
+
+    GenAI message events that instrumentations write as log records join this exporter's
+    traces through ``log_exporter()`` (an ``AgentSightLogExporter`` for the SDK's
+    ``LoggerProvider``): a trace that may still get such records waits for them at most
+    ``log_grace_ms`` (``AGENTSIGHT_LOG_GRACE_MS``) after its root ends.
     """
 
     def __init__(
@@ -51,6 +62,7 @@ class AgentSightSpanExporter(SpanExporter):
         spool_dir: str | None = None,
         spool_max_bytes: int | None = None,
         max_queue_bytes: int | None = None,
+        log_grace_ms: int | None = None,
         _settings: Settings | None = None,
         _transport: Transport | None = None,
         _clock: Clock | None = None,
@@ -71,7 +83,9 @@ class AgentSightSpanExporter(SpanExporter):
             max_pending_spans=_max_pending_spans,
             max_pending_bytes=_max_pending_bytes,
             hint=self._ledger.conversation_of,
+            log_grace=settings.log_grace_ms / 1000,
         )
+        self._log_sources = 0  # open log exporters (the bridge's logs endpoint counts as one)
         self._log = RateLimitedLog(clock=self._clock.now)
         self._worker = self._delivery_worker(
             _transport, _retry_policy, _max_queue_spans, _spool_retry_interval
@@ -80,6 +94,7 @@ class AgentSightSpanExporter(SpanExporter):
         self._shutdown = False
         self._ledger.exporter_started()
         _warn_about_the_key(settings)
+        _LATEST[:] = [weakref.ref(self)]
 
     def _delivery_worker(
         self,
@@ -141,10 +156,48 @@ class AgentSightSpanExporter(SpanExporter):
         ok = self._worker.submit(groups)
         return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
 
-    def pending(self) -> tuple[int, int]:
-        """Spans, and their estimated bytes, waiting for their root (bytes under a byte bound)."""
+    def export_log_events(self, events: Sequence[LogEvent]) -> bool:
+        """Join GenAI message events from log records to their traces; False once shut down."""
+        if self._shutdown:
+            return False
+        if not events:
+            return True
         with self._lock:
-            return self._assembler.pending_spans, self._assembler.pending_bytes
+            groups = self._assembler.add_logs(events, self._clock.now())
+        return self._worker.submit(groups)
+
+    def log_exporter(self) -> AgentSightLogExporter:
+        """A log record exporter feeding this exporter's traces (for a ``LoggerProvider``)."""
+        from agentsight_otel._export.log_exporter import AgentSightLogExporter
+
+        return AgentSightLogExporter(self)
+
+    def open_log_source(self) -> None:
+        """A source of log records is attached: GenAI traces may wait for its records."""
+        with self._lock:
+            self._log_sources += 1
+            self._assembler.expect_logs = True
+
+    def close_log_source(self) -> None:
+        """A source closed; with none left, traces held for log records go out now."""
+        with self._lock:
+            self._log_sources = max(0, self._log_sources - 1)
+            if self._log_sources:
+                return
+            groups = self._assembler.stop_expecting_logs()
+        if not self._shutdown:
+            self._worker.submit(groups)
+
+    @property
+    def late_log_records(self) -> int:
+        """Log records that came after their spans had been delivered (their text is lost)."""
+        return self._assembler.late_logs
+
+    def pending(self) -> tuple[int, int]:
+        """Spans and log records, and their estimated bytes, waiting for their root (or grace)."""
+        with self._lock:
+            assembler = self._assembler
+            return assembler.pending_spans + assembler.pending_logs, assembler.pending_bytes
 
     def wait_delivered(self, timeout: float) -> bool:
         """Wait until everything released so far had its delivery attempt; False on timeout.
@@ -188,6 +241,16 @@ class AgentSightSpanExporter(SpanExporter):
         """Called by the worker while idle: release traces that waited too long."""
         with self._lock:
             return self._assembler.expire(self._clock.now())
+
+
+# The exporter built last (one reference, weak), for log exporters built without one.
+_LATEST: list[weakref.ref[AgentSightSpanExporter]] = []
+
+
+def latest_span_exporter() -> AgentSightSpanExporter | None:
+    """The span exporter built last in this process, if it is alive and not shut down."""
+    exporter = _LATEST[0]() if _LATEST else None
+    return exporter if exporter is not None and not exporter._shutdown else None
 
 
 def _warn_about_the_key(settings: Settings) -> None:

@@ -18,7 +18,8 @@ _SETTINGS = (
 _OTEL_GENAI = (
     "OpenTelemetry GenAI instrumentation: set "
     "OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental and "
-    "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=span_only"
+    "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=span_only (in an event mode, add "
+    "AgentSightLogExporter to the LoggerProvider the instrumentation writes to)"
 )
 
 

@@ -59,6 +59,15 @@ def test_the_traces_pipeline(config: Any) -> None:
     assert len(exporters) >= 2, "AgentSight plus the team's existing backend"
 
 
+def test_the_logs_pipeline_sends_genai_log_records_to_the_bridge(config: Any) -> None:
+    logs = config["service"]["pipelines"]["logs"]
+    assert logs["receivers"] == ["otlp"]
+    assert logs["processors"] == ["memory_limiter", "batch"]
+    assert logs["exporters"] == ["otlp_http/agentsight"]
+    text = " ".join(line.strip("# ") for line in CONFIG.read_text().splitlines())
+    assert "routing by traceID keeps a trace's spans and logs on one bridge" in text
+
+
 def test_the_bridge_exporter(config: Any) -> None:
     (name,) = [n for n in config["exporters"] if n.startswith("otlp_http/")]
     exporter = config["exporters"][name]

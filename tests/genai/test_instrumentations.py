@@ -48,7 +48,9 @@ def run_app(module: str, *args: str) -> dict[str, Any]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["otel", "openinference", "openllmetry"])
+@pytest.mark.parametrize(
+    "name", ["otel", "otel-events", "otel-legacy-events", "openinference", "openllmetry"]
+)
 def test_an_instrumented_chat_reaches_agentsight_as_the_real_exchange(
     name: str, server: LocalServer
 ) -> None:

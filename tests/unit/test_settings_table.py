@@ -100,6 +100,7 @@ def test_each_variable_sets_its_setting(monkeypatch: pytest.MonkeyPatch) -> None
         "AGENTSIGHT_SPOOL_DIR": "/tmp/agentsight-spool-test",
         "AGENTSIGHT_IDLE_TIMEOUT": "90",
         "AGENTSIGHT_SET_GLOBAL_PROVIDER": "0",
+        "AGENTSIGHT_LOG_GRACE_MS": "500",
     }
     assert {row.env for row in SETTINGS if row.env} == set(values)
     defaults = Settings()
