@@ -9,6 +9,7 @@ import (
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 )
@@ -39,7 +40,7 @@ func exporterWith(endpoints ...string) (*tracesExporter, []*recorder) {
 	recorders := make([]*recorder, len(endpoints))
 	for i, endpoint := range endpoints {
 		recorders[i] = &recorder{}
-		e.backends = append(e.backends, backend{endpoint: endpoint, exporter: recorders[i]})
+		e.backends = append(e.backends, backend[exporter.Traces]{endpoint, recorders[i]})
 	}
 	return e, recorders
 }

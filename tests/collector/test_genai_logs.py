@@ -72,3 +72,38 @@ def test_event_modes_through_the_collector_give_the_span_mode_transcript(
     assert poll(lambda: all(transcript(server, f"collector-{m}") == wanted for m in MODES)), {
         mode: transcript(server, f"collector-{mode}") for mode in MODES
     }
+
+
+@pytest.mark.slow
+def test_event_modes_behind_load_balancing_keep_each_traces_logs_with_its_spans(
+    collector_binary: Path, cluster: Cluster, tracing_sink: TraceSink, tmp_path: Path
+) -> None:
+    # Two bridges behind load_balancing in both pipelines: a turn's messages arrive only when its
+    # log records reach the bridge that holds its spans (routing_key traceID for both signals).
+    from tests.collector.test_scale import load_balanced
+
+    server = start_server(cluster, tmp_path / "agentsight.db")
+    bridges = [BridgePorts(), BridgePorts()]
+    for ports in bridges:
+        start_bridge(cluster, server, ports)
+    collector = CollectorPorts()
+    start_collector(
+        cluster,
+        collector_binary,
+        collector,
+        bridge="http://127.0.0.1:9",  # otlp_http/agentsight is out of both pipelines here
+        tracing=tracing_sink.target,
+        extra=[
+            *load_balanced(tmp_path, bridges),
+            "--set=service::pipelines::logs::exporters=[load_balancing/agentsight]",
+        ],
+    )
+    cids = [f"balanced-{mode}-{n}" for mode in MODES[1:] for n in range(3)]
+    for cid in cids:
+        run_driver(
+            cid.split("-", 1)[1].rsplit("-", 1)[0], server, cid, f"127.0.0.1:{collector.grpc}"
+        )
+    wanted = [list(pair) for pair in EXCHANGE]
+    assert poll(lambda: all(transcript(server, cid) == wanted for cid in cids)), {
+        cid: transcript(server, cid) for cid in cids
+    }
