@@ -20,7 +20,7 @@ from agentsight_otel._delivery.transport import Transport
 from agentsight_otel._redaction import Redactor, TextHook
 from agentsight_otel._tracker import fields
 from agentsight_otel._tracker.inputs import PREVIEW
-from agentsight_otel._tracker.misfiling import warn_generated
+from agentsight_otel._tracker.misfiling import note_opened, warn_generated
 from agentsight_otel._tracker.sending import TrackerSending, in_event_loop
 from agentsight_otel._tracker.state import ConversationState, Item
 from agentsight_otel._tracker.summary import send_response
@@ -182,6 +182,7 @@ class TrackerCore(TrackerSending):
         if cid is None:
             return generate_conversation_id()
         self._registry.opened = cid
+        note_opened(self._registry, cid)
         return cid
 
     def _warn_generated(self, cid: str) -> None:
