@@ -52,6 +52,7 @@ class BridgePipeline:
             # Root-less spans are held within the intake's byte bound: at most half of it, the
             # oldest released (or, for traces of no conversation, dropped and counted) first.
             _max_pending_bytes=config.max_queue_bytes // 2,
+            _log_deliveries=True,
         )
         # Held while a request is decompressed and decoded, by both receivers.
         self.decode_slots = threading.BoundedSemaphore(config.max_concurrent_decodes)
