@@ -49,6 +49,10 @@ async def drive():
             "/chat", json={"message": "hello"}, headers={"x-conversation-id": "web/middleware"}
         )
         assert answer.status_code == 200, answer.text
+        # A request that tracks nothing, and one outside any conversation, are no errors.
+        for headers in ({"x-conversation-id": "web/middleware"}, {}):
+            answer = await client.get("/health", headers=headers)
+            assert answer.status_code == 200, answer.text
 
 asyncio.run(drive())
 """
