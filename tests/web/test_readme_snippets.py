@@ -32,7 +32,11 @@ def documents() -> list[Path]:
     return [
         ROOT / "README.md",
         *sorted((ROOT / "docs").glob("*.md")),
-        *sorted((ROOT / "examples").glob("**/*.md")),
+        *sorted(
+            page
+            for page in (ROOT / "examples").glob("**/*.md")
+            if "node_modules" not in page.parts  # npm's packages, not ours
+        ),
     ]
 
 
