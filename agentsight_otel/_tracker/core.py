@@ -73,7 +73,7 @@ class TrackerCore(TrackerSending):
         given = given_arguments(CONFIGURE, locals())
         seams = (tracer_provider, _ledger, _transport, _clock, _retry_policy)
         # Made without arguments it is the seed's one tracker: it shares the process's
-        # conversations with agentsight_otel.conversation_tracker (README: Web frameworks).
+        # conversations with agentsight_otel.conversation_tracker (docs/web-frameworks.md).
         shared = not given and all(seam is None for seam in seams) and _max_conversations == 10_000
         super().__init__(tracer_provider, _ledger, _max_conversations, _clock, shared=shared)
         # Attachment bytes: uploaded by the tracker's own uploader.
