@@ -13,20 +13,13 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.collector.stack import ROOT, clean_env, free_port
+from tests.collector.stack import ROOT, RUN_LOCAL_PORTS, clean_env, free_port
 
 SCRIPT = ROOT / "examples" / "collector" / "run-local.sh"
-PORTS = (
-    "COLLECTOR_GRPC_PORT",
-    "COLLECTOR_HTTP_PORT",
-    "BRIDGE_HTTP_PORT",
-    "BRIDGE_GRPC_PORT",
-    "SERVER_PORT",
-)
 
 
 def _run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    ports = {name: str(free_port()) for name in PORTS}
+    ports = {name: str(free_port()) for name in RUN_LOCAL_PORTS}
     return subprocess.run(
         [str(SCRIPT), *args],
         env=clean_env(PYTHON=sys.executable, TMPDIR=str(tmp_path), **{**ports, **env}),

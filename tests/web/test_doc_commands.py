@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from agentsight_otel.server import LocalServer
-from tests.collector.stack import free_port
+from tests.collector.stack import RUN_LOCAL_PORTS, free_port
 from tests.web.test_readme_snippets import ROOT, documents, saved_files, user_environment
 
 SHELLS = frozenset({"bash", "sh", "shell", "console"})
@@ -30,13 +30,6 @@ _FENCE = re.compile(r"^```(\w*)\s*$")
 _MARKER = re.compile(r"^<!-- snippet: (.*?) -->$")
 # Linked in, not copied: installed, and too big to copy for every block.
 LINKED = (".venv", "examples/node/node_modules")
-PORTS = (
-    "COLLECTOR_GRPC_PORT",
-    "COLLECTOR_HTTP_PORT",
-    "BRIDGE_HTTP_PORT",
-    "BRIDGE_GRPC_PORT",
-    "SERVER_PORT",
-)
 
 
 def fenced_blocks(text: str) -> list[tuple[int, str, str, str]]:
@@ -128,7 +121,9 @@ def test_every_shell_block_runs_as_written(
         PIP_DISABLE_PIP_VERSION_CHECK="1",
         PIP_NO_INDEX="1",  # a command may install nothing the venv lacks: no network
         TMPDIR=str(tmp_path),
-        **{port: str(free_port()) for port in PORTS},  # run-local.sh's, away from 4317/8600
+        **{
+            port: str(free_port()) for port in RUN_LOCAL_PORTS
+        },  # run-local.sh's, away from 4317/8600
     )
     done = subprocess.run(
         ["bash", "-e", "-o", "pipefail", "-c", commands],
