@@ -8,8 +8,9 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# python-dotenv: README's quick start loads .env with it (the library itself never does).
 $(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[server]'
+	$(BIN)/python -m pip install --quiet -e '.[server]' 'python-dotenv>=1.0'
 	touch $@
 
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python

@@ -1,7 +1,7 @@
 """The settings table: explicit arguments win over the environment, the environment over defaults.
 
 Each setting is declared once, as a field of ``Settings``: its variable, default, check, where
-it is a keyword argument and a one-line doc (README's configuration table is checked against it).
+it is a keyword argument and a one-line doc (docs/configuration.md's table is checked against it).
 """
 
 from __future__ import annotations

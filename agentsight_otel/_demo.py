@@ -184,7 +184,11 @@ def run_local(db_path: str) -> None:
 
     key = f"ags_{secrets.token_hex(16)}_{secrets.token_hex(3)}"
     with LocalServer(db_path, api_keys=[key]) as server:
-        print(f"Local AgentSight-compatible server listening on {server.url}")
+        # Not the server's URL: this server stops with the demo (`serve` opens the data later).
+        print(
+            f"Tracking a support conversation into {db_path}, through a local "
+            "AgentSight-compatible server this demo runs while it lasts"
+        )
         conversation_tracker.configure(api_key=key, endpoint=server.url)
         cid = generate_conversation_id()
         for result in converse(cid):

@@ -12,10 +12,12 @@ from opentelemetry import trace
 from agentsight_otel import _semconv as sc
 from agentsight_otel._actions.call import BUSY
 from agentsight_otel._actions.plan import ArgumentPlan, positional_fallback
+from agentsight_otel._current import current_attributes
 from agentsight_otel._log import RateLimitedLog, log_internal_error
 from agentsight_otel._redaction import Redactor
 from agentsight_otel._sanitize import encode_value
 from agentsight_otel._tracker.core import ACTIVE_TRACKER, redactor_in_force
+from agentsight_otel._tracker.misfiling import warn_outside
 from agentsight_otel._version import __version__
 
 if TYPE_CHECKING:
@@ -108,6 +110,8 @@ class ActionSpec:
             # One read of the current context, handed to every call below.
             context = otel_context.get_current()
             if parent is None:
+                if current_attributes(context) is None:
+                    warn_outside(self.name)
                 return self._start_ambient(context, args, kwargs, redactor_in_force())
             interaction, cid, turn_hex, tracer = parent
             # Nest under whatever span of this conversation runs (an outer action, a model

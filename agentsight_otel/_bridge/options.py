@@ -89,7 +89,7 @@ def add_bridge_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         default=None,
         help="redact e-mail addresses and card numbers in every free-text field of the spans "
-        "(tracker and GenAI alike; README: PII redaction)",
+        "(tracker and GenAI alike; docs/security.md: PII redaction)",
     )
 
 

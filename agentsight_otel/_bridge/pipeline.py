@@ -56,6 +56,7 @@ class BridgePipeline:
             # Root-less spans are held within the intake's byte bound: at most half of it, the
             # oldest released (or, for traces of no conversation, dropped and counted) first.
             _max_pending_bytes=config.max_queue_bytes // 2,
+            _log_deliveries=True,
         )
         # The logs endpoint is always open: GenAI traces may wait for their log records.
         self.exporter.open_log_source()

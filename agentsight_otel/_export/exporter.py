@@ -17,6 +17,7 @@ from agentsight_otel._delivery.forking import reset_in_child
 from agentsight_otel._delivery.ledger import DEFAULT_LEDGER, DeliveryLedger
 from agentsight_otel._delivery.transport import RequestsTransport, Transport
 from agentsight_otel._export.assembler import TraceAssembler
+from agentsight_otel._export.deliveries import DeliveryLog
 from agentsight_otel._export.posting import DeliveryStats
 from agentsight_otel._export.redelivery import Redelivery
 from agentsight_otel._export.worker import DeliveryWorker
@@ -72,6 +73,7 @@ class AgentSightSpanExporter(SpanExporter):
         _max_pending_spans: int = 50_000,
         _spool_retry_interval: float = 5.0,
         _max_pending_bytes: int | None = None,
+        _log_deliveries: bool = False,
     ) -> None:
         # Settings are the table's (see _config); the underscored arguments are test seams.
         settings = resolve_settings(base=_settings, **given_arguments(EXPORTER, locals()))
@@ -87,6 +89,8 @@ class AgentSightSpanExporter(SpanExporter):
         )
         self._log_sources = 0  # open log exporters (the bridge's logs endpoint counts as one)
         self._log = RateLimitedLog(clock=self._clock.now)
+        # The bridge logs every delivery at INFO; the in-process exporter stays quiet.
+        self._deliveries = DeliveryLog(self._clock.now) if _log_deliveries else None
         self._worker = self._delivery_worker(
             _transport, _retry_policy, _max_queue_spans, _spool_retry_interval
         )
@@ -114,18 +118,19 @@ class AgentSightSpanExporter(SpanExporter):
             max_queue_bytes=settings.max_queue_bytes,
             on_tick=self._expire,
             log=self._log,
+            deliveries=self._deliveries,
         )
         if settings.spool_dir is not None:
-            worker.use_spool(
-                Redelivery(
-                    settings.spool_dir,
-                    settings.spool_max_bytes,
-                    client,
-                    worker.stats,
-                    log=self._log,
-                    retry_interval=spool_retry_interval,
-                )
+            redelivery = Redelivery(
+                settings.spool_dir,
+                settings.spool_max_bytes,
+                client,
+                worker.stats,
+                log=self._log,
+                retry_interval=spool_retry_interval,
             )
+            redelivery.deliveries = self._deliveries
+            worker.use_spool(redelivery)
         return worker
 
     @property
@@ -227,6 +232,8 @@ class AgentSightSpanExporter(SpanExporter):
                 groups = self._assembler.drain()
             self._worker.submit(groups)
             self._worker.shutdown(timeout_millis / 1000)
+            if self._deliveries is not None:
+                self._deliveries.flush()
         except Exception:
             log_internal_error("shutting down the exporter")
         finally:

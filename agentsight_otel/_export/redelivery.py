@@ -25,6 +25,7 @@ import orjson
 
 from agentsight_otel._delivery.client import IngestClient, Outcome
 from agentsight_otel._delivery.ledger import Settlement
+from agentsight_otel._export.deliveries import DeliveryLog
 from agentsight_otel._export.destination import destination_id
 from agentsight_otel._export.posting import INGEST_PATH, KEY_REFUSED, DeliveryStats
 from agentsight_otel._export.spool import Spool, SpooledBody
@@ -76,6 +77,7 @@ class Redelivery:
         self._look_after = 0.0
         self._failures: OrderedDict[str, _Failures] = OrderedDict()
         self._accepted = 0
+        self.deliveries: DeliveryLog | None = None  # set when each delivery is logged (bridge)
 
     def hold(self, data: bytes, spans: int, reason: str, *, failed: bool = False) -> Settlement:
         """Spool one body (``failed``: it was just refused itself); its interactions' settlement."""
@@ -159,6 +161,8 @@ class Redelivery:
             self._failures.pop(body.name, None)
             self._accepted += 1
             self.stats.replayed_spans += body.spans
+            if self.deliveries is not None:
+                self.deliveries.delivered(0, body.spans, outcome.status or 0)
             self._back_up()
             return True
         if outcome.status in KEY_REFUSED:

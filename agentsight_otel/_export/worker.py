@@ -20,6 +20,7 @@ from agentsight_otel._mapping.packing import pack
 from agentsight_otel._mapping.payload import Block, PayloadBuilder, TraceGroup
 
 if TYPE_CHECKING:
+    from agentsight_otel._export.deliveries import DeliveryLog
     from agentsight_otel._export.redelivery import Redelivery
 
 
@@ -36,6 +37,7 @@ class DeliveryWorker:
         tick: float = 1.0,
         on_tick: Callable[[], list[TraceGroup]] | None = None,
         log: RateLimitedLog | None = None,
+        deliveries: DeliveryLog | None = None,
     ) -> None:
         self.client = client
         self.ledger = ledger
@@ -52,6 +54,7 @@ class DeliveryWorker:
         self._daemon = DaemonThread(self._run, "agentsight-delivery")
         self._backend = BackendCapabilities(client)
         self._poster = Poster(client, self._backend, self.stats, self._log)
+        self._poster.deliveries = deliveries
         self._told: set[str] = set()  # advice given once per worker (message capture is off)
         self._round: PostingRound | None = None  # the round being posted, for shutdown's loss count
         reset_in_child(self, DeliveryWorker._forked)

@@ -20,7 +20,7 @@ from agentsight_otel._delivery.transport import Transport
 from agentsight_otel._redaction import Redactor, TextHook
 from agentsight_otel._tracker import fields
 from agentsight_otel._tracker.inputs import PREVIEW
-from agentsight_otel._tracker.misfiling import warn_generated
+from agentsight_otel._tracker.misfiling import note_opened, warn_generated
 from agentsight_otel._tracker.sending import TrackerSending, in_event_loop
 from agentsight_otel._tracker.state import ConversationState, Item
 from agentsight_otel._tracker.summary import send_response
@@ -73,7 +73,7 @@ class TrackerCore(TrackerSending):
         given = given_arguments(CONFIGURE, locals())
         seams = (tracer_provider, _ledger, _transport, _clock, _retry_policy)
         # Made without arguments it is the seed's one tracker: it shares the process's
-        # conversations with agentsight_otel.conversation_tracker (README: Web frameworks).
+        # conversations with agentsight_otel.conversation_tracker (docs/web-frameworks.md).
         shared = not given and all(seam is None for seam in seams) and _max_conversations == 10_000
         super().__init__(tracer_provider, _ledger, _max_conversations, _clock, shared=shared)
         # Attachment bytes: uploaded by the tracker's own uploader.
@@ -182,6 +182,7 @@ class TrackerCore(TrackerSending):
         if cid is None:
             return generate_conversation_id()
         self._registry.opened = cid
+        note_opened(self._registry, cid)
         return cid
 
     def _warn_generated(self, cid: str) -> None:

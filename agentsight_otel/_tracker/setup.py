@@ -87,7 +87,7 @@ class TrackerSetup:
     ) -> None:
         """Override settings (explicit values win over the environment); checked at once.
 
-        The settings are README's configuration table (``agentsight_otel._config.Settings``).
+        The settings are the table of docs/configuration.md (``agentsight_otel._config.Settings``).
         ``handle_sigterm=True`` installs ``install_sigterm_handler`` for this tracker.
         """
         given = given_arguments(CONFIGURE, locals())

@@ -39,6 +39,16 @@ GATE_TIMEOUT_S = 60.0
 READY = "Everything is ready. Begin running and processing data."
 
 
+# The ports examples/collector/run-local.sh takes from its environment.
+RUN_LOCAL_PORTS = (
+    "COLLECTOR_GRPC_PORT",
+    "COLLECTOR_HTTP_PORT",
+    "BRIDGE_HTTP_PORT",
+    "BRIDGE_GRPC_PORT",
+    "SERVER_PORT",
+)
+
+
 def free_port() -> int:
     """A port nobody listens on right now (the kernel's pick)."""
     with socket.socket() as sock:

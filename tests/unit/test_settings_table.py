@@ -1,4 +1,4 @@
-"""The settings table is the one source: README's configuration table, ``configure()``'s and the
+"""The settings table is the one source: docs/configuration.md's table, ``configure()``'s and the
 exporter's keyword arguments, and the environment all match it, both ways."""
 
 from __future__ import annotations
@@ -14,28 +14,28 @@ from agentsight_otel._config import SETTINGS, Settings, resolve_settings
 from agentsight_otel._params import Param
 from agentsight_otel.exceptions import ConfigurationError
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+CONFIGURATION = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 # Arguments of configure() that are not settings: where spans go and a signal handler.
 NOT_SETTINGS = {"tracer_provider", "handle_sigterm"}
 _ROW = re.compile(r"^\| `(\w+)` \| (.*?) \| (.*?) \| (.*?) \| (.*?) \|$")
 
 
 def _readme_rows() -> dict[str, tuple[str, str, str, str]]:
-    """README's configuration table: argument -> (environment, default, where, doc)."""
-    text = README.read_text(encoding="utf-8")
+    """docs/configuration.md's table: argument -> (environment, default, where, doc)."""
+    text = CONFIGURATION.read_text(encoding="utf-8")
     section = text.split("## Configuration\n", 1)[1].split("\n## ", 1)[0]
     rows = {}
     for line in section.splitlines():
         match = _ROW.match(line)
         if match:
             name, *cells = (cell.strip() for cell in match.groups())
-            assert name not in rows, f"{name} is twice in README's table"
+            assert name not in rows, f"{name} is twice in the table"
             rows[name] = (cells[0], cells[1], cells[2], cells[3])
     return rows
 
 
 def _shown(row: Param) -> tuple[str, str, str, str]:
-    """How README must show a row."""
+    """How docs/configuration.md must show a row."""
     env = f"`{row.env}`" if row.env else ""
     if row.shown_default is not None:
         default = row.shown_default
