@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from agentsight_otel._delivery.plaintext import is_loopback
+from agentsight_otel._loopback import is_loopback
 from agentsight_otel._server.app import create_app
 from agentsight_otel._server.store import Store
 from agentsight_otel._serving import BackgroundServer, uvicorn_config
@@ -78,7 +78,7 @@ def test_stylesheet_is_local(viewer: LocalServer) -> None:
 def guarded(viewer_db: Path) -> Iterator[str]:
     """The app as `serve` builds it for a non-loopback bind, served on 127.0.0.1 for the test."""
     store = Store(viewer_db)
-    app = create_app(store, api_keys=[TEST_API_KEY], viewer_key_required=True)
+    app = create_app(store, api_keys=[TEST_API_KEY])
     server = BackgroundServer(uvicorn_config(app), "127.0.0.1", 0, "viewer-guarded")
     server.start()
     yield server.url
