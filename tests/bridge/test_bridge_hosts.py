@@ -55,7 +55,8 @@ def test_a_foreign_host_gets_421_and_delivers_nothing(start_bridge: StartBridge,
 @pytest.mark.parametrize("host", ALLOWED_HOSTS)
 def test_a_loopback_host_is_served(start_bridge: StartBridge, host: str) -> None:
     statuses, delivered = _statuses(start_bridge, host)
-    assert statuses == {TRACES_PATH: 200, "/health": 200}
+    assert 421 not in statuses.values()
+    assert (statuses[TRACES_PATH], statuses["/health"]) == (200, 200)
     assert delivered and b"rebound" in delivered[0]
 
 

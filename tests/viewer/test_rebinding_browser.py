@@ -10,7 +10,6 @@ the test turns that check off, standing for a user who clicked Allow or a browse
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,12 +20,10 @@ from agentsight_otel.server import LocalServer
 from agentsight_otel.testing import TEST_API_KEY
 from tests.server.server_helpers import block, body, message, turn
 
-playwright = pytest.importorskip("playwright.sync_api")
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (make browser)"),
-]
+from .conftest import BROWSER_MARKS, CHROMIUM
+
+pytest.importorskip("playwright.sync_api")
+pytestmark = BROWSER_MARKS
 REBOUND = "rebind.attacker.example"
 SECRET = "my card is 4111 and my password is hunter2"
 # A never-issued but well-formed key: on loopback without --api-key it passes the key check.
@@ -56,21 +53,20 @@ window.results = (async () => {
 
 
 @pytest.fixture
-def browser() -> Iterator[Any]:
-    """Debian's Chromium, resolving the attacker's name to this machine."""
-    with playwright.sync_playwright() as driver:
-        launched = driver.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                f"--host-resolver-rules=MAP {REBOUND} 127.0.0.1",
-                "--disable-features=LocalNetworkAccessChecks",
-            ],
-        )
-        yield launched
-        launched.close()
+def rebinding_browser(browser: Any) -> Iterator[Any]:
+    """Another Chromium from the same driver, resolving the attacker's name to this machine."""
+    launched = browser.browser_type.launch(
+        executable_path=CHROMIUM,
+        args=[
+            f"--host-resolver-rules=MAP {REBOUND} 127.0.0.1",
+            "--disable-features=LocalNetworkAccessChecks",
+        ],
+    )
+    yield launched
+    launched.close()
 
 
-def test_a_rebound_page_reads_no_transcript_and_plants_nothing(browser: Any) -> None:
+def test_a_rebound_page_reads_no_transcript_and_plants_nothing(rebinding_browser: Any) -> None:
     with LocalServer() as server:  # loopback, no --api-key: the default a developer runs
         private = block(turn(message("end_user", SECRET, 0), conversation_id="private"))
         private["conversation_id"] = "private"
@@ -79,7 +75,7 @@ def test_a_rebound_page_reads_no_transcript_and_plants_nothing(browser: Any) -> 
         assert seeded.status_code == 200, seeded.text
         port = server.url.rsplit(":", 1)[1]
         page_url = f"http://{REBOUND}:{port}/cats.html"
-        context = browser.new_context()
+        context = rebinding_browser.new_context()
         page = context.new_page()
         page.route(
             page_url,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 import httpx
@@ -34,14 +35,18 @@ def app(clock: FakeClock) -> Iterator[Starlette]:
 
 
 def _run(app: Starlette, scenario: Callable[[httpx.AsyncClient], Awaitable[T]], base: str) -> T:
-    """Run a scenario with a client (its own cookie jar) over the app in process."""
+    """Run a scenario with a client (its own cookie jar) over the app in process.
+
+    On a fresh thread: the package's Playwright keeps an event loop running on this one.
+    """
 
     async def go() -> T:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url=base) as client:
             return await scenario(client)
 
-    return asyncio.run(go())
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, go()).result()
 
 
 async def _login(client: httpx.AsyncClient, key: str = TEST_API_KEY) -> httpx.Response:
