@@ -47,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         dest="api_keys",
         metavar="KEY",
-        help="accept only this key (repeatable); default: any well-formed key",
+        help="accept only this key (repeatable); required unless --host is loopback, where "
+        "any well-formed key is accepted by default",
     )
     serve.add_argument(
         "--quiet", action="store_true", help="no access line per request (method, path, status)"

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from agentsight_otel._checks import ApiKey, check_spool_dir, positive_int, positive_seconds
 from agentsight_otel._export.destination import destination_id
+from agentsight_otel._loopback import TOKEN_RECIPE, refuse_open_listener
 from agentsight_otel._params import Param, checked, from_environment, setting, table
 from agentsight_otel.exceptions import ConfigurationError
 
@@ -146,6 +147,12 @@ class BridgeConfig:
             raise ConfigurationError("the bridge needs an HTTP or a gRPC address (both are off)")
         for row in BRIDGE_SETTINGS:
             row.check(getattr(self, row.name), row.name)
+        # Beyond loopback, anyone who reaches a listener could send spans under our API key.
+        protected = check_token(self.token, "token") is not None
+        remedy = f"a token (--token or {ENV_TOKEN}); make one with: {TOKEN_RECIPE}"
+        for address in (self.http_address, self.grpc_address):
+            if address is not None:
+                refuse_open_listener(address.host, protected, remedy)
 
 
 def parse_address(value: str, source: str) -> Address | None:

@@ -9,6 +9,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -28,6 +29,8 @@ from agentsight_otel._bridge.responses import (
     logs_success_body,
     success_body,
 )
+from agentsight_otel._host_guard import LoopbackHostGuard
+from agentsight_otel._loopback import is_loopback
 
 TRACES_PATH = "/v1/traces"
 LOGS_PATH = "/v1/logs"
@@ -68,7 +71,13 @@ def create_bridge_app(pipeline: BridgePipeline, config: BridgeConfig) -> Starlet
         Route(LOGS_PATH, logs.export, methods=["POST"]),
         Route("/health", receiver.health, methods=["GET"]),
     ]
-    return Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
+    # On loopback, only loopback Host names: a web page must not reach it by DNS rebinding.
+    address = config.http_address
+    loopback = address is not None and is_loopback(address.host)
+    guards = [Middleware(LoopbackHostGuard)] if loopback else []
+    return Starlette(
+        routes=routes, exception_handlers={HTTPException: _http_error}, middleware=guards
+    )
 
 
 class _TraceReceiver:

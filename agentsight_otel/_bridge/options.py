@@ -47,7 +47,7 @@ environment (a flag wins over its variable):
   {ENV_LOG_LEVEL:<32}level of the agentsight_otel logger (default INFO)
   {ENV_REDACT_PII:<32}1 redacts e-mails and card numbers in every free-text field
 
-Listen on 0.0.0.0:PORT (or :PORT) to accept other hosts and containers."""
+Listen on 0.0.0.0:PORT (or :PORT) to accept other hosts and containers (--token required)."""
 
 _DEFAULTS = BridgeConfig()
 _ROWS = {row.name: row for row in BRIDGE_SETTINGS}
@@ -61,7 +61,10 @@ def add_bridge_arguments(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add("--http", metavar="HOST:PORT", help=f"OTLP/HTTP address or 'off' ({DEFAULT_HTTP_ADDRESS})")
     add("--grpc", metavar="HOST:PORT", help=f"OTLP/gRPC address or 'off' ({DEFAULT_GRPC_ADDRESS})")
-    add("--token", help="require 'Authorization: Bearer TOKEN' (default: no token)")
+    add(
+        "--token",
+        help="require 'Authorization: Bearer TOKEN' (required beyond loopback; default: none)",
+    )
     add("--api-key", help=f"AgentSight API key (shows in ps: prefer {ENV_API_KEY})")
     add("--endpoint", metavar="URL", help=f"AgentSight base URL ({DEFAULT_ENDPOINT})")
     _limit(parser, "--max-body-bytes", "max_body_bytes")

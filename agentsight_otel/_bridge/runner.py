@@ -17,7 +17,6 @@ from agentsight_otel._bridge.options import config_from_args
 from agentsight_otel._bridge.pipeline import BridgePipeline
 from agentsight_otel._config import ENV_API_KEY, Settings, resolve_settings
 from agentsight_otel._delivery.clock import Clock
-from agentsight_otel._delivery.plaintext import is_loopback
 from agentsight_otel._delivery.transport import Transport
 from agentsight_otel._export.destination import destination_id
 from agentsight_otel._export.spool import count_bodies
@@ -61,7 +60,6 @@ class Bridge(Served):
         """Bind both listeners and return once they accept requests."""
         if self.pipeline is not None:
             raise RuntimeError("a Bridge can be started once")
-        warn_if_open(self.config)
         _check_free(self.config.http_address, self.config.grpc_address)
         _announce_spool(self.config, self.settings)  # counted before replay starts
         self.pipeline = BridgePipeline(
@@ -117,19 +115,6 @@ class Bridge(Served):
         if self.pipeline is None:
             return True
         return self.pipeline.close(max(0.1, end - time.monotonic()))
-
-
-def warn_if_open(config: BridgeConfig) -> None:
-    """Warn when other hosts can reach a listener and no token is required."""
-    if config.token is not None:
-        return
-    for address in (config.http_address, config.grpc_address):
-        if address is not None and not is_loopback(address.host):
-            logger.warning(
-                "the bridge listens on %s without a token: anyone who can reach it can send "
-                "spans to AgentSight under your API key; set AGENTSIGHT_BRIDGE_TOKEN",
-                address,
-            )
 
 
 def _announce_spool(config: BridgeConfig, settings: Settings) -> None:

@@ -11,12 +11,15 @@ from urllib.parse import quote, unquote_to_bytes
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ExceptionHandler
 
 from agentsight_otel._bodies import BodyError
+from agentsight_otel._delivery.clock import Clock
+from agentsight_otel._host_guard import LoopbackHostGuard
 from agentsight_otel._server.auth import accepted_keys, check_authorization
 from agentsight_otel._server.body import decode_body, read_body
 from agentsight_otel._server.downloads import file_response
@@ -24,6 +27,7 @@ from agentsight_otel._server.headers import SecuredStarlette
 from agentsight_otel._server.numbers import whole_number
 from agentsight_otel._server.read_api import ReadApi, path_id, read_routes, with_file_urls
 from agentsight_otel._server.read_conversations import by_pk, full
+from agentsight_otel._server.sessions import ViewerSessions
 from agentsight_otel._server.store import Store
 from agentsight_otel._server.uploads import receive_upload
 from agentsight_otel._server.validation import (
@@ -63,15 +67,22 @@ def create_app(
     api_keys: Iterable[str] | None = None,
     capabilities: Iterable[str] = DEFAULT_CAPABILITIES,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-    viewer_key_required: bool = True,
+    loopback: bool = False,
+    clock: Clock | None = None,
 ) -> Starlette:
-    """The AgentSight API and the viewer over store; api_keys=None accepts any valid key.
+    """The AgentSight API and the viewer over store.
 
-    viewer_key_required=False opens the viewer's pages without a key (for loopback listeners).
+    loopback=True is for a listener on this machine only: the viewer opens without a key,
+    api_keys=None accepts any well-formed key, and requests whose Host is not a loopback name
+    get 421 (DNS rebinding). Otherwise api_keys are required (ValueError without) and the viewer
+    asks for one of them. ``clock`` times viewer sessions.
     """
     if max_body_bytes <= 0:
         raise ValueError("max_body_bytes must be positive")
-    options = AppOptions(store, accepted_keys(api_keys), tuple(capabilities), max_body_bytes)
+    keys = accepted_keys(api_keys)
+    if not loopback and not keys:
+        raise ValueError("api_keys are required unless the app is served on loopback only")
+    options = AppOptions(store, keys, tuple(capabilities), max_body_bytes)
     api = _Api(options)
     routes = [
         Route("/api/me/", _protected(options, api.me), methods=["GET"]),
@@ -91,14 +102,15 @@ def create_app(
             methods=["GET"],
         ),
         *read_routes(store, lambda endpoint: _protected(options, endpoint)),
-        *viewer_routes(store, options.api_keys, viewer_key_required),
+        *viewer_routes(store, options.api_keys, not loopback, ViewerSessions(clock)),
     ]
     handlers: dict[Any, ExceptionHandler] = {
         HTTPException: _http_error,
         BodyError: _body_error,
         Exception: _server_error,
     }
-    app = SecuredStarlette(routes=routes, exception_handlers=handlers)
+    guards = [Middleware(LoopbackHostGuard)] if loopback else []
+    app = SecuredStarlette(routes=routes, exception_handlers=handlers, middleware=guards)
     # A redirect would hide a client that forgot the trailing slash the real backend requires.
     app.router.redirect_slashes = False
     return app

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import hmac
 import json
 import math
-import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -27,6 +25,7 @@ from agentsight_otel._server.body import read_body
 from agentsight_otel._server.downloads import file_response
 from agentsight_otel._server.numbers import page_number
 from agentsight_otel._server.read_api import path_id
+from agentsight_otel._server.sessions import ViewerSessions
 from agentsight_otel._server.store import Store
 from agentsight_otel._server.viewer_format import FILTERS
 from agentsight_otel._server.viewer_model import build_turns, unplaced_files
@@ -39,15 +38,16 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def viewer_routes(
-    store: Store, api_keys: frozenset[str] | None, key_required: bool
+    store: Store, api_keys: frozenset[str] | None, key_required: bool, sessions: ViewerSessions
 ) -> list[BaseRoute]:
-    """The viewer's pages, its stylesheet and its login form."""
-    viewer = Viewer(store, api_keys, key_required)
+    """The viewer's pages, its stylesheet, its login form and logout."""
+    viewer = Viewer(store, api_keys, key_required, sessions)
     return [
         Route("/", viewer.gate(viewer.conversations), methods=["GET"]),
         Route("/conversations/{pk}/", viewer.gate(viewer.conversation), methods=["GET"]),
         Route("/files/{file_id}/", viewer.gate(viewer.file), methods=["GET"]),
         Route("/login/", viewer.login, methods=["GET", "POST"]),
+        Route("/logout/", viewer.logout, methods=["POST"]),
         Mount("/static", StaticFiles(directory=_HERE / "static"), name="static"),
     ]
 
@@ -55,12 +55,18 @@ def viewer_routes(
 class Viewer:
     """The page handlers and the gate in front of them."""
 
-    def __init__(self, store: Store, api_keys: frozenset[str] | None, key_required: bool) -> None:
-        """Bind to store; a fresh session token per process, so restarting logs everyone out."""
+    def __init__(
+        self,
+        store: Store,
+        api_keys: frozenset[str] | None,
+        key_required: bool,
+        sessions: ViewerSessions,
+    ) -> None:
+        """Bind to store; logins become sessions in ``sessions``."""
         self._store = store
         self._keys = api_keys
         self._key_required = key_required
-        self._token = secrets.token_urlsafe(32)
+        self._sessions = sessions
         environment = jinja2.Environment(
             loader=jinja2.FileSystemLoader(_HERE / "templates"), autoescape=True
         )
@@ -129,7 +135,7 @@ class Viewer:
         return file_response(*found)
 
     async def login(self, request: Request) -> Response:
-        """Ask for an API key; a good one earns a session cookie (the key itself is not kept)."""
+        """Ask for an API key; a good one opens a session of its own (the key is not kept)."""
         target = _local_path(request.query_params.get("next"))
         failed = False
         if request.method == "POST":
@@ -137,7 +143,15 @@ class Viewer:
             key = (form.get("key") or [""])[0].strip()
             if check_authorization(f"Api-Key {key}", self._keys) is None:
                 response = RedirectResponse(target, 303)
-                response.set_cookie(COOKIE, self._token, httponly=True, samesite="strict")
+                response.set_cookie(
+                    COOKIE,
+                    self._sessions.open(),
+                    max_age=int(self._sessions.lifetime),
+                    path="/",
+                    secure=_over_https(request),
+                    httponly=True,
+                    samesite="strict",
+                )
                 return response
             failed = True
         context = {"next": target, "failed": failed}
@@ -145,12 +159,20 @@ class Viewer:
             request, "login.html", context, status_code=401 if failed else 200
         )
 
+    async def logout(self, request: Request) -> Response:
+        """End this browser's session on the server and drop its cookie."""
+        self._sessions.close(request.cookies.get(COOKIE, ""))
+        response = RedirectResponse("/login/", 303)
+        response.delete_cookie(
+            COOKIE, path="/", secure=_over_https(request), httponly=True, samesite="strict"
+        )
+        return response
+
     def _allowed(self, request: Request) -> bool:
         """Whether this request may see the viewer."""
         if not self._key_required:
             return True
-        session = request.cookies.get(COOKIE, "")
-        if session and hmac.compare_digest(session, self._token):
+        if self._sessions.valid(request.cookies.get(COOKIE, "")):
             return True
         header = request.headers.get("authorization")
         return header is not None and check_authorization(header, self._keys) is None
@@ -195,6 +217,15 @@ def _detail(db: Any, pk: int) -> dict[str, Any] | None:
         "loose_files": unplaced_files(turns, files),
         "usage": reads.usage(db, pk),
     }
+
+
+def _over_https(request: Request) -> bool:
+    """Whether the browser reached us over https.
+
+    The scheme is uvicorn's: https behind TLS, or from X-Forwarded-Proto when the proxy's address
+    is one uvicorn trusts (127.0.0.1 and ::1 unless FORWARDED_ALLOW_IPS says otherwise).
+    """
+    return request.url.scheme == "https"
 
 
 def _local_path(value: str | None) -> str:

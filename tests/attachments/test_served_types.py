@@ -57,7 +57,7 @@ def _file_routes() -> list[str]:
     """Every GET path of the app that serves a stored file by id."""
     store = Store()
     try:
-        paths = [getattr(route, "path", "") for route in create_app(store).routes]
+        paths = [getattr(route, "path", "") for route in create_app(store, loopback=True).routes]
     finally:
         store.close()
     return [path for path in paths if "{file_id" in path]

@@ -107,3 +107,17 @@ def test_the_compose_example_matches_the_config() -> None:
     assert collector["environment"]["TRACING_BACKEND_ENDPOINT"] == "jaeger:4317"
     token = bridge["environment"]["AGENTSIGHT_BRIDGE_TOKEN"]
     assert token == collector["environment"]["AGENTSIGHT_BRIDGE_TOKEN"]
+
+
+def test_every_compose_listener_beyond_loopback_needs_a_secret() -> None:
+    """The bridge binds 0.0.0.0 with a token; the local server binds 0.0.0.0 with a required key."""
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    assert (
+        "${AGENTSIGHT_BRIDGE_TOKEN"
+        in services["agentsight-bridge"]["environment"]["AGENTSIGHT_BRIDGE_TOKEN"]
+    )
+    local = services["agentsight-local"]
+    assert "--host=0.0.0.0" in local["command"]
+    keys = [arg for arg in local["command"] if arg.startswith("--api-key=")]
+    assert keys == [keys[0]] and keys[0].startswith("--api-key=${AGENTSIGHT_LOCAL_KEY:?")
+    assert local["ports"] == ["127.0.0.1:8600:8600"]

@@ -36,7 +36,7 @@ def _get_routes() -> tuple[list[str], list[str]]:
     """The app's GET paths with parameters (as templates) and without (as they are)."""
     store = Store()
     try:
-        routes = create_app(store).routes
+        routes = create_app(store, loopback=True).routes
     finally:
         store.close()
     with_ids: list[str] = []

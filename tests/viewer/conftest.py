@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 import requests
 
-from agentsight_otel.server import LocalServer
+from agentsight_otel._serving import BackgroundServer, uvicorn_config
+from agentsight_otel.server import LocalServer, Store, create_app
 from agentsight_otel.testing import TEST_API_KEY
 
 HOSTILE = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">'
@@ -128,3 +129,15 @@ def browser() -> Iterator[Any]:
         launched = driver.chromium.launch(executable_path=CHROMIUM)
         yield launched
         launched.close()
+
+
+@pytest.fixture
+def guarded(viewer_db: Path) -> Iterator[str]:
+    """The app as `serve` builds it for a non-loopback bind, served on 127.0.0.1 for the test."""
+    store = Store(viewer_db)
+    app = create_app(store, api_keys=[TEST_API_KEY])
+    server = BackgroundServer(uvicorn_config(app), "127.0.0.1", 0, "viewer-guarded")
+    server.start()
+    yield server.url
+    server.stop()
+    store.close()

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from agentsight_otel.server import LocalServer
+from agentsight_otel.testing import TEST_API_KEY
 
 from .conftest import ARTIFACTS, BROWSER_MARKS, HOSTILE
 
@@ -95,3 +96,16 @@ def test_hostile_conversation_runs_no_script(viewer: LocalServer, page: Any) -> 
     badge = page.get_by_text("incomplete: abandoned", exact=True)
     assert badge.is_visible() and badge.get_attribute("title") == "untracked for idle_timeout"
     _shoot(page, "hostile")
+
+
+def test_beyond_loopback_sign_in_and_sign_out(guarded: str, page: Any) -> None:
+    page.goto(guarded + "/conversations/1/")
+    page.wait_for_url("**/login/?next=*")
+    page.get_by_label("API key").fill(TEST_API_KEY)
+    page.get_by_role("button", name="Open the viewer").click()
+    page.wait_for_url(guarded + "/conversations/1/")
+    _shoot(page, "signed-in")
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(guarded + "/login/")
+    page.goto(guarded + "/")
+    page.wait_for_url("**/login/?next=*")  # the session is gone on the server
