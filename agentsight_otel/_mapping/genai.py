@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 from agentsight_otel import _semconv as sc
 from agentsight_otel._ids import derived_span_id, hex_span_id
+from agentsight_otel._mapping import vercel
 from agentsight_otel._mapping.capture import capture_notice
 from agentsight_otel._mapping.identity import is_genai
 from agentsight_otel._mapping.messages import carries_messages
@@ -97,6 +98,10 @@ class ForeignMapping:
         self.turn_roots.append(parts.root)
         otel = otel_part(parts.root, self.otel_cache)
         turn = turn_span(parts.root, parts.with_messages, self.conversation_id, otel, self.redactor)
+        customer = vercel.customer(parts.root.attributes)
+        if customer is not None:  # the AI SDK's `userId`, when the app named no customer
+            for span in turn.spans:
+                span["attributes"].setdefault(sc.CONVERSATION_FIELDS["customer_id"], customer)
         wire.extend(turn.spans)
         self.cut_messages += turn.cut
         if not parts.with_messages and parts.silent_scope is not None:
@@ -146,8 +151,10 @@ class ForeignMapping:
         starts = self._can_start.get(record.span_id)
         if starts is None:
             attributes = record.attributes
-            starts = self._can_start[record.span_id] = is_genai(attributes) and not is_tool(
-                attributes
+            starts = self._can_start[record.span_id] = (
+                is_genai(attributes)
+                and not is_tool(attributes)
+                and vercel.may_start_turn(attributes)
             )
         return starts
 

@@ -4,7 +4,8 @@ Sources, first found wins per direction: ``gen_ai.input.messages`` / ``gen_ai.ou
 (JSON text or structured), the ``gen_ai.client.inference.operation.details`` event, the older
 per-message events (``gen_ai.user.message``, ``gen_ai.choice``, ...), the 1.27 prompt/completion
 events, OpenInference's ``llm.input_messages.N.message.*`` and OpenLLMetry's
-``gen_ai.prompt.N.*`` / ``gen_ai.completion.N.*``. Only text is kept: tool calls, tool results
+``gen_ai.prompt.N.*`` / ``gen_ai.completion.N.*``; then a framework's own names (the Vercel AI
+SDK's ``ai.prompt*`` / ``ai.response.*``). Only text is kept: tool calls, tool results
 and system instructions are plumbing, not transcript.
 """
 
@@ -14,6 +15,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, overload
 
 from agentsight_otel import _semconv as sc
+from agentsight_otel._mapping import vercel
 from agentsight_otel._mapping.records import Attributes, SpanRecord
 from agentsight_otel._sanitize import loads_json
 
@@ -36,7 +38,9 @@ _FLAT_PROBES = (
     f"{_LL_OUTPUT}0.content",
 )
 _TOOL_RESULTS = ("tool_call_response", "tool_result")
-_CARRIERS = frozenset((sc.GEN_AI_INPUT_MESSAGES, sc.GEN_AI_OUTPUT_MESSAGES, *_FLAT_PROBES))
+_CARRIERS = frozenset(
+    (sc.GEN_AI_INPUT_MESSAGES, sc.GEN_AI_OUTPUT_MESSAGES, *_FLAT_PROBES, *vercel.MESSAGE_KEYS)
+)
 _LEGACY_EVENTS = {"gen_ai.content.prompt": "gen_ai.prompt", "gen_ai.content.completion": None}
 
 
@@ -82,12 +86,20 @@ def carries_messages(record: SpanRecord) -> bool:
 
 def input_messages(record: SpanRecord) -> Sequence[Message] | None:
     """The messages sent to the model (or agent), or None when the span records none."""
-    return _read(record, sc.GEN_AI_INPUT_MESSAGES, _INPUT_EVENTS, _OI_INPUT, _LL_INPUT, True)
+    found = _read(record, sc.GEN_AI_INPUT_MESSAGES, _INPUT_EVENTS, _OI_INPUT, _LL_INPUT, True)
+    if found is not None:
+        return found
+    document = vercel.input_document(record.attributes)
+    return None if document is None else _Lazy(document, _message)
 
 
 def output_messages(record: SpanRecord) -> Sequence[Message] | None:
     """The messages the model (or agent) answered, or None when the span records none."""
-    return _read(record, sc.GEN_AI_OUTPUT_MESSAGES, _OUTPUT_EVENTS, _OI_OUTPUT, _LL_OUTPUT, False)
+    found = _read(record, sc.GEN_AI_OUTPUT_MESSAGES, _OUTPUT_EVENTS, _OI_OUTPUT, _LL_OUTPUT, False)
+    if found is not None:
+        return found
+    text = vercel.output_text(record.attributes)
+    return None if text is None else [(ASSISTANT, text)]
 
 
 def _read(

@@ -11,6 +11,7 @@ import orjson
 
 from agentsight_otel import _semconv as sc
 from agentsight_otel._ids import derived_span_id, hex_span_id
+from agentsight_otel._mapping import vercel
 from agentsight_otel._mapping.genai import ForeignMapping
 from agentsight_otel._mapping.records import Attributes, EventRecord, SpanRecord
 from agentsight_otel._mapping.segments import MAX_NEW_USER_MESSAGES
@@ -149,6 +150,8 @@ class PayloadBuilder:
             value = attributes.get(attribute)
             if isinstance(value, str) and value:
                 fields[key] = value
+        if "customer_id" not in fields and (customer := vercel.customer(attributes)):
+            fields["customer_id"] = customer  # the AI SDK's `userId` metadata
         environment = fields.get("environment")
         if environment is not None and environment not in self.environments:
             del fields["environment"]

@@ -22,17 +22,21 @@ _CACHE_READ = (
     "gen_ai.usage.cache_read.input_tokens",
     "gen_ai.usage.cache_read_input_tokens",
     "llm.token_count.prompt_details.cache_read",
+    "ai.usage.inputTokenDetails.cacheReadTokens",  # the Vercel AI SDK's (v6+)
+    "ai.usage.cachedInputTokens",  # v5's
 )
 _CACHE_WRITE = (
     sc.CACHE_WRITE_TOKENS,
     "gen_ai.usage.cache_creation.input_tokens",
     "gen_ai.usage.cache_creation_input_tokens",
     "llm.token_count.prompt_details.cache_write",
+    "ai.usage.inputTokenDetails.cacheWriteTokens",
 )
 _REASONING = (
     sc.REASONING_TOKENS,
     "gen_ai.usage.reasoning_tokens",
     "llm.token_count.completion_details.reasoning",
+    "ai.usage.reasoningTokens",
 )
 # The vendor SDK files usage under the model that answered (what is billed and priced), and
 # keeps the one asked for under REQUESTED_MODEL when the two differ: so do we.
