@@ -5,7 +5,8 @@ Sources, first found wins per direction: ``gen_ai.input.messages`` / ``gen_ai.ou
 per-message events (``gen_ai.user.message``, ``gen_ai.choice``, ...), the 1.27 prompt/completion
 events, OpenInference's ``llm.input_messages.N.message.*`` and OpenLLMetry's
 ``gen_ai.prompt.N.*`` / ``gen_ai.completion.N.*``; then a framework's own names (the Vercel AI
-SDK's ``ai.prompt*`` / ``ai.response.*``). Only text is kept: tool calls, tool results
+SDK's ``ai.prompt*`` / ``ai.response.*``) and OpenInference's ``input.value`` /
+``output.value`` on model calls. Only text is kept: tool calls, tool results
 and system instructions are plumbing, not transcript.
 """
 
@@ -15,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, overload
 
 from agentsight_otel import _semconv as sc
-from agentsight_otel._mapping import vercel
+from agentsight_otel._mapping import openinference, vercel
 from agentsight_otel._mapping.records import Attributes, SpanRecord
 from agentsight_otel._sanitize import loads_json
 
@@ -79,9 +80,12 @@ class _Lazy(Sequence[Message]):
 
 def carries_messages(record: SpanRecord) -> bool:
     """Whether a span carries message content in any known form (a cheap look, no parsing)."""
-    if not _CARRIERS.isdisjoint(record.attributes):
+    attributes = record.attributes
+    if not _CARRIERS.isdisjoint(attributes):
         return True
-    return any(_is_message_event(event.name) for event in record.events)
+    return openinference.carries_values(attributes) or any(
+        _is_message_event(event.name) for event in record.events
+    )
 
 
 def input_messages(record: SpanRecord) -> Sequence[Message] | None:
@@ -89,7 +93,10 @@ def input_messages(record: SpanRecord) -> Sequence[Message] | None:
     found = _read(record, sc.GEN_AI_INPUT_MESSAGES, _INPUT_EVENTS, _OI_INPUT, _LL_INPUT, True)
     if found is not None:
         return found
-    document = vercel.input_document(record.attributes)
+    attributes = record.attributes
+    document = vercel.input_document(attributes)
+    if document is None:
+        document = openinference.input_document(attributes)
     return None if document is None else _Lazy(document, _message)
 
 
@@ -98,8 +105,12 @@ def output_messages(record: SpanRecord) -> Sequence[Message] | None:
     found = _read(record, sc.GEN_AI_OUTPUT_MESSAGES, _OUTPUT_EVENTS, _OI_OUTPUT, _LL_OUTPUT, False)
     if found is not None:
         return found
-    text = vercel.output_text(record.attributes)
-    return None if text is None else [(ASSISTANT, text)]
+    attributes = record.attributes
+    text = vercel.output_text(attributes)
+    if text is not None:
+        return [(ASSISTANT, text)]
+    document = openinference.output_document(attributes)
+    return None if document is None else _Lazy(document, _message)
 
 
 def _read(
