@@ -62,7 +62,7 @@ class ForeignMapping:
     turn_roots: list[SpanRecord] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
     cut_messages: int = 0
-    _can_start: dict[int, bool] = field(default_factory=dict)
+    _kinds: dict[int, tuple[bool, bool]] = field(default_factory=dict)
 
     def map(self, foreign: Sequence[SpanRecord], wire: list[WireSpan]) -> None:
         """Append the wire spans of ``foreign``: the records without a tracker kind."""
@@ -79,7 +79,7 @@ class ForeignMapping:
             if parts is not None and place is not None and place.turn == record.span_id:
                 parts.root = record
             with_messages = parts is not None and carries_messages(record)
-            if place is not None and is_tool(record.attributes):
+            if place is not None and self._kind(record)[1]:
                 self._tool(record, place, otel, wire)
             elif record.span_id in usages and record.span_id not in shadowed:
                 usage = usages[record.span_id]
@@ -98,10 +98,6 @@ class ForeignMapping:
         self.turn_roots.append(parts.root)
         otel = otel_part(parts.root, self.otel_cache)
         turn = turn_span(parts.root, parts.with_messages, self.conversation_id, otel, self.redactor)
-        customer = vercel.customer(parts.root.attributes)
-        if customer is not None:  # the AI SDK's `userId`, when the app named no customer
-            for span in turn.spans:
-                span["attributes"].setdefault(sc.CONVERSATION_FIELDS["customer_id"], customer)
         wire.extend(turn.spans)
         self.cut_messages += turn.cut
         if not parts.with_messages and parts.silent_scope is not None:
@@ -146,21 +142,22 @@ class ForeignMapping:
             span["parent_span_id"] = hex_span_id(record.span_id)
         wire.append(span)
 
-    def _starts(self, record: SpanRecord) -> bool:
-        """GenAI spans start turns, except tool executions (they are actions of one)."""
-        starts = self._can_start.get(record.span_id)
-        if starts is None:
+    def _kind(self, record: SpanRecord) -> tuple[bool, bool]:
+        """Whether a span can start a turn, and whether it is a tool run; read once per span.
+
+        GenAI spans start turns, except tool executions (they are actions of one).
+        """
+        kind = self._kinds.get(record.span_id)
+        if kind is None:
             attributes = record.attributes
-            starts = self._can_start[record.span_id] = (
-                is_genai(attributes)
-                and not is_tool(attributes)
-                and vercel.may_start_turn(attributes)
-            )
-        return starts
+            tool = is_tool(attributes)
+            starts = not tool and is_genai(attributes) and vercel.may_start_turn(attributes)
+            kind = self._kinds[record.span_id] = (starts, tool)
+        return kind
 
     def _place(self, record: SpanRecord, memo: dict[int, Place | None]) -> Place | None:
         """The turn a foreign span belongs to, or None (plain application telemetry)."""
-        outermost = record.span_id if self._starts(record) else None
+        outermost = record.span_id if self._kind(record)[0] else None
         parent = self.by_id.get(record.parent_span_id or 0)
         own_turn = _turn_id(record.attributes)
         place: Place | None = None if own_turn is None else Place(own_turn, True)
@@ -180,7 +177,7 @@ class ForeignMapping:
             if turn is not None:
                 place = Place(turn, True)
                 break
-            if sc.SPAN_KIND not in attributes and self._starts(parent):
+            if sc.SPAN_KIND not in attributes and self._kind(parent)[0]:
                 outermost = parent.span_id
             parent = self.by_id.get(parent.parent_span_id or 0)
         if place is None and outermost is not None:
