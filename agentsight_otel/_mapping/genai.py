@@ -70,9 +70,12 @@ class ForeignMapping:
         shadowed = _merge_nested(usages, self.by_id)
         turns: dict[int, TurnParts] = {}
         memo: dict[int, Place | None] = {}
+        # Spans end (and arrive) before their parents: placed last first, a parent's answer is
+        # there for its children, which then look one span up instead of walking to the root.
+        for record in reversed(foreign):
+            self._place(record, memo)
         for record in foreign:
-            place = self._place(record, memo)
-            otel = otel_part(record, self.otel_cache)
+            place = memo[record.span_id]
             parts = (
                 turns.setdefault(place.turn, TurnParts()) if place and not place.tracked else None
             )
@@ -80,10 +83,10 @@ class ForeignMapping:
                 parts.root = record
             with_messages = parts is not None and carries_messages(record)
             if place is not None and self._kind(record)[1]:
-                self._tool(record, place, otel, wire)
+                self._tool(record, place, otel_part(record, self.otel_cache), wire)
             elif record.span_id in usages and record.span_id not in shadowed:
                 usage = usages[record.span_id]
-                self._usage(record, usage, place, otel, wire)
+                self._usage(record, usage, place, otel_part(record, self.otel_cache), wire)
                 if parts is not None and not with_messages:
                     parts.silent_scope = record.scope.name
             if parts is not None and with_messages:

@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, overload
 
+import orjson
+
 from agentsight_otel import _semconv as sc
 from agentsight_otel._mapping import openinference, vercel
 from agentsight_otel._mapping.records import Attributes, SpanRecord
@@ -214,7 +216,10 @@ def _oi_contents(attributes: Attributes, prefix: str) -> str:
 
 def _from_document(value: object) -> Sequence[Message]:
     """Messages from a JSON text or an already structured list."""
-    document = loaded(value)
+    try:  # the usual case, first: JSON text the fast parser reads
+        document = orjson.loads(value) if type(value) is str else loaded(value)
+    except orjson.JSONDecodeError:
+        document = loaded(value)
     if isinstance(document, Mapping):
         document = [document]
     if not isinstance(document, (list, tuple)):

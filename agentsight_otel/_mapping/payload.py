@@ -77,6 +77,9 @@ def dumps(value: object) -> bytes:
         return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode()
 
 
+_FIELD_KEYS = frozenset((*sc.CONVERSATION_FIELDS.values(), sc.CONVERSATION_METADATA))
+
+
 class PayloadBuilder:
     """Maps trace groups to blocks; collects warnings instead of logging them."""
 
@@ -146,12 +149,17 @@ class PayloadBuilder:
 
     def _collect_fields(self, attributes: Attributes, fields: dict[str, Any]) -> None:
         """Conversation fields from a root span; later roots win."""
+        if not _FIELD_KEYS.isdisjoint(attributes):  # GenAI roots rarely carry any
+            self._stamped_fields(attributes, fields)
+        if "customer_id" not in fields and (customer := vercel.customer(attributes)):
+            fields["customer_id"] = customer  # the AI SDK's `userId` metadata
+
+    def _stamped_fields(self, attributes: Attributes, fields: dict[str, Any]) -> None:
+        """The fields ``conversation(...)`` or the tracker stamped on a root span."""
         for key, attribute in sc.CONVERSATION_FIELDS.items():
             value = attributes.get(attribute)
             if isinstance(value, str) and value:
                 fields[key] = value
-        if "customer_id" not in fields and (customer := vercel.customer(attributes)):
-            fields["customer_id"] = customer  # the AI SDK's `userId` metadata
         environment = fields.get("environment")
         if environment is not None and environment not in self.environments:
             del fields["environment"]

@@ -41,7 +41,7 @@ _REASONING = (
 # The vendor SDK files usage under the model that answered (what is billed and priced), and
 # keeps the one asked for under REQUESTED_MODEL when the two differ: so do we.
 _MODEL = ("gen_ai.response.model", "gen_ai.request.model", "llm.model_name")
-_REQUESTED = ("gen_ai.request.model",)
+_REQUESTED = "gen_ai.request.model"
 _SYSTEM = ("gen_ai.system", "gen_ai.provider.name", "llm.provider", "llm.system")
 _COUNTS = frozenset(_INPUT + _OUTPUT)
 # Most model calls carry none of the optional counts: one C-level test skips their lookups.
@@ -88,18 +88,21 @@ def usage_from_attributes(attributes: Attributes, *, own: bool = False) -> Usage
         input_tokens = max(0, input_tokens - cache_read - cache_write)
     operation = attributes.get("gen_ai.operation.name")
     model = _first_str(attributes, _MODEL)
-    requested = _first_str(attributes, _REQUESTED)
+    requested = attributes.get(_REQUESTED)
+    if not isinstance(requested, str) or not requested or requested == model:
+        requested = None
+    # Positional: this runs once per model call, and keywords cost measurably more.
     return Usage(
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        cache_read_tokens=cache_read,
-        cache_write_tokens=cache_write,
-        reasoning_tokens=_first_int(attributes, _REASONING)[1] if optional else 0,
-        model=model,
-        system=_first_str(attributes, _SYSTEM),
-        operation=operation if isinstance(operation, str) and operation else "chat",
-        requested_model=requested if requested != model else None,
-        cache_in_input=cache_in_input,
+        input_tokens,
+        output_tokens,
+        cache_read,
+        cache_write,
+        _first_int(attributes, _REASONING)[1] if optional else 0,
+        model,
+        _first_str(attributes, _SYSTEM),
+        operation if isinstance(operation, str) and operation else "chat",
+        requested,
+        cache_in_input,
     )
 
 
