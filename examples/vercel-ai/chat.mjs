@@ -59,26 +59,19 @@ const tools = {
   }),
 };
 
-const messages = [{ role: "user", content: "What's the weather in Paris?" }];
-const first = await generateText({
+const chat = {
   model,
   system: "You are a weather assistant. Be brief.",
-  messages,
   tools,
   stopWhen: stepCountIs(3),
   experimental_telemetry: telemetry,
-});
+};
+const messages = [{ role: "user", content: "What's the weather in Paris?" }];
+const first = await generateText({ ...chat, messages });
 messages.push(...first.response.messages);
 messages.push({ role: "user", content: "And tomorrow?" });
 
-const second = streamText({
-  model,
-  system: "You are a weather assistant. Be brief.",
-  messages,
-  tools,
-  stopWhen: stepCountIs(3),
-  experimental_telemetry: telemetry,
-});
+const second = streamText({ ...chat, messages });
 let streamed = "";
 for await (const piece of second.textStream) streamed += piece;
 

@@ -9,7 +9,6 @@ collector-config.yaml, which hands them to the bridge. Two turns of one session 
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -17,16 +16,13 @@ import pytest
 
 from tests.collector.stack import (
     ROOT,
-    BridgePorts,
     Cluster,
-    CollectorPorts,
     TraceSink,
     clean_env,
+    node_example,
     poll,
     read,
-    start_bridge,
-    start_collector,
-    start_server,
+    start_stack,
 )
 from tests.support.model_server import (
     INPUT_TOKENS_PER_MESSAGE,
@@ -42,25 +38,14 @@ EXAMPLE = ROOT / "examples" / "vercel-ai"
 @pytest.fixture(scope="module")
 def node() -> str:
     """The node binary, with the example's packages installed by `make vercel-ai-example`."""
-    binary = shutil.which("node")
-    if binary is None:
-        pytest.skip("no Node.js: install Node 18+ and run `make vercel-ai-example`")
-    assert (EXAMPLE / "node_modules" / ".package-lock.json").exists(), (
-        "run `make vercel-ai-example`"
-    )
-    return binary
+    return node_example(EXAMPLE, "vercel-ai-example")
 
 
 def test_an_ai_sdk_chat_lands_as_two_exact_turns(
     node: str, collector_binary: Path, cluster: Cluster, tracing_sink: TraceSink, tmp_path: Path
 ) -> None:
-    server = start_server(cluster, tmp_path / "agentsight.db")
-    bridge = BridgePorts()
-    start_bridge(cluster, server, bridge)
-    ports = CollectorPorts()
-    start_collector(
-        cluster, collector_binary, ports, bridge=bridge.http_url, tracing=tracing_sink.target
-    )
+    db = tmp_path / "agentsight.db"
+    server, ports = start_stack(cluster, collector_binary, db, tracing_sink.target)
     sid = "vercel-e2e-1"
     with ModelServer() as model:
         model.script(
