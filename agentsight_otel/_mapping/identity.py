@@ -34,7 +34,17 @@ GENAI_MARKERS = (
 
 def conversation_of(attributes: Attributes) -> str | None:
     """The conversation id a span's attributes name, or None."""
-    for key in IDENTITY_KEYS:
+    return _first_text(attributes, IDENTITY_KEYS)
+
+
+def customer_of(attributes: Attributes) -> str | None:
+    """The end user a framework's own metadata names (the AI SDK's ``userId``), or None."""
+    return _first_text(attributes, vercel.CUSTOMER_KEYS)
+
+
+def _first_text(attributes: Attributes, keys: tuple[str, ...]) -> str | None:
+    """The first non-empty string among ``keys``."""
+    for key in keys:
         value = attributes.get(key)
         if isinstance(value, str) and value:
             return value

@@ -11,8 +11,8 @@ import orjson
 
 from agentsight_otel import _semconv as sc
 from agentsight_otel._ids import derived_span_id, hex_span_id
-from agentsight_otel._mapping import vercel
 from agentsight_otel._mapping.genai import ForeignMapping
+from agentsight_otel._mapping.identity import customer_of
 from agentsight_otel._mapping.records import Attributes, EventRecord, SpanRecord
 from agentsight_otel._mapping.segments import MAX_NEW_USER_MESSAGES
 from agentsight_otel._mapping.usage import (
@@ -151,7 +151,7 @@ class PayloadBuilder:
         """Conversation fields from a root span; later roots win."""
         if not _FIELD_KEYS.isdisjoint(attributes):  # GenAI roots rarely carry any
             self._stamped_fields(attributes, fields)
-        if "customer_id" not in fields and (customer := vercel.customer(attributes)):
+        if "customer_id" not in fields and (customer := customer_of(attributes)):
             fields["customer_id"] = customer  # the AI SDK's `userId` metadata
 
     def _stamped_fields(self, attributes: Attributes, fields: dict[str, Any]) -> None:

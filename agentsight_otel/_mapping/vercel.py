@@ -50,15 +50,6 @@ def is_tool(attributes: Attributes) -> bool:
     return attributes.get(OPERATION) == TOOL_CALL
 
 
-def customer(attributes: Attributes) -> str | None:
-    """The end user the app named in its telemetry metadata (``userId``), or None."""
-    for key in CUSTOMER_KEYS:
-        value = attributes.get(key)
-        if isinstance(value, str) and value:
-            return value
-    return None
-
-
 def input_document(attributes: Attributes) -> list[Any] | None:
     """The chat messages a call was given: the model call's prompt, or the app's call's."""
     messages = attributes.get(_PROMPT_MESSAGES)
