@@ -74,6 +74,7 @@ class ForeignMapping:
         # there for its children, which then look one span up instead of walking to the root.
         for record in reversed(foreign):
             self._place(record, memo)
+        kinds = self._kinds  # every record's, read by _place
         for record in foreign:
             place = memo[record.span_id]
             parts = (
@@ -82,7 +83,7 @@ class ForeignMapping:
             if parts is not None and place is not None and place.turn == record.span_id:
                 parts.root = record
             with_messages = parts is not None and carries_messages(record)
-            if place is not None and self._kind(record)[1]:
+            if place is not None and kinds[record.span_id][1]:
                 self._tool(record, place, otel_part(record, self.otel_cache), wire)
             elif record.span_id in usages and record.span_id not in shadowed:
                 usage = usages[record.span_id]
@@ -129,15 +130,15 @@ class ForeignMapping:
         wire: list[WireSpan],
     ) -> None:
         """A model call's usage as an ``llm`` record (under its own id unless it is the turn)."""
+        name = usage.model or record.name
         attributes: dict[str, Any] = {
             sc.CONVERSATION_ID: self.conversation_id,
             sc.SPAN_KIND: sc.KIND_LLM,
-            sc.ENTITY_NAME: usage.model or record.name,
-            **usage_attributes(usage),
+            sc.ENTITY_NAME: name,
         }
+        attributes.update(usage_attributes(usage))
         if place is not None:
             attributes[sc.TURN_ID] = hex_span_id(place.turn)
-        name = usage.model or record.name
         span = wire_span(record, sc.KIND_LLM, name, attributes, (), otel)
         if place is not None and place.turn == record.span_id and not place.tracked:
             # A lone model call is both the turn and its usage: the usage takes a derived id.
