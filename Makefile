@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean browser collector collector-test node-example
+.PHONY: demo test lint bench clean browser collector collector-test node-example vercel-ai-example
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,8 +50,16 @@ $(NODE_EXAMPLE)/node_modules/.package-lock.json: $(NODE_EXAMPLE)/package.json $(
 
 node-example: $(NODE_EXAMPLE)/node_modules/.package-lock.json
 
-# The Collector end-to-end tests (tests/collector) run the built Collector and the Node example.
-test: $(VENV)/.dev-installed browser collector collector-test node-example
+# The Vercel AI SDK example (the real `ai` package), exactly as its package-lock.json pins it.
+VERCEL_EXAMPLE := examples/vercel-ai
+$(VERCEL_EXAMPLE)/node_modules/.package-lock.json: $(VERCEL_EXAMPLE)/package.json $(VERCEL_EXAMPLE)/package-lock.json
+	cd $(VERCEL_EXAMPLE) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+vercel-ai-example: $(VERCEL_EXAMPLE)/node_modules/.package-lock.json
+
+# The Collector end-to-end tests (tests/collector) run the built Collector and the Node examples.
+test: $(VENV)/.dev-installed browser collector collector-test node-example vercel-ai-example
 	$(BIN)/python -m pytest -q
 
 lint: $(VENV)/.dev-installed

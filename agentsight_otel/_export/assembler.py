@@ -279,7 +279,7 @@ class TraceAssembler:
             "GenAI spans without a conversation id are not sent to AgentSight (first seen: "
             "%r). Give their agent calls one: `with agentsight_otel.conversation(id): ...`, "
             "or set gen_ai.conversation.id or session.id on them (OpenInference: "
-            "using_session(id))",
+            "using_session(id); Vercel AI SDK: experimental_telemetry.metadata.sessionId)",
             records[0].name,
         )
 

@@ -12,6 +12,7 @@ import orjson
 from agentsight_otel import _semconv as sc
 from agentsight_otel._ids import derived_span_id, hex_span_id
 from agentsight_otel._mapping.genai import ForeignMapping
+from agentsight_otel._mapping.identity import customer_of
 from agentsight_otel._mapping.records import Attributes, EventRecord, SpanRecord
 from agentsight_otel._mapping.redacted import redact_record
 from agentsight_otel._mapping.segments import MAX_NEW_USER_MESSAGES
@@ -75,6 +76,9 @@ def dumps(value: object) -> bytes:
         # A lone surrogate has no UTF-8 form (a backend's decoder fails on its escape too):
         # it becomes U+FFFD, as any decoder shows undecodable input.
         return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode()
+
+
+_FIELD_KEYS = frozenset((*sc.CONVERSATION_FIELDS.values(), sc.CONVERSATION_METADATA))
 
 
 class PayloadBuilder:
@@ -152,6 +156,13 @@ class PayloadBuilder:
 
     def _collect_fields(self, attributes: Attributes, fields: dict[str, Any]) -> None:
         """Conversation fields from a root span; later roots win."""
+        if not _FIELD_KEYS.isdisjoint(attributes):  # GenAI roots rarely carry any
+            self._stamped_fields(attributes, fields)
+        if "customer_id" not in fields and (customer := customer_of(attributes)):
+            fields["customer_id"] = customer  # the AI SDK's `userId` metadata
+
+    def _stamped_fields(self, attributes: Attributes, fields: dict[str, Any]) -> None:
+        """The fields ``conversation(...)`` or the tracker stamped on a root span."""
         for key, attribute in sc.CONVERSATION_FIELDS.items():
             value = attributes.get(attribute)
             if isinstance(value, str) and value:

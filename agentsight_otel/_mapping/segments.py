@@ -17,12 +17,17 @@ from agentsight_otel import _semconv as sc
 from agentsight_otel._ids import derived_span_id, hex_span_id
 from agentsight_otel._mapping.records import SpanRecord
 from agentsight_otel._mapping.wire import WireSpan
+from agentsight_otel._sanitize import MAX_TEXT
 
 MAX_NEW_USER_MESSAGES = 1_000
 # Far below any ingest body limit (the exporter's 4 MiB default, the backend's own), so a turn's
 # segments can always be packed; a message is at most 16 KiB of text (96 KiB as JSON escapes).
 SEGMENT_BYTES = 1024 * 1024
 _NO_DROPS = {"attributes": 0, "events": 0, "links": 0}
+# The most one message event can take as JSON: its text is clipped to MAX_TEXT characters, each
+# at most 6 bytes escaped, beside its name, sender and timestamp. Turns with few events fit a
+# segment without measuring them.
+_EVENT_BOUND = 6 * MAX_TEXT + 512
 
 
 def kept_texts(texts: list[str]) -> tuple[list[str], int]:
@@ -34,6 +39,8 @@ def kept_texts(texts: list[str]) -> tuple[list[str], int]:
 def segments(span: WireSpan, root: SpanRecord) -> list[WireSpan]:
     """The turn span as is, or its events cut in order into spans of ``SEGMENT_BYTES`` each."""
     events: list[dict[str, Any]] = span["events"]
+    if len(events) * _EVENT_BOUND <= SEGMENT_BYTES:
+        return [span]
     sizes = [len(orjson.dumps(event)) + 1 for event in events]
     if sum(sizes) <= SEGMENT_BYTES:
         return [span]
