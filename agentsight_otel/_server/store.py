@@ -15,7 +15,7 @@ from agentsight_otel._semconv import WIRE_SPAN_KEYS
 from agentsight_otel._server import reads
 from agentsight_otel._server.blobs import BlobStore, IncomingFile
 from agentsight_otel._server.projections import project_span, timestamp_micros
-from agentsight_otel._server.schema import connect, insert_row
+from agentsight_otel._server.schema import UnusableDatabase, connect, insert_row
 from agentsight_otel._server.uploads import NewUpload, UnknownReference
 from agentsight_otel._server.validation import JSONObject
 
@@ -34,10 +34,16 @@ class Store:
     """One SQLite connection behind a lock; every write request is one transaction."""
 
     def __init__(self, path: str | Path = ":memory:", *, clock: WallClock = _utc_now) -> None:
-        """Open or create the database at path (":memory:" for a throwaway one)."""
+        """Open or create the database at path (":memory:" for a throwaway one).
+
+        UnusableDatabase when it cannot be opened or created, or is not ours.
+        """
         location = str(path)
         if location != ":memory:":
-            Path(location).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(location).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise UnusableDatabase(f"cannot create {location}: {exc.strerror}") from None
         self._db = connect(location)
         self._lock = threading.Lock()
         self._clock = clock
