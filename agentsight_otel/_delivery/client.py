@@ -156,7 +156,7 @@ class IngestClient:
         try:
             response = self.transport.request(method, url, body, headers, timeout)
         except TransportError as exc:
-            detail = self._scrub(f"network error: {exc}")
+            detail = self._scrub(f"network error reaching {self.settings.endpoint}: {exc}")
             return Outcome(False, None, detail, True, attempts=attempt), None
         except Exception as exc:  # a broken transport must not escape the worker
             self._report_broken_transport(exc)
