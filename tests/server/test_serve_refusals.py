@@ -28,7 +28,8 @@ def test_a_busy_port_is_one_line_exit_2_and_nothing_created(tmp_path: Path) -> N
         port = taken.getsockname()[1]
         done = _serve(tmp_path, "--port", str(port), "--api-key", TEST_API_KEY)
     assert done.returncode == 2
-    assert done.stderr.startswith("agentsight-otel serve: cannot listen there")
+    assert done.stderr.startswith(f"agentsight-otel serve: cannot listen on 127.0.0.1:{port}:")
+    assert "--port" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
     assert not (tmp_path / "x.db").exists()
 

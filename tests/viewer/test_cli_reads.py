@@ -14,8 +14,8 @@ def test_conversations_table_from_the_database(viewer_db: Path) -> None:
     done = run_cli("conversations", "--db", str(viewer_db))
     assert done.returncode == 0, done.stderr
     header, *rows = done.stdout.splitlines()
-    assert header.split()[:3] == ["STARTED", "(UTC)", "CONVERSATION"]
-    assert [row.split()[2] for row in rows] == ["visit-only", "hostile", rows[2].split()[2]]
+    assert header.split()[:4] == ["PK", "CONVERSATION", "STARTED", "(UTC)"]
+    assert [row.split()[1] for row in rows] == ["visit-only", "hostile", rows[2].split()[1]]
     assert "Parcel marked delivered" in rows[2] and "1,234" in rows[2]
 
 
