@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import requests
 
-from agentsight_otel._checks import check_endpoint, parse_api_key
+from agentsight_otel._checks import MAX_COUNT, check_endpoint, parse_api_key
 from agentsight_otel._config import ENV_API_KEY
 from agentsight_otel._delivery.transport import network_reason
 from agentsight_otel._server.viewer_format import day_time, number
@@ -82,15 +82,31 @@ class DatabaseReader:
 
         conversation_id: str | None = reference
         if conversation_pk(self._db, reference) is None:
-            pk = queries.whole_number(reference)
-            conversation_id = queries.by_pk(self._db, pk) if pk is not None else None
+            pk = _pk(reference)
+            conversation_id = None if pk is None else queries.by_pk(self._db, pk)
         if conversation_id is None:
-            raise ReadError(f"no conversation {reference!r} (the PK or CONVERSATION column)")
+            raise _unknown(reference)
         return queries.full(self._db, conversation_id)
 
     def close(self) -> None:
         """Close the database."""
         self._db.close()
+
+
+def _pk(reference: str) -> int | None:
+    """reference as a primary key: a whole number SQLite can hold, else None."""
+    from agentsight_otel._server.read_conversations import whole_number
+
+    pk = whole_number(reference)
+    return pk if pk is not None and pk <= MAX_COUNT else None
+
+
+def _unknown(reference: str) -> ReadError:
+    """No conversation has this id or pk."""
+    return ReadError(
+        f"ID: no conversation {reference!r}; give a PK or CONVERSATION that "
+        "`agentsight-otel conversations` lists"
+    )
 
 
 def _database_fix(path: str) -> str:
@@ -120,7 +136,7 @@ class EndpointReader:
         page = 1
         while len(rows) < limit:
             params = {"full": "false", "page": page, "page_size": PAGE_SIZE}
-            body = self._get("/api/conversations/", params)
+            body = self._listing(params)
             results = body.get("results", []) if isinstance(body, dict) else body
             rows.extend(results or [])
             if not results or not isinstance(body, dict) or not body.get("next"):
@@ -129,18 +145,16 @@ class EndpointReader:
         return rows[:limit]
 
     def conversation(self, reference: str) -> dict[str, Any]:
-        """One full conversation: its pk looked up by conversation_id, then read whole."""
-        from agentsight_otel._server.read_conversations import whole_number
-
-        pk = whole_number(reference)
+        """One full conversation: by conversation_id, else by pk; then read whole."""
+        params = {"conversation_id": reference, "full": "false", "page_size": 1}
+        body = self._listing(params)
+        results = body.get("results") if isinstance(body, dict) else body
+        pk = results[0]["id"] if results else _pk(reference)
         if pk is None:
-            params = {"conversation_id": reference, "full": "false", "page_size": 1}
-            body = self._get("/api/conversations/", params)
-            results = body.get("results") if isinstance(body, dict) else body
-            if not results:
-                raise ReadError(f"no conversation {reference!r} (the PK or CONVERSATION column)")
-            pk = results[0]["id"]
+            raise _unknown(reference)
         record = self._get(f"/api/conversations/{quote(str(pk), safe='')}/", {"full": "true"})
+        if record is None:
+            raise _unknown(reference)
         if not isinstance(record, dict):
             raise ReadError("the endpoint answered something other than a conversation")
         return record
@@ -149,8 +163,19 @@ class EndpointReader:
         """Release the connection pool."""
         self._session.close()
 
+    def _listing(self, params: dict[str, Any]) -> Any:
+        """A page of the conversation list; SourceError when the endpoint has no such list."""
+        body = self._get("/api/conversations/", params)
+        if body is None:
+            raise SourceError(
+                "--endpoint",
+                f"{self._base} has no /api/conversations/",
+                "give --endpoint the base URL of an AgentSight API",
+            )
+        return body
+
     def _get(self, path: str, params: dict[str, Any]) -> Any:
-        """GET a JSON answer, or ReadError naming the status (never the key)."""
+        """GET a JSON answer (None for 404), or ReadError naming the status (never the key)."""
         try:
             response = self._session.get(self._base + path, params=params, timeout=TIMEOUT_S)
         except requests.RequestException as exc:
@@ -166,7 +191,7 @@ class EndpointReader:
                 f"set {ENV_API_KEY} to a key that endpoint accepts",
             )
         if response.status_code == 404:
-            raise ReadError(f"not found: {path}")
+            return None
         if response.status_code != 200:
             raise ReadError(f"{self._base}{path} answered HTTP {response.status_code}")
         try:
