@@ -4,13 +4,12 @@ stuck posting is lost too, and reported with what was still queued (issue 11 ite
 from __future__ import annotations
 
 import re
-import socket
 
 import pytest
 
 from agentsight_otel.testing import TEST_API_KEY, AgentSightCapture
 from tests.bridge.helpers import BlockingTransport
-from tests.reliability.helpers import run_script
+from tests.reliability.helpers import closed_port, run_script
 
 
 def test_the_round_in_flight_and_the_queued_ones_are_all_counted_lost(
@@ -54,10 +53,7 @@ tracker.send_tracked_data(conversation_id="down-1")
 
 def test_a_loss_at_exit_names_the_deadline_the_endpoint_and_the_network_error() -> None:
     """A script whose endpoint is down ends within the exit deadline, and says so plainly."""
-    with socket.socket() as probe:  # a loopback port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    endpoint = f"http://127.0.0.1:{port}"
+    endpoint = closed_port()
     script = run_script(
         UNREACHABLE, AGENTSIGHT_API_KEY=TEST_API_KEY, AGENTSIGHT_API_ENDPOINT=endpoint
     )

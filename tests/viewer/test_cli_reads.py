@@ -8,7 +8,8 @@ from pathlib import Path
 
 import requests
 
-from agentsight_otel.server import LocalServer
+from agentsight_otel._server.schema import SCHEMA
+from agentsight_otel.server import LocalServer, Store
 from agentsight_otel.testing import TEST_API_KEY
 
 from .conftest import run_cli
@@ -143,3 +144,21 @@ def test_a_missing_database_points_at_the_demo_database(viewer_db: Path, tmp_pat
     assert not (tmp_path / "agentsight-local.db").exists()
     listed = run_cli("conversations", "--db", ".agentsight/demo.db", cwd=tmp_path)
     assert "Parcel marked delivered" in listed.stdout
+
+
+def test_a_database_from_an_older_version_is_read_once_served(tmp_path: Path) -> None:
+    """Reading never migrates: an older database is named as such, untouched, until served."""
+    path = tmp_path / "old.db"
+    older = SCHEMA.replace(",\n    turn_complete INTEGER NOT NULL DEFAULT 1", "").replace(
+        ",\n    incomplete_reason TEXT", ""
+    )
+    with sqlite3.connect(path) as old:
+        old.executescript(older)
+    old.close()
+    before = path.read_bytes()
+    refused = run_cli("conversations", "--db", str(path))
+    assert refused.returncode != 0 and len(refused.stderr.splitlines()) == 1
+    assert "older agentsight-otel: serve it once" in refused.stderr
+    assert path.read_bytes() == before
+    Store(path).close()  # what serve does first
+    assert run_cli("conversations", "--db", str(path)).returncode == 0
