@@ -67,6 +67,20 @@ def conversation_reference(text: str) -> str:
     return text
 
 
+def file_path(text: str) -> str:
+    """A database file's path: not blank (SQLite would quietly make a temporary database)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("give a file path, such as agentsight-local.db")
+    return text
+
+
+def host_address(text: str) -> str:
+    """An address to listen on: not blank."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("give an address of this machine, such as 127.0.0.1")
+    return text.strip()
+
+
 def server_key(text: str) -> str:
     """An API key the server accepts: the shape AgentSight gives keys (never echoed)."""
     try:
@@ -86,7 +100,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser(
         "serve", help="run the local AgentSight-compatible server (SQLite storage)"
     )
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument(
+        "--host",
+        type=host_address,
+        default="127.0.0.1",
+        help="address to bind (default 127.0.0.1)",
+    )
     serve.add_argument(
         "--port",
         type=port_number,
@@ -95,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--db",
+        type=file_path,
         default="agentsight-local.db",
         help="SQLite file to store conversations in (default agentsight-local.db)",
     )
@@ -115,7 +135,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_bridge_arguments(bridge)
     demo = commands.add_parser("demo", help="track a support conversation and print its transcript")
     demo.add_argument(
-        "--db", default=".agentsight/demo.db", help="SQLite file the demo stores into"
+        "--db",
+        type=file_path,
+        default=".agentsight/demo.db",
+        help="SQLite file the demo stores into",
     )
     listing = commands.add_parser("conversations", help="list the newest conversations")
     _add_source_arguments(listing)
@@ -141,6 +164,7 @@ def _add_source_arguments(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group()
     source.add_argument(
         "--db",
+        type=file_path,
         help="a local server's SQLite file, opened read-only (default agentsight-local.db)",
     )
     source.add_argument(

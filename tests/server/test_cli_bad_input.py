@@ -67,6 +67,8 @@ BAD_INPUT = [
     (["serve", "--port", "0", "--db", "adir"], "--db"),
     (["serve", "--port", "0", "--db", "notes.txt/inside.db"], "--db"),
     (["serve", "--port", "0", "--db", "foreign.sqlite"], "--db"),
+    (["serve", "--port", "0", "--db", ""], "--db"),
+    (["serve", "--port", "0", "--host", " "], "--host"),
     (["serve", "--colour"], "--colour"),
     # bridge
     (["bridge"], "--api-key"),
@@ -83,11 +85,13 @@ BAD_INPUT = [
     (["demo", "--db", "adir"], "--db"),
     (["demo", "--db", "notes.txt"], "--db"),
     (["demo", "--db", "foreign.sqlite"], "--db"),
+    (["demo", "--db", ""], "--db"),
     # conversations
     (["conversations", "--limit", "0"], "--limit"),
     (["conversations", "--limit", "ten"], "--limit"),
     (["conversations", "--limit", HUGE], "--limit"),
     (["conversations", "--db", "missing.db"], "--db"),
+    (["conversations", "--db", ""], "--db"),
     (["conversations", "--db", "notes.txt"], "--db"),
     (["conversations", "--db", "empty.db"], "--db"),
     (["conversations", "--db", "adir"], "--db"),
