@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from pathlib import Path
 
@@ -145,8 +146,9 @@ CREATE INDEX IF NOT EXISTS upload_files_by_upload ON upload_files (upload, posit
 PROJECTION_TABLES = frozenset({"messages", "actions", "buttons", "attachments", "llm_usage"})
 
 
-# The tables every database of ours has had since the first version.
-_OUR_TABLES = frozenset({"conversations", "spans", "messages", "actions", "buttons", "llm_usage"})
+# The tables that make a database ours (every version has had them), and all it has today.
+_OUR_TABLES = frozenset({"conversations", "spans"})
+_ALL_TABLES = frozenset(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", SCHEMA))
 # Bytes 18 and 19 of an SQLite file's header are 2 once the database is in WAL mode.
 _WAL_HEADER = (18, b"\x02\x02")
 
@@ -225,24 +227,29 @@ def _open_failure(path: str, exc: sqlite3.Error) -> str:
 
 def _foreign_problem(db: sqlite3.Connection, path: str) -> str | None:
     """Why the database is not ours: it has tables, but not our tables; None when it is ours."""
-    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    user_tables = {name for name in tables if not name.startswith("sqlite_")}
-    if not user_tables or tables >= _OUR_TABLES:
+    tables = _tables(db)
+    if not tables or tables >= _OUR_TABLES:
         return None
     return f"{path} is another program's SQLite database (it has no agentsight-otel tables)"
 
 
 def _outdated_problem(db: sqlite3.Connection, path: str) -> str | None:
     """Why reads cannot run on the database as it is: empty, or from before a needed column."""
-    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    tables = _tables(db)
     if not tables:
         return f"{path} is empty, not a database agentsight-otel wrote"
-    if _has_turn_columns(db) and "uploads" in tables:
+    if tables >= _ALL_TABLES and _has_turn_columns(db):
         return None
     return (
         f"{path} was written by an older agentsight-otel: serve it once "
         f"(agentsight-otel serve --db {path}) to bring it up to date"
     )
+
+
+def _tables(db: sqlite3.Connection) -> set[str]:
+    """The names of the database's own tables (not SQLite's internal ones)."""
+    rows = db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+    return {row[0] for row in rows if not row[0].startswith("sqlite_")}
 
 
 def _is_wal(path: str) -> bool:
