@@ -27,6 +27,7 @@ import requests
 
 from agentsight_otel import conversation_tracker, traced_action
 from agentsight_otel._config import join_url
+from agentsight_otel._delivery.transport import network_reason
 from agentsight_otel._log import logger
 from agentsight_otel.helpers import generate_conversation_id
 
@@ -234,7 +235,7 @@ def _unreachable(endpoint: str) -> str | None:
     try:
         requests.get(join_url(endpoint, "/api/me/"), timeout=5).close()
     except requests.RequestException as exc:
-        return type(exc).__name__
+        return network_reason(exc)
     return None
 
 

@@ -43,8 +43,8 @@ def address_check(label: str) -> Callable[[object, str], Address | None]:
         if value is None or isinstance(value, Address):
             return value
         if not isinstance(value, str):
-            raise ConfigurationError(f"{label} must look like host:port or 'off'")
-        return parse_address(value, label)
+            raise ConfigurationError(f"{source} ({label}) must look like host:port or 'off'")
+        return parse_address(value, f"{source} ({label})")
 
     return check
 

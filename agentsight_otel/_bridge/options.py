@@ -102,24 +102,41 @@ def _limit(parser: argparse.ArgumentParser, flag: str, name: str) -> None:
     parser.add_argument(flag, type=int, metavar="N", help=f"{row.doc} (default {row.default})")
 
 
+# Each flag and the setting it gives, so a refused value is reported by the flag's name.
+_BRIDGE_FLAGS = {
+    "http_address": "--http",
+    "grpc_address": "--grpc",
+    "token": "--token",
+    "max_body_bytes": "--max-body-bytes",
+    "max_queue_spans": "--max-queue-spans",
+    "max_queue_bytes": "--max-queue-bytes",
+    "dedupe_memory": "--dedupe-memory",
+    "retry_after": "--retry-after",
+    "drain_timeout": "--drain-timeout",
+    "spool_dir": "--spool-dir",
+}
+# resolve_bridge_config's rule: a blank address or token is not given.
+_BLANK_IS_UNSET = ("http_address", "grpc_address", "token")
+_DELIVERY_FLAGS = {
+    "api_key": "--api-key",
+    "endpoint": "--endpoint",
+    "log_level": "--log-level",
+    "redact": "--redact-pii",
+}
+
+
 def config_from_args(args: argparse.Namespace) -> tuple[BridgeConfig, Settings]:
-    """The bridge config and delivery settings the flags and environment describe (checked)."""
-    config = resolve_bridge_config(
-        http_address=args.http,
-        grpc_address=args.grpc,
-        token=args.token,
-        max_body_bytes=args.max_body_bytes,
-        max_queue_spans=args.max_queue_spans,
-        max_queue_bytes=args.max_queue_bytes,
-        dedupe_memory=args.dedupe_memory,
-        retry_after=args.retry_after,
-        drain_timeout=args.drain_timeout,
-        spool_dir=args.spool_dir,
-    )
-    settings = resolve_settings(
-        api_key=args.api_key,
-        endpoint=args.endpoint,
-        log_level=args.log_level,
-        redact=args.redact_pii,
-    )
+    """The bridge config and delivery settings the flags and environment describe (checked).
+
+    ConfigurationError naming the flag (or the variable) whose value is refused.
+    """
+    flags = {**_BRIDGE_FLAGS, **_DELIVERY_FLAGS}
+    given = {name: getattr(args, flag[2:].replace("-", "_")) for name, flag in flags.items()}
+    rows = {row.name: row for row in (*BRIDGE_SETTINGS, *SETTINGS)}
+    for name, value in given.items():
+        blank = name in _BLANK_IS_UNSET and not str(value or "").strip()
+        if value is not None and not blank:
+            rows[name].check(value, flags[name])
+    config = resolve_bridge_config(**{name: given[name] for name in _BRIDGE_FLAGS})
+    settings = resolve_settings(**{name: given[name] for name in _DELIVERY_FLAGS})
     return config, settings

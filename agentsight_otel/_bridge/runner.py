@@ -170,7 +170,7 @@ def run_command(args: argparse.Namespace) -> int:
 def serve_bridge(config: BridgeConfig, settings: Settings) -> int:
     """The CLI: serve until SIGTERM or SIGINT, then drain; 0 when everything held went out."""
     if settings.api_key is None:
-        problem = settings.key_problem or f"{ENV_API_KEY} is not set"
+        problem = settings.key_problem or f"{ENV_API_KEY} is not set: set it (or give --api-key)"
         print(f"agentsight-otel bridge: {problem}", file=sys.stderr)
         return 2
     # A program, unlike the library, may set up logging; an embedding host's setup is kept.

@@ -222,7 +222,7 @@ class AgentSightSpanExporter(SpanExporter):
             log_internal_error("flushing the exporter")
             return False
 
-    def shutdown(self, timeout_millis: int = 30_000) -> None:
+    def shutdown(self, timeout_millis: int = 30_000, *, _reason: str | None = None) -> None:
         """Deliver what is held within the timeout, then stop; safe to call twice."""
         if self._shutdown:
             return
@@ -231,7 +231,7 @@ class AgentSightSpanExporter(SpanExporter):
             with self._lock:
                 groups = self._assembler.drain()
             self._worker.submit(groups)
-            self._worker.shutdown(timeout_millis / 1000)
+            self._worker.shutdown(timeout_millis / 1000, _reason)
             if self._deliveries is not None:
                 self._deliveries.flush()
         except Exception:

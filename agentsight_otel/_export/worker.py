@@ -127,8 +127,12 @@ class DeliveryWorker:
             self._cond.notify_all()
             return self._cond.wait_for(lambda: not self._queue and not self._busy, timeout)
 
-    def shutdown(self, timeout: float) -> bool:
-        """Deliver what is queued within ``timeout`` seconds, then stop."""
+    def shutdown(self, timeout: float, reason: str | None = None) -> bool:
+        """Deliver what is queued within ``timeout`` seconds, then stop.
+
+        What is left is reported lost for ``reason`` (by default: shut down before delivery),
+        with why the last attempt failed.
+        """
         with self._cond:
             self._closing = True
             self._cond.notify_all()
@@ -138,11 +142,11 @@ class DeliveryWorker:
             stuck = None if ended else self._round
             if stuck is not None:
                 stuck.abandoned = True  # the thread, if it ever returns, counts it no more
-        self._abandon(left, stuck)
+        self._abandon(left, stuck, reason or "exporter shut down before delivery")
         self.client.transport.close()
         return not left and ended
 
-    def _abandon(self, left: list[TraceGroup], stuck: PostingRound | None) -> None:
+    def _abandon(self, left: list[TraceGroup], stuck: PostingRound | None, reason: str) -> None:
         """What shutdown could not deliver: to the spool when there is one, else failed.
 
         Without a spool, the round the stuck thread is posting is lost too: counted with what
@@ -151,7 +155,9 @@ class DeliveryWorker:
         if self._redelivery is None:
             unsent = stuck.unsent() if stuck is not None else []
             if left or unsent:
-                self._settle_failed(left, "exporter shut down before delivery", unsent)
+                failure = self.client.last_failure
+                because = f"{reason} (the last attempt: {failure})" if failure else reason
+                self._settle_failed(left, because, unsent)
             return
         self._redelivery.down = True  # everything from here on goes to disk, not the network
         inflight = self._poster.inflight if stuck is not None else None

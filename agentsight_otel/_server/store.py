@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -16,7 +17,7 @@ from agentsight_otel._semconv import WIRE_SPAN_KEYS
 from agentsight_otel._server import reads
 from agentsight_otel._server.blobs import BlobStore, IncomingFile
 from agentsight_otel._server.projections import project_span, timestamp_micros
-from agentsight_otel._server.schema import connect, insert_row
+from agentsight_otel._server.schema import UnusableDatabase, connect, insert_row
 from agentsight_otel._server.uploads import NewUpload, UnknownReference
 from agentsight_otel._server.validation import JSONObject
 
@@ -35,16 +36,25 @@ class Store:
     """One SQLite connection behind a lock; every write request is one transaction."""
 
     def __init__(self, path: str | Path = ":memory:", *, clock: WallClock = _utc_now) -> None:
-        """Open or create the database at path (":memory:" for a throwaway one)."""
+        """Open or create the database at path (":memory:" for a throwaway one).
+
+        UnusableDatabase when it cannot be opened or created, or is not ours.
+        """
         location = str(path)
         if location != ":memory:":
-            # Conversation text: the file is made 0600 before SQLite opens it, and SQLite gives
+            # Conversation text: a new file is made 0600 before SQLite opens it, and SQLite gives
             # its -wal and -shm files the database's mode. An existing parent is left alone.
-            private_dir(Path(location).parent, own=False)
-            private_file(location)
-            for journal in ("-wal", "-shm"):
-                tighten(Path(location + journal), FILE_MODE)
+            try:
+                private_dir(Path(location).parent, own=False)
+                if not os.path.lexists(location):
+                    private_file(location)
+            except OSError as exc:
+                raise UnusableDatabase(f"cannot create {location}: {exc.strerror}") from None
         self._db = connect(location)
+        if location != ":memory:":
+            # Only once it proved to be ours: a foreign file or a directory is refused untouched.
+            for suffix in ("", "-wal", "-shm"):
+                tighten(Path(location + suffix), FILE_MODE)
         self._lock = threading.Lock()
         self._clock = clock
         # Uploaded files, content-addressed beside the database (a temporary directory for

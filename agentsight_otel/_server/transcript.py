@@ -110,7 +110,8 @@ def _incomplete_lines(message: Mapping[str, Any]) -> list[str]:
 def _action_lines(action: Mapping[str, Any]) -> list[str]:
     """An action with its duration, status and error."""
     summary = f"{action.get('name')}  {float(action.get('duration_ms') or 0):.3f} ms"
-    summary += f"  {action.get('status') or 'unset'}"
+    if action.get("status") in ("ok", "error"):  # unset says nothing, as in the viewer
+        summary += f"  {action['status']}"
     if action.get("escalation"):
         summary += "  [escalation to a human]"
     if action.get("error"):

@@ -134,11 +134,15 @@ class TrackerSetup:
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Deliver what the private pipeline and the uploader hold, within ``timeout`` seconds."""
+        self._close(timeout)
+
+    def _close(self, timeout: float, reason: str | None = None) -> None:
+        """shutdown(), reporting what is lost for ``reason`` (the exporter's default)."""
         end = monotonic() + timeout
         self._exit_hook.unregister()
         recorder = self._recorder
         if recorder is not None:
-            recorder.pipeline.shutdown(int(timeout * 1000))
+            recorder.pipeline.shutdown(int(timeout * 1000), reason)
         self._files.shutdown(max(0.0, end - monotonic()))
 
     def _forked(self) -> None:
@@ -156,7 +160,8 @@ class TrackerSetup:
             if recorder is not None:
                 self._end_open_interactions(recorder, SHUTDOWN_REASON)
                 recorder.pipeline.flush_delivery(int(timeout * 1000))
-            self.shutdown(max(0.0, end - monotonic()))
+            # The deadline is the README's ("Exit, SIGTERM and forked workers"): say it was hit.
+            self._close(max(0.0, end - monotonic()), f"the {timeout:g} s exit deadline passed")
         except Exception:
             log_internal_error("delivering at exit")
 

@@ -105,7 +105,7 @@ def test_bad_addresses(text: str) -> None:
         (["bridge"], "AGENTSIGHT_API_KEY is not set"),
         (["bridge", "--api-key", TEST_API_KEY, "--http", "nowhere"], "HTTP address"),
         (["bridge", "--api-key", TEST_API_KEY, "--http", "off", "--grpc", "off"], "both are off"),
-        (["bridge", "--api-key", TEST_API_KEY, "--max-queue-spans", "0"], "max_queue_spans"),
+        (["bridge", "--api-key", TEST_API_KEY, "--max-queue-spans", "0"], "--max-queue-spans"),
         (["bridge", "--api-key", "not-a-key"], "not an AgentSight API key"),
         (
             ["bridge", "--api-key", TEST_API_KEY, "--http", "0.0.0.0:0", "--grpc", "off"],

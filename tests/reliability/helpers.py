@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -273,6 +274,14 @@ def wait_until(condition: Callable[[], bool], timeout: float, step: float = 0.2)
             return False
         pause.wait(step)
     return True
+
+
+def closed_port() -> str:
+    """A URL on 127.0.0.1 where nothing listens."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
 
 
 def run_script(

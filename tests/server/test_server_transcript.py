@@ -92,3 +92,13 @@ def test_entries_without_a_time_still_render(stamp: str | None) -> None:
     messages = [{"sender": "agent", "content": "hi", "timestamp": stamp}]
     text = render_transcript({"conversation_id": "c"}, messages, [], [], [], usage)
     assert "--:--:--.---  Agent:   hi" in text
+
+
+def test_an_unset_status_is_not_shown_as_one(server_and_api: tuple[LocalServer, Api]) -> None:
+    """OTel's "unset" says nothing about the action: shown as the viewer shows it, without one."""
+    server, api = server_and_api
+    lookup = span("tool", attributes={"agentsight.tool.name": "lookup"}, status="unset", start=2)
+    api.ingest(body(block(turn(message("user", "hi", 1)), lookup)))
+    text = render(server, CID)
+    assert "Action:  lookup  500.000 ms\n" in text
+    assert "unset" not in text

@@ -27,11 +27,12 @@ BROWSER_MARKS = [
 ]
 
 
-def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess[str]:
     """The console command in a fresh process, with no AGENTSIGHT_/OTEL_ settings but env."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("AGENTSIGHT_", "OTEL_"))}
     return subprocess.run(
         [sys.executable, "-m", "agentsight_otel._cli", *args],
+        cwd=cwd,
         env={**clean, **env},
         capture_output=True,
         text=True,
