@@ -126,11 +126,8 @@ def full(db: sqlite3.Connection, conversation_id: str) -> Record:
     record["action_logs"] = reads.actions(db, pk)
     record["buttons"] = reads.buttons(db, pk)
     record["tickets"] = []
-    record["token_usage"] = None if not usage["by_model"] else {**usage, **UNPRICED}
+    record["token_usage"] = usage if usage["by_model"] else None
     return record
-
-
-UNPRICED: dict[str, object] = {"cost_usd": None, "cost_sources": ["unpriced"]}
 
 
 def by_pk(db: sqlite3.Connection, pk: int) -> str | None:

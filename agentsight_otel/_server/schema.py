@@ -6,6 +6,7 @@ import json
 import sqlite3
 
 from agentsight_otel import _semconv as sc
+from agentsight_otel._server import pricing
 from agentsight_otel._server.projections import Row, is_true, project_span
 
 # Projections carry the span id and an integer sort key (microseconds since the epoch), so
@@ -150,6 +151,7 @@ def connect(path: str) -> sqlite3.Connection:
     # isolation_level=None hands transaction control to the Store's explicit BEGIN/COMMIT.
     db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
     db.row_factory = sqlite3.Row
+    pricing.register(db)
     db.execute("PRAGMA foreign_keys = ON")
     if path != ":memory:":
         db.execute("PRAGMA journal_mode = WAL")
