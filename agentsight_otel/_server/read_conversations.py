@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import timezone
 
 from agentsight_otel._server import reads
+from agentsight_otel._server.numbers import whole_number
 from agentsight_otel._server.reads import Record
 from agentsight_otel._server.validation import parse_timestamp
 
@@ -134,6 +135,15 @@ def by_pk(db: sqlite3.Connection, pk: int) -> str | None:
     """The conversation_id of a primary key, or None."""
     row = db.execute("SELECT conversation_id FROM conversations WHERE id = ?", (pk,)).fetchone()
     return None if row is None else str(row["conversation_id"])
+
+
+def resolve(db: sqlite3.Connection, reference: str) -> str | None:
+    """The conversation_id a path names: an integer is a pk first, then a conversation_id."""
+    pk = whole_number(reference)
+    found = None if pk is None else by_pk(db, pk)
+    if found is None and reads.conversation_pk(db, reference) is not None:
+        found = reference
+    return found
 
 
 def message(db: sqlite3.Connection, message_id: int) -> Record | None:

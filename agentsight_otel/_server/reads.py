@@ -98,6 +98,16 @@ def messages(db: sqlite3.Connection, pk: int) -> list[Record]:
     ]
 
 
+def last_message(db: sqlite3.Connection, pk: int) -> Record | None:
+    """A conversation's latest message (sender and content), or None."""
+    row = db.execute(
+        "SELECT sender, content FROM messages WHERE conversation = ?"
+        " ORDER BY ts_us DESC, id DESC LIMIT 1",
+        (pk,),
+    ).fetchone()
+    return None if row is None else dict(row)
+
+
 def actions(db: sqlite3.Connection, pk: int) -> list[Record]:
     """The action log, by start time then arrival."""
     rows = db.execute(
