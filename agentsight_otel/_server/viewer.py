@@ -37,6 +37,7 @@ COOKIE = "agentsight_viewer"
 _HERE = Path(__file__).resolve().parent
 _LIST_FILTERS = ("q", "environment", "engaged", "source", "device")
 _CATCH_ALL = "/{path:path}"
+_EVERY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
@@ -53,7 +54,7 @@ def viewer_routes(
         Route("/login/", viewer.login, methods=["GET", "POST"]),
         Mount("/static", StaticFiles(directory=_HERE / "static"), name="static"),
         # Keep this last: it answers every path no route above took.
-        Route(_CATCH_ALL, viewer.missing, methods=None),
+        Route(_CATCH_ALL, viewer.missing, methods=_EVERY_METHOD),
     ]
 
 
