@@ -20,8 +20,8 @@ from agentsight_otel._server.auth import accepted_keys, check_authorization
 from agentsight_otel._server.body import decode_body, read_body
 from agentsight_otel._server.downloads import file_response
 from agentsight_otel._server.headers import SecuredStarlette
-from agentsight_otel._server.read_api import ReadApi, path_id, read_routes, with_file_urls
 from agentsight_otel._server.paths import raw_path, split_reference
+from agentsight_otel._server.read_api import ReadApi, path_id, read_routes, with_file_urls
 from agentsight_otel._server.read_conversations import full, resolve
 from agentsight_otel._server.store import Store
 from agentsight_otel._server.uploads import receive_upload

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from agentsight_otel._log import guarded
+from agentsight_otel._log import log_internal_error
 from agentsight_otel._server.validation import parse_timestamp
 
 # The SQL function every usage query prices calls with, registered on each connection.
@@ -26,17 +27,12 @@ UNPRICED = "unpriced"
 
 
 def cost_usd(
-    model: str | None,
-    system: str | None,
-    input_tokens: int,
-    output_tokens: int,
-    cache_read_tokens: int,
-    cache_write_tokens: int,
-    timestamp: str | None,
+    model: str | None, system: str | None, counts: Sequence[int], timestamp: str | None
 ) -> Decimal | None:
     """One call's price in USD at the time it was made, or None when no price matches.
 
-    The stored input count excludes cache reads and writes; genai-prices counts them in.
+    counts are the call's input, output, cache read and cache write tokens, as stored: the
+    input count excludes cache reads and writes, which genai-prices counts in.
     A provider genai-prices does not know (a local model server) leaves the call unpriced
     rather than borrowing some other host's rate for a model of the same name.
     """
@@ -46,11 +42,12 @@ def cost_usd(
     try:
         from genai_prices import Usage
 
+        uncached, output, cache_read, cache_write = (max(0, int(n)) for n in counts)
         usage = Usage(
-            input_tokens=max(0, input_tokens) + max(0, cache_read_tokens) + max(0, cache_write_tokens),
-            output_tokens=max(0, output_tokens),
-            cache_read_tokens=max(0, cache_read_tokens),
-            cache_write_tokens=max(0, cache_write_tokens),
+            input_tokens=uncached + cache_read + cache_write,
+            output_tokens=output,
+            cache_read_tokens=cache_read,
+            cache_write_tokens=cache_write,
         )
         moment = parse_timestamp(timestamp)
         found = calculate(usage, model, provider_id=system or None, genai_request_timestamp=moment)
@@ -74,11 +71,14 @@ def usd_text(value: Decimal | float | None) -> str | None:
     return None if value is None else f"{Decimal(str(value)):.8f}"
 
 
-@guarded("pricing a model call", None)
 def _sql_cost(*values: Any) -> float | None:
     """cost_usd() for SQLite, which has no decimal type; a failing price never fails a read."""
     model, system, *counts, timestamp = values
-    price = cost_usd(model, system, *(int(count or 0) for count in counts), timestamp)
+    try:
+        price = cost_usd(model, system, [int(count or 0) for count in counts], timestamp)
+    except Exception:
+        log_internal_error("pricing a model call")
+        return None
     return None if price is None else float(price)
 
 

@@ -49,7 +49,9 @@ def viewer_routes(
     return [
         Route("/", viewer.gate(viewer.conversations), methods=["GET"]),
         # By pk or by conversation_id (percent-encoded, read from the raw path).
-        Route("/conversations/{reference:path}/", viewer.gate(viewer.conversation), methods=["GET"]),
+        Route(
+            "/conversations/{reference:path}/", viewer.gate(viewer.conversation), methods=["GET"]
+        ),
         Route("/files/{file_id}/", viewer.gate(viewer.file), methods=["GET"]),
         Route("/login/", viewer.login, methods=["GET", "POST"]),
         Mount("/static", StaticFiles(directory=_HERE / "static"), name="static"),
@@ -124,8 +126,10 @@ class Viewer:
     async def conversation(self, request: Request) -> Response:
         """One conversation: header, usage, and its turns in chat form with timelines."""
         parsed = split_reference(raw_path(request), b"/conversations/")
-        found = parsed and await run_in_threadpool(self._store.run_query, _detail, parsed[0])
-        if not found:
+        found = None
+        if parsed is not None:
+            found = await run_in_threadpool(self._store.run_query, _detail, parsed[0])
+        if found is None:
             raise HTTPException(404, "Conversation not found.")
         return self._templates.TemplateResponse(request, "conversation.html", found)
 

@@ -6,7 +6,6 @@ import json
 from collections.abc import Callable
 from datetime import timezone
 from decimal import Decimal
-from typing import Any
 
 from agentsight_otel._server.validation import parse_timestamp
 

@@ -189,7 +189,7 @@ def _add_usage(turn: Turn, span: Record) -> None:
     entry.input += counts[0]
     entry.output += counts[1]
     system = values["system"]
-    price = cost_usd(model, None if system is None else str(system), *counts, span["started_at"])
+    price = cost_usd(model, None if system is None else str(system), counts, span["started_at"])
     entry.cost_usd = None if price is None or entry.cost_usd is None else entry.cost_usd + price
 
 

@@ -38,25 +38,25 @@ def _expected(model: str, provider: str | None, moment: str, **tokens: int) -> D
 
 
 def test_a_known_model_costs_what_genai_prices_says() -> None:
-    price = cost_usd("gpt-4o", "openai", 1000, 100, 0, 0, at(0))
+    price = cost_usd("gpt-4o", "openai", (1000, 100, 0, 0), at(0))
     assert price == _expected("gpt-4o", "openai", at(0), input_tokens=1000, output_tokens=100)
     assert price is not None and price > 0
 
 
 def test_cache_reads_are_part_of_genai_prices_input() -> None:
     # The wire's input count is uncached input; genai-prices counts cached input in it.
-    price = cost_usd("gpt-4o", "openai", 1000, 100, 500, 0, at(0))
+    price = cost_usd("gpt-4o", "openai", (1000, 100, 500, 0), at(0))
     tokens = {"input_tokens": 1500, "output_tokens": 100, "cache_read_tokens": 500}
     assert price == _expected("gpt-4o", "openai", at(0), **tokens)
-    uncached = cost_usd("gpt-4o", "openai", 1500, 100, 0, 0, at(0))
+    uncached = cost_usd("gpt-4o", "openai", (1500, 100, 0, 0), at(0))
     assert price is not None and uncached is not None and price < uncached
 
 
 def test_semantic_convention_systems_name_genai_prices_providers() -> None:
-    price = cost_usd("claude-3-5-sonnet-20241022", "anthropic", 1000, 100, 0, 0, at(0))
+    price = cost_usd("claude-3-5-sonnet-20241022", "anthropic", (1000, 100, 0, 0), at(0))
     tokens = {"input_tokens": 1000, "output_tokens": 100}
     assert price == _expected("claude-3-5-sonnet-20241022", "anthropic", at(0), **tokens)
-    assert cost_usd("gpt-4o-mini", None, 10, 10, 0, 0, at(0)) is not None
+    assert cost_usd("gpt-4o-mini", None, (10, 10, 0, 0), at(0)) is not None
 
 
 @pytest.mark.parametrize(
@@ -70,7 +70,7 @@ def test_semantic_convention_systems_name_genai_prices_providers() -> None:
     ],
 )
 def test_unknown_models_and_providers_are_unpriced(model: str, system: str | None) -> None:
-    assert cost_usd(model, system, 1000, 100, 0, 0, at(0)) is None
+    assert cost_usd(model, system, (1000, 100, 0, 0), at(0)) is None
 
 
 def test_conversation_usage_prices_each_model_and_sums_the_priced_ones(tmp_path: Path) -> None:
