@@ -173,8 +173,9 @@ def _usage_line(usage: Mapping[str, Any]) -> str:
         line += f" out, {counted(entry.get('calls', 0), 'call')}"
         if "cost_source" in entry:
             line += f", {cost(entry.get('cost_usd'))}"
+    # No source named: read from the real service, the figure is its own, not an estimate.
     if usage.get("cost_usd") is not None:
-        line += f"\nCost: {cost(usage['cost_usd'])}, estimate (genai-prices' price table)"
+        line += f"\nCost: {cost(usage['cost_usd'])}"
     return line
 
 
