@@ -9,7 +9,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs, quote_from_bytes, urlencode
 
 import jinja2
 from starlette.concurrency import run_in_threadpool
@@ -37,6 +37,7 @@ COOKIE = "agentsight_viewer"
 _HERE = Path(__file__).resolve().parent
 _LIST_FILTERS = ("q", "environment", "engaged", "source", "device")
 _CATCH_ALL = "/{path:path}"
+_URL_SYNTAX = "/%!$&'()*+,;=:@-._~"
 _EVERY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -146,7 +147,8 @@ class Viewer:
         if path == "/api" or path.startswith("/api/"):
             raise HTTPException(404)
         if request.method in ("GET", "HEAD") and _is_page(request, path + "/"):
-            target = raw_path(request).decode("ascii", "replace") + "/"
+            # Escapes the client sent stay as sent; any other byte outside URL syntax is escaped.
+            target = quote_from_bytes(raw_path(request), safe=_URL_SYNTAX) + "/"
             query = request.url.query
             return RedirectResponse(_local_path(target + (f"?{query}" if query else "")), 307)
         context = {"status": 404, "detail": "Page not found."}
