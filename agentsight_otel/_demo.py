@@ -29,6 +29,7 @@ from agentsight_otel import conversation_tracker, traced_action
 from agentsight_otel._config import join_url
 from agentsight_otel._delivery.transport import network_reason
 from agentsight_otel._log import logger
+from agentsight_otel._server.viewer_format import counted
 from agentsight_otel.helpers import generate_conversation_id
 
 DEFAULT_DB = ".agentsight/demo.db"
@@ -158,7 +159,10 @@ def _resolution() -> dict[str, Any]:
 
 def summary_line(result: dict[str, Any]) -> str:
     """One line per send: what went and what the backend said."""
-    counts = ", ".join(f"{v} {k}" for k, v in result["summary"].items() if v)
+    # The summary's keys are plural nouns ("answers"), or "pending", which has no singular.
+    counts = ", ".join(
+        counted(v, k[:-1] if k.endswith("s") else k, k) for k, v in result["summary"].items() if v
+    )
     return f"  send -> {result['status']}: {counts or 'visit only'}"
 
 

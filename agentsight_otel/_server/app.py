@@ -6,7 +6,6 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, cast
-from urllib.parse import quote, unquote_to_bytes
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -24,9 +23,9 @@ from agentsight_otel._server.auth import accepted_keys, check_authorization
 from agentsight_otel._server.body import decode_body, read_body
 from agentsight_otel._server.downloads import file_response
 from agentsight_otel._server.headers import SecuredStarlette
-from agentsight_otel._server.numbers import whole_number
+from agentsight_otel._server.paths import raw_path, split_reference
 from agentsight_otel._server.read_api import ReadApi, path_id, read_routes, with_file_urls
-from agentsight_otel._server.read_conversations import by_pk, full
+from agentsight_otel._server.read_conversations import full, resolve
 from agentsight_otel._server.sessions import ViewerSessions
 from agentsight_otel._server.store import Store
 from agentsight_otel._server.uploads import receive_upload
@@ -211,7 +210,7 @@ class _Api:
 
     async def conversation(self, request: Request) -> Response:
         """One conversation or one of its projections, addressed by the client's id."""
-        parsed = split_conversation_path(_raw_path(request))
+        parsed = split_conversation_path(raw_path(request))
         if parsed is None:
             raise HTTPException(404, "Not found.")
         conversation_id = await run_in_threadpool(self._resolve, parsed[0])
@@ -235,30 +234,12 @@ class _Api:
 
     def _resolve(self, reference: str) -> str:
         """A conversation_id from a path segment: an integer names a pk first, as in AgentSight."""
-        pk = whole_number(reference)
-        return reference if pk is None else self._store.run_query(by_pk, pk) or reference
+        return self._store.run_query(resolve, reference) or reference
 
 
 def split_conversation_path(raw_path: bytes) -> tuple[str, str | None] | None:
     """(conversation_id, sub-resource or None) from a still percent-encoded request path."""
-    if not raw_path.startswith(CONVERSATIONS_PREFIX) or not raw_path.endswith(b"/"):
-        return None
-    # Split before decoding: an encoded slash (%2F) belongs to the id, a literal one does not.
-    segments = raw_path[len(CONVERSATIONS_PREFIX) : -1].split(b"/")
-    resource: str | None = None
-    if len(segments) > 1 and segments[-1].decode("ascii", "replace") in SUB_RESOURCES:
-        resource = segments.pop().decode("ascii")
-    try:
-        conversation_id = unquote_to_bytes(b"/".join(segments)).decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    return (conversation_id, resource) if conversation_id else None
-
-
-def _raw_path(request: Request) -> bytes:
-    """The request path as sent, before percent-decoding."""
-    raw = request.scope.get("raw_path")
-    return raw if isinstance(raw, bytes) else quote(request.url.path).encode("ascii")
+    return split_reference(raw_path, CONVERSATIONS_PREFIX, SUB_RESOURCES)
 
 
 def _require_json(request: Request) -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import timezone
 
 from agentsight_otel._server import reads
+from agentsight_otel._server.numbers import whole_number
 from agentsight_otel._server.reads import Record
 from agentsight_otel._server.validation import parse_timestamp
 
@@ -126,17 +127,23 @@ def full(db: sqlite3.Connection, conversation_id: str) -> Record:
     record["action_logs"] = reads.actions(db, pk)
     record["buttons"] = reads.buttons(db, pk)
     record["tickets"] = []
-    record["token_usage"] = None if not usage["by_model"] else {**usage, **UNPRICED}
+    record["token_usage"] = usage if usage["by_model"] else None
     return record
-
-
-UNPRICED: dict[str, object] = {"cost_usd": None, "cost_sources": ["unpriced"]}
 
 
 def by_pk(db: sqlite3.Connection, pk: int) -> str | None:
     """The conversation_id of a primary key, or None."""
     row = db.execute("SELECT conversation_id FROM conversations WHERE id = ?", (pk,)).fetchone()
     return None if row is None else str(row["conversation_id"])
+
+
+def resolve(db: sqlite3.Connection, reference: str) -> str | None:
+    """The conversation_id a path names: an integer is a pk first, then a conversation_id."""
+    pk = whole_number(reference)
+    found = None if pk is None else by_pk(db, pk)
+    if found is None and reads.conversation_pk(db, reference) is not None:
+        found = reference
+    return found
 
 
 def message(db: sqlite3.Connection, message_id: int) -> Record | None:

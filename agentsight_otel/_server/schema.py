@@ -8,6 +8,7 @@ import sqlite3
 from pathlib import Path
 
 from agentsight_otel import _semconv as sc
+from agentsight_otel._server import pricing
 from agentsight_otel._server.projections import Row, is_true, project_span
 
 # Projections carry the span id and an integer sort key (microseconds since the epoch), so
@@ -171,6 +172,7 @@ def connect(path: str) -> sqlite3.Connection:
         raise UnusableDatabase(_open_failure(path, exc)) from None
     try:
         db.row_factory = sqlite3.Row
+        pricing.register(db)
         foreign = _foreign_problem(db, path)
         if foreign:
             raise UnusableDatabase(foreign)
@@ -206,6 +208,7 @@ def connect_read_only(path: str) -> sqlite3.Connection:
     except sqlite3.Error as exc:
         raise UnusableDatabase(_open_failure(path, exc)) from None
     db.row_factory = sqlite3.Row
+    pricing.register(db)
     try:
         problem = _foreign_problem(db, path) or _outdated_problem(db, path)
     except sqlite3.Error as exc:

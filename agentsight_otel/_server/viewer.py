@@ -7,14 +7,14 @@ import math
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs, quote_from_bytes, urlencode
 
 import jinja2
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
@@ -24,16 +24,20 @@ from agentsight_otel._server.auth import check_authorization
 from agentsight_otel._server.body import read_body
 from agentsight_otel._server.downloads import file_response
 from agentsight_otel._server.numbers import page_number
+from agentsight_otel._server.paths import raw_path, split_reference
 from agentsight_otel._server.read_api import path_id
 from agentsight_otel._server.sessions import ViewerSessions
 from agentsight_otel._server.store import Store
-from agentsight_otel._server.viewer_format import FILTERS
+from agentsight_otel._server.viewer_format import FILTERS, NO_CONTENT_HINT
 from agentsight_otel._server.viewer_model import build_turns, unplaced_files
 
 PAGE_SIZE = 50
 COOKIE = "agentsight_viewer"
 _HERE = Path(__file__).resolve().parent
 _LIST_FILTERS = ("q", "environment", "engaged", "source", "device")
+_CATCH_ALL = "/{path:path}"
+_URL_SYNTAX = "/%!$&'()*+,;=:@-._~"
+_EVERY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
@@ -44,11 +48,16 @@ def viewer_routes(
     viewer = Viewer(store, api_keys, key_required, sessions)
     return [
         Route("/", viewer.gate(viewer.conversations), methods=["GET"]),
-        Route("/conversations/{pk}/", viewer.gate(viewer.conversation), methods=["GET"]),
+        # By pk or by conversation_id (percent-encoded, read from the raw path).
+        Route(
+            "/conversations/{reference:path}/", viewer.gate(viewer.conversation), methods=["GET"]
+        ),
         Route("/files/{file_id}/", viewer.gate(viewer.file), methods=["GET"]),
         Route("/login/", viewer.login, methods=["GET", "POST"]),
         Route("/logout/", viewer.logout, methods=["POST"]),
         Mount("/static", StaticFiles(directory=_HERE / "static"), name="static"),
+        # Keep this last: it answers every path no route above took.
+        Route(_CATCH_ALL, viewer.missing, methods=_EVERY_METHOD),
     ]
 
 
@@ -71,6 +80,7 @@ class Viewer:
             loader=jinja2.FileSystemLoader(_HERE / "templates"), autoescape=True
         )
         environment.filters.update(FILTERS)
+        environment.globals["no_content_hint"] = NO_CONTENT_HINT
         environment.tests["shown_inline"] = shown_inline
         self._templates = Jinja2Templates(env=environment)
 
@@ -122,10 +132,33 @@ class Viewer:
 
     async def conversation(self, request: Request) -> Response:
         """One conversation: header, usage, and its turns in chat form with timelines."""
-        found = await run_in_threadpool(self._store.run_query, _detail, path_id(request, "pk"))
+        parsed = split_reference(raw_path(request), b"/conversations/")
+        found = None
+        if parsed is not None:
+            found = await run_in_threadpool(self._store.run_query, _detail, parsed[0])
         if found is None:
             raise HTTPException(404, "Conversation not found.")
         return self._templates.TemplateResponse(request, "conversation.html", found)
+
+    async def missing(self, request: Request) -> Response:
+        """No route took the path: a viewer page without its slash is sent to it, else 404.
+
+        The API's paths keep their JSON 404 and are never redirected: the real backend
+        requires the slash, and a redirect would hide a client that forgot it.
+        """
+        path = request.url.path
+        allowed = _allowed_methods(request, path)
+        if allowed:
+            raise HTTPException(405, headers={"Allow": ", ".join(sorted(allowed))})
+        if path == "/api" or path.startswith("/api/"):
+            raise HTTPException(404)
+        if request.method in ("GET", "HEAD") and _is_page(request, path + "/"):
+            # Escapes the client sent stay as sent; any other byte outside URL syntax is escaped.
+            target = quote_from_bytes(raw_path(request), safe=_URL_SYNTAX) + "/"
+            query = request.url.query
+            return RedirectResponse(_local_path(target + (f"?{query}" if query else "")), 307)
+        context = {"status": 404, "detail": "Page not found."}
+        return self._templates.TemplateResponse(request, "error.html", context, status_code=404)
 
     async def file(self, request: Request) -> Response:
         """An uploaded file, shown inline when it is a raster image and downloaded otherwise."""
@@ -178,6 +211,30 @@ class Viewer:
         return header is not None and check_authorization(header, self._keys) is None
 
 
+def _is_page(request: Request, path: str) -> bool:
+    """Whether a viewer route (not the API, not the catch-all) serves path."""
+    scope = {**request.scope, "path": path}
+    return any(
+        route.matches(scope)[0] == Match.FULL and not route.path.startswith("/api/")
+        for route in _routes(request)
+    )
+
+
+def _allowed_methods(request: Request, path: str) -> set[str]:
+    """The methods of a route that serves path, but not with this request's method."""
+    scope = {**request.scope, "path": path}
+    for route in _routes(request):
+        if isinstance(route, Route) and route.matches(scope)[0] == Match.PARTIAL:
+            return set(route.methods or ())
+    return set()
+
+
+def _routes(request: Request) -> list[Route | Mount]:
+    """The application's routes, without the catch-all."""
+    routes = request.app.router.routes
+    return [r for r in routes if isinstance(r, (Route, Mount)) and r.path != _CATCH_ALL]
+
+
 def _list_page(
     db: Any, params: dict[str, str], number: int
 ) -> tuple[int, list[reads.Record], dict[str, list[str]]]:
@@ -188,6 +245,9 @@ def _list_page(
     query = read_conversations.conversation_query(filters)
     total = read_conversations.count(db, query)
     rows = read_conversations.page(db, query, (number - 1) * PAGE_SIZE, PAGE_SIZE)
+    for row in rows:
+        row["last_message"] = reads.last_message(db, row["id"])
+        row["cost_usd"] = reads.usage(db, row["id"])["cost_usd"]
     choices = {
         column: [
             row[0]
@@ -201,20 +261,22 @@ def _list_page(
     return total, rows, choices
 
 
-def _detail(db: Any, pk: int) -> dict[str, Any] | None:
-    """Everything the conversation page shows."""
-    conversation_id = read_conversations.by_pk(db, pk)
+def _detail(db: Any, reference: str) -> dict[str, Any] | None:
+    """Everything the conversation page shows; reference is a pk or a conversation_id."""
+    conversation_id = read_conversations.resolve(db, reference)
     if conversation_id is None:
         return None
     conversation = read_conversations.summary(db, conversation_id)
+    pk = conversation["id"]
     files = reads.files(db, pk)
-    turns, outside = build_turns(reads.spans(db, pk), files)
+    page = build_turns(reads.spans(db, pk), files)
     return {
         "conversation": conversation,
         "metadata": json.dumps(conversation["metadata"], indent=2, ensure_ascii=False),
-        "turns": turns,
-        "outside": outside,
-        "loose_files": unplaced_files(turns, files),
+        "turns": page.turns,
+        "outside": page.outside,
+        "outside_spans": page.outside_spans,
+        "loose_files": unplaced_files(page.turns, files),
         "usage": reads.usage(db, pk),
     }
 

@@ -71,14 +71,16 @@ def test_conversation_page_shows_the_tracked_content(viewer: LocalServer, page: 
     page.goto(viewer.url + "/conversations/1/")
     assert page.locator(".turn").count() == 2
     assert page.locator(".msg").count() == 6
-    assert page.get_by_text("Hi, my order A-1009 says delivered").is_visible()
+    # Scoped to the chat: each turn's raw spans (closed) carry the same text.
+    chat = page.locator(".chat")
+    assert chat.get_by_text("Hi, my order A-1009 says delivered").is_visible()
     failed = page.locator("details.action.failed")
     assert failed.count() == 1 and "issue_refund" in failed.inner_text()
     failed.locator("summary").click()
     assert "payment provider did not answer" in failed.inner_text()
     assert "[redacted]" in failed.inner_text()
-    assert page.get_by_text("handed to a human").is_visible()
-    assert page.get_by_text("Refund to card").is_visible()
+    assert chat.get_by_text("handed to a human").is_visible()
+    assert chat.get_by_text("Refund to card").is_visible()
     image = page.locator(".file.image img")
     assert image.evaluate("img => img.complete && img.naturalWidth") == 2
     assert page.locator(".timeline .seg").count() == 6
