@@ -74,10 +74,10 @@ class _Lazy(Sequence[Message]):
         return self._convert(self._items[index])
 
     def __iter__(self) -> Iterator[Message]:
-        return (self._convert(item) for item in self._items)
+        return map(self._convert, self._items)
 
     def __reversed__(self) -> Iterator[Message]:
-        return (self._convert(item) for item in reversed(self._items))
+        return map(self._convert, reversed(self._items))
 
 
 def carries_messages(record: SpanRecord) -> bool:
@@ -220,6 +220,8 @@ def _from_document(value: object) -> Sequence[Message]:
         document = orjson.loads(value) if type(value) is str else loaded(value)
     except orjson.JSONDecodeError:
         document = loaded(value)
+    if type(document) is list:  # the usual case: skips the (slower) ABC checks below
+        return _Lazy(document, _message)
     if isinstance(document, Mapping):
         document = [document]
     if not isinstance(document, (list, tuple)):
