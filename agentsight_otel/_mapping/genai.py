@@ -131,12 +131,12 @@ class ForeignMapping:
     ) -> None:
         """A model call's usage as an ``llm`` record (under its own id unless it is the turn)."""
         name = usage.model or record.name
-        attributes: dict[str, Any] = {
+        base = {
             sc.CONVERSATION_ID: self.conversation_id,
             sc.SPAN_KIND: sc.KIND_LLM,
             sc.ENTITY_NAME: name,
         }
-        attributes.update(usage_attributes(usage))
+        attributes = usage_attributes(usage, base)
         if place is not None:
             attributes[sc.TURN_ID] = hex_span_id(place.turn)
         span = wire_span(record, sc.KIND_LLM, name, attributes, (), otel)
@@ -163,7 +163,7 @@ class ForeignMapping:
         """The turn a foreign span belongs to, or None (plain application telemetry)."""
         outermost = record.span_id if self._kind(record)[0] else None
         parent = self.by_id.get(record.parent_span_id or 0)
-        own_turn = _turn_id(record.attributes)
+        own_turn = _turn_id(record.attributes) if sc.TURN_ID in record.attributes else None
         place: Place | None = None if own_turn is None else Place(own_turn, True)
         if place is not None:  # stamped with the tracker's turn (_current.py): it is in that turn
             parent = None

@@ -74,10 +74,10 @@ class _Lazy(Sequence[Message]):
         return self._convert(self._items[index])
 
     def __iter__(self) -> Iterator[Message]:
-        return (self._convert(item) for item in self._items)
+        return map(self._convert, self._items)
 
     def __reversed__(self) -> Iterator[Message]:
-        return (self._convert(item) for item in reversed(self._items))
+        return map(self._convert, reversed(self._items))
 
 
 def carries_messages(record: SpanRecord) -> bool:
@@ -220,6 +220,8 @@ def _from_document(value: object) -> Sequence[Message]:
         document = orjson.loads(value) if type(value) is str else loaded(value)
     except orjson.JSONDecodeError:
         document = loaded(value)
+    if type(document) is list:  # the usual case: skips the (slower) ABC checks below
+        return _Lazy(document, _message)
     if isinstance(document, Mapping):
         document = [document]
     if not isinstance(document, (list, tuple)):
@@ -288,6 +290,8 @@ def _text(content: object) -> str:
 def new_user_texts(messages: Sequence[Message]) -> list[str]:
     """The end user's messages that start an exchange: those after the last non-user message."""
     texts: list[str] = []
+    if type(messages) is _Lazy and messages._convert is _message:
+        messages = _user_tail(messages._items)
     for role, text in reversed(messages):
         if role in ("system", "developer"):
             continue
@@ -299,6 +303,26 @@ def new_user_texts(messages: Sequence[Message]) -> list[str]:
     return texts
 
 
+def _user_tail(items: Sequence[Any]) -> Sequence[Message]:
+    """The messages after the last one whose own role ends the user's run, converted.
+
+    A message whose role is a string other than user, system or developer ends the run
+    whatever its parts are (``_message`` keeps that role or makes it ``tool``): neither it
+    nor the resent history before it is converted.
+    """
+    start = 0
+    for index in range(len(items) - 1, -1, -1):
+        item = items[index]
+        role = item.get("role") if type(item) is dict else None
+        if type(role) is str and role not in _RUN_ROLES:
+            start = index + 1
+            break
+    return [_message(item) for item in items[start:]]
+
+
+_RUN_ROLES = frozenset((USER, "system", "developer"))
+
+
 def answer_text(messages: Sequence[Message]) -> str:
     """The assistant's text in a model's (or agent's) output."""
-    return "\n".join(text for role, text in messages if role == ASSISTANT and text)
+    return "\n".join([text for role, text in messages if role == ASSISTANT and text])

@@ -57,9 +57,10 @@ def turn_span(
     }
     if root.status == "error":
         attributes[sc.TURN_INCOMPLETE_REASON] = "error"
+    get = root.attributes.get
     for key in _COPIED:
-        value = root.attributes.get(key)
-        if isinstance(value, str) and value:
+        value = get(key)
+        if value and isinstance(value, str):
             attributes[key] = value
     events, cut = _messages(root, spans, redactor)
     span = wire_span(root, sc.KIND_TURN, root.name, attributes, events, otel, None)
@@ -70,11 +71,17 @@ def _messages(
     root: SpanRecord, spans: Sequence[SpanRecord], redactor: Redactor | None
 ) -> tuple[list[EventRecord], int]:
     """The turn's new end-user messages (up to its start), final answer and how many were cut."""
-    others = sorted((s for s in spans if s is not root), key=start_order)
-    head = [root] if any(s is root for s in spans) else []
+    has_root = False
+    others: list[SpanRecord] = []
+    for span in spans:
+        if span is root:
+            has_root = True
+        else:
+            others.append(span)
+    others.sort(key=start_order)
     events: list[EventRecord] = []
     cut = 0
-    for span in head + others:
+    for span in [root, *others] if has_root else others:
         messages = input_messages(span)
         if messages:
             texts, cut = kept_texts(new_user_texts(messages))
@@ -85,8 +92,8 @@ def _messages(
                 stamp = root.start_ns + index * 1_000
                 events.append(_event(sc.SENDER_USER, text, stamp, redactor))
             break
-    answered = head + sorted(others, key=_end_order, reverse=True)
-    for span in answered:
+    others.sort(key=_end_order, reverse=True)
+    for span in [root, *others] if has_root else others:
         messages = output_messages(span)
         text = answer_text(messages) if messages else ""
         if text:

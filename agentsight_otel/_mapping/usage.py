@@ -76,8 +76,15 @@ def usage_from_attributes(attributes: Attributes, *, own: bool = False) -> Usage
         return _own_usage(attributes)
     if _COUNTS.isdisjoint(attributes):  # most spans: one pass in C instead of six lookups
         return None
-    input_key, input_tokens = _first_int(attributes, _INPUT)
-    _, output_tokens = _first_int(attributes, _OUTPUT)
+    # The first key of each is what most instrumentations write: read it before the loop.
+    input_tokens = attributes.get(_INPUT[0])
+    if type(input_tokens) is int and input_tokens >= 0:
+        input_key: str | None = _INPUT[0]
+    else:
+        input_key, input_tokens = _first_int(attributes, _INPUT)
+    output_tokens = attributes.get(_OUTPUT[0])
+    if type(output_tokens) is not int or output_tokens < 0:
+        output_tokens = _first_int(attributes, _OUTPUT)[1]
     if input_key is None and output_tokens == 0:
         return None
     optional = not _OPTIONAL.isdisjoint(attributes)
@@ -87,7 +94,9 @@ def usage_from_attributes(attributes: Attributes, *, own: bool = False) -> Usage
     if cache_in_input:
         input_tokens = max(0, input_tokens - cache_read - cache_write)
     operation = attributes.get("gen_ai.operation.name")
-    model = _first_str(attributes, _MODEL)
+    model = attributes.get(_MODEL[0])
+    if type(model) is not str or not model:
+        model = _first_str(attributes, _MODEL)
     requested = attributes.get(_REQUESTED)
     if not isinstance(requested, str) or not requested or requested == model:
         requested = None
@@ -148,9 +157,13 @@ def _own_usage(attributes: Attributes) -> Usage:
     )
 
 
-def usage_attributes(usage: Usage) -> dict[str, Any]:
-    """The contract's ``llm`` attributes for a usage; optional counts only when non-zero."""
-    attributes: dict[str, Any] = {}
+def usage_attributes(usage: Usage, attributes: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The contract's ``llm`` attributes for a usage (added to ``attributes`` when given).
+
+    Optional counts only when non-zero.
+    """
+    if attributes is None:
+        attributes = {}
     if usage.system:
         attributes["gen_ai.system"] = usage.system
     if usage.model:
