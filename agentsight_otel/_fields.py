@@ -134,4 +134,3 @@ NAMES: Final = tuple(field.name for field in FIELDS)
 BY_NAME: Final = {field.name: field for field in FIELDS}
 # The fields stored and read as they are: all but the JSON documents.
 SCALARS: Final = tuple(field for field in FIELDS if field.kind is not Kind.JSON)
-
