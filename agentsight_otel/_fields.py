@@ -50,10 +50,7 @@ class ConversationField:
     listed: bool = False  # shown on each row of the viewer's conversation list
     choice: bool = False  # the viewer's list offers a drop-down of its stored values
 
-    @property
-    def column(self) -> str:
-        """The conversations table's column (metadata is stored as JSON text)."""
-        return f"{self.name} TEXT"
+    column_type: str = "TEXT"  # the server's column type (a JSON object is stored as text)
 
 
 # In the wire block's order; the positional rows are in the seed's parameter order.
