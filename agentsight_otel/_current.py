@@ -114,8 +114,7 @@ def conversation(
     tracker's, else ``conversation_tracker``'s), the fields are redacted here too.
     """
     cid = checks.conversation_id(conversation_id)
-    given = (customer_id, customer_ip_address, device, source, language, name, environment)
-    fields = checks.conversation_fields(*given, metadata, redactor_in_force())
+    fields = checks.conversation_fields(locals(), redactor_in_force())
     return Conversation(cid, fields)
 
 

@@ -2,6 +2,8 @@
 
 from typing import Final
 
+from agentsight_otel import _fields
+
 # Conversation identity, carried on every span of a conversation.
 CONVERSATION_ID: Final = "agentsight.conversation.id"
 GEN_AI_CONVERSATION_ID: Final = "gen_ai.conversation.id"
@@ -10,16 +12,9 @@ LANGFUSE_SESSION_ID: Final = "langfuse.session.id"
 TRACELOOP_SESSION_ID: Final = "traceloop.association.properties.session_id"
 
 # Conversation fields, carried on interaction and visit spans; the wire block is built from them.
-CONVERSATION_FIELDS: Final = {
-    "customer_id": "agentsight.conversation.customer_id",
-    "customer_ip_address": "agentsight.conversation.customer_ip",
-    "device": "agentsight.conversation.device",
-    "source": "agentsight.conversation.source",
-    "language": "agentsight.conversation.language",
-    "name": "agentsight.conversation.name",
-    "environment": "agentsight.conversation.environment",
-}
-CONVERSATION_METADATA: Final = "agentsight.conversation.metadata"
+# Both come from the one field table (_fields.py).
+CONVERSATION_FIELDS: Final = {field.name: field.attribute for field in _fields.SCALARS}
+CONVERSATION_METADATA: Final = _fields.BY_NAME["metadata"].attribute
 
 SPAN_KIND: Final = "agentsight.span.kind"
 ENTITY_NAME: Final = "agentsight.entity.name"

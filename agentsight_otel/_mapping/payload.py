@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 from agentsight_otel import _semconv as sc
+from agentsight_otel._fields import FIELDS, Kind
 from agentsight_otel._ids import derived_span_id, hex_span_id
 from agentsight_otel._mapping.genai import ForeignMapping
 from agentsight_otel._mapping.identity import customer_of
@@ -78,7 +79,7 @@ def dumps(value: object) -> bytes:
         return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode()
 
 
-_FIELD_KEYS = frozenset((*sc.CONVERSATION_FIELDS.values(), sc.CONVERSATION_METADATA))
+_FIELD_KEYS = frozenset(entry.attribute for entry in FIELDS)
 
 
 class PayloadBuilder:
@@ -163,10 +164,14 @@ class PayloadBuilder:
 
     def _stamped_fields(self, attributes: Attributes, fields: dict[str, Any]) -> None:
         """The fields ``conversation(...)`` or the tracker stamped on a root span."""
-        for key, attribute in sc.CONVERSATION_FIELDS.items():
-            value = attributes.get(attribute)
-            if isinstance(value, str) and value:
-                fields[key] = value
+        for entry in FIELDS:
+            value = attributes.get(entry.attribute)
+            if entry.kind is Kind.JSON:
+                document = self._document(value)
+                if document:
+                    fields[entry.name] = document
+            elif isinstance(value, str) and value:
+                fields[entry.name] = value
         environment = fields.get("environment")
         if environment is not None and environment not in self.environments:
             del fields["environment"]
@@ -177,13 +182,15 @@ class PayloadBuilder:
                     f"({', '.join(sorted(self.environments))}); sent without it",
                 )
             )
-        raw = attributes.get(sc.CONVERSATION_METADATA)
-        if isinstance(raw, str):
-            document = self._parsed.get(raw)
-            if document is None:
-                document = self._parsed[raw] = _parse_object(raw)
-            if document:
-                fields["metadata"] = document
+
+    def _document(self, raw: object) -> dict[str, Any] | None:
+        """The JSON object a field's text holds (parsed once per text), or None."""
+        if not isinstance(raw, str):
+            return None
+        document = self._parsed.get(raw)
+        if document is None:
+            document = self._parsed[raw] = _parse_object(raw)
+        return document
 
 
 def _cut_warning(cut: int) -> str:

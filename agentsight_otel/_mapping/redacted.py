@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from agentsight_otel import _semconv as sc
+from agentsight_otel._fields import FIELDS, Kind
 from agentsight_otel._mapping.identity import is_genai
 from agentsight_otel._mapping.messages import loaded
 from agentsight_otel._mapping.records import Attributes, EventRecord, SpanRecord
@@ -48,16 +49,17 @@ GEN_AI_AGENT_NAME: Final = "gen_ai.agent.name"
 STATUS_DESCRIPTION: Final = "otel.status_description"
 GENAI_SPAN_NAME: Final = "name (GenAI spans)"
 
+# The conversation fields redaction covers (Kind.redacted), by how they hold their text.
+_SHAPES: Final = {Kind.TEXT: Shape.TEXT, Kind.JSON: Shape.JSON}
 _CONVERSATION = "get_or_create_conversation / initialize_conversation / conversation(...)"
 REDACTED: Final[tuple[Field, ...]] = (
     Field(sc.MESSAGE_CONTENT, Shape.TEXT, "track_human_message / track_agent_message: message"),
     Field(sc.MESSAGE_METADATA, Shape.JSON, "track_*_message: metadata"),
-    Field(sc.CONVERSATION_FIELDS["customer_id"], Shape.TEXT, f"{_CONVERSATION}: customer_id"),
-    Field(sc.CONVERSATION_FIELDS["device"], Shape.TEXT, f"{_CONVERSATION}: device"),
-    Field(sc.CONVERSATION_FIELDS["source"], Shape.TEXT, f"{_CONVERSATION}: source"),
-    Field(sc.CONVERSATION_FIELDS["language"], Shape.TEXT, f"{_CONVERSATION}: language"),
-    Field(sc.CONVERSATION_FIELDS["name"], Shape.TEXT, f"{_CONVERSATION}: name"),
-    Field(sc.CONVERSATION_METADATA, Shape.JSON, f"{_CONVERSATION}: metadata"),
+    *(
+        Field(entry.attribute, _SHAPES[entry.kind], f"{_CONVERSATION}: {entry.name}")
+        for entry in FIELDS
+        if entry.kind.redacted
+    ),
     Field(sc.METADATA, Shape.JSON, "track_action / track_button / track_attachments: metadata"),
     Field(sc.TOOL_ARGUMENTS, Shape.JSON, "track_action: tools_used; @traced_action: arguments"),
     Field(sc.TOOL_RESPONSE, Shape.TEXT, "track_action: response; @traced_action: result"),
@@ -73,6 +75,10 @@ REDACTED: Final[tuple[Field, ...]] = (
 )
 
 # Every other key on the wire, and why it is sent as it is.
+_CHECKED: Final = {
+    Kind.IP: "checked to be an IP address, not free text",
+    Kind.ENVIRONMENT: "a checked slug (production, development, ...)",
+}
 _IDENTIFIER = "an identifier the backend groups, joins or counts by"
 KEPT: Final[dict[str, str]] = {
     sc.CONVERSATION_ID: _IDENTIFIER,
@@ -80,8 +86,7 @@ KEPT: Final[dict[str, str]] = {
     sc.SESSION_ID: _IDENTIFIER,
     sc.LANGFUSE_SESSION_ID: _IDENTIFIER,
     sc.TRACELOOP_SESSION_ID: _IDENTIFIER,
-    sc.CONVERSATION_FIELDS["customer_ip_address"]: "checked to be an IP address, not free text",
-    sc.CONVERSATION_FIELDS["environment"]: "a checked slug (production, development, ...)",
+    **{entry.attribute: _CHECKED[entry.kind] for entry in FIELDS if not entry.kind.redacted},
     sc.SPAN_KIND: "one of the contract's kinds",
     sc.ENTITY_NAME: "the action name or button label as redacted, or a GenAI span's name",
     sc.TURN_ID: _IDENTIFIER,

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from agentsight_otel import _semconv as sc
+from agentsight_otel._fields import FIELDS
 from agentsight_otel._ids import hex_span_id
 from agentsight_otel._mapping.messages import (
     answer_text,
@@ -25,8 +26,7 @@ from agentsight_otel._redaction import Redactor
 from agentsight_otel._sanitize import truncate
 
 _COPIED = (
-    *sc.CONVERSATION_FIELDS.values(),
-    sc.CONVERSATION_METADATA,
+    *(field.attribute for field in FIELDS),
     sc.GEN_AI_OPERATION,
     "gen_ai.agent.name",
 )

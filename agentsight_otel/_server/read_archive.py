@@ -9,7 +9,7 @@ from typing import Any
 
 from agentsight_otel._server import pricing
 from agentsight_otel._server.numbers import whole_number
-from agentsight_otel._server.read_conversations import ENVIRONMENT_ALIASES, Query
+from agentsight_otel._server.read_conversations import Query, canonical_environment
 from agentsight_otel._server.reads import TOKEN_COLUMNS, Record, costs
 
 TRACE_LIMIT = 1000
@@ -104,7 +104,7 @@ def span_query(filters: Mapping[str, str]) -> Query:
     environment = filters.get("environment")
     if environment:
         clauses.append("c.environment = ?")
-        params.append(ENVIRONMENT_ALIASES.get(environment.lower(), environment.lower()))
+        params.append(canonical_environment(environment))
     ordering = filters.get("ordering") or "-started_at"
     column = {"started_at": "s.started_at", "duration_ms": "s.duration_ms", "id": "s.id"}
     direction = "DESC" if ordering.startswith("-") else "ASC"

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timezone
 
+from agentsight_otel._fields import FIELDS, Kind
 from agentsight_otel._server import reads
 from agentsight_otel._server.numbers import whole_number
 from agentsight_otel._server.reads import Record
@@ -15,12 +16,6 @@ from agentsight_otel._server.validation import parse_timestamp
 # Filter name -> SQL condition over the conversations row `c`; each takes one parameter.
 _EXACT = {
     "conversation_id": "c.conversation_id = ?",
-    "customer_id": "c.customer_id = ?",
-    "customer_ip_address": "c.customer_ip_address = ?",
-    "device": "c.device = ?",
-    "source": "c.source = ?",
-    "language": "c.language = ?",
-    "name": "c.name = ?",
     "customer_id__icontains": "instr(lower(c.customer_id), lower(?)) > 0",
     "message_contains": "EXISTS (SELECT 1 FROM messages m WHERE m.conversation = c.id"
     " AND instr(lower(m.content), lower(?)) > 0)",
@@ -28,6 +23,10 @@ _EXACT = {
     "started_at_after": "c.created_at >= ?",
     "started_at_before": "c.created_at <= ?",
 }
+# The conversation fields the client filters by exact value (an environment's alias made
+# canonical); the vendor client names the environment filter `env` too.
+_FIELD_FILTERS = tuple(entry for entry in FIELDS if entry.filterable)
+_FILTER_ALIASES = {"environment": "env"}
 _SEARCH = (
     "(instr(lower(c.conversation_id), lower(?1)) > 0 OR instr(lower(coalesce(c.name, '')),"
     " lower(?1)) > 0 OR instr(lower(coalesce(c.customer_id, '')), lower(?1)) > 0 OR EXISTS"
@@ -68,10 +67,12 @@ def conversation_query(filters: Mapping[str, str]) -> Query:
     if search:
         clauses.append(_SEARCH.replace("?1", f"?{len(params) + 1}"))
         params.append(search)
-    environment = filters.get("env") or filters.get("environment")
-    if environment:
-        clauses.append(f"c.environment = ?{len(params) + 1}")
-        params.append(ENVIRONMENT_ALIASES.get(environment.lower(), environment.lower()))
+    for entry in _FIELD_FILTERS:
+        alias = _FILTER_ALIASES.get(entry.name)
+        value = (filters.get(alias) if alias else None) or filters.get(entry.name)
+        if value:
+            clauses.append(f"c.{entry.name} = ?{len(params) + 1}")
+            params.append(canonical_environment(value) if entry.kind is Kind.ENVIRONMENT else value)
     for name, condition in _FLAGS.items():
         flag = _boolean(filters.get(name))
         if flag is not None:
@@ -79,6 +80,11 @@ def conversation_query(filters: Mapping[str, str]) -> Query:
     if any(_boolean(filters.get(name)) for name in _NEVER):
         clauses.append("0")
     return Query(" AND ".join(clauses) or "1", tuple(params), _ordering(filters.get("ordering")))
+
+
+def canonical_environment(environment: str) -> str:
+    """An environment filter's value as stored: lower case, an alias made canonical."""
+    return ENVIRONMENT_ALIASES.get(environment.lower(), environment.lower())
 
 
 def count(db: sqlite3.Connection, query: Query) -> int:

@@ -8,19 +8,12 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
+from agentsight_otel._fields import FIELDS, Kind
 from agentsight_otel._server import pricing
 
 Record = dict[str, Any]
 
-CONVERSATION_FIELDS = (
-    "customer_id",
-    "customer_ip_address",
-    "device",
-    "source",
-    "language",
-    "name",
-    "environment",
-)
+DOCUMENTS = tuple(entry for entry in FIELDS if entry.kind is Kind.JSON)
 TOKEN_COLUMNS = (
     "input_tokens",
     "output_tokens",
@@ -64,7 +57,8 @@ def conversations(db: sqlite3.Connection) -> list[Record]:
     records = []
     for row in rows:
         record = _conversation_record(row)
-        del record["metadata"]
+        for entry in DOCUMENTS:  # the list leaves documents to the conversation's own read
+            del record[entry.name]
         record["counts"] = {name: int(row[f"count_{name}"]) for name in COUNTS}
         records.append(record)
     return records
@@ -272,11 +266,13 @@ def _model_cost(row: sqlite3.Row) -> Record:
 
 
 def _conversation_record(row: sqlite3.Row) -> Record:
-    """A conversations row as a dict with decoded metadata and a boolean use flag."""
+    """A conversations row as a dict with decoded documents (metadata) and a boolean use flag."""
     record: Record = {"id": int(row["id"]), "conversation_id": row["conversation_id"]}
-    record.update({key: row[key] for key in CONVERSATION_FIELDS})
-    metadata = row["metadata"]
-    record["metadata"] = {} if metadata is None else json.loads(metadata)
+    for entry in FIELDS:
+        value = row[entry.name]
+        if entry.kind is Kind.JSON:
+            value = {} if value is None else json.loads(value)
+        record[entry.name] = value
     record["is_used"] = bool(row["is_used"])
     record["created_at"] = row["created_at"]
     record["updated_at"] = row["updated_at"]

@@ -8,23 +8,17 @@ import sqlite3
 from pathlib import Path
 
 from agentsight_otel import _semconv as sc
+from agentsight_otel._fields import FIELDS, NAMES
 from agentsight_otel._server import pricing
 from agentsight_otel._server.projections import Row, is_true, project_span
 
 # Projections carry the span id and an integer sort key (microseconds since the epoch), so
 # timestamps written with different UTC offsets still order correctly.
-SCHEMA = """
+_FIELD_COLUMNS = "".join(f"\n    {entry.name} {entry.column_type}," for entry in FIELDS)
+SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS conversations (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
-    conversation_id TEXT NOT NULL UNIQUE,
-    customer_id TEXT,
-    customer_ip_address TEXT,
-    device TEXT,
-    source TEXT,
-    language TEXT,
-    name TEXT,
-    environment TEXT,
-    metadata TEXT,
+    conversation_id TEXT NOT NULL UNIQUE,{_FIELD_COLUMNS}
     is_used INTEGER NOT NULL DEFAULT 0,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
@@ -241,7 +235,8 @@ def _outdated_problem(db: sqlite3.Connection, path: str) -> str | None:
     tables = _tables(db)
     if not tables:
         return f"{path} is empty, not a database agentsight-otel wrote"
-    if tables >= _ALL_TABLES and _has_turn_columns(db):
+    fields_present = _columns(db, "conversations") >= set(NAMES)
+    if tables >= _ALL_TABLES and _has_turn_columns(db) and fields_present:
         return None
     return (
         f"{path} was written by an older agentsight-otel: serve it once "
@@ -253,6 +248,11 @@ def _tables(db: sqlite3.Connection) -> set[str]:
     """The names of the database's own tables (not SQLite's internal ones)."""
     rows = db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
     return {row[0] for row in rows if not row[0].startswith("sqlite_")}
+
+
+def _columns(db: sqlite3.Connection, table: str) -> set[str]:
+    """The names of a table's columns."""
+    return {row["name"] for row in db.execute(f"PRAGMA table_info({table})")}
 
 
 def _is_wal(path: str) -> bool:
@@ -268,9 +268,12 @@ def _is_wal(path: str) -> bool:
 
 def _add_missing_columns(db: sqlite3.Connection) -> None:
     """Columns added after a database file was created (CREATE TABLE IF NOT EXISTS skips them)."""
+    present = _columns(db, "conversations")
+    for entry in FIELDS:
+        if entry.name not in present:  # a field added to the table since
+            db.execute(f"ALTER TABLE conversations ADD COLUMN {entry.name} {entry.column_type}")
     for table in ("messages", "attachments"):
-        columns = {row["name"] for row in db.execute(f"PRAGMA table_info({table})")}
-        if "message_ref" not in columns:
+        if "message_ref" not in _columns(db, table):
             db.execute(f"ALTER TABLE {table} ADD COLUMN message_ref TEXT")
     db.execute("CREATE INDEX IF NOT EXISTS messages_by_ref ON messages (conversation, message_ref)")
     _project_incomplete_turns(db)
@@ -312,4 +315,4 @@ def _project_incomplete_turns(db: sqlite3.Connection) -> None:
 
 def _has_turn_columns(db: sqlite3.Connection) -> bool:
     """Whether messages carry their turn's completeness."""
-    return any(row["name"] == "turn_complete" for row in db.execute("PRAGMA table_info(messages)"))
+    return "turn_complete" in _columns(db, "messages")

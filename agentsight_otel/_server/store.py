@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
+from agentsight_otel._fields import FIELDS, Kind
 from agentsight_otel._private import FILE_MODE, private_dir, private_file, tighten
 from agentsight_otel._semconv import WIRE_SPAN_KEYS
 from agentsight_otel._server import reads
@@ -269,8 +270,11 @@ class Store:
 
 
 def _field_values(fields: Mapping[str, object]) -> dict[str, object]:
-    """The conversation columns present in a block or upsert body, metadata as JSON text."""
-    values = {key: fields[key] for key in reads.CONVERSATION_FIELDS if key in fields}
-    if "metadata" in fields:
-        values["metadata"] = json.dumps(fields["metadata"], separators=(",", ":"))
+    """The conversation columns present in a block or upsert body, documents as JSON text."""
+    values: dict[str, object] = {}
+    for entry in FIELDS:
+        if entry.name in fields:
+            value = fields[entry.name]
+            compact = entry.kind is Kind.JSON
+            values[entry.name] = json.dumps(value, separators=(",", ":")) if compact else value
     return values

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
+from agentsight_otel._fields import FIELDS, Shown
 from agentsight_otel._server.validation import parse_timestamp
 from agentsight_otel._server.viewer_format import (
     NO_CONTENT_HINT,
@@ -20,6 +21,8 @@ WIDTH = 88
 _LABEL_WIDTH = 8
 _SENDERS = {"end_user": "User:", "agent": "Agent:"}
 _FALLBACK_TIME = datetime.min.replace(tzinfo=timezone.utc)
+# The header names the conversation by every field but its documents (metadata).
+_HEADED = tuple(entry for entry in FIELDS if entry.shown is not Shown.DOCUMENT)
 
 
 def render_transcript(
@@ -66,15 +69,8 @@ def render_transcript(
 
 def _header(conversation: Mapping[str, Any]) -> list[str]:
     """Aligned key/value lines naming the conversation."""
-    pairs = [
-        ("Conversation", conversation.get("conversation_id")),
-        ("Name", conversation.get("name")),
-        ("Customer", conversation.get("customer_id")),
-        ("Environment", conversation.get("environment")),
-        ("Source", conversation.get("source")),
-        ("Device", conversation.get("device")),
-        ("Language", conversation.get("language")),
-    ]
+    pairs = [("Conversation", conversation.get("conversation_id"))]
+    pairs += [(entry.label, conversation.get(entry.name)) for entry in _HEADED]
     return [f"{key + ':':<14}{value}" for key, value in pairs if value not in (None, "")]
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
+from agentsight_otel._fields import FIELDS, NAMES, Kind
 from agentsight_otel._sanitize import unicode_json
 from agentsight_otel._semconv import WIRE_SPAN_KEYS
 
@@ -18,8 +20,7 @@ Errors = dict[str, list[str]]
 MAX_FIELD_LENGTH = 255
 MAX_REPORTED_BLOCKS = 20
 CONVERSATION_ID = "agentsight.conversation.id"
-STRING_FIELDS = ("customer_id", "customer_ip_address", "device", "source", "language", "name")
-BLOCK_KEYS = frozenset({"conversation_id", "environment", "metadata", "spans", *STRING_FIELDS})
+BLOCK_KEYS = frozenset({"conversation_id", "spans", *NAMES})
 TOP_LEVEL_KEYS = frozenset({"sdk", "conversations"})
 ENVIRONMENTS = {"production": "production", "development": "development"}
 ENVIRONMENT_ALIASES = {"prod": "production", "dev": "development"}
@@ -131,8 +132,9 @@ def _raw_conversation_id(block: object) -> str | None:
 def _normalized(block: JSONObject) -> JSONObject:
     """A copy of a valid block with its environment slug made canonical."""
     result = dict(block)
-    if "environment" in result:
-        result["environment"] = normalize_environment(result["environment"])
+    for entry in FIELDS:
+        if entry.kind is Kind.ENVIRONMENT and entry.name in result:
+            result[entry.name] = normalize_environment(result[entry.name])
     return result
 
 
@@ -158,16 +160,9 @@ def block_errors(block: object) -> Errors:
 
 def conversation_fields_errors(block: JSONObject, errors: Errors) -> None:
     """Check the optional conversation fields a block or an upsert may carry."""
-    for key in STRING_FIELDS:
-        if key in block:
-            _check_string(errors, key, block[key])
-    if "environment" in block:
-        environment = block["environment"]
-        if not isinstance(environment, str) or normalize_environment(environment) is None:
-            choices = ", ".join([*ENVIRONMENTS, *ENVIRONMENT_ALIASES])
-            _add(errors, "environment", f"Unknown environment; expected one of: {choices}.")
-    if "metadata" in block and not isinstance(block["metadata"], dict):
-        _add(errors, "metadata", "Must be a JSON object.")
+    for entry in FIELDS:
+        if entry.name in block:
+            _FIELD_CHECKS[entry.kind](errors, entry.name, block[entry.name])
 
 
 def conversation_id_errors(value: object) -> list[str]:
@@ -185,6 +180,28 @@ def _check_string(errors: Errors, key: str, value: object) -> None:
         _add(errors, key, "Must be a string.")
     elif len(value) > MAX_FIELD_LENGTH:
         _add(errors, key, f"Ensure this field has no more than {MAX_FIELD_LENGTH} characters.")
+
+
+def _check_environment(errors: Errors, key: str, value: object) -> None:
+    """An environment slug or alias."""
+    if not isinstance(value, str) or normalize_environment(value) is None:
+        choices = ", ".join([*ENVIRONMENTS, *ENVIRONMENT_ALIASES])
+        _add(errors, key, f"Unknown environment; expected one of: {choices}.")
+
+
+def _check_object(errors: Errors, key: str, value: object) -> None:
+    """A JSON object."""
+    if not isinstance(value, dict):
+        _add(errors, key, "Must be a JSON object.")
+
+
+# How the server checks each kind of conversation field; an IP address is taken as a string.
+_FIELD_CHECKS: dict[Kind, Callable[[Errors, str, object], None]] = {
+    Kind.TEXT: _check_string,
+    Kind.IP: _check_string,
+    Kind.ENVIRONMENT: _check_environment,
+    Kind.JSON: _check_object,
+}
 
 
 def _check_span(errors: Errors, path: str, span: object, conversation_id: object) -> None:

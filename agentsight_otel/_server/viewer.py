@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -19,6 +18,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from agentsight_otel._attachments.mime import shown_inline
+from agentsight_otel._fields import FIELDS, Shown
 from agentsight_otel._server import read_conversations, reads
 from agentsight_otel._server.auth import check_authorization
 from agentsight_otel._server.body import read_body
@@ -34,7 +34,14 @@ from agentsight_otel._server.viewer_model import build_turns, unplaced_files
 PAGE_SIZE = 50
 COOKIE = "agentsight_viewer"
 _HERE = Path(__file__).resolve().parent
-_LIST_FILTERS = ("q", "environment", "engaged", "source", "device")
+# The list page's drop-downs (each a filterable field) and, per place, the fields shown there.
+_CHOICES = tuple(entry for entry in FIELDS if entry.choice)
+_LIST_FILTERS = ("q", "engaged", *(entry.name for entry in _CHOICES))
+_SHOWN = {
+    "choices": _CHOICES,
+    "listed": tuple(entry for entry in FIELDS if entry.listed),
+    **{place.value: tuple(entry for entry in FIELDS if entry.shown is place) for place in Shown},
+}
 _CATCH_ALL = "/{path:path}"
 _URL_SYNTAX = "/%!$&'()*+,;=:@-._~"
 _EVERY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -81,6 +88,7 @@ class Viewer:
         )
         environment.filters.update(FILTERS)
         environment.globals["no_content_hint"] = NO_CONTENT_HINT
+        environment.globals["fields"] = _SHOWN
         environment.tests["shown_inline"] = shown_inline
         self._templates = Jinja2Templates(env=environment)
 
@@ -239,8 +247,7 @@ def _list_page(
     db: Any, params: dict[str, str], number: int
 ) -> tuple[int, list[reads.Record], dict[str, list[str]]]:
     """Matching conversations (one page), their count, and the values the filters offer."""
-    filters = {"search": params["q"], "environment": params["environment"]}
-    filters.update(source=params["source"], device=params["device"])
+    filters = {"search": params["q"], **{entry.name: params[entry.name] for entry in _CHOICES}}
     filters["is_used"] = {"engaged": "true", "visit": "false"}.get(params["engaged"], "")
     query = read_conversations.conversation_query(filters)
     total = read_conversations.count(db, query)
@@ -256,7 +263,7 @@ def _list_page(
                 f" ORDER BY {column}"
             )
         ]
-        for column in ("environment", "source", "device")
+        for column in (entry.name for entry in _CHOICES)
     }
     return total, rows, choices
 
@@ -272,7 +279,6 @@ def _detail(db: Any, reference: str) -> dict[str, Any] | None:
     page = build_turns(reads.spans(db, pk), files)
     return {
         "conversation": conversation,
-        "metadata": json.dumps(conversation["metadata"], indent=2, ensure_ascii=False),
         "turns": page.turns,
         "outside": page.outside,
         "outside_spans": page.outside_spans,

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import ipaddress
 import math
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from agentsight_otel import _semconv as sc
 from agentsight_otel._checks import check_environment
+from agentsight_otel._fields import FIELDS, Kind
 from agentsight_otel._redaction import Redactor
 from agentsight_otel._sanitize import MAX_FIELD, encode_metadata, optional_field
 from agentsight_otel.exceptions import ConfigurationError, ValidationError
@@ -75,47 +77,61 @@ def check_timeout(value: object) -> None:
 
 
 def conversation_fields(
-    customer_id: object,
-    customer_ip_address: object,
-    device: object,
-    source: object,
-    language: object,
-    name: object,
-    environment: object,
-    metadata: object,
-    redactor: Redactor | None = None,
+    given: Mapping[str, object], redactor: Redactor | None = None
 ) -> dict[str, Any]:
-    """Span attributes for the fields given (None means "leave as it is"), free text redacted."""
+    """Span attributes for the fields given (None means "leave as it is"), free text redacted.
+
+    ``given`` is the public call's ``locals()``: its explicit parameters, read by table name.
+    """
     attributes: dict[str, Any] = {}
-    for key, value in (
-        ("customer_id", customer_id),
-        ("device", device),
-        ("source", source),
-        ("language", language),
-        ("name", name),
-    ):
-        text = optional_field(redactor.text(value) if redactor else value, key)
-        if text is not None:
-            attributes[sc.CONVERSATION_FIELDS[key]] = text
-    ip = optional_field(customer_ip_address, "customer_ip_address")
-    if ip is not None:
-        try:
-            attributes[sc.CONVERSATION_FIELDS["customer_ip_address"]] = str(
-                ipaddress.ip_address(ip)
-            )
-        except ValueError:
-            raise ValidationError("customer_ip_address is not an IPv4 or IPv6 address") from None
-    if environment is not None:
-        try:
-            attributes[sc.CONVERSATION_FIELDS["environment"]] = check_environment(
-                environment, "environment"
-            )[:MAX_FIELD]
-        except ConfigurationError as exc:
-            raise ValidationError(str(exc)) from None
-    meta = encode_metadata(redactor.value(metadata) if redactor and metadata else metadata)
-    if meta is not None:
-        attributes[sc.CONVERSATION_METADATA] = meta
+    for field in FIELDS:
+        value = given[field.name]
+        if value is None:
+            continue
+        if redactor is not None and field.kind.redacted:
+            value = redactor.value(value) if field.kind is Kind.JSON else redactor.text(value)
+        checked = _CHECKS[field.kind](value, field.name)
+        if checked is not None:
+            attributes[field.attribute] = checked
     return attributes
+
+
+def _text(value: object, name: str) -> str | None:
+    """Free text: a string, clipped to 255 characters; None when blank."""
+    return optional_field(value, name)
+
+
+def _ip_address(value: object, name: str) -> str | None:
+    """An IPv4 or IPv6 address in its canonical form; None when blank."""
+    text = optional_field(value, name)
+    if text is None:
+        return None
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise ValidationError(f"{name} is not an IPv4 or IPv6 address") from None
+
+
+def _environment(value: object, name: str) -> str:
+    """An environment slug (an alias made canonical)."""
+    try:
+        return check_environment(value, name)[:MAX_FIELD]
+    except ConfigurationError as exc:
+        raise ValidationError(str(exc)) from None
+
+
+def _json_object(value: object, name: str) -> str | None:
+    """A JSON object (a dict or other mapping) as compact JSON text."""
+    return encode_metadata(value, name)
+
+
+# How the tracker checks each kind of field, and what it makes of it.
+_CHECKS: dict[Kind, Callable[[object, str], str | None]] = {
+    Kind.TEXT: _text,
+    Kind.IP: _ip_address,
+    Kind.ENVIRONMENT: _environment,
+    Kind.JSON: _json_object,
+}
 
 
 def identity_attributes(cid: str) -> dict[str, Any]:

@@ -41,8 +41,7 @@ class ConversationTracker(TrackerCore):
     ) -> str:
         """Make a conversation current in this thread or task, creating it if new; its id."""
         cid = self._opened_id(conversation_id)
-        given = (customer_id, customer_ip_address, device, source, language, name, environment)
-        values = fields.conversation_fields(*given, metadata, self._redactor())
+        values = fields.conversation_fields(locals(), self._redactor())
         self._state(cid, values)
         self._make_current(cid)
         return cid
@@ -64,8 +63,7 @@ class ConversationTracker(TrackerCore):
         cid = fields.conversation_id(conversation_id)
         if cid is None:
             raise ValidationError("conversation_id is required")
-        given = (customer_id, customer_ip_address, device, source, language, name, environment)
-        values = fields.conversation_fields(*given, metadata, self._redactor())
+        values = fields.conversation_fields(locals(), self._redactor())
         return self._visit(cid, values)
 
     # -- messages, actions, buttons, attachments, usage --------------------------------
