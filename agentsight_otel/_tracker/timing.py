@@ -6,7 +6,10 @@ import datetime as dt
 
 from agentsight_otel.exceptions import ValidationError
 
-MAX_EPOCH_SECONDS = 253_402_300_800  # 10000-01-01T00:00:00Z
+# 2554-01-01T00:00:00Z: OTLP carries span times as unsigned 64-bit nanoseconds, which end in
+# July 2554, so a later time would make every OTLP exporter on the provider drop the batch.
+MAX_EPOCH_SECONDS = 18_429_292_800
+YEARS = "the years 1970 to 2553"
 
 
 def to_ns(value: object, name: str) -> int:
@@ -22,10 +25,10 @@ def to_ns(value: object, name: str) -> int:
         raise ValidationError(
             f"{name} must be a datetime, ISO-8601 text or epoch seconds, not {type(value).__name__}"
         )
-    # The wire's ISO-8601 timestamps cover 1970 to 9999: a time outside would fail the batch.
+    # Outside what OTLP (and the wire's ISO-8601) can carry, a time would fail the whole batch.
     # (Comparing, not math.isfinite: NaN fails it too, and a huge int cannot become a float.)
     if not 0 <= seconds < MAX_EPOCH_SECONDS:
-        raise ValidationError(f"{name} must be a time between 1970 and 9999")
+        raise ValidationError(f"{name} must be a time in {YEARS}")
     if isinstance(value, dt.datetime):
         return round(seconds * 1e6) * 1000
     return round(seconds * 1e9)
@@ -54,7 +57,7 @@ def action_window(
     """Start and end in ns; explicit start and end win over a duration, now fills the rest."""
     start, end = _window(started_at, ended_at, duration_ms, now_ns)
     if start < 0 or end >= MAX_EPOCH_SECONDS * 1_000_000_000:
-        raise ValidationError("duration_ms puts the action outside the years 1970 to 9999")
+        raise ValidationError(f"duration_ms puts the action outside {YEARS}")
     return start, end
 
 

@@ -137,3 +137,15 @@ def test_usage_tracked_without_a_model_shows_no_made_up_model(
     usage = agentsight_capture.usage("no-model")
     assert "llm" not in str(usage), usage
     assert usage["totals"]["total_tokens"] == 125
+
+
+@pytest.mark.parametrize("when", [dt.datetime(2554, 1, 1), dt.datetime(9999, 1, 1), 2**64 / 1e9])
+def test_action_times_otlp_cannot_carry_are_refused_at_the_call(when: object) -> None:
+    # OTLP's span times are unsigned 64-bit nanoseconds (they end in 2554): a later time was
+    # accepted and then made the OTLP exporter fail the whole batch ("Value out of range").
+    from agentsight_otel._tracker.timing import to_ns
+    from agentsight_otel.exceptions import ValidationError
+
+    with pytest.raises(ValidationError, match="2553"):
+        to_ns(when, "started_at")
+    assert to_ns(dt.datetime(2553, 12, 31), "started_at") < 2**64
