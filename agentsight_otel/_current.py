@@ -14,6 +14,7 @@ import inspect
 import threading
 import weakref
 from collections.abc import Callable, Mapping
+from contextvars import Token
 from types import TracebackType
 from typing import Any, TypeVar, cast
 
@@ -23,6 +24,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerPro
 
 from agentsight_otel import _semconv as sc
 from agentsight_otel._mapping.identity import is_genai
+from agentsight_otel._stepping import drive, drive_async
 from agentsight_otel._tracker import fields as checks
 from agentsight_otel._tracker.core import ACTIVE_TRACKER
 from agentsight_otel.helpers import generate_conversation_id
@@ -31,6 +33,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 _KEY = otel_context.create_key("agentsight_otel.conversation")
 _stamped: weakref.WeakSet[TracerProvider] = weakref.WeakSet()
 _stamped_lock = threading.Lock()
+
+
+# The conversations entered in this thread or task, innermost last, with the tokens that undo
+# them. One variable for every Conversation: a variable per instance, left set in the context,
+# would keep an entry (and the variable) alive per call in a long-lived thread.
+_ENTERED: contextvars.ContextVar[tuple[tuple[Conversation, Token[otel_context.Context]], ...]] = (
+    contextvars.ContextVar("agentsight_otel.conversations_entered", default=())
+)
 
 
 class Conversation:
@@ -42,16 +52,11 @@ class Conversation:
     def __init__(self, conversation_id: str | None, fields: Mapping[str, Any]) -> None:
         self._id = conversation_id
         self._fields = dict(fields)
-        self._tokens: contextvars.ContextVar[tuple[object, ...]] = contextvars.ContextVar(
-            "agentsight_otel.conversation_tokens", default=()
-        )
 
     def __enter__(self) -> str:
         cid = self._id or generate_conversation_id()
-        attributes = {**checks.identity_attributes(cid), **self._fields}
-        ensure_stamping()
-        token = otel_context.attach(otel_context.set_value(_KEY, attributes))
-        self._tokens.set((*self._tokens.get(), token))
+        token = otel_context.attach(self._context(cid))
+        _ENTERED.set((*_ENTERED.get(), (self, token)))
         return cid
 
     def __exit__(
@@ -60,10 +65,12 @@ class Conversation:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        tokens = self._tokens.get()
-        if tokens:
-            self._tokens.set(tokens[:-1])
-            otel_context.detach(cast(contextvars.Token[otel_context.Context], tokens[-1]))
+        entered = _ENTERED.get()
+        for at in range(len(entered) - 1, -1, -1):
+            if entered[at][0] is self:
+                _ENTERED.set(entered[:at] + entered[at + 1 :])
+                otel_context.detach(entered[at][1])
+                return
 
     async def __aenter__(self) -> str:
         return self.__enter__()
@@ -77,7 +84,25 @@ class Conversation:
         self.__exit__(exc_type, exc, traceback)
 
     def __call__(self, function: F) -> F:
-        """Run every call of ``function`` (sync or async) inside the conversation."""
+        """Run every call of ``function`` (sync, async, generator) inside the conversation.
+
+        A generator's body runs when it is iterated, not when it is called: the conversation is
+        current around each of its steps (and never in the consumer between them).
+        """
+        if inspect.isasyncgenfunction(function):
+
+            @functools.wraps(function)
+            def run_async_stream(*args: Any, **kwargs: Any) -> Any:
+                return drive_async(self._step(), function(*args, **kwargs))
+
+            return cast(F, run_async_stream)
+        if inspect.isgeneratorfunction(function):
+
+            @functools.wraps(function)
+            def run_stream(*args: Any, **kwargs: Any) -> Any:
+                return drive(self._step(), function(*args, **kwargs))
+
+            return cast(F, run_stream)
         if inspect.iscoroutinefunction(function):
 
             @functools.wraps(function)
@@ -93,6 +118,43 @@ class Conversation:
                 return function(*args, **kwargs)
 
         return cast(F, run)
+
+    def _context(self, cid: str) -> otel_context.Context:
+        """The current context with conversation ``cid`` made current in it."""
+        ensure_stamping()
+        attributes = {**checks.identity_attributes(cid), **self._fields}
+        return otel_context.set_value(_KEY, attributes)
+
+    def _step(self) -> _StreamStep:
+        """One conversation (one id) for every step of one stream."""
+        return _StreamStep(self, self._id or generate_conversation_id())
+
+
+class _StreamStep:
+    """A stream's steps inside one conversation: made current afresh around each step."""
+
+    __slots__ = ("_cid", "_conversation")
+
+    def __init__(self, conversation: Conversation, cid: str) -> None:
+        self._conversation = conversation
+        self._cid = cid
+
+    def enter(self) -> Token[otel_context.Context]:
+        """Make the conversation current (in the context current now, for this step)."""
+        return otel_context.attach(self._conversation._context(self._cid))
+
+    def leave(self, token: Token[otel_context.Context]) -> None:
+        """Restore the context of before the step."""
+        otel_context.detach(token)
+
+    def collect(self, item: object) -> None:
+        """Items pass through untouched."""
+
+    def fail(self, error: BaseException) -> None:
+        """The stream's errors propagate untouched."""
+
+    def finish_stream(self, outcome: str) -> None:
+        """Nothing to end."""
 
 
 def conversation(

@@ -12,7 +12,8 @@ from opentelemetry.context import attach, detach
 from agentsight_otel import _semconv as sc
 from agentsight_otel._actions.call import ActionCall, fail, succeed
 from agentsight_otel._actions.spec import ActionSpec, Redact
-from agentsight_otel._actions.streams import drive, drive_async, settle_later, watch
+from agentsight_otel._actions.streams import settle_later, watch
+from agentsight_otel._stepping import drive, drive_async
 from agentsight_otel._tracker import fields
 from agentsight_otel.exceptions import ValidationError
 
