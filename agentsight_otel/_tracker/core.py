@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import os
 from collections.abc import Callable
@@ -78,10 +79,9 @@ class TrackerCore(TrackerSending):
 
     def _visit(self, cid: str, values: dict[str, Any]) -> dict[str, Any]:
         """``initialize_conversation``: the visit span, delivered at once (never on a loop)."""
-        state = self._state(cid, values)
         recorder, settings = self._setup()
         stamp = time_ns()
-        with state.lock:
+        with self._hold(cid, values) as state:
             receipts = [recorder.visit(state)]
         recorder.pipeline.request_flush()
         wait = 0.0 if in_event_loop() else settings.send_timeout
@@ -98,11 +98,8 @@ class TrackerCore(TrackerSending):
             return None
         recorder, _ = self._setup()
         # The current id was checked when it became current: skip _resolve's validation (hot path).
-        if conversation_id is None:
-            state, implicit = self._state(cid, None), True
-        else:
-            state, implicit = self._resolve(cid)
-        with state.lock:
+        cid, implicit = (cid, True) if conversation_id is None else self._resolve(cid)
+        with self._hold(cid, None) as state:
             interaction = state.interaction or recorder.open(state, make_current=implicit)
             state.items.append(Item("action", time_ns(), action[:PREVIEW]))
         return (
@@ -123,9 +120,9 @@ class TrackerCore(TrackerSending):
     ) -> tuple[ConversationState, int]:
         """Add an event to the interaction of the resolved conversation (then ``after``)."""
         recorder = self._recorder or self._setup()[0]
-        state, implicit = self._resolve(conversation_id)
+        cid, implicit = self._resolve(conversation_id)
         stamp = time_ns()
-        with state.lock:
+        with self._hold(cid, None) as state:
             recorder.event(state, name, attributes, stamp, make_current=implicit)
             state.items.append(Item(kind, stamp, preview))
             if after is not None:
@@ -146,7 +143,7 @@ class TrackerCore(TrackerSending):
         redactor = self._redactor()
         return metadata if redactor is None else redactor.value(metadata)
 
-    def _resolve(self, conversation_id: str | None) -> tuple[ConversationState, bool]:
+    def _resolve(self, conversation_id: str | None) -> tuple[str, bool]:
         """The explicit conversation, else this context's current one, else a new one.
 
         The flag says whether it is the current conversation, whose interaction span may
@@ -157,14 +154,14 @@ class TrackerCore(TrackerSending):
             cid = fields.conversation_id(conversation_id)
             if cid is None:
                 raise ValidationError("conversation_id must not be empty")
-            return self._state(cid, None), cid == current
+            return cid, cid == current
         if current is not None:
             # Still current here even if the registry forgot it while idle: same conversation.
-            return self._state(current, None), True
+            return current, True
         cid = generate_conversation_id()
         self._warn_generated(cid)
         self._make_current(cid)
-        return self._state(cid, None), True
+        return cid, True
 
     def _opened_id(self, conversation_id: str | None) -> str:
         """``get_or_create_conversation``'s id: the one given (remembered) or a generated one."""
@@ -206,6 +203,8 @@ class TrackerCore(TrackerSending):
         if not model_call or recorder is None or not state.lock.acquire(blocking=False):
             return state.attributes  # a lock held means the tracker itself is starting a span
         try:
+            if not self._registry.holds(state):  # retired meanwhile: no turn to open on it
+                return state.attributes
             interaction = state.interaction or recorder.open(state, make_current=False)
             return {**state.attributes, sc.TURN_ID: interaction.span_hex}
         finally:
@@ -214,3 +213,9 @@ class TrackerCore(TrackerSending):
     def _state(self, cid: str, values: dict[str, Any] | None) -> ConversationState:
         """The conversation's state, created or updated with the given field attributes."""
         return self._registry.obtain(cid, values, self._default_environment)
+
+    def _hold(
+        self, cid: str, values: dict[str, Any] | None
+    ) -> contextlib.AbstractContextManager[ConversationState]:
+        """The conversation's state, locked for the block (created, updated with ``values``)."""
+        return self._registry.hold(cid, values, self._default_environment)

@@ -16,6 +16,7 @@ from agentsight_otel._delivery.ledger import DeliveryLedger, Receipt, Settlement
 from agentsight_otel._ids import hex_span_id
 from agentsight_otel._tracker.current import CurrentInteraction
 from agentsight_otel._tracker.pipeline import Pipeline
+from agentsight_otel._tracker.registry import ConversationRegistry
 from agentsight_otel._tracker.state import ConversationState, EventAdder, Interaction
 
 _TURN_ATTRIBUTES = {sc.SPAN_KIND: sc.KIND_TURN, sc.ENTITY_NAME: "turn"}
@@ -24,9 +25,12 @@ _TURN_ATTRIBUTES = {sc.SPAN_KIND: sc.KIND_TURN, sc.ENTITY_NAME: "turn"}
 class Recorder:
     """Turns tracking calls into spans and events; callers hold the conversation's lock."""
 
-    def __init__(self, pipeline: Pipeline, ledger: DeliveryLedger) -> None:
+    def __init__(
+        self, pipeline: Pipeline, ledger: DeliveryLedger, registry: ConversationRegistry
+    ) -> None:
         self.pipeline = pipeline
         self.ledger = ledger
+        self.registry = registry
 
     def event(
         self,
@@ -72,6 +76,7 @@ class Recorder:
             interaction.current = CurrentInteraction(span)
             otel_context.attach(trace.set_span_in_context(interaction.current))
         state.interaction = interaction
+        self.registry.turn_opened(state)
         self.ledger.announce(state.trace_id, state.conversation_id)
         return interaction
 
@@ -94,6 +99,7 @@ class Recorder:
         if interaction is None:
             return []
         state.interaction = None
+        self.registry.turn_closed(state)
         span = interaction.span
         span.set_attribute(sc.TURN_COMPLETE, complete)
         if reason:

@@ -119,7 +119,10 @@ class TrackerSetup:
                 settings = resolve_settings(**self._explicit)
                 apply_log_level(settings)
                 pipeline = Pipeline(settings, self._ledger, self._provider)
-                self._settings, self._recorder = settings, Recorder(pipeline, self._ledger)
+                self._settings, self._recorder = (
+                    settings,
+                    Recorder(pipeline, self._ledger, self._registry),
+                )
                 self._redaction = settings.redact
                 self._registry.idle_timeout = settings.idle_timeout
                 self._registry.retire = self._retire

@@ -68,5 +68,6 @@ class ConversationState:
     usage: Usage = field(default_factory=Usage)
     lock: threading.Lock = field(default_factory=threading.Lock)
     last_used: float = 0.0  # monotonic seconds of the last tracking call or send
+    pins: int = 0  # callers handed the state that do not hold its lock yet (registry's lock)
     # Attachment uploads since the last send: (event time, receipt the uploader settles).
     uploads: list[tuple[int, Receipt]] = field(default_factory=list)

@@ -12,7 +12,7 @@ from agentsight_otel._tracker import fields, inputs
 from agentsight_otel._tracker.core import TrackerCore
 from agentsight_otel._tracker.inputs import PREVIEW
 from agentsight_otel._tracker.sending import in_event_loop
-from agentsight_otel._tracker.state import Item
+from agentsight_otel._tracker.state import ConversationState, Item
 from agentsight_otel._tracker.summary import pending_summary
 from agentsight_otel.exceptions import ValidationError
 
@@ -171,9 +171,9 @@ class ConversationTracker(TrackerCore):
             time_ns(),
         )
         recorder = self._recorder or self._setup()[0]
-        state, implicit = self._resolve(conversation_id)
-        action.attributes.update(fields.identity_attributes(state.conversation_id))
-        with state.lock:
+        cid, implicit = self._resolve(conversation_id)
+        action.attributes.update(fields.identity_attributes(cid))
+        with self._hold(cid, None) as state:
             if started_at is None and ended_at is None and state.items:
                 # Only a duration: it ended now, but never before what was tracked before it.
                 action = action.after(state.items[-1].timestamp_ns)
@@ -240,18 +240,17 @@ class ConversationTracker(TrackerCore):
             prompt_tokens, completion_tokens, total_tokens, model, provider
         )
         prompt, completion = attributes[sc.INPUT_TOKENS], attributes[sc.OUTPUT_TOKENS]
-        state, _ = self._event(
-            conversation_id,
-            sc.USAGE_EVENT,
-            attributes,
-            "token_usage",
-            f"{prompt}+{completion} tokens",
-        )
-        with state.lock:
+        totals: dict[str, int] = {}
+
+        def count(state: ConversationState, stamp: int) -> None:  # under the state's lock
             state.usage.prompt_tokens += prompt
             state.usage.completion_tokens += completion
             state.usage.total_tokens += total
-            return state.usage.as_dict()
+            totals.update(state.usage.as_dict())
+
+        preview = f"{prompt}+{completion} tokens"
+        self._event(conversation_id, sc.USAGE_EVENT, attributes, "token_usage", preview, count)
+        return totals
 
     def get_token_usage(self, conversation_id: str | None = None) -> dict[str, int]:
         """Token totals of a conversation since its last send (zeros when unknown)."""
