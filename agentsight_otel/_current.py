@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextvars
 import functools
 import inspect
-import threading
 import weakref
 from collections.abc import Callable, Mapping
 from contextvars import Token
@@ -24,6 +23,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerPro
 
 from agentsight_otel import _semconv as sc
 from agentsight_otel._mapping.identity import is_genai
+from agentsight_otel._runtime import ForkSafeLock
 from agentsight_otel._stepping import drive, drive_async
 from agentsight_otel._tracker import fields as checks
 from agentsight_otel._tracker.core import ACTIVE_TRACKER
@@ -32,7 +32,7 @@ from agentsight_otel.helpers import generate_conversation_id
 F = TypeVar("F", bound=Callable[..., Any])
 _KEY = otel_context.create_key("agentsight_otel.conversation")
 _stamped: weakref.WeakSet[TracerProvider] = weakref.WeakSet()
-_stamped_lock = threading.Lock()
+_stamped_lock = ForkSafeLock()
 
 
 # The conversations entered in this thread or task, innermost last, with the tokens that undo

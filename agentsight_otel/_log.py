@@ -11,6 +11,8 @@ from contextlib import contextmanager
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
+from agentsight_otel._runtime import RUNTIME
+
 logger = logging.getLogger("agentsight_otel")
 
 # Set (to 1) by this project's own test suite: internal failures then re-raise, so a library bug
@@ -29,6 +31,10 @@ class RateLimitedLog:
         self._clock = clock
         self._last: dict[str, float] = {}
         self._suppressed: dict[str, int] = {}
+        self._lock = threading.Lock()
+        RUNTIME.adopt(self, RateLimitedLog._forked)
+
+    def _forked(self) -> None:
         self._lock = threading.Lock()
 
     def log(self, level: int, key: str, message: str, *, exc_info: bool = False) -> None:

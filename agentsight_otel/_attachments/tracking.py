@@ -25,6 +25,7 @@ from agentsight_otel._delivery.clock import Clock
 from agentsight_otel._delivery.ledger import Receipt, Settlement
 from agentsight_otel._delivery.transport import RequestsTransport, Transport
 from agentsight_otel._mapping.timefmt import iso_utc
+from agentsight_otel._runtime import RUNTIME
 from agentsight_otel._sanitize import encode_metadata
 from agentsight_otel.exceptions import ValidationError
 
@@ -76,6 +77,10 @@ class FileTracking:
         self._uploader: Uploader | None = None
         self._uploader_settings: Settings | None = None
         self._exit_hook = False
+        RUNTIME.adopt(self, FileTracking._forked)
+
+    def _forked(self) -> None:
+        self._lock = threading.Lock()  # the uploader resets itself
 
     def track(
         self,

@@ -19,9 +19,9 @@ from agentsight_otel._attachments.normalize import AttachmentFile, close_all
 from agentsight_otel._attachments.sources import SourceChanged
 from agentsight_otel._delivery.client import IngestClient, Outcome
 from agentsight_otel._delivery.daemon import DaemonThread
-from agentsight_otel._delivery.forking import reset_in_child
 from agentsight_otel._delivery.ledger import Receipt, Settlement, Status
 from agentsight_otel._log import RateLimitedLog, log_internal_error
+from agentsight_otel._runtime import RUNTIME
 
 CONVERSATIONS_PATH = "/api/conversations/"
 ATTACHMENTS_PATH = "/api/attachments/"
@@ -73,7 +73,7 @@ class Uploader:
         self._closing = False
         self._cond = threading.Condition()
         self._daemon = DaemonThread(self._run, "agentsight-uploads")
-        reset_in_child(self, Uploader._forked)
+        RUNTIME.adopt(self, Uploader._forked)
 
     def _forked(self) -> None:
         """In a forked child: fresh lock and thread; the parent uploads what it queued."""
@@ -128,7 +128,7 @@ class Uploader:
         return not left and ended
 
     def _ensure_thread(self) -> None:
-        """Start the thread on first use, and again in a forked child."""
+        """Start the thread on first use (and again in a forked child, which forgot it)."""
         if not self._daemon.running():
             self._busy = False
             self._daemon.start()

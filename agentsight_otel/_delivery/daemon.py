@@ -1,8 +1,7 @@
-"""A background loop's thread: started on demand, again in a forked child, stopped in time."""
+"""A background loop's thread: started on demand, forgotten in a forked child, stopped in time."""
 
 from __future__ import annotations
 
-import os
 import signal
 import threading
 from collections.abc import Callable
@@ -30,22 +29,20 @@ _GRACE_SHARE = 0.8
 
 
 class DaemonThread:
-    """One daemon thread running ``target``; a forked child starts its own."""
+    """One daemon thread running ``target``; its owner forgets it in a forked child."""
 
     def __init__(self, target: Callable[[], None], name: str) -> None:
         self._target = target
         self._name = name
         self._thread: threading.Thread | None = None
-        self._pid = 0
 
     def running(self) -> bool:
-        """Whether this process's thread is alive."""
+        """Whether the thread is alive."""
         thread = self._thread
-        return thread is not None and self._pid == os.getpid() and thread.is_alive()
+        return thread is not None and thread.is_alive()
 
     def start(self) -> None:
         """Start the thread (call when ``running()`` is false)."""
-        self._pid = os.getpid()
         self._thread = daemon_thread(self._target, self._name)
         self._thread.start()
 

@@ -10,10 +10,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from agentsight_otel._runtime import RUNTIME, ForkSafeLock
+
 Status = Literal["delivered", "rejected", "failed", "pending", "handed_off"]
 # Receipts make their Event only when a caller blocks on one: thousands wait unwatched while
 # the backend is away, and an Event (a Condition, a Lock, a deque) is over 1 KB.
-_MAKING_EVENTS = threading.Lock()
+_MAKING_EVENTS = ForkSafeLock()
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,11 @@ class DeliveryLedger:
         self._lock = threading.Lock()
         self._exporters = 0
         self._traces: OrderedDict[int, str] = OrderedDict()
+        RUNTIME.adopt(self, DeliveryLedger._forked)
+
+    def _forked(self) -> None:
+        """In a forked child: a fresh lock; the parent's exporters settle nothing here."""
+        self._lock = threading.Lock()
 
     def expect(self, root_span_id: int) -> Receipt:
         """A receipt that the next settlement of this root will fill."""

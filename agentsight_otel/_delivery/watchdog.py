@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import os
 import socket
 import threading
 import time
 from collections.abc import Iterator
 
 from agentsight_otel._delivery.daemon import daemon_thread
-from agentsight_otel._delivery.forking import reset_in_child
+from agentsight_otel._runtime import RUNTIME
 
 # The cancel event of the request the current thread is sending: set by the retrying client
 # (shutdown, a full queue), it ends the request as its deadline would.
@@ -63,20 +62,20 @@ class Watchdog:
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._watches: set[Watch] = set()
-        self._pid = 0
-        reset_in_child(self, Watchdog._forked)
+        self._started = False
+        RUNTIME.adopt(self, Watchdog._forked)
 
     def _forked(self) -> None:
         """In a forked child: the thread is gone and its lock may be held; start afresh."""
-        self._cond, self._watches, self._pid = threading.Condition(), set(), 0
+        self._cond, self._watches, self._started = threading.Condition(), set(), False
 
     @contextlib.contextmanager
     def watching(self, timeout: float) -> Iterator[Watch]:
         """Watch the request sent inside the block; it is cut off after ``timeout`` seconds."""
         watch = Watch(time.monotonic() + timeout, CANCEL.get())
         with self._cond:
-            if self._pid != os.getpid():
-                self._pid = os.getpid()
+            if not self._started:
+                self._started = True
                 daemon_thread(self._run, "agentsight-watchdog").start()
             self._watches.add(watch)
             self._cond.notify()

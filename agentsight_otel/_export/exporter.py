@@ -11,7 +11,6 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from agentsight_otel._config import EXPORTER, Settings, given_arguments, resolve_settings
 from agentsight_otel._delivery.client import IngestClient, RetryPolicy
 from agentsight_otel._delivery.clock import Clock, SystemClock
-from agentsight_otel._delivery.forking import reset_in_child
 from agentsight_otel._delivery.ledger import DEFAULT_LEDGER, DeliveryLedger
 from agentsight_otel._delivery.transport import RequestsTransport, Transport
 from agentsight_otel._export.assembler import TraceAssembler
@@ -21,6 +20,7 @@ from agentsight_otel._export.worker import DeliveryWorker
 from agentsight_otel._log import RateLimitedLog, log_internal_error, logger
 from agentsight_otel._mapping.payload import TraceGroup
 from agentsight_otel._mapping.records import SpanRecord, records_from_spans
+from agentsight_otel._runtime import RUNTIME
 
 
 class AgentSightSpanExporter(SpanExporter):
@@ -76,7 +76,7 @@ class AgentSightSpanExporter(SpanExporter):
         self._worker = self._delivery_worker(
             _transport, _retry_policy, _max_queue_spans, _spool_retry_interval
         )
-        reset_in_child(self, AgentSightSpanExporter._forked)
+        RUNTIME.adopt(self, AgentSightSpanExporter._forked)
         self._shutdown = False
         self._ledger.exporter_started()
         _warn_about_the_key(settings)

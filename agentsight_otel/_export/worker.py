@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 
 from agentsight_otel._delivery.client import IngestClient
 from agentsight_otel._delivery.daemon import DaemonThread
-from agentsight_otel._delivery.forking import reset_in_child
 from agentsight_otel._delivery.ledger import DeliveryLedger, Settlement
 from agentsight_otel._export import posting
 from agentsight_otel._export.backlog import Backlog, weigh
@@ -18,6 +17,7 @@ from agentsight_otel._export.posting import SDK, DeliveryStats, Poster, PostingR
 from agentsight_otel._log import RateLimitedLog, log_internal_error, logger
 from agentsight_otel._mapping.packing import pack
 from agentsight_otel._mapping.payload import Block, PayloadBuilder, TraceGroup
+from agentsight_otel._runtime import RUNTIME
 
 if TYPE_CHECKING:
     from agentsight_otel._export.redelivery import Redelivery
@@ -54,7 +54,7 @@ class DeliveryWorker:
         self._poster = Poster(client, self._backend, self.stats, self._log)
         self._told: set[str] = set()  # advice given once per worker (message capture is off)
         self._round: PostingRound | None = None  # the round being posted, for shutdown's loss count
-        reset_in_child(self, DeliveryWorker._forked)
+        RUNTIME.adopt(self, DeliveryWorker._forked)
 
     def use_spool(self, redelivery: Redelivery) -> None:
         """Spool what cannot be delivered; start now to send what an earlier process spooled."""
@@ -168,7 +168,7 @@ class DeliveryWorker:
         self.client.interrupt = threading.Event()
 
     def _ensure_thread(self) -> None:
-        """Start the thread on first use, and again in a forked child."""
+        """Start the thread on first use (and again in a forked child, which forgot it)."""
         if not self._daemon.running():
             self._busy = False
             self._daemon.start()

@@ -22,6 +22,7 @@ from agentsight_otel._delivery.daemon import daemon_thread
 from agentsight_otel._delivery.ledger import DeliveryLedger
 from agentsight_otel._export.exporter import AgentSightSpanExporter
 from agentsight_otel._log import internal_errors, log_internal_error
+from agentsight_otel._runtime import RUNTIME, ForkSafeLock
 from agentsight_otel._semconv import INSTRUMENTATION_NAME
 from agentsight_otel._version import __version__
 
@@ -84,8 +85,12 @@ class Pipeline:
             self.tracer.id_generator = ConversationIdGenerator(self.tracer.id_generator)
         self._flush_wanted = threading.Event()
         self._flusher: threading.Thread | None = None
-        self._flusher_pid = 0
         self._closed = False
+        RUNTIME.adopt(self, Pipeline._forked)
+
+    def _forked(self) -> None:
+        """In a forked child: the flush thread is gone and its event's lock may be held."""
+        self._flush_wanted, self._flusher = threading.Event(), None
 
     def start_root(
         self,
@@ -128,8 +133,7 @@ class Pipeline:
         if self._closed:
             return
         self._flush_wanted.set()
-        if self._flusher is None or self._flusher_pid != os.getpid():
-            self._flusher_pid = os.getpid()
+        if self._flusher is None:
             self._flusher = daemon_thread(self._flush_loop, "agentsight-flush")
             self._flusher.start()
 
@@ -229,7 +233,7 @@ class _Promoted:
 
     def __init__(self) -> None:
         self.pipeline: Pipeline | None = None
-        self._lock = threading.Lock()
+        self._lock = ForkSafeLock()
 
     def promote(self, pipeline: Pipeline, provider: TracerProvider) -> None:
         """Make ``provider`` the global one when the application has set none."""

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from agentsight_otel._ids import conversation_trace_id
+from agentsight_otel._runtime import RUNTIME, ForkSafeLock
 from agentsight_otel._tracker.fields import base_attributes
 from agentsight_otel._tracker.retired import RetiredConversations
 from agentsight_otel._tracker.state import ConversationState
@@ -54,6 +55,7 @@ class ConversationRegistry:
         self._current: contextvars.ContextVar[str | None] = contextvars.ContextVar(
             f"agentsight_otel.current_conversation.{next(_instances)}", default=None
         )
+        RUNTIME.adopt(self, ConversationRegistry.forked)
 
     def current_id(self) -> str | None:
         """The current conversation id of this thread or task."""
@@ -230,7 +232,7 @@ class ConversationRegistry:
 
 
 _shared: list[ConversationRegistry] = []
-_shared_lock = threading.Lock()
+_shared_lock = ForkSafeLock()
 
 
 def shared_registry() -> ConversationRegistry:

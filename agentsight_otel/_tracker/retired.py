@@ -7,7 +7,6 @@ A retired conversation's interaction was ended (incomplete) and handed to delive
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import weakref
 from collections import OrderedDict
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from agentsight_otel._delivery.daemon import daemon_thread
 from agentsight_otel._delivery.ledger import Receipt
 from agentsight_otel._log import RateLimitedLog, log_internal_error
+from agentsight_otel._runtime import RUNTIME
 from agentsight_otel._tracker.state import ConversationState, Item
 
 if TYPE_CHECKING:
@@ -40,6 +40,10 @@ class RetiredConversations:
         self._capacity = capacity
         self._lock = threading.Lock()
         self._held: OrderedDict[str, Retired] = OrderedDict()
+        RUNTIME.adopt(self, RetiredConversations._forked)
+
+    def _forked(self) -> None:
+        self._lock = threading.Lock()
 
     def record(
         self, state: ConversationState, reason: str, receipts: list[tuple[int, Receipt]]
@@ -70,31 +74,45 @@ class RetiredConversations:
             return self._held.pop(cid, None)
 
 
-_watched: weakref.WeakSet[ConversationRegistry] = weakref.WeakSet()
-_wake = threading.Event()
-_thread: list[tuple[int, threading.Thread]] = []
+class IdleSweeper:
+    """One thread per process that retires every watched registry's idle conversations."""
+
+    def __init__(self) -> None:
+        self._watched: weakref.WeakSet[ConversationRegistry] = weakref.WeakSet()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        RUNTIME.adopt(self, IdleSweeper._forked)
+
+    def _forked(self) -> None:
+        """In a forked child: the thread is gone (trackers watch again as they reset)."""
+        self._wake, self._thread = threading.Event(), None
+
+    def watch(self, registry: ConversationRegistry) -> None:
+        """Have idle interactions of ``registry`` retired on time."""
+        self._watched.add(registry)
+        self._wake.set()  # a shorter idle timeout may need an earlier sweep
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = daemon_thread(self._sweep_loop, "agentsight-idle")
+            self._thread.start()
+
+    def _sweep_loop(self) -> None:
+        """Sweep every watched registry at half the shortest idle timeout (at most a minute)."""
+        while True:
+            registries = list(self._watched)
+            shortest = min((r.idle_timeout for r in registries), default=MAX_SWEEP_INTERVAL_S)
+            wake = self._wake
+            wake.wait(min(MAX_SWEEP_INTERVAL_S, max(0.05, shortest / 2)))
+            wake.clear()
+            for registry in registries:
+                try:
+                    registry.sweep()
+                except Exception:
+                    log_internal_error("retiring idle conversations")
+
+
+_SWEEPER = IdleSweeper()
 
 
 def watch_idle(registry: ConversationRegistry) -> None:
     """Have idle interactions of ``registry`` retired on time, by one thread per process."""
-    _watched.add(registry)
-    _wake.set()  # a shorter idle timeout may need an earlier sweep
-    if _thread and _thread[0][0] == os.getpid() and _thread[0][1].is_alive():
-        return
-    thread = daemon_thread(_sweep_loop, "agentsight-idle")
-    _thread[:] = [(os.getpid(), thread)]
-    thread.start()
-
-
-def _sweep_loop() -> None:
-    """Sweep every watched registry at half the shortest idle timeout (at most a minute)."""
-    while True:
-        registries = list(_watched)
-        shortest = min((r.idle_timeout for r in registries), default=MAX_SWEEP_INTERVAL_S)
-        _wake.wait(min(MAX_SWEEP_INTERVAL_S, max(0.05, shortest / 2)))
-        _wake.clear()
-        for registry in registries:
-            try:
-                registry.sweep()
-            except Exception:
-                log_internal_error("retiring idle conversations")
+    _SWEEPER.watch(registry)

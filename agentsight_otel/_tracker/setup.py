@@ -19,10 +19,10 @@ from agentsight_otel._config import (
 )
 from agentsight_otel._delivery.clock import Clock, SystemClock
 from agentsight_otel._delivery.daemon import daemon_thread
-from agentsight_otel._delivery.forking import reset_in_child
 from agentsight_otel._delivery.ledger import DEFAULT_LEDGER, DeliveryLedger
 from agentsight_otel._log import log_internal_error
 from agentsight_otel._redaction import Redactor, TextHook
+from agentsight_otel._runtime import RUNTIME
 from agentsight_otel._tracker.lifecycle import SHUTDOWN_REASON, ExitHook, install_sigterm_handler
 from agentsight_otel._tracker.pipeline import Pipeline
 from agentsight_otel._tracker.recorder import Recorder
@@ -61,7 +61,7 @@ class TrackerSetup:
         # The redactor in force once settings are resolved; UNRESOLVED (not None) until then.
         self._redaction: object = UNRESOLVED
         self._exit_hook = ExitHook(self)
-        reset_in_child(self, TrackerSetup._forked)
+        RUNTIME.adopt(self, TrackerSetup._forked)
 
     def configure(
         self,
@@ -142,8 +142,7 @@ class TrackerSetup:
 
     def _forked(self) -> None:
         """In a forked child: what the parent had open is the parent's to end and send."""
-        self._lock = threading.Lock()
-        self._registry.forked()
+        self._lock = threading.Lock()  # the registry resets itself (adopted before)
         if self._settings is not None:
             watch_idle(self._registry)
 
