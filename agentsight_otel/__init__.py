@@ -7,8 +7,8 @@ no logging handlers; the ready ``conversation_tracker`` configures itself on fir
 from agentsight_otel._actions import traced_action
 from agentsight_otel._current import Conversation, conversation
 from agentsight_otel._export.exporter import AgentSightSpanExporter
-from agentsight_otel._tracker import ConversationTracker
 from agentsight_otel._tracker.lifecycle import install_sigterm_handler
+from agentsight_otel._tracker.tracker import ConversationTracker
 from agentsight_otel._version import __version__
 
 conversation_tracker = ConversationTracker()

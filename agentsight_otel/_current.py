@@ -1,9 +1,12 @@
-"""``conversation(...)``: make a conversation current for every span started inside it.
+"""Which conversation is current, for everything that asks: one ``Current``, one lookup.
 
-The conversation rides in the OpenTelemetry context (never in baggage, so its fields do not
-leave the process in request headers); a span processor stamps its attributes on each span
-started there, by any instrumentation, as OpenInference's ``using_session`` does. The tracker's
-``get_or_create_conversation`` has the same effect through the same processor.
+``conversation(...)`` makes one current for a block: it rides in the OpenTelemetry context
+(never in baggage, so its fields do not leave the process in request headers). A tracker's
+``get_or_create_conversation`` makes one current until the next (a ContextVar: it outlives the
+spans of the request it was called in, as the seed's current conversation does). A span
+processor stamps the current conversation's attributes on each span started there, by any
+instrumentation, as OpenInference's ``using_session`` does; ``@traced_action`` nests under the
+tracked one. The tracker's current turn hangs off its conversation (``Tracking``).
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ import inspect
 import weakref
 from collections.abc import Callable, Mapping
 from contextvars import Token
+from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -26,11 +30,61 @@ from agentsight_otel._mapping.identity import is_genai
 from agentsight_otel._runtime import ForkSafeLock
 from agentsight_otel._stepping import drive, drive_async
 from agentsight_otel._tracker import fields as checks
-from agentsight_otel._tracker.core import ACTIVE_TRACKER
 from agentsight_otel.helpers import generate_conversation_id
 
 F = TypeVar("F", bound=Callable[..., Any])
 _KEY = otel_context.create_key("agentsight_otel.conversation")
+
+
+class Tracking(Protocol):
+    """What a tracker answers about the conversation it made current (its turn, say)."""
+
+    def current_conversation_attributes(
+        self, cid: str, *, model_call: bool = False
+    ) -> Mapping[str, Any] | None:
+        """The conversation's span attributes; for a model call with its current turn's id."""
+        ...
+
+    def action_parent(
+        self, conversation_id: str | None, action: str
+    ) -> tuple[trace.Span, str, str, trace.Tracer] | None:
+        """For ``@traced_action``: the turn span to nest under (opened if needed), its
+        conversation id, turn id and the tracer to use; None outside any conversation."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Current:
+    """The current conversation: its id, and its attributes or the tracker that has them."""
+
+    conversation_id: str
+    attributes: Mapping[str, Any] | None = None  # conversation(...)'s; None: the tracker's
+    tracker: Tracking | None = None
+    scope: object = None  # the registry of conversations it belongs to (a tracker's)
+
+
+# The conversation a tracker made current in this thread or task (not scoped to a block).
+TRACKED: contextvars.ContextVar[Current | None] = contextvars.ContextVar(
+    "agentsight_otel.tracked_conversation", default=None
+)
+
+
+def current(context: otel_context.Context | None = None) -> Current | None:
+    """The conversation current in ``context``: a ``conversation(...)`` block's, else tracked."""
+    value = otel_context.get_value(_KEY, context)
+    return value if isinstance(value, Current) else TRACKED.get()
+
+
+def tracked() -> Current | None:
+    """The conversation a tracker made current in this thread or task."""
+    return TRACKED.get()
+
+
+def make_tracked(value: Current) -> None:
+    """Make a tracker's conversation current in this thread or task."""
+    TRACKED.set(value)
+
+
 _stamped: weakref.WeakSet[TracerProvider] = weakref.WeakSet()
 _stamped_lock = ForkSafeLock()
 
@@ -123,7 +177,7 @@ class Conversation:
         """The current context with conversation ``cid`` made current in it."""
         ensure_stamping()
         attributes = {**checks.identity_attributes(cid), **self._fields}
-        return otel_context.set_value(_KEY, attributes)
+        return otel_context.set_value(_KEY, Current(cid, attributes))
 
     def _step(self) -> _StreamStep:
         """One conversation (one id) for every step of one stream."""
@@ -207,17 +261,18 @@ class ConversationStamper(SpanProcessor):
 def current_attributes(
     context: otel_context.Context | None = None, *, model_call: bool = False
 ) -> Mapping[str, Any] | None:
-    """The attributes of the conversation current in ``context`` (or for the active tracker).
+    """The attributes of the conversation current in ``context``.
 
-    A GenAI span (``model_call``) under the active tracker is also given the tracker's turn.
+    A GenAI span (``model_call``) in a tracked conversation is also given the tracker's turn.
     """
-    value = otel_context.get_value(_KEY, context)
-    if value is not None:
-        return cast(Mapping[str, Any], value)
-    tracker = ACTIVE_TRACKER.get()
-    if tracker is None:
+    value = current(context)
+    if value is None or value.attributes is not None:
+        return value.attributes if value is not None else None
+    if value.tracker is None:
         return None
-    return tracker.current_conversation_attributes(model_call=model_call)
+    return value.tracker.current_conversation_attributes(
+        value.conversation_id, model_call=model_call
+    )
 
 
 def ensure_stamping(provider: object | None = None) -> None:

@@ -12,13 +12,14 @@ from opentelemetry import trace
 from agentsight_otel import _semconv as sc
 from agentsight_otel._actions.call import BUSY
 from agentsight_otel._actions.plan import ArgumentPlan, positional_fallback
+from agentsight_otel._current import tracked
 from agentsight_otel._log import RateLimitedLog, log_internal_error
 from agentsight_otel._sanitize import encode_value
-from agentsight_otel._tracker.core import ACTIVE_TRACKER
+from agentsight_otel._tracker.registry import shared_registry
 from agentsight_otel._version import __version__
 
 if TYPE_CHECKING:
-    from agentsight_otel._tracker import ConversationTracker
+    from agentsight_otel._tracker.core import TrackerCore
 
 Redact = Callable[[dict[str, Any]], "Mapping[str, Any] | None"]
 # The caller's redact hook failing is not a failure of ours: a warning, not an internal error.
@@ -96,11 +97,12 @@ class ActionSpec:
             return None
         busy = BUSY.set(True)
         try:
-            tracker = ACTIVE_TRACKER.get()
+            value = tracked()
+            tracker = value.tracker if value is not None else None
             if tracker is None and self.conversation_id is not None:
                 tracker = _default_tracker()
             parent = (
-                tracker._action_parent(self.conversation_id, self.name)
+                tracker.action_parent(self.conversation_id, self.name)
                 if tracker is not None
                 else None
             )
@@ -176,8 +178,6 @@ def _hook_failed(error: Exception) -> None:
     )
 
 
-def _default_tracker() -> ConversationTracker:
+def _default_tracker() -> TrackerCore | None:
     """The package's ready tracker, for ``conversation_id=`` before any conversation is current."""
-    from agentsight_otel import conversation_tracker
-
-    return conversation_tracker
+    return shared_registry().owner

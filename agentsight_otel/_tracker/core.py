@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import os
 from collections.abc import Callable
 from time import time_ns
@@ -14,6 +13,7 @@ from opentelemetry import trace
 from agentsight_otel import _semconv as sc
 from agentsight_otel._attachments.tracking import FileTracking
 from agentsight_otel._config import CONFIGURE, given_arguments
+from agentsight_otel._current import Current, ensure_stamping, make_tracked, tracked
 from agentsight_otel._delivery.client import RetryPolicy
 from agentsight_otel._delivery.clock import Clock
 from agentsight_otel._delivery.ledger import DeliveryLedger
@@ -27,12 +27,6 @@ from agentsight_otel._tracker.state import ConversationState, Item
 from agentsight_otel._tracker.summary import send_response
 from agentsight_otel.exceptions import ValidationError
 from agentsight_otel.helpers import generate_conversation_id
-
-# The tracker whose conversation was made current last in this thread or task, so that
-# ``@traced_action`` finds it without being told which tracker the application uses.
-ACTIVE_TRACKER: contextvars.ContextVar[TrackerCore | None] = contextvars.ContextVar(
-    "agentsight_otel.active_tracker", default=None
-)
 
 
 class TrackerCore(TrackerSending):
@@ -67,6 +61,8 @@ class TrackerCore(TrackerSending):
         # conversations with agentsight_otel.conversation_tracker (README: Web frameworks).
         shared = not given and all(seam is None for seam in seams) and _max_conversations == 10_000
         super().__init__(tracer_provider, _ledger, _max_conversations, _clock, shared=shared)
+        if shared and self._registry.owner is None:
+            self._registry.owner = self  # agentsight_otel.conversation_tracker
         # Attachment bytes: uploaded by the tracker's own uploader.
         self._files = FileTracking(
             self._event,
@@ -89,11 +85,11 @@ class TrackerCore(TrackerSending):
 
     # -- internals -----------------------------------------------------------------------
 
-    def _action_parent(
+    def action_parent(
         self, conversation_id: str | None, action: str
     ) -> tuple[trace.Span, str, str, trace.Tracer] | None:
         """For ``@traced_action``: the interaction span to nest under, opened if needed."""
-        cid = conversation_id if conversation_id is not None else self._registry.current_id()
+        cid = conversation_id if conversation_id is not None else self._current_id()
         if cid is None:
             return None
         recorder, _ = self._setup()
@@ -149,7 +145,7 @@ class TrackerCore(TrackerSending):
         The flag says whether it is the current conversation, whose interaction span may
         become the current OTel span.
         """
-        current = self._registry.current_id()
+        current = self._current_id()
         if conversation_id is not None:
             cid = fields.conversation_id(conversation_id)
             if cid is None:
@@ -173,30 +169,29 @@ class TrackerCore(TrackerSending):
 
     def _warn_generated(self, cid: str) -> None:
         """Say so when a generated conversation is evidently not the one the caller meant."""
-        active = ACTIVE_TRACKER.get()
+        value = tracked()
         other = None
-        if active is not None and active._registry is not self._registry:
-            other = active._registry.current_id()
+        if value is not None and value.scope is not self._registry:
+            other = value.conversation_id
         warn_generated(cid, other, self._registry.opened)
 
     def _make_current(self, cid: str) -> None:
-        """Make a conversation, and this tracker, current in this thread or task."""
-        self._registry.make_current(cid)
-        ACTIVE_TRACKER.set(self)
+        """Make a conversation of this tracker's current in this thread or task."""
+        make_tracked(Current(cid, tracker=self, scope=self._registry))
         # Spans any instrumentation starts from now on carry the conversation (_current.py):
         # the pipeline is set up now, so that a private provider is the global one already.
-        from agentsight_otel._current import ensure_stamping
-
         recorder, _ = self._setup()
         ensure_stamping(recorder.pipeline.provider)
 
-    def current_conversation_attributes(self, *, model_call: bool = False) -> dict[str, Any] | None:
-        """The attributes of this thread's or task's current conversation, if any.
+    def current_conversation_attributes(
+        self, cid: str, *, model_call: bool = False
+    ) -> dict[str, Any] | None:
+        """The attributes of conversation ``cid`` (the current one), if it is known.
 
         For a model call the turn is named too, opened now when the first ``track_*`` of the turn
         is still to come, so that the call's usage counts in the turn it is made for.
         """
-        state = self._registry.get(self._registry.current_id())
+        state = self._registry.get(cid)
         if state is None:
             return None
         recorder = self._recorder

@@ -20,6 +20,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from agentsight_otel._log import logger
+from agentsight_otel._tracker.registry import shared_registry
 
 if TYPE_CHECKING:
     from agentsight_otel._tracker.setup import TrackerSetup
@@ -90,9 +91,9 @@ def install_sigterm_handler(
     False (and logged) when it cannot be installed.
     """
     if tracker is None:
-        from agentsight_otel import conversation_tracker
-
-        tracker = conversation_tracker
+        tracker = shared_registry().owner  # agentsight_otel.conversation_tracker
+        if tracker is None:
+            return False
     try:
         current = signal.getsignal(signal.SIGTERM)
         if isinstance(current, SigtermHandler) and current.tracker is tracker:

@@ -9,13 +9,11 @@ A conversation whose lock is held (a tracking call or send on it is running) is 
 from __future__ import annotations
 
 import contextlib
-import contextvars
-import itertools
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentsight_otel._ids import conversation_trace_id
 from agentsight_otel._runtime import RUNTIME, ForkSafeLock
@@ -23,7 +21,9 @@ from agentsight_otel._tracker.fields import base_attributes
 from agentsight_otel._tracker.retired import RetiredConversations
 from agentsight_otel._tracker.state import ConversationState
 
-_instances = itertools.count()
+if TYPE_CHECKING:
+    from agentsight_otel._tracker.core import TrackerCore
+
 ABANDONED = "abandoned"  # agentsight.turn.incomplete_reason: untracked for idle_timeout
 EVICTED = "evicted"  # agentsight.turn.incomplete_reason: retired to keep within capacity
 # Ends a retired conversation's interaction; called holding the state's lock.
@@ -50,20 +50,10 @@ class ConversationRegistry:
         self._states: OrderedDict[str, ConversationState] = OrderedDict()
         # The ids of states with no open interaction, in the same order: what goes first.
         self._quiet: OrderedDict[str, None] = OrderedDict()
-        # One ContextVar per registry: threads start without a current conversation and
-        # asyncio tasks inherit a copy, so "current" never leaks between requests.
-        self._current: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-            f"agentsight_otel.current_conversation.{next(_instances)}", default=None
-        )
+        # The tracker made without arguments first (agentsight_otel.conversation_tracker) when
+        # this is the process's shared registry: the one to use when none is named.
+        self.owner: TrackerCore | None = None
         RUNTIME.adopt(self, ConversationRegistry.forked)
-
-    def current_id(self) -> str | None:
-        """The current conversation id of this thread or task."""
-        return self._current.get()
-
-    def make_current(self, cid: str) -> None:
-        """Make ``cid`` current in this thread or task."""
-        self._current.set(cid)
 
     def get(self, cid: str | None) -> ConversationState | None:
         """A known conversation's state."""

@@ -138,4 +138,4 @@ class TrackerSending(TrackerSetup):
         """The explicit id (checked and normalised), else the current one."""
         if conversation_id is not None:
             return fields.conversation_id(conversation_id)
-        return self._registry.current_id()
+        return self._current_id()

@@ -17,6 +17,7 @@ from agentsight_otel._config import (
     given_arguments,
     resolve_settings,
 )
+from agentsight_otel._current import tracked
 from agentsight_otel._delivery.clock import Clock, SystemClock
 from agentsight_otel._delivery.daemon import daemon_thread
 from agentsight_otel._delivery.ledger import DEFAULT_LEDGER, DeliveryLedger
@@ -183,6 +184,13 @@ class TrackerSetup:
             receipts = recorder.close(state, complete=False, reason=reason)
             self._registry.retired.record(state, reason, receipts)
             recorder.pipeline.request_flush()
+
+    def _current_id(self) -> str | None:
+        """The conversation current in this thread or task, when it is one of this tracker's."""
+        value = tracked()
+        return (
+            value.conversation_id if value is not None and value.scope is self._registry else None
+        )
 
     def _redactor(self) -> Redactor | None:
         """The PII redactor in force; settings are resolved, the pipeline need not be."""
