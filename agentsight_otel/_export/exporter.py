@@ -14,8 +14,8 @@ from agentsight_otel._delivery.clock import Clock, SystemClock
 from agentsight_otel._delivery.ledger import DEFAULT_LEDGER, DeliveryLedger
 from agentsight_otel._delivery.transport import RequestsTransport, Transport
 from agentsight_otel._export.assembler import TraceAssembler
-from agentsight_otel._export.posting import DeliveryStats
 from agentsight_otel._export.redelivery import Redelivery
+from agentsight_otel._export.stats import DeliveryStats
 from agentsight_otel._export.worker import DeliveryWorker
 from agentsight_otel._log import RateLimitedLog, log_internal_error, logger
 from agentsight_otel._mapping.payload import TraceGroup

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from agentsight_otel._delivery.client import IngestClient, Outcome
 from agentsight_otel._delivery.ledger import Settlement, Status
 from agentsight_otel._export.capabilities import BackendCapabilities
+from agentsight_otel._export.stats import DeliveryStats
 from agentsight_otel._log import RateLimitedLog
 from agentsight_otel._mapping.packing import IngestBody
 from agentsight_otel._mapping.payload import Block
@@ -22,32 +22,6 @@ SDK = {"name": SDK_NAME, "version": __version__}
 INGEST_PATH = "/api/ingest/"
 # Answers about the key or the endpoint, not the body: with a spool, bodies wait for a fix.
 KEY_REFUSED = frozenset({401, 403, 404})
-
-
-@dataclass
-class DeliveryStats:
-    """Counters an operator (or a test) can read."""
-
-    delivered_spans: int = 0
-    failed_spans: int = 0
-    rejected_spans: int = 0
-    dropped_queue_full: int = 0
-    requests: int = 0
-    spooled_spans: int = 0
-    replayed_spans: int = 0
-    evicted_spans: int = 0
-    dead_spans: int = 0
-
-    @property
-    def lost_spans(self) -> int:
-        """Spans that will never be delivered: failed, rejected, dropped, evicted, set aside."""
-        return (
-            self.failed_spans
-            + self.rejected_spans
-            + self.dropped_queue_full
-            + self.evicted_spans
-            + self.dead_spans
-        )
 
 
 class Poster:
@@ -71,7 +45,7 @@ class Poster:
         self, body: IngestBody, blocks: Sequence[Block], verdicts: list[Settlement | None]
     ) -> None:
         """Post one body, splitting on 413 and retrying without blocks a 400 named."""
-        self._stats.requests += 1
+        self._stats.count(requests=1)
         self.inflight = body
         try:
             outcome = self._client.post_json(INGEST_PATH, body.data, gzip_body=self._backend.gzip)

@@ -25,8 +25,9 @@ import orjson
 
 from agentsight_otel._delivery.client import IngestClient, Outcome
 from agentsight_otel._delivery.ledger import Settlement
-from agentsight_otel._export.posting import INGEST_PATH, KEY_REFUSED, DeliveryStats
+from agentsight_otel._export.posting import INGEST_PATH, KEY_REFUSED
 from agentsight_otel._export.spool import Spool, SpooledBody
+from agentsight_otel._export.stats import DeliveryStats
 from agentsight_otel._log import RateLimitedLog
 
 MAX_STRIKES = 5
@@ -79,7 +80,7 @@ class Redelivery:
             return Settlement("failed", f"{reason}; writing it to the spool failed")
         if failed:
             self._failed(name)
-        self.stats.spooled_spans += spans
+        self.stats.count(spooled_spans=spans)
         self._look_after = 0.0
         return Settlement(
             "pending",
@@ -138,7 +139,7 @@ class Redelivery:
 
     def _evicted(self, spans: int) -> None:
         """The spool dropped its oldest bodies to stay in bounds: those spans are lost."""
-        self.stats.evicted_spans += spans
+        self.stats.count(evicted_spans=spans)
 
     def _send(self, body: SpooledBody, gzip: bool) -> bool:
         """One spooled body, one attempt; whether to go on with the next."""
@@ -153,7 +154,7 @@ class Redelivery:
             self.spool.remove(body)
             self._failures.pop(body.name, None)
             self._accepted += 1
-            self.stats.replayed_spans += body.spans
+            self.stats.count(replayed_spans=body.spans)
             self._back_up()
             return True
         if outcome.status in KEY_REFUSED:
@@ -200,14 +201,14 @@ class Redelivery:
         written = self._respool(sdk, [entries[:middle], entries[middle:]])
         self.spool.remove(body)
         self._failures.pop(body.name, None)
-        self.stats.dead_spans += max(0, body.spans - written)
+        self.stats.count(dead_spans=max(0, body.spans - written))
         return True
 
     def _set_aside(self, body: SpooledBody, detail: str) -> None:
         """Past its strikes, a body of one conversation goes to ``dead/``, counted and logged."""
         self._failures.pop(body.name, None)
         where = self.spool.set_aside(body)
-        self.stats.dead_spans += body.spans
+        self.stats.count(dead_spans=body.spans)
         self._log.log(
             logging.ERROR,
             "spool-dead",
@@ -227,7 +228,7 @@ class Redelivery:
         resent = self._respool(sdk, kept)
         self.spool.remove(body)
         self._failures.pop(body.name, None)
-        self.stats.rejected_spans += max(0, body.spans - resent)
+        self.stats.count(rejected_spans=max(0, body.spans - resent))
         self._log.log(
             logging.ERROR,
             "spool-rejected",

@@ -13,7 +13,8 @@ from agentsight_otel._delivery.ledger import DeliveryLedger, Settlement
 from agentsight_otel._export import posting
 from agentsight_otel._export.backlog import Backlog, weigh
 from agentsight_otel._export.capabilities import BackendCapabilities
-from agentsight_otel._export.posting import SDK, DeliveryStats, Poster, PostingRound
+from agentsight_otel._export.posting import SDK, Poster, PostingRound
+from agentsight_otel._export.stats import DeliveryStats
 from agentsight_otel._log import RateLimitedLog, log_internal_error, logger
 from agentsight_otel._mapping.packing import pack
 from agentsight_otel._mapping.payload import Block, PayloadBuilder, TraceGroup
@@ -76,7 +77,7 @@ class DeliveryWorker:
                 return True
             full = self._closing or not self._queue.fits(size, weight)
             if full and (self._redelivery is None or self._closing):
-                self.stats.dropped_queue_full += size
+                self.stats.count(dropped_queue_full=size)
                 self._warn_lost(groups, "the delivery queue is full or closed")
                 return False
             if not full:
@@ -110,7 +111,7 @@ class DeliveryWorker:
 
     def refuse(self, spans: int) -> None:
         """Count and report spans dropped before they were queued (the queue was full)."""
-        self.stats.dropped_queue_full += spans
+        self.stats.count(dropped_queue_full=spans)
         self._log.log(
             logging.WARNING,
             "lost:the delivery queue is full or closed",
@@ -231,12 +232,7 @@ class DeliveryWorker:
         """Count and settle receipts for every block of a round."""
         for block, verdict in zip(blocks, verdicts, strict=True):
             settlement = verdict or Settlement("delivered")
-            if settlement.status == "delivered":
-                self.stats.delivered_spans += len(block.spans)
-            elif settlement.status == "rejected":
-                self.stats.rejected_spans += len(block.spans)
-            elif settlement.status == "failed":  # "pending" ones were spooled, and counted so
-                self.stats.failed_spans += len(block.spans)
+            self.stats.settled(settlement.status, len(block.spans))
             for root in block.root_span_ids:
                 self.ledger.settle(root, settlement)
 
@@ -245,8 +241,8 @@ class DeliveryWorker:
     ) -> None:
         """Settle and count groups (and mapped blocks) that will not be delivered."""
         failed = Settlement("failed", reason)
-        self.stats.failed_spans += sum(len(group.records) for group in groups)
-        self.stats.failed_spans += sum(len(block.spans) for block in blocks)
+        spans = sum(len(g.records) for g in groups) + sum(len(b.spans) for b in blocks)
+        self.stats.settled("failed", spans)
         self._warn_lost(groups, reason, blocks)
         for group in groups:
             for record in group.records:

@@ -15,7 +15,7 @@ import pytest
 from agentsight_otel._config import resolve_settings
 from agentsight_otel._delivery.client import IngestClient, RetryPolicy
 from agentsight_otel._delivery.transport import HttpResponse
-from agentsight_otel._export.posting import DeliveryStats
+from agentsight_otel._export.stats import DeliveryStats
 from agentsight_otel._export.redelivery import Redelivery
 from agentsight_otel._export.spool import CLAIM, STALE_S, Spool
 from agentsight_otel._log import RateLimitedLog
