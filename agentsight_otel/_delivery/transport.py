@@ -23,7 +23,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.poolmanager import PoolManager
 
-from agentsight_otel._delivery.watchdog import Watch, Watchdog, adopt
+from agentsight_otel._delivery.watchdog import WATCHDOG, Watch, adopt
 from agentsight_otel._runtime import RUNTIME
 
 # Instrumentations (requests, urllib3) check these keys and stay silent, so the exporter's own
@@ -152,7 +152,6 @@ class RequestsTransport:
     def __init__(self, *, verify_tls: bool = True) -> None:
         self._verify_tls = verify_tls
         self._session = self._new_session()
-        self._watchdog = Watchdog()
         RUNTIME.adopt(self, RequestsTransport._forked)
 
     def _forked(self) -> None:
@@ -176,7 +175,7 @@ class RequestsTransport:
         """One request under suppressed instrumentation."""
         token = otel_context.attach(suppressed_context())
         try:
-            with self._watchdog.watching(timeout) as watch:
+            with WATCHDOG.watching(timeout) as watch:
                 try:
                     response, content = self._send(method, url, body, headers, timeout)
                 except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:

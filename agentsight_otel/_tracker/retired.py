@@ -1,4 +1,4 @@
-"""Conversations the registry retired, and the thread that retires idle ones on time.
+"""Conversations the registry retired, and the sweep that retires idle ones on time.
 
 A retired conversation's interaction was ended (incomplete) and handed to delivery; a later
 ``send_tracked_data`` for it reports that send instead of failing.
@@ -7,12 +7,13 @@ A retired conversation's interaction was ended (incomplete) and handed to delive
 from __future__ import annotations
 
 import logging
+import math
 import threading
+import time
 import weakref
 from collections import OrderedDict
 from typing import TYPE_CHECKING, NamedTuple
 
-from agentsight_otel._delivery.daemon import daemon_thread
 from agentsight_otel._delivery.ledger import Receipt
 from agentsight_otel._log import RateLimitedLog, log_internal_error
 from agentsight_otel._runtime import RUNTIME
@@ -75,44 +76,41 @@ class RetiredConversations:
 
 
 class IdleSweeper:
-    """One thread per process that retires every watched registry's idle conversations."""
+    """Retires every watched registry's idle conversations on time, from the timer thread."""
 
     def __init__(self) -> None:
         self._watched: weakref.WeakSet[ConversationRegistry] = weakref.WeakSet()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
-        RUNTIME.adopt(self, IdleSweeper._forked)
-
-    def _forked(self) -> None:
-        """In a forked child: the thread is gone (trackers watch again as they reset)."""
-        self._wake, self._thread = threading.Event(), None
+        self._next = math.inf
+        RUNTIME.timer.add(self)
 
     def watch(self, registry: ConversationRegistry) -> None:
         """Have idle interactions of ``registry`` retired on time."""
         self._watched.add(registry)
-        self._wake.set()  # a shorter idle timeout may need an earlier sweep
-        if self._thread is None or not self._thread.is_alive():
-            self._thread = daemon_thread(self._sweep_loop, "agentsight-idle")
-            self._thread.start()
+        self._next = min(self._next, time.monotonic() + self._interval())
+        RUNTIME.timer.wake()  # a shorter idle timeout may need an earlier sweep
 
-    def _sweep_loop(self) -> None:
-        """Sweep every watched registry at half the shortest idle timeout (at most a minute)."""
-        while True:
-            registries = list(self._watched)
-            shortest = min((r.idle_timeout for r in registries), default=MAX_SWEEP_INTERVAL_S)
-            wake = self._wake
-            wake.wait(min(MAX_SWEEP_INTERVAL_S, max(0.05, shortest / 2)))
-            wake.clear()
-            for registry in registries:
-                try:
-                    registry.sweep()
-                except Exception:
-                    log_internal_error("retiring idle conversations")
+    def due(self, now: float) -> float:
+        """Until the next sweep."""
+        return self._next - now
+
+    def work(self) -> None:
+        """Sweep every watched registry; the next sweep at half the shortest idle timeout."""
+        for registry in list(self._watched):
+            try:
+                registry.sweep()
+            except Exception:
+                log_internal_error("retiring idle conversations")
+        self._next = time.monotonic() + self._interval()
+
+    def _interval(self) -> float:
+        """Half the shortest idle timeout, at least 50 ms, at most a minute."""
+        shortest = min((r.idle_timeout for r in self._watched), default=MAX_SWEEP_INTERVAL_S)
+        return min(MAX_SWEEP_INTERVAL_S, max(0.05, shortest / 2))
 
 
 _SWEEPER = IdleSweeper()
 
 
 def watch_idle(registry: ConversationRegistry) -> None:
-    """Have idle interactions of ``registry`` retired on time, by one thread per process."""
+    """Have idle interactions of ``registry`` retired on time, by the process's timer thread."""
     _SWEEPER.watch(registry)
