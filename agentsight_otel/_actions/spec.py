@@ -19,7 +19,7 @@ from agentsight_otel._tracker.registry import shared_registry
 from agentsight_otel._version import __version__
 
 if TYPE_CHECKING:
-    from agentsight_otel._tracker.core import TrackerCore
+    from agentsight_otel._current import Tracking
 
 Redact = Callable[[dict[str, Any]], "Mapping[str, Any] | None"]
 # The caller's redact hook failing is not a failure of ours: a warning, not an internal error.
@@ -178,6 +178,7 @@ def _hook_failed(error: Exception) -> None:
     )
 
 
-def _default_tracker() -> TrackerCore | None:
+def _default_tracker() -> Tracking | None:
     """The package's ready tracker, for ``conversation_id=`` before any conversation is current."""
-    return shared_registry().owner
+    owner = shared_registry().owner
+    return owner._recording if owner is not None else None

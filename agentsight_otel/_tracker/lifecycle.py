@@ -23,7 +23,7 @@ from agentsight_otel._log import logger
 from agentsight_otel._tracker.registry import shared_registry
 
 if TYPE_CHECKING:
-    from agentsight_otel._tracker.setup import TrackerSetup
+    from agentsight_otel._tracker.tracker import ConversationTracker
 
 SHUTDOWN_REASON = "shutdown"  # agentsight.turn.incomplete_reason of interactions open at exit
 EXIT_TIMEOUT_S = 10.0
@@ -34,7 +34,7 @@ Handler = Callable[[int, FrameType | None], Any] | int | None
 class ExitHook:
     """A tracker's exit handler; holds the tracker weakly, so a dropped tracker is not kept."""
 
-    def __init__(self, tracker: TrackerSetup) -> None:
+    def __init__(self, tracker: ConversationTracker) -> None:
         self._tracker = weakref.ref(tracker)
 
     def register(self) -> None:
@@ -56,7 +56,7 @@ class ExitHook:
 class SigtermHandler:
     """Delivers what a tracker holds on SIGTERM, then does what the signal did before."""
 
-    def __init__(self, tracker: TrackerSetup, previous: Handler, timeout: float) -> None:
+    def __init__(self, tracker: ConversationTracker, previous: Handler, timeout: float) -> None:
         self.tracker = tracker
         self.previous = previous
         self.timeout = timeout
@@ -79,7 +79,7 @@ class SigtermHandler:
 
 
 def install_sigterm_handler(
-    tracker: TrackerSetup | None = None, *, timeout: float = SIGTERM_TIMEOUT_S
+    tracker: ConversationTracker | None = None, *, timeout: float = SIGTERM_TIMEOUT_S
 ) -> bool:
     """Deliver on SIGTERM: chains to the handler in place, else exits as SIGTERM does.
 

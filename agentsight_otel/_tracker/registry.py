@@ -22,7 +22,7 @@ from agentsight_otel._tracker.retired import RetiredConversations
 from agentsight_otel._tracker.state import ConversationState
 
 if TYPE_CHECKING:
-    from agentsight_otel._tracker.core import TrackerCore
+    from agentsight_otel._tracker.tracker import ConversationTracker
 
 ABANDONED = "abandoned"  # agentsight.turn.incomplete_reason: untracked for idle_timeout
 EVICTED = "evicted"  # agentsight.turn.incomplete_reason: retired to keep within capacity
@@ -52,7 +52,7 @@ class ConversationRegistry:
         self._quiet: OrderedDict[str, None] = OrderedDict()
         # The tracker made without arguments first (agentsight_otel.conversation_tracker) when
         # this is the process's shared registry: the one to use when none is named.
-        self.owner: TrackerCore | None = None
+        self.owner: ConversationTracker | None = None
         RUNTIME.adopt(self, ConversationRegistry.forked)
 
     def get(self, cid: str | None) -> ConversationState | None:

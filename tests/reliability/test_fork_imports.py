@@ -130,7 +130,7 @@ from tests.reliability.helpers import converse
 
 tracker = ConversationTracker()
 converse(tracker, "held-parent", timeout=20)  # every part built, every thread started
-exporter = tracker._recorder.pipeline.exporter
+exporter = tracker._wiring.recorder.pipeline.exporter
 # Locks a thread of the parent holds at the moment of the fork: in the child that thread does
 # not exist, and nothing will ever release them.
 locks = [

@@ -147,7 +147,7 @@ def test_a_state_is_never_taken_between_obtaining_it_and_locking_it() -> None:
     # inside that window, from the retirement obtain() itself triggers.
     tracker, memory, _ = memory_tracker(_max_conversations=1)
     tracker.track_human_message("first", conversation_id="a")
-    tracker._setup()
+
     retire = tracker._registry.retire
     assert retire is not None
 
