@@ -9,7 +9,7 @@ SESSION_ID: Final = "session.id"
 LANGFUSE_SESSION_ID: Final = "langfuse.session.id"
 TRACELOOP_SESSION_ID: Final = "traceloop.association.properties.session_id"
 
-# Conversation fields, carried on interaction and visit spans; the wire block is built from them.
+# Conversation fields, carried on turn and visit spans; the wire block is built from them.
 CONVERSATION_FIELDS: Final = {
     "customer_id": "agentsight.conversation.customer_id",
     "customer_ip_address": "agentsight.conversation.customer_ip",

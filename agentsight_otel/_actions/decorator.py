@@ -61,8 +61,8 @@ def traced_action(
     awaitable (it ends when that settles: an asyncio future comes back as it is, any other
     awaitable wrapped in a coroutine).
 
-    Inside a tracked interaction (the conversation current in this thread or task, or
-    ``conversation_id=``) the action is a child of the interaction and goes out with that
+    Inside a tracked turn (the conversation current in this thread or task, or
+    ``conversation_id=``) the action is a child of the turn and goes out with that
     conversation; spans started inside the function nest under it. Outside any conversation it
     is a plain span from the global tracer provider. Tracing failures never reach the caller.
 

@@ -90,7 +90,7 @@ class ActionSpec:
     ) -> tuple[trace.Span, otel_context.Context] | None:
         """The started span and the context making it current; None to run untraced.
 
-        Inside a conversation the span is a child of its interaction; outside, a span of the
+        Inside a conversation the span is a child of its turn; outside, a span of the
         ambient trace. None when re-entered from the library's own work, or when starting fails.
         """
         if BUSY.get():
@@ -110,13 +110,13 @@ class ActionSpec:
             context = otel_context.get_current()
             if parent is None:
                 return self._start_ambient(context, args, kwargs)
-            interaction, cid, turn_hex, tracer = parent
+            turn, cid, turn_hex, tracer = parent
             # Nest under whatever span of this conversation runs (an outer action, a model
-            # call); from anywhere else (another trace, or none) under the interaction itself.
+            # call); from anywhere else (another trace, or none) under the turn itself.
             current = trace.get_current_span(context)
-            now, own = current.get_span_context(), interaction.get_span_context()
+            now, own = current.get_span_context(), turn.get_span_context()
             if now is not own and (now.trace_id != own.trace_id or not current.is_recording()):
-                context = trace.set_span_in_context(interaction, context)
+                context = trace.set_span_in_context(turn, context)
             attributes = {**self.attributes, sc.CONVERSATION_ID: cid, sc.TURN_ID: turn_hex}
             if self.capture_arguments:
                 text = self._arguments_text(args, kwargs)

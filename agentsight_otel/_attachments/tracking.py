@@ -90,7 +90,7 @@ class FileTracking:
         sender: str,
         metadata: object,
     ) -> dict[str, Any]:
-        """``track_attachments``: the record on the interaction, the bytes to the uploader."""
+        """``track_attachments``: the record on the turn, the bytes to the uploader."""
         if sender not in SENDERS:
             raise ValidationError("sender must be 'end_user' or 'agent'")
         encoded = encode_metadata(metadata)

@@ -1,4 +1,4 @@
-"""Delivery receipts: how a tracking call learns what the backend did with its interaction."""
+"""Delivery receipts: how a tracking call learns what the backend did with its turn."""
 
 from __future__ import annotations
 
@@ -20,14 +20,14 @@ _MAKING_EVENTS = ForkSafeLock()
 
 @dataclass(frozen=True)
 class Settlement:
-    """The final word on one interaction root."""
+    """The final word on one turn root."""
 
     status: Status
     detail: str = ""
 
 
 class Receipt:
-    """A wait handle for one interaction root's delivery."""
+    """A wait handle for one turn root's delivery."""
 
     __slots__ = ("_callbacks", "_event", "settlement")
 
@@ -119,7 +119,7 @@ class DeliveryLedger:
             self._receipts[root_span_id] = receipt
             while len(self._receipts) > self._capacity:
                 _, oldest = self._receipts.popitem(last=False)
-                oldest.settle(Settlement("pending", "too many interactions awaiting delivery"))
+                oldest.settle(Settlement("pending", "too many turns awaiting delivery"))
         return receipt
 
     def settle(self, root_span_id: int, settlement: Settlement) -> None:

@@ -74,7 +74,7 @@ class Redelivery:
         self._accepted = 0
 
     def hold(self, data: bytes, spans: int, reason: str, *, failed: bool = False) -> Settlement:
-        """Spool one body (``failed``: it was just refused itself); its interactions' settlement."""
+        """Spool one body (``failed``: it was just refused itself); its turns' settlement."""
         name = self.spool.put(data, spans)
         if name is None:
             return Settlement("failed", f"{reason}; writing it to the spool failed")

@@ -44,7 +44,7 @@ class Recording:
         preview: str,
         after: AfterEvent | None = None,
     ) -> tuple[ConversationState, int]:
-        """Add an event to the interaction of the resolved conversation (then ``after``)."""
+        """Add an event to the turn of the resolved conversation (then ``after``)."""
         recorder = self._wiring.recorder or self._wiring.setup()[0]
         cid, implicit = self.resolve(conversation_id)
         stamp = time_ns()
@@ -88,7 +88,7 @@ class Recording:
     def action_parent(
         self, conversation_id: str | None, action: str
     ) -> tuple[trace.Span, str, str, trace.Tracer] | None:
-        """For ``@traced_action``: the interaction span to nest under, opened if needed."""
+        """For ``@traced_action``: the turn span to nest under, opened if needed."""
         cid = conversation_id if conversation_id is not None else self.current_id()
         if cid is None:
             return None
@@ -96,12 +96,12 @@ class Recording:
         # The current id was checked when it became current: skip resolve's validation (hot path).
         cid, implicit = (cid, True) if conversation_id is None else self.resolve(cid)
         with self.hold(cid, None) as state:
-            interaction = state.interaction or recorder.open(state, make_current=implicit)
+            turn = state.turn or recorder.open(state, make_current=implicit)
             state.items.append(Item("action", time_ns(), action[:PREVIEW]))
         return (
-            interaction.span,
+            turn.span,
             state.conversation_id,
-            interaction.span_hex,
+            turn.span_hex,
             recorder.pipeline.tracer,
         )
 
@@ -122,15 +122,15 @@ class Recording:
         try:
             if not self._registry.holds(state):  # retired meanwhile: no turn to open on it
                 return state.attributes
-            interaction = state.interaction or recorder.open(state, make_current=False)
-            return {**state.attributes, sc.TURN_ID: interaction.span_hex}
+            turn = state.turn or recorder.open(state, make_current=False)
+            return {**state.attributes, sc.TURN_ID: turn.span_hex}
         finally:
             state.lock.release()
 
     def resolve(self, conversation_id: str | None) -> tuple[str, bool]:
         """The explicit conversation, else this context's current one, else a new one.
 
-        The flag says whether it is the current conversation, whose interaction span may
+        The flag says whether it is the current conversation, whose turn span may
         become the current OTel span.
         """
         current = self.current_id()
@@ -202,7 +202,7 @@ class Recording:
             recorder.pipeline.request_flush()
 
     def end_open(self, reason: str) -> None:
-        """End every open interaction, marked incomplete with ``reason``."""
+        """End every open turn, marked incomplete with ``reason``."""
         recorder = self._wiring.recorder
         if recorder is None:
             return
@@ -211,7 +211,7 @@ class Recording:
             if not state.lock.acquire(timeout=1.0):
                 continue
             try:
-                if state.interaction is not None:
+                if state.turn is not None:
                     recorder.close(state, complete=False, reason=reason)
             finally:
                 state.lock.release()

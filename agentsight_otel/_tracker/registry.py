@@ -2,7 +2,7 @@
 
 The registry holds at most ``capacity`` conversations, least recently used first. Past it, or
 once a conversation has gone untracked for ``idle_timeout`` seconds, the oldest are retired:
-their open interaction ends marked incomplete (``evicted`` or ``abandoned``) and is delivered.
+their open turn ends marked incomplete (``evicted`` or ``abandoned``) and is delivered.
 A conversation whose lock is held (a tracking call or send on it is running) is never taken.
 """
 
@@ -26,16 +26,16 @@ if TYPE_CHECKING:
 
 ABANDONED = "abandoned"  # agentsight.turn.incomplete_reason: untracked for idle_timeout
 EVICTED = "evicted"  # agentsight.turn.incomplete_reason: retired to keep within capacity
-# Ends a retired conversation's interaction; called holding the state's lock.
+# Ends a retired conversation's turn; called holding the state's lock.
 Retire = Callable[[ConversationState, str], None]
 
 
 class ConversationRegistry:
     """Conversation states by id in least-recently-used order, bounded in count and idle time.
 
-    Past capacity, conversations without an open interaction (sent, or never tracked) are
+    Past capacity, conversations without an open turn (sent, or never tracked) are
     forgotten first, oldest first, wherever they are in the order; only then is the oldest open
-    interaction evicted, and only as many as the capacity forces. A state handed out by
+    turn evicted, and only as many as the capacity forces. A state handed out by
     ``hold`` is pinned until its caller holds its lock: it is never taken in between.
     """
 
@@ -48,7 +48,7 @@ class ConversationRegistry:
         self.opened: str | None = None  # the last id get_or_create_conversation was given
         self._lock = threading.Lock()
         self._states: OrderedDict[str, ConversationState] = OrderedDict()
-        # The ids of states with no open interaction, in the same order: what goes first.
+        # The ids of states with no open turn, in the same order: what goes first.
         self._quiet: OrderedDict[str, None] = OrderedDict()
         # The tracker made without arguments first (agentsight_otel.conversation_tracker) when
         # this is the process's shared registry: the one to use when none is named.
@@ -85,8 +85,8 @@ class ConversationRegistry:
         try:
             if values:
                 state.attributes = {**state.attributes, **values}
-                if state.interaction is not None:
-                    state.interaction.span.set_attributes(values)
+                if state.turn is not None:
+                    state.turn.span.set_attributes(values)
             yield state
         finally:
             state.lock.release()
@@ -99,12 +99,12 @@ class ConversationRegistry:
             return state
 
     def turn_opened(self, state: ConversationState) -> None:
-        """``state`` has an open interaction now: it is no longer among the first to go."""
+        """``state`` has an open turn now: it is no longer among the first to go."""
         with self._lock:
             self._quiet.pop(state.conversation_id, None)
 
     def turn_closed(self, state: ConversationState) -> None:
-        """``state``'s interaction ended: it goes before any open one."""
+        """``state``'s turn ended: it goes before any open one."""
         with self._lock:
             if self._states.get(state.conversation_id) is state:
                 self._quiet[state.conversation_id] = None
@@ -118,12 +118,12 @@ class ConversationRegistry:
         return len(retired)
 
     def forked(self) -> None:
-        """In a forked child: fresh locks, and the parent's open interactions left to it."""
+        """In a forked child: fresh locks, and the parent's open turns left to it."""
         self._lock = threading.Lock()
         for state in self._states.values():
             state.lock = threading.Lock()
             state.pins = 0
-            state.interaction, state.items, state.uploads = None, [], []
+            state.turn, state.items, state.uploads = None, [], []
         self._quiet = OrderedDict.fromkeys(self._states)
 
     def states(self) -> list[ConversationState]:
@@ -211,10 +211,10 @@ class ConversationRegistry:
         return state.pins == 0 and state.lock.acquire(blocking=False)
 
     def _end(self, retired: list[tuple[ConversationState, str]]) -> None:
-        """End the retired conversations' interactions (outside the registry lock)."""
+        """End the retired conversations' turns (outside the registry lock)."""
         for state, reason in retired:
             try:
-                if state.interaction is not None and self.retire is not None:
+                if state.turn is not None and self.retire is not None:
                     self.retire(state, reason)
                 state.items, state.uploads = [], []
             finally:

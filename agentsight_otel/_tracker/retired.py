@@ -1,6 +1,6 @@
 """Conversations the registry retired, and the sweep that retires idle ones on time.
 
-A retired conversation's interaction was ended (incomplete) and handed to delivery; a later
+A retired conversation's turn was ended (incomplete) and handed to delivery; a later
 ``send_tracked_data`` for it reports that send instead of failing.
 """
 
@@ -57,13 +57,13 @@ class RetiredConversations:
         _WARN.log(
             logging.WARNING,
             f"retired:{reason}",
-            f"ended conversation {state.conversation_id!r}'s open interaction as incomplete "
+            f"ended conversation {state.conversation_id!r}'s open turn as incomplete "
             f"({reason}) and delivered it: "
             + (
                 "nothing was tracked on it for idle_timeout seconds"
                 if reason == "abandoned"
                 else "the tracker held its maximum of conversations with unsent data; "
-                "call send_tracked_data when each interaction ends"
+                "call send_tracked_data when each turn ends"
             ),
         )
 
@@ -84,7 +84,7 @@ class IdleSweeper:
         RUNTIME.timer.add(self)
 
     def watch(self, registry: ConversationRegistry) -> None:
-        """Have idle interactions of ``registry`` retired on time."""
+        """Have idle turns of ``registry`` retired on time."""
         self._watched.add(registry)
         self._next = min(self._next, time.monotonic() + self._interval())
         RUNTIME.timer.wake()  # a shorter idle timeout may need an earlier sweep
@@ -112,5 +112,5 @@ _SWEEPER = IdleSweeper()
 
 
 def watch_idle(registry: ConversationRegistry) -> None:
-    """Have idle interactions of ``registry`` retired on time, by the process's timer thread."""
+    """Have idle turns of ``registry`` retired on time, by the process's timer thread."""
     _SWEEPER.watch(registry)

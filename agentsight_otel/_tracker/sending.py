@@ -1,4 +1,4 @@
-"""``send_tracked_data``'s side of the tracker: ending interactions and reporting receipts."""
+"""``send_tracked_data``'s side of the tracker: ending turns and reporting receipts."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def in_event_loop() -> bool:
 
 
 class Sending:
-    """Ends interactions for a send and answers with what the backend did with them."""
+    """Ends turns for a send and answers with what the backend did with them."""
 
     def __init__(
         self, wiring: Wiring, registry: ConversationRegistry, recording: Recording
@@ -61,7 +61,7 @@ class Sending:
     def close_for_send(
         self, conversation_id: str | None, timeout: float | None
     ) -> tuple[list[Closing], float]:
-        """End the chosen conversation's interaction (or every one's); what the send waits on."""
+        """End the chosen conversation's turn (or every one's); what the send waits on."""
         fields.check_timeout(timeout)  # before anything is closed
         chosen = self.chosen_id(conversation_id)
         if chosen is None and conversation_id is None:
@@ -79,7 +79,7 @@ class Sending:
 
     def _close_all(self) -> list[Closing]:
         """With no conversation current and none named: every conversation holding data."""
-        pending = [s for s in self._registry.states() if s.items or s.interaction is not None]
+        pending = [s for s in self._registry.states() if s.items or s.turn is not None]
         closings = [c for c in (self._close_state(s) for s in pending) if c is not None]
         if not closings:
             raise NothingToSendError(NOTHING)
@@ -101,10 +101,10 @@ class Sending:
         raise NothingToSendError(f"nothing tracked for conversation {cid!r} since the last send")
 
     def _close_state(self, state: ConversationState) -> Closing | None:
-        """End a conversation's interaction and take its items (None when it has none)."""
+        """End a conversation's turn and take its items (None when it has none)."""
         recorder = self._wiring.setup()[0]
         with state.lock:
-            if not state.items and state.interaction is None:
+            if not state.items and state.turn is None:
                 return None
             items, state.items = state.items, []
             uploads, state.uploads = state.uploads, []

@@ -31,14 +31,14 @@ from agentsight_otel.exceptions import ValidationError
 
 
 class ConversationTracker:
-    """Tracks conversations as traces: interactions are spans, messages and clicks are events.
+    """Tracks conversations as traces: turns are spans, messages and clicks are events.
 
     Nothing here raises for the library's own failures; bad input raises ``ValidationError``
     (or ``ConfigurationError``) at the call and leaves everything tracked before intact.
 
     It delegates to parts with one job each: the registry (which conversations, bounded), the
     wiring (settings and the span pipeline), recording (calls into spans on the right
-    conversation), sending (ending interactions, the backend's answer) and file tracking.
+    conversation), sending (ending turns, the backend's answer) and file tracking.
     """
 
     def __init__(
@@ -357,7 +357,7 @@ class ConversationTracker:
     def send_tracked_data(
         self, conversation_id: str | None = None, *, timeout: float | None = None
     ) -> dict[str, Any]:
-        """End the interaction and report what the backend accepted, within ``timeout``.
+        """End the turn and report what the backend accepted, within ``timeout``.
 
         With no conversation current and none named, every conversation holding data is sent.
         On a running event loop it never blocks: items come back ``pending`` at once.
@@ -401,7 +401,7 @@ class ConversationTracker:
         self._files.shutdown(max(0.0, end - monotonic()))
 
     def _exit(self, timeout: float) -> None:
-        """The exit path: open interactions end incomplete (``shutdown``), all is delivered."""
+        """The exit path: open turns end incomplete (``shutdown``), all is delivered."""
         end = monotonic() + timeout
         try:
             recorder = self._wiring.recorder
