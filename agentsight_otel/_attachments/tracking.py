@@ -218,17 +218,17 @@ def report_uploads(
     uploads: Sequence[tuple[int, Receipt]],
     deadline: float,
 ) -> dict[str, Any]:
-    """``send_tracked_data``'s answer with each attachment's upload verdict folded in.
+    """``send_tracked_data``'s answer with each attachment's upload settlement folded in.
 
     Waits for the upload receipts until ``deadline`` (monotonic), the send's own budget.
     """
     if not uploads:
         return response
-    verdicts = [Settlement(response["status"], response["detail"])]
+    settlements = [Settlement(response["status"], response["detail"])]
     taken: set[int] = set()
     for stamp, receipt in uploads:
         settlement = receipt.wait(max(0.0, deadline - monotonic()))
-        verdicts.append(settlement)
+        settlements.append(settlement)
         index = next(
             (
                 i
@@ -240,13 +240,13 @@ def report_uploads(
         if index is not None:
             taken.add(index)
             _fold(response["items"][index], response["summary"], settlement)
-    worst = _worst(verdicts)
+    worst = _worst(settlements)
     response["status"], response["detail"] = worst.status, worst.detail
     return response
 
 
 def _fold(row: dict[str, Any], summary: dict[str, int], upload: Settlement) -> None:
-    """One attachment item: its record's verdict combined with its bytes' verdict."""
+    """One attachment item: its record's settlement combined with its bytes' settlement."""
     row["upload"] = upload.status
     before = row["status"]
     after = _worst([Settlement(before), upload]).status

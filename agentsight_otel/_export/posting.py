@@ -25,7 +25,7 @@ KEY_REFUSED = frozenset({401, 403, 404})
 
 
 class Poster:
-    """Posts one round's bodies and records a verdict for each block it could not deliver."""
+    """Posts one round's bodies and records a settlement for each block it could not deliver."""
 
     def __init__(
         self,
@@ -42,7 +42,7 @@ class Poster:
         self._log = log
 
     def post(
-        self, body: IngestBody, blocks: Sequence[Block], verdicts: list[Settlement | None]
+        self, body: IngestBody, blocks: Sequence[Block], settlements: list[Settlement | None]
     ) -> None:
         """Post one body, splitting on 413 and retrying without blocks a 400 named."""
         self._stats.count(requests=1)
@@ -55,12 +55,12 @@ class Poster:
             return
         if outcome.status == 413 and len(body.parts) > 1:
             for half in body.halves(SDK):
-                self.post(half, blocks, verdicts)
+                self.post(half, blocks, settlements)
             return
         named = {p: m for p, m in outcome.rejected.items() if 0 <= p < len(body.parts)}
         if outcome.status == 400 and named:
             for position, message in named.items():
-                verdicts[body.parts[position]] = Settlement("rejected", message)
+                settlements[body.parts[position]] = Settlement("rejected", message)
                 self._log.log(
                     logging.ERROR,
                     "post-rejected",
@@ -70,12 +70,12 @@ class Poster:
                 )
             kept = body.without(set(named), SDK)
             if kept is not None:
-                self.post(kept, blocks, verdicts)
+                self.post(kept, blocks, settlements)
             return
-        self._record_failure(body, outcome, verdicts)
+        self._record_failure(body, outcome, settlements)
 
     def _record_failure(
-        self, body: IngestBody, outcome: Outcome, verdicts: list[Settlement | None]
+        self, body: IngestBody, outcome: Outcome, settlements: list[Settlement | None]
     ) -> None:
         """Spool a body the spool can keep; else mark it failed (retryable) or rejected."""
         kept = outcome.retryable or outcome.status in KEY_REFUSED
@@ -83,11 +83,11 @@ class Poster:
             self.redelivery.backend_failed(outcome.detail)
             # A refused key says nothing about the body: it does not count against it.
             failed = outcome.status not in KEY_REFUSED
-            spool(self.redelivery, body, verdicts, outcome.detail, failed=failed)
+            spool(self.redelivery, body, settlements, outcome.detail, failed=failed)
             return
         status: Status = "failed" if outcome.retryable else "rejected"
         for index in body.parts:
-            verdicts[index] = Settlement(status, outcome.detail)
+            settlements[index] = Settlement(status, outcome.detail)
         self._log.log(
             logging.WARNING if outcome.retryable else logging.ERROR,
             f"post-{status}",
@@ -104,23 +104,23 @@ def span_count(body: IngestBody) -> int:
 def spool(
     redelivery: Redelivery,
     body: IngestBody,
-    verdicts: list[Settlement | None],
+    settlements: list[Settlement | None],
     reason: str,
     *,
     failed: bool = False,
 ) -> None:
-    """Spool a body instead of posting it; its blocks' verdict is the spool's."""
+    """Spool a body instead of posting it; its blocks' settlement is the spool's."""
     settlement = redelivery.hold(body.data, span_count(body), reason, failed=failed)
     if settlement.status == "failed" and len(body.parts) > 1:
         # One failed write (a file too big, a full disk) must not cost every conversation.
         for position, index in enumerate(body.parts):
             single = IngestBody.of(SDK, [index], [body.entries[position]])
             one = redelivery.hold(single.data, span_count(single), reason, failed=failed)
-            if verdicts[index] is None or one.status == "failed":
-                verdicts[index] = one
+            if settlements[index] is None or one.status == "failed":
+                settlements[index] = one
         return
     for index in body.parts:
-        verdicts[index] = settlement
+        settlements[index] = settlement
 
 
 class PostingRound:

@@ -103,10 +103,10 @@ class DeliveryWorker:
         assert redelivery is not None
         with self._spill_lock:
             blocks = self._build(groups)
-            verdicts: list[Settlement | None] = [None] * len(blocks)
+            settlements: list[Settlement | None] = [None] * len(blocks)
             for body in pack(blocks, SDK, self.client.settings.max_body_bytes):
-                posting.spool(redelivery, body, verdicts, "the delivery queue is full")
-            self._settle(blocks, verdicts)
+                posting.spool(redelivery, body, settlements, "the delivery queue is full")
+            self._settle(blocks, settlements)
 
     def saturated(self) -> bool:
         """Whether the queue is at its cap: new spans would be dropped (a hint, read unlocked)."""
@@ -226,27 +226,27 @@ class DeliveryWorker:
         if self._redelivery is None or not self._redelivery.down:
             self._backend.refresh()
         blocks = self._build(groups)
-        verdicts: list[Settlement | None] = [None] * len(blocks)
+        settlements: list[Settlement | None] = [None] * len(blocks)
         with self._cond:
             self._round = current = PostingRound(blocks)
         try:
             for body in pack(blocks, SDK, self.client.settings.max_body_bytes):
                 if self._redelivery is not None and self._redelivery.down:
-                    posting.spool(self._redelivery, body, verdicts, "the backend is unavailable")
+                    posting.spool(self._redelivery, body, settlements, "the backend is unavailable")
                 else:
-                    self._poster.post(body, blocks, verdicts)
+                    self._poster.post(body, blocks, settlements)
                 current.done.update(body.parts)
         finally:
             with self._cond:
                 self._round = None
                 abandoned = current.abandoned
         if not abandoned:  # else shutdown counted and settled it already
-            self._settle(blocks, verdicts)
+            self._settle(blocks, settlements)
 
-    def _settle(self, blocks: Sequence[Block], verdicts: Sequence[Settlement | None]) -> None:
+    def _settle(self, blocks: Sequence[Block], settlements: Sequence[Settlement | None]) -> None:
         """Count and settle receipts for every block of a round."""
-        for block, verdict in zip(blocks, verdicts, strict=True):
-            settlement = verdict or Settlement("delivered")
+        for block, settled in zip(blocks, settlements, strict=True):
+            settlement = settled or Settlement("delivered")
             self.stats.settled(settlement.status, len(block.spans))
             for root in block.root_span_ids:
                 self.ledger.settle(root, settlement)

@@ -368,7 +368,7 @@ class ConversationTracker:
     async def asend_tracked_data(
         self, conversation_id: str | None = None, *, timeout: float | None = None
     ) -> dict[str, Any]:
-        """``send_tracked_data`` for asyncio: awaits the verdict on the loop, holding no thread."""
+        """``send_tracked_data`` for asyncio: awaits the receipts on the loop, holding no thread."""
         closings, wait = self._sending.close_for_send(conversation_id, timeout)
         receipts = [r for closing in closings for r in closing.receipts]
         uploads = [u for closing in closings for u in closing.uploads]
