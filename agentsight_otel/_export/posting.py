@@ -41,6 +41,16 @@ class Poster:
         self._stats = stats
         self._log = log
 
+    def deliver(
+        self, body: IngestBody, blocks: Sequence[Block], settlements: list[Settlement | None]
+    ) -> None:
+        """Decide a body's fate, the one place that does: to the spool while the backend is
+        known to be down, else posted (then delivered, split, rejected, spooled or failed)."""
+        if self.redelivery is not None and self.redelivery.down:
+            spool(self.redelivery, body, settlements, "the backend is unavailable")
+        else:
+            self.post(body, blocks, settlements)
+
     def post(
         self, body: IngestBody, blocks: Sequence[Block], settlements: list[Settlement | None]
     ) -> None:

@@ -231,10 +231,7 @@ class DeliveryWorker:
             self._round = current = PostingRound(blocks)
         try:
             for body in pack(blocks, SDK, self.client.settings.max_body_bytes):
-                if self._redelivery is not None and self._redelivery.down:
-                    posting.spool(self._redelivery, body, settlements, "the backend is unavailable")
-                else:
-                    self._poster.post(body, blocks, settlements)
+                self._poster.deliver(body, blocks, settlements)
                 current.done.update(body.parts)
         finally:
             with self._cond:
