@@ -27,21 +27,21 @@ from agentsight_otel._delivery.transport import RequestsTransport, Transport
 from agentsight_otel._mapping.timefmt import iso_utc
 from agentsight_otel._runtime import RUNTIME
 from agentsight_otel._sanitize import encode_metadata
+from agentsight_otel._tracker.state import AfterEvent, ConversationState
 from agentsight_otel.exceptions import ValidationError
 
 if TYPE_CHECKING:
-    from agentsight_otel._tracker.state import ConversationState, Item
+    from agentsight_otel._tracker.state import Item
 
 PREVIEW = 80
 SENDERS = (sc.SENDER_USER, sc.SENDER_AGENT)
 _ENVIRONMENT = sc.CONVERSATION_FIELDS["environment"]
 _WORST_FIRST = ("rejected", "failed", "pending", "handed_off", "delivered")
 _FAILED = ("rejected", "failed")
-AfterEvent = Callable[["ConversationState", int], None]
 
 
 class RecordEvent(Protocol):
-    """The tracker's ``_event``: add an event, run ``after`` under the conversation's lock."""
+    """``Recording.event``: add an event, run ``after`` under the conversation's lock."""
 
     def __call__(
         self,

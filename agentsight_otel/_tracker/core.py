@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
 from time import time_ns
 from typing import Any
 
@@ -17,12 +16,9 @@ from agentsight_otel._tracker.inputs import PREVIEW, Action
 from agentsight_otel._tracker.misfiling import warn_generated
 from agentsight_otel._tracker.registry import ConversationRegistry
 from agentsight_otel._tracker.setup import Wiring
-from agentsight_otel._tracker.state import ConversationState, Item
+from agentsight_otel._tracker.state import AfterEvent, ConversationState, Item
 from agentsight_otel.exceptions import ValidationError
 from agentsight_otel.helpers import generate_conversation_id
-
-# Runs under the conversation's lock once an event is recorded: (state, event time).
-AfterEvent = Callable[[ConversationState, int], None]
 
 
 class Recording:

@@ -71,3 +71,7 @@ class ConversationState:
     pins: int = 0  # callers handed the state that do not hold its lock yet (registry's lock)
     # Attachment uploads since the last send: (event time, receipt the uploader settles).
     uploads: list[tuple[int, Receipt]] = field(default_factory=list)
+
+
+# Runs under the conversation's lock once an event is recorded: (state, event time).
+AfterEvent = Callable[[ConversationState, int], None]
