@@ -14,7 +14,6 @@ a fresh start in the child, in the order they were adopted. No part checks its p
 from __future__ import annotations
 
 import atexit
-import logging
 import math
 import os
 import threading
@@ -23,7 +22,9 @@ import weakref
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
+from agentsight_otel import _log
 from agentsight_otel._delivery.daemon import daemon_thread
+from agentsight_otel._log import log_internal_error
 
 T = TypeVar("T")
 
@@ -71,15 +72,14 @@ class Loop:
             self._duties = [d for d in self._duties if _alive(d) not in (duty, None)]
 
     def wake(self) -> None:
-        """Look at the duties now; starts the thread if it is not running."""
-        self._wake.set()
-        thread = self._thread
-        if thread is None or not thread.is_alive():
-            with self._lock:
-                thread = self._thread
-                if (thread is None or not thread.is_alive()) and not self._stopping:
-                    self._thread = daemon_thread(self._run, self._name)
-                    self._thread.start()
+        """Look at the duties now; starts the thread if it is not running (again, after exit
+        stopped it: work that comes later, from a late exit handler, is still done)."""
+        self._wake.set()  # before the look at the thread: see _run's exit
+        with self._lock:
+            thread = self._thread
+            if thread is None or not thread.is_alive():
+                self._thread = daemon_thread(self._run, self._name)
+                self._thread.start()
 
     def running(self) -> bool:
         """Whether the thread is alive."""
@@ -87,7 +87,7 @@ class Loop:
         return thread is not None and thread.is_alive()
 
     def stop(self) -> None:
-        """End the thread once it is idle (at exit, after every part delivered what it could)."""
+        """End the thread once nothing is due (at exit, after the parts' own exit handlers)."""
         self._stopping = True
         self._wake.set()
 
@@ -98,22 +98,34 @@ class Loop:
     def _run(self) -> None:
         """Run what is due, then sleep until the next duty is due or the loop is woken."""
         wait: float | None = 0.0
-        while not self._stopping:
+        while True:
             self._wake.wait(wait)
             self._wake.clear()  # before looking: work that arrives later wakes the loop again
-            wait = None
-            with self._lock:
-                duties = [d for d in (_alive(d) for d in self._duties) if d is not None]
-            for duty in duties:
-                try:
-                    if duty.due(time.monotonic()) <= 0:
-                        duty.work()
-                    left = duty.due(time.monotonic())
-                except Exception:  # a duty's failure must not end the loop the others need
-                    logging.getLogger("agentsight_otel").exception("running background work")
-                    continue
-                if left != math.inf:
-                    wait = max(0.0, left) if wait is None else min(wait, max(0.0, left))
+            wait, ran = self._run_due()
+            if self._stopping and not ran:
+                with self._lock:  # a wake() since the clear() sees this thread, or none
+                    if not self._wake.is_set():
+                        self._thread = None
+                        return
+
+    def _run_due(self) -> tuple[float | None, bool]:
+        """Run every duty that is due; how long until the next one is, and whether any ran."""
+        wait: float | None = None
+        ran = False
+        with self._lock:
+            duties = [d for d in (_alive(d) for d in self._duties) if d is not None]
+        for duty in duties:
+            try:
+                if duty.due(time.monotonic()) <= 0:
+                    ran = True
+                    duty.work()
+                left = duty.due(time.monotonic())
+            except Exception:  # a duty's failure must not end the loop the others need
+                log_internal_error("running background work")
+                continue
+            if left != math.inf:
+                wait = max(0.0, left) if wait is None else min(wait, max(0.0, left))
+        return wait, ran
 
 
 # Of a stop's time budget, the part a duty gets to finish on its own before its waits are
@@ -170,6 +182,7 @@ class Runtime:
     def _forked(self) -> None:
         """In the child: fresh loops and lock here, then every live part, in adoption order."""
         self._lock = threading.Lock()
+        _log.forked()
         self.io.forked()
         self.timer.forked()
         for ref, reset in self._parts:
@@ -178,8 +191,7 @@ class Runtime:
                 try:
                     reset(owner)
                 except Exception:  # one part's failure must not leave the others as they were
-                    # The logger _log.py writes to (_log adopts its locks here: no import of it).
-                    logging.getLogger("agentsight_otel").exception("resetting after a fork")
+                    log_internal_error("resetting after a fork")
 
 
 RUNTIME = Runtime()
