@@ -113,6 +113,7 @@ class Loop:
         wait: float | None = None
         ran = False
         with self._lock:
+            self._duties = [d for d in self._duties if _alive(d) is not None]  # drop the gone
             duties = [d for d in (_alive(d) for d in self._duties) if d is not None]
         for duty in duties:
             try:
