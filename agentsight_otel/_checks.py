@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import threading
 from urllib.parse import urlsplit
 
 from agentsight_otel.exceptions import ConfigurationError, InvalidApiKeyError
@@ -13,6 +14,7 @@ from agentsight_otel.exceptions import ConfigurationError, InvalidApiKeyError
 API_KEY_PATTERN = re.compile(r"^ags_[0-9a-f]{32}_[0-9a-f]{6}$", re.IGNORECASE)
 COMPRESSIONS = ("auto", "gzip", "none")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+MAX_COUNT = 2**63 - 1
 
 
 # Any run this long of the key is masked wherever the key might be echoed back (a backend's
@@ -155,22 +157,49 @@ def check_bool(value: object, source: str) -> bool:
 
 
 def positive_seconds(value: object, source: str) -> float:
-    """A finite number of seconds above zero."""
-    return positive_number(value, source)
+    """A finite number of seconds above zero that a thread can wait for."""
+    seconds = positive_number(value, source)
+    # Beyond TIMEOUT_MAX every wait on the setting would raise OverflowError at run time.
+    if seconds > threading.TIMEOUT_MAX:
+        raise ConfigurationError(f"{source} must be at most {threading.TIMEOUT_MAX:.0f} seconds")
+    return seconds
+
+
+def positive_int(value: object, source: str) -> int:
+    """A whole number above zero that fits a signed 64-bit count."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigurationError(f"{source} must be a positive integer")
+    if value > MAX_COUNT:
+        raise ConfigurationError(f"{source} must be at most {MAX_COUNT}")
+    return value
 
 
 def seconds_from_env(value: object, source: str) -> float:
     """A variable's text as a positive number of seconds."""
+    return positive_seconds(_number_text(value, source, "seconds"), source)
+
+
+def _number_text(value: object, source: str, unit: str) -> float:
+    """A variable's text as a number (its range is checked by the caller)."""
     try:
-        number = float(str(value))
+        return float(str(value))
     except ValueError:
-        raise ConfigurationError(f"{source} must be a number of seconds") from None
-    return positive_number(number, source)
+        raise ConfigurationError(f"{source} must be a number of {unit}") from None
 
 
 def seconds_or_zero(value: object, source: str) -> float:
     """A finite number of seconds, zero allowed."""
     return positive_number(value, source, allow_zero=True)
+
+
+def milliseconds(value: object, source: str) -> int:
+    """A whole number of milliseconds, zero allowed."""
+    return round(positive_number(value, source, allow_zero=True))
+
+
+def milliseconds_from_env(value: object, source: str) -> int:
+    """A variable's text as a whole number of milliseconds, zero allowed."""
+    return milliseconds(_number_text(value, source, "milliseconds"), source)
 
 
 def byte_limit(value: object, source: str) -> int:

@@ -1,7 +1,7 @@
 """The settings table: explicit arguments win over the environment, the environment over defaults.
 
 Each setting is declared once, as a field of ``Settings``: its variable, default, check, where
-it is a keyword argument and a one-line doc (README's configuration table is checked against it).
+it is a keyword argument and a one-line doc (docs/configuration.md's table is checked against it).
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from agentsight_otel._checks import (
     check_environment,
     check_log_level,
     check_spool_dir,
+    milliseconds,
+    milliseconds_from_env,
     parse_api_key,
     positive_seconds,
     seconds_from_env,
@@ -178,6 +180,16 @@ class Settings:
         arguments=(CONFIGURE,),
         doc="with no SDK provider set, the tracker's own becomes the global one, so GenAI "
         "instrumentations' spans are delivered; the variable takes `1`/`0`",
+    )
+    log_grace_ms: int = setting(
+        2000,
+        env="AGENTSIGHT_LOG_GRACE_MS",
+        check=milliseconds,
+        from_env=milliseconds_from_env,
+        arguments=(EXPORTER,),
+        shown_default="2000 (2 s)",
+        doc="milliseconds a trace whose model calls write their messages as log records waits "
+        "for those records after its root ends (`AgentSightLogExporter`, the bridge's `/v1/logs`)",
     )
     # Not a setting: why an API key from the environment was refused (delivery stays off).
     key_problem: str | None = field(default=None, compare=False)

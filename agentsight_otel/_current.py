@@ -27,9 +27,11 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerPro
 
 from agentsight_otel import _semconv as sc
 from agentsight_otel._mapping.identity import is_genai
+from agentsight_otel._redaction import Redactor
 from agentsight_otel._runtime import ForkSafeLock
 from agentsight_otel._stepping import drive, drive_async
 from agentsight_otel._tracker import fields as checks
+from agentsight_otel._tracker.registry import shared_registry
 from agentsight_otel.helpers import generate_conversation_id
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -50,6 +52,10 @@ class Tracking(Protocol):
     ) -> tuple[trace.Span, str, str, trace.Tracer] | None:
         """For ``@traced_action``: the turn span to nest under (opened if needed), its
         conversation id, turn id and the tracer to use; None outside any conversation."""
+        ...
+
+    def redactor(self) -> Redactor | None:
+        """The tracker's PII redactor in force (None: redaction is off)."""
         ...
 
 
@@ -83,6 +89,21 @@ def tracked() -> Current | None:
 def make_tracked(value: Current) -> None:
     """Make a tracker's conversation current in this thread or task."""
     TRACKED.set(value)
+
+
+def ready_tracking() -> Tracking | None:
+    """The package's ready tracker (``conversation_tracker``), once it exists."""
+    owner = shared_registry().owner
+    return owner._recording if owner is not None else None
+
+
+def redactor_in_force() -> Redactor | None:
+    """The PII redactor of the tracker that made a conversation current, else the ready one's."""
+    value = TRACKED.get()
+    tracker = value.tracker if value is not None else None
+    if tracker is None:
+        tracker = ready_tracking()
+    return tracker.redactor() if tracker is not None else None
 
 
 _stamped: weakref.WeakSet[TracerProvider] = weakref.WeakSet()
@@ -226,12 +247,13 @@ def conversation(
     """Make a conversation current: every span started inside carries its id and fields.
 
     ``with conversation("c-1", customer_id="u-7") as cid: agent.run(...)``, or as a decorator.
-    Bad input raises ``ValidationError`` here, at the call.
+    Bad input raises ``ValidationError`` here, at the call. With PII redaction on (that of the
+    tracker whose conversation is current, else ``conversation_tracker``'s), the fields are
+    redacted here too.
     """
     cid = checks.conversation_id(conversation_id)
-    fields = checks.conversation_fields(
-        customer_id, customer_ip_address, device, source, language, name, environment, metadata
-    )
+    given = (customer_id, customer_ip_address, device, source, language, name, environment)
+    fields = checks.conversation_fields(*given, metadata, redactor_in_force())
     return Conversation(cid, fields)
 
 

@@ -27,7 +27,9 @@ import requests
 
 from agentsight_otel import conversation_tracker, traced_action
 from agentsight_otel._config import join_url
+from agentsight_otel._delivery.transport import network_reason
 from agentsight_otel._log import logger
+from agentsight_otel._server.viewer_format import counted
 from agentsight_otel.helpers import generate_conversation_id
 
 DEFAULT_DB = ".agentsight/demo.db"
@@ -157,7 +159,10 @@ def _resolution() -> dict[str, Any]:
 
 def summary_line(result: dict[str, Any]) -> str:
     """One line per send: what went and what the backend said."""
-    counts = ", ".join(f"{v} {k}" for k, v in result["summary"].items() if v)
+    # The summary's keys are plural nouns ("answers"), or "pending", which has no singular.
+    counts = ", ".join(
+        counted(v, k[:-1] if k.endswith("s") else k, k) for k, v in result["summary"].items() if v
+    )
     return f"  send -> {result['status']}: {counts or 'visit only'}"
 
 
@@ -184,7 +189,11 @@ def run_local(db_path: str) -> None:
 
     key = f"ags_{secrets.token_hex(16)}_{secrets.token_hex(3)}"
     with LocalServer(db_path, api_keys=[key]) as server:
-        print(f"Local AgentSight-compatible server listening on {server.url}")
+        # Not the server's URL: this server stops with the demo (`serve` opens the data later).
+        print(
+            f"Tracking a support conversation into {db_path}, through a local "
+            "AgentSight-compatible server this demo runs while it lasts"
+        )
         conversation_tracker.configure(api_key=key, endpoint=server.url)
         cid = generate_conversation_id()
         for result in converse(cid):
@@ -230,7 +239,7 @@ def _unreachable(endpoint: str) -> str | None:
     try:
         requests.get(join_url(endpoint, "/api/me/"), timeout=5).close()
     except requests.RequestException as exc:
-        return type(exc).__name__
+        return network_reason(exc)
     return None
 
 

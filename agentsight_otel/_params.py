@@ -33,7 +33,7 @@ class Param:
     from_env: Check | None = None
     # Where the setting is a keyword argument (``configure``, ``exporter``); () for none.
     arguments: tuple[str, ...] = ()
-    # How README shows the default when its repr would not say it well.
+    # How docs/configuration.md shows the default when its repr would not say it well.
     shown_default: str | None = None
 
     def read_env(self, environ: Mapping[str, str]) -> str | None:

@@ -11,15 +11,41 @@ from urllib.parse import quote
 
 import requests
 
+from agentsight_otel._checks import check_endpoint, parse_api_key
+from agentsight_otel._config import ENV_API_KEY
+from agentsight_otel._delivery.transport import network_reason
+from agentsight_otel._server.numbers import whole_number
 from agentsight_otel._server.viewer_format import day_time, number
+from agentsight_otel.exceptions import ConfigurationError
 
 PAGE_SIZE = 100
 TIMEOUT_S = 30.0
-_COLUMNS = ("STARTED (UTC)", "CONVERSATION", "NAME", "CUSTOMER", "ENV", "MSGS", "ACTS", "TOKENS")
+DEFAULT_DB = "agentsight-local.db"
+_COLUMNS = (
+    "PK",
+    "CONVERSATION",
+    "STARTED (UTC)",
+    "NAME",
+    "CUSTOMER",
+    "ENV",
+    "MSGS",
+    "ACTS",
+    "TOKENS",
+)
+# Free text is cut to this; ids never are (they are what `transcript` takes back).
+_TEXT_WIDTH = 36
+_TEXT_COLUMNS = frozenset({"NAME"})
 
 
 class ReadError(Exception):
     """What a reader could not read, said without any part of the API key."""
+
+
+class SourceError(ReadError):
+    """The --db or --endpoint given cannot be read from; the message says why and what to do."""
+
+    def __init__(self, flag: str, problem: str, fix: str) -> None:
+        super().__init__(f"{flag}: {problem}; {fix}")
 
 
 class Reader(Protocol):
@@ -33,42 +59,62 @@ class Reader(Protocol):
 
 
 class DatabaseReader:
-    """A local server's SQLite file, read directly."""
+    """A local server's SQLite file, opened read-only: reading never creates or changes a file."""
 
     def __init__(self, path: str) -> None:
-        """Open the file; it must exist (reading never creates a database)."""
-        if not Path(path).is_file():
-            raise ReadError(f"no database at {path}")
-        from agentsight_otel._server.store import Store
+        """Open the file; SourceError when it is missing or not one of ours."""
+        from agentsight_otel._server.schema import UnusableDatabase, connect_read_only
 
-        self._store = Store(path)
+        try:
+            self._db = connect_read_only(path)
+        except UnusableDatabase as exc:
+            raise SourceError("--db", str(exc), _database_fix(path)) from None
 
     def conversations(self, limit: int) -> list[dict[str, Any]]:
         """The newest conversations."""
         from agentsight_otel._server import read_conversations as queries
 
-        query = queries.conversation_query({})
-        return self._store.run_query(queries.page, query, 0, limit)
+        return queries.page(self._db, queries.conversation_query({}), 0, limit)
 
     def conversation(self, reference: str) -> dict[str, Any]:
-        """One full conversation record."""
+        """One full conversation record: by conversation_id, else by integer pk."""
         from agentsight_otel._server import read_conversations as queries
+        from agentsight_otel._server.reads import conversation_pk
 
-        def find(db: Any) -> dict[str, Any] | None:
-            pk = queries.whole_number(reference)
-            conversation_id = queries.by_pk(db, pk) if pk is not None else None
-            if queries.count(db, queries.conversation_query({"conversation_id": reference})):
-                conversation_id = reference
-            return None if conversation_id is None else queries.full(db, conversation_id)
-
-        found = self._store.run_query(find)
-        if found is None:
-            raise ReadError(f"no conversation {reference!r}")
-        return found
+        conversation_id: str | None = reference
+        if conversation_pk(self._db, reference) is None:
+            pk = _pk(reference)
+            conversation_id = None if pk is None else queries.by_pk(self._db, pk)
+        if conversation_id is None:
+            raise _unknown(reference)
+        return queries.full(self._db, conversation_id)
 
     def close(self) -> None:
         """Close the database."""
-        self._store.close()
+        self._db.close()
+
+
+def _pk(reference: str) -> int | None:
+    """reference as a primary key: a whole number SQLite can hold, else None."""
+    return whole_number(reference)
+
+
+def _unknown(reference: str) -> ReadError:
+    """No conversation has this id or pk."""
+    return ReadError(
+        f"ID: no conversation {reference!r}; give a PK or CONVERSATION that "
+        "`agentsight-otel conversations` lists"
+    )
+
+
+def _database_fix(path: str) -> str:
+    """What to give --db instead of path: the demo's database when there is one."""
+    from agentsight_otel._demo import DEFAULT_DB as DEMO_DB
+
+    demo = Path(DEMO_DB)
+    if demo.is_file() and Path(path).resolve() != demo.resolve():
+        return f"make demo wrote {DEMO_DB}: add --db {DEMO_DB}"
+    return f"give --db a database agentsight-otel serve or demo wrote (make demo writes {DEMO_DB})"
 
 
 class EndpointReader:
@@ -76,7 +122,7 @@ class EndpointReader:
 
     def __init__(self, endpoint: str, api_key: str) -> None:
         """Read from endpoint with api_key (sent only in the Authorization header)."""
-        self._base = endpoint.rstrip("/")
+        self._base = endpoint
         self._session = requests.Session()
         self._session.headers.update(
             {"Authorization": f"Api-Key {api_key}", "Accept": "application/json"}
@@ -88,7 +134,7 @@ class EndpointReader:
         page = 1
         while len(rows) < limit:
             params = {"full": "false", "page": page, "page_size": PAGE_SIZE}
-            body = self._get("/api/conversations/", params)
+            body = self._listing(params)
             results = body.get("results", []) if isinstance(body, dict) else body
             rows.extend(results or [])
             if not results or not isinstance(body, dict) or not body.get("next"):
@@ -97,16 +143,16 @@ class EndpointReader:
         return rows[:limit]
 
     def conversation(self, reference: str) -> dict[str, Any]:
-        """One full conversation: its pk looked up by conversation_id, then read whole."""
-        pk: object = reference if reference.isascii() and reference.isdigit() else None
+        """One full conversation: by conversation_id, else by pk; then read whole."""
+        params = {"conversation_id": reference, "full": "false", "page_size": 1}
+        body = self._listing(params)
+        results = body.get("results") if isinstance(body, dict) else body
+        pk = results[0]["id"] if results else _pk(reference)
         if pk is None:
-            params = {"conversation_id": reference, "full": "false", "page_size": 1}
-            body = self._get("/api/conversations/", params)
-            results = body.get("results") if isinstance(body, dict) else body
-            if not results:
-                raise ReadError(f"no conversation {reference!r}")
-            pk = results[0]["id"]
+            raise _unknown(reference)
         record = self._get(f"/api/conversations/{quote(str(pk), safe='')}/", {"full": "true"})
+        if record is None:
+            raise _unknown(reference)
         if not isinstance(record, dict):
             raise ReadError("the endpoint answered something other than a conversation")
         return record
@@ -115,43 +161,91 @@ class EndpointReader:
         """Release the connection pool."""
         self._session.close()
 
+    def _listing(self, params: dict[str, Any]) -> Any:
+        """A page of the conversation list; SourceError when the endpoint has no such list."""
+        body = self._get("/api/conversations/", params)
+        if body is None:
+            raise SourceError(
+                "--endpoint",
+                f"{self._base} has no /api/conversations/",
+                "give --endpoint the base URL of an AgentSight API",
+            )
+        return body
+
     def _get(self, path: str, params: dict[str, Any]) -> Any:
-        """GET a JSON answer, or ReadError naming the status (never the key)."""
+        """GET a JSON answer (None for 404), or ReadError naming the status (never the key)."""
         try:
             response = self._session.get(self._base + path, params=params, timeout=TIMEOUT_S)
         except requests.RequestException as exc:
-            raise ReadError(f"could not reach {self._base}: {type(exc).__name__}") from None
+            raise SourceError(
+                "--endpoint",
+                f"could not reach {self._base}: {network_reason(exc)}",
+                "is the server running there?",
+            ) from None
+        if response.status_code in (401, 403):
+            raise SourceError(
+                "--endpoint",
+                f"{self._base} refused the key in {ENV_API_KEY} (HTTP {response.status_code})",
+                f"set {ENV_API_KEY} to a key that endpoint accepts",
+            )
         if response.status_code == 404:
-            raise ReadError(f"not found: {path}")
+            return None
         if response.status_code != 200:
-            raise ReadError(f"{path} answered HTTP {response.status_code}")
+            raise ReadError(f"{self._base}{path} answered HTTP {response.status_code}")
         try:
             return response.json()
         except ValueError:
-            raise ReadError(f"{path} did not answer JSON") from None
+            raise SourceError(
+                "--endpoint",
+                f"{self._base}{path} did not answer JSON",
+                "give --endpoint the base URL of an AgentSight API",
+            ) from None
 
 
 @contextmanager
 def open_reader(db: str | None, endpoint: str | None) -> Iterator[Reader]:
     """The reader the options name: an endpoint (key from AGENTSIGHT_API_KEY) or a database."""
     reader: DatabaseReader | EndpointReader
-    if endpoint:
-        key = os.environ.get("AGENTSIGHT_API_KEY", "").strip()
-        if not key:
-            raise ReadError("reading an endpoint needs AGENTSIGHT_API_KEY")
-        reader = EndpointReader(endpoint, key)
+    if endpoint is not None:
+        reader = EndpointReader(_checked_endpoint(endpoint), _checked_key())
     else:
-        reader = DatabaseReader(db or "agentsight-local.db")
+        reader = DatabaseReader(db or DEFAULT_DB)
     try:
         yield reader
     finally:
         reader.close()
 
 
+def _checked_endpoint(endpoint: str) -> str:
+    """The base URL, or SourceError saying what it must look like."""
+    try:
+        return check_endpoint(endpoint, "the URL")
+    except ConfigurationError as exc:
+        raise SourceError("--endpoint", str(exc), "e.g. --endpoint http://127.0.0.1:8600") from None
+
+
+def _checked_key() -> str:
+    """The key from the environment, or SourceError naming the variable (never the key)."""
+    key = os.environ.get(ENV_API_KEY, "").strip()
+    if not key:
+        raise SourceError("--endpoint", f"reading an endpoint needs {ENV_API_KEY}", _KEY_FIX)
+    try:
+        return parse_api_key(key, ENV_API_KEY).reveal()
+    except ConfigurationError as exc:
+        raise SourceError("--endpoint", str(exc), _KEY_FIX) from None
+
+
+_KEY_FIX = f"set {ENV_API_KEY}=ags_... to a key the endpoint accepts"
+
+
 def conversations_table(rows: list[dict[str, Any]]) -> str:
-    """Conversations as an aligned plain-text table."""
+    """Conversations as an aligned plain-text table; ids whole, however wide."""
     cells = [_COLUMNS] + [_cells(row) for row in rows]
-    widths = [min(max(len(row[i]) for row in cells), 36) for i in range(len(_COLUMNS))]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(_COLUMNS))]
+    widths = [
+        min(width, _TEXT_WIDTH) if name in _TEXT_COLUMNS else width
+        for name, width in zip(_COLUMNS, widths, strict=True)
+    ]
     lines = [
         "  ".join(_fit(cell, width) for cell, width in zip(row, widths, strict=True)).rstrip()
         for row in cells
@@ -174,11 +268,12 @@ def transcript_text(record: dict[str, Any]) -> str:
 
 
 def _cells(row: dict[str, Any]) -> tuple[str, ...]:
-    """One conversation's table cells."""
+    """One conversation's table cells, each on one line."""
     counts = row.get("counts") or {}
-    return (
-        day_time(row.get("started_at") or row.get("created_at")),
+    cells = (
+        str(row.get("id") or ""),
         str(row.get("conversation_id") or ""),
+        day_time(row.get("started_at") or row.get("created_at")),
         str(row.get("name") or ""),
         str(row.get("customer_id") or ""),
         str(row.get("environment") or ""),
@@ -186,8 +281,14 @@ def _cells(row: dict[str, Any]) -> tuple[str, ...]:
         str(counts.get("actions", "")),
         number(row["total_tokens"]) if "total_tokens" in row else "",
     )
+    return tuple(_one_line(cell) for cell in cells)
+
+
+def _one_line(text: str) -> str:
+    """text with line breaks and other control characters shown as spaces."""
+    return "".join(" " if not character.isprintable() else character for character in text)
 
 
 def _fit(text: str, width: int) -> str:
-    """text padded or cut (with an ellipsis) to width."""
+    """text padded to width, or cut (with an ellipsis) when it is free text wider than that."""
     return text.ljust(width) if len(text) <= width else text[: width - 1] + "…"

@@ -1,8 +1,9 @@
 """Optional PII redaction: e-mail addresses, card numbers and your own patterns, at the call.
 
-The tracker applies a ``Redactor`` to message content, metadata and action texts before it
-creates the span or event, so every route out of the process (the AgentSight exporter, the
-Collector, any other exporter on the provider) only ever sees the redacted values.
+The tracker applies a ``Redactor`` to every free-text field before it creates the span or
+event, so every route out of the process (the AgentSight exporter, the Collector, any other
+exporter on the provider) only ever sees the redacted values; the mapping redacts the same
+fields of whatever spans it is given (the bridge). The fields: ``_mapping/redacted.py``.
 """
 
 from __future__ import annotations

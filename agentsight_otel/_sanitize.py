@@ -61,6 +61,24 @@ def unicode_json(document: Any, raw: str | bytes) -> Any:
     return _unicode_value(document) if _SURROGATE_ESCAPE.search(data) else document
 
 
+def loads_json(raw: str | bytes) -> Any:
+    """Producer JSON text parsed; ValueError when it is not JSON.
+
+    The fast parser refuses what Python's ``json.dumps`` writes (lone-surrogate escapes, NaN,
+    integers past 64 bits): such text is read by the standard parser instead, its lone
+    surrogates replaced by U+FFFD, so the document is kept, not dropped.
+    """
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        pass
+    text = raw.decode("utf-8", "replace") if isinstance(raw, (bytes, bytearray)) else raw
+    try:
+        return _unicode_value(json.loads(text))
+    except RecursionError as exc:  # nested deeper than the interpreter's stack allows
+        raise ValueError("JSON nested too deeply") from exc
+
+
 def _unicode_value(value: Any) -> Any:
     """Strings (keys included) made encodable, all the way down."""
     if isinstance(value, str):

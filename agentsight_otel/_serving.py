@@ -230,17 +230,30 @@ def serve_in_foreground(
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
-    """A listening TCP socket; port 0 picks a free port."""
-    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-    sock = socket.socket(family, kind, proto)
+    """A listening TCP socket; port 0 picks a free port.
+
+    OSError naming ``host:port`` as its filename when the address cannot be listened on.
+    """
+    shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        family, kind, proto, _, address = found[0]
+        sock = socket.socket(family, kind, proto)
+    except (OSError, OverflowError, UnicodeError) as exc:
+        raise OSError(getattr(exc, "errno", None), _why(exc), shown) from None
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
         sock.listen(128)
-    except OSError:
+    except OSError as exc:
         sock.close()
-        raise
+        raise OSError(exc.errno, exc.strerror, shown) from None
     return sock
+
+
+def _why(exc: Exception) -> str:
+    """The operating system's words for an address that cannot be looked up."""
+    return str(getattr(exc, "strerror", None) or exc)
 
 
 def socket_url(sock: socket.socket) -> str:

@@ -25,6 +25,7 @@ from agentsight_otel._delivery.client import RetryPolicy
 from agentsight_otel._delivery.ledger import DeliveryLedger
 from agentsight_otel._delivery.transport import Body, HttpResponse, TransportError
 from agentsight_otel._export.exporter import AgentSightSpanExporter
+from agentsight_otel._tracker import misfiling
 from agentsight_otel._tracker.tracker import ConversationTracker
 
 if TYPE_CHECKING:
@@ -176,9 +177,11 @@ def isolated_tracking() -> Iterator[None]:
     """Start with no current span, conversation or tracker; leave none behind."""
     token = otel_context.attach(otel_context.Context())
     active = TRACKED.set(None)
+    opened = misfiling.replace_last_opened(None)
     try:
         yield
     finally:
+        misfiling.replace_last_opened(opened)
         TRACKED.reset(active)
         otel_context.detach(token)
 

@@ -21,6 +21,7 @@ import argparse
 import gzip
 import logging
 import statistics
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from time import perf_counter_ns
@@ -123,8 +124,11 @@ def bridge_runner(
 
     def run() -> tuple[int, int]:
         """Nanoseconds from the first POST until all was delivered; spans delivered."""
-        with LocalServer() as server:
-            config = BridgeConfig(http_address=Address("127.0.0.1", 0), grpc_address=None)
+        # The bench's own spool: never the user's state directory.
+        with LocalServer() as server, tempfile.TemporaryDirectory(prefix="bench-spool-") as spool:
+            config = BridgeConfig(
+                http_address=Address("127.0.0.1", 0), grpc_address=None, spool_dir=spool
+            )
             settings = resolve_settings(api_key=KEY, endpoint=server.url)
             with Bridge(config, settings=settings) as bridge, requests.Session() as session:
                 url = f"{bridge.http_url}/v1/traces"

@@ -156,7 +156,8 @@ def bridge_run(binary: Path, payloads: list[bytes], expected: int | None) -> tup
             db = Path(scratch) / "bench.db"
             server = start_server(cluster, db)
             bridge = BridgePorts()
-            start_bridge(cluster, server, bridge)
+            # The bench's own spool: never the user's state directory.
+            start_bridge(cluster, server, bridge, "--spool-dir", str(Path(scratch) / "spool"))
             ports = CollectorPorts()
             start_collector(
                 cluster,

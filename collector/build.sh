@@ -7,12 +7,17 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 release=$(sed -n 's/^const release = "\(.*\)"$/\1/p' "$here/main.go")
 # The hash covers every file the binary is built from, so an edit rebuilds into a new directory.
-hash=$(cd "$here" && find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) \
+# Test files are not part of the binary, so editing them does not rebuild it.
+hash=$(cd "$here" && find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) ! -name '*_test.go' \
     | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-12)
 dir="${XDG_CACHE_HOME:-$HOME/.cache}/agentsight-otel/collector/${release}-${hash}"
 binary="$dir/agentsight-otelcol"
 
 if [ ! -x "$binary" ]; then
+    command -v go >/dev/null 2>&1 || {
+        echo "building the Collector needs the Go toolchain (go 1.26 or newer on PATH); it is missing" >&2
+        exit 1
+    }
     mkdir -p "$dir"
     echo "building the Collector ${release} into $dir (first time only, a few minutes)" >&2
     start=$(date +%s)

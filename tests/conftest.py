@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Callable, Iterator
+import sys
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,61 @@ GLOBAL_PROVIDER_OFF = {"AGENTSIGHT_SET_GLOBAL_PROVIDER": "0"}
 os.environ.update(GLOBAL_PROVIDER_OFF)
 # `pytester` runs a user's test file against the installed `agentsight_capture` plugin.
 pytest_plugins = ["pytester"]
+
+
+def real_state_dir(environ: Mapping[str, str]) -> Path:
+    """The library's state directory outside the tests: where a bridge spools by default."""
+    base = environ.get("XDG_STATE_HOME", "").strip()
+    root = Path(base) if os.path.isabs(base) else Path.home() / ".local" / "state"
+    return root / "agentsight-otel"
+
+
+def snapshot(path: Path) -> frozenset[tuple[str, int, int]] | None:
+    """Every entry under ``path`` with its mtime and size (None: it does not exist)."""
+    if not path.exists():
+        return None
+    entries = [path, *path.rglob("*")]
+    return frozenset(
+        (str(entry.relative_to(path)), entry.lstat().st_mtime_ns, entry.lstat().st_size)
+        for entry in entries
+    )
+
+
+# Taken before any test or fixture runs: the suite must leave the real state directory as found.
+REAL_STATE = real_state_dir(os.environ)
+REAL_STATE_BEFORE = snapshot(REAL_STATE)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """HOME and XDG_STATE_HOME are a temporary directory for the whole run, before any other
+    fixture (processes the tests start inherit them).
+
+    The cache stays the real one: the Collector build is found there, and Go's module path with
+    it, so a build never downloads again into the temporary home.
+    """
+    home = tmp_path_factory.mktemp("home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(
+            "XDG_CACHE_HOME", os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        )
+        patch.setenv("GOPATH", os.environ.get("GOPATH") or str(Path.home() / "go"))
+        patch.setenv("HOME", str(home))
+        patch.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))
+        yield home
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Fail the run when it created or changed the real state directory."""
+    if snapshot(REAL_STATE) == REAL_STATE_BEFORE:
+        return
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    message = f"the test run created or modified {REAL_STATE}: tests must write in tmp dirs only"
+    if reporter is not None:
+        reporter.write_line(message, red=True, bold=True)
+    else:
+        print(message, file=sys.stderr)
 
 
 @pytest.fixture
@@ -51,6 +107,14 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterat
     level = library_logger.level
     yield
     library_logger.setLevel(level)
+
+
+@pytest.fixture
+def umask_022() -> Iterator[None]:
+    """The common default umask, which leaves new files readable by everyone (restored after)."""
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)
 
 
 @pytest.fixture(autouse=True)

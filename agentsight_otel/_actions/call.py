@@ -13,6 +13,7 @@ from opentelemetry.trace import Status, StatusCode
 
 from agentsight_otel import _semconv as sc
 from agentsight_otel._log import log_internal_error
+from agentsight_otel._redaction import Redactor
 from agentsight_otel._sanitize import MAX_TEXT, to_text, truncate
 
 # How a streamed (or handed-back awaitable) action ended: "exhausted", "closed" (early, by the
@@ -30,13 +31,17 @@ _INT_MIN, _INT_MAX = -(2**63), 2**64 - 1  # what the JSON encoder writes as a pl
 
 
 # The end functions run on every decorated call: plain try/except, not the context manager.
-def succeed(span: trace.Span, result: object, capture_result: bool) -> None:
+def succeed(
+    span: trace.Span, result: object, capture_result: bool, redactor: Redactor | None = None
+) -> None:
     """End with OK status and the result as the response."""
     busy = BUSY.set(True)
     try:
         try:
             span.set_status(_OK)
             if result is not None and capture_result and span.is_recording():
+                if redactor is not None:
+                    result = redactor.value(result)
                 span.set_attribute(sc.TOOL_RESPONSE, response_text(result))
         except Exception:
             log_internal_error("@traced_action recording the result")
@@ -47,17 +52,26 @@ def succeed(span: trace.Span, result: object, capture_result: bool) -> None:
         BUSY.reset(busy)
 
 
-def fail(span: trace.Span, error: BaseException, response: str | None = None) -> None:
+def fail(
+    span: trace.Span,
+    error: BaseException,
+    response: str | None = None,
+    *,
+    redactor: Redactor | None = None,
+) -> None:
     """End with error status, the error text and the ``exception`` event (once)."""
     busy = BUSY.set(True)
     try:
         try:
-            text = error_text(error)
+            text = error_text(error, redactor)
             span.set_attribute(sc.TOOL_ERROR, text)
             if response is not None:
                 span.set_attribute(sc.TOOL_RESPONSE, response)
             span.set_status(Status(StatusCode.ERROR, text))
-            _record_exception(span, error)
+            if redactor is None:
+                _record_exception(span, error)
+            else:
+                span.add_event("exception", redacted_exception(error, redactor))
         except Exception:
             log_internal_error("@traced_action recording the error")
         span.end()
@@ -89,14 +103,28 @@ def finish(span: trace.Span, outcome: str, response: str | None) -> None:
 class ActionCall:
     """An action that outlives its call (a stream, an awaitable): ended once, whatever comes."""
 
-    __slots__ = ("capture_result", "context", "ended", "pieces", "size", "span", "textual")
+    __slots__ = (
+        "capture_result",
+        "context",
+        "ended",
+        "pieces",
+        "redactor",
+        "size",
+        "span",
+        "textual",
+    )
 
     def __init__(
-        self, capture_result: bool, span: trace.Span, context: otel_context.Context
+        self,
+        capture_result: bool,
+        span: trace.Span,
+        context: otel_context.Context,
+        redactor: Redactor | None = None,
     ) -> None:
         self.capture_result = capture_result
         self.span = span
         self.context = context
+        self.redactor = redactor
         self.ended = False
         self.pieces: list[str] | None = None
         self.size = 0
@@ -114,13 +142,13 @@ class ActionCall:
         """End with OK status and the result as the response."""
         if not self.ended:
             self.ended = True
-            succeed(self.span, result, self.capture_result)
+            succeed(self.span, result, self.capture_result, self.redactor)
 
     def fail(self, error: BaseException) -> None:
         """End as failed; what streamed before the failure is the response."""
         if not self.ended:
             self.ended = True
-            fail(self.span, error, self._streamed())
+            fail(self.span, error, self._streamed(), redactor=self.redactor)
 
     def finish_stream(self, outcome: str) -> None:
         """End a stream that was exhausted, closed or abandoned."""
@@ -154,7 +182,8 @@ class ActionCall:
         pieces, self.pieces = self.pieces, None
         if not pieces:
             return None
-        return truncate(("" if self.textual else "\n").join(pieces))
+        text = ("" if self.textual else "\n").join(pieces)
+        return truncate(self.redactor.text(text) if self.redactor is not None else text)
 
 
 def response_text(result: object) -> str:
@@ -164,14 +193,38 @@ def response_text(result: object) -> str:
     return to_text(result)
 
 
-def error_text(error: BaseException) -> str:
+def error_text(error: BaseException, redactor: Redactor | None = None) -> str:
     """What the action log shows for an exception; a cancelled task says so plainly."""
     if isinstance(error, asyncio.CancelledError):
         return "cancelled"
     try:
-        return truncate(f"{type(error).__name__}: {error}")
+        text = f"{type(error).__name__}: {error}"
     except Exception:  # not ours: the caller's exception cannot be printed; its type will do
         return type(error).__name__
+    return truncate(redactor.text(text) if redactor is not None else text)
+
+
+def redacted_exception(error: BaseException, redactor: Redactor) -> dict[str, str]:
+    """The attributes ``record_exception`` writes, message and stack trace redacted.
+
+    The SDK's own event would carry them as they are; the caller's exception is not touched.
+    """
+    module, qualname = type(error).__module__, type(error).__qualname__
+    kind = f"{module}.{qualname}" if module and module != "builtins" else qualname
+    try:
+        message = str(error)
+    except Exception:  # not ours: the caller's exception cannot be printed
+        message = ""
+    try:
+        stacktrace = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    except Exception:  # not ours: as above; the frames alone will do
+        stacktrace = "".join(traceback.format_tb(error.__traceback__))
+    return {
+        "exception.type": kind,
+        "exception.message": redactor.text(message),
+        "exception.stacktrace": redactor.text(stacktrace),
+        "exception.escaped": "False",
+    }
 
 
 def _record_exception(span: trace.Span, error: BaseException) -> None:

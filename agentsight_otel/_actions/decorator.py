@@ -133,18 +133,18 @@ def _plain(func: Callable[..., Any], spec: ActionSpec) -> Callable[..., Any]:
         started = begin(args, kwargs)
         if started is None:
             return func(*args, **kwargs)
-        span, context = started
+        span, context, redactor = started
         token = attach(context)
         try:
             result = func(*args, **kwargs)
         except BaseException as exc:  # the caller's own: recorded, then re-raised untouched
             detach(token)
-            fail(span, exc)
+            fail(span, exc, redactor=redactor)
             raise
         detach(token)
         if type(result) not in _PLAIN and inspect.isawaitable(result):
-            return settle_later(ActionCall(capture_result, span, context), result)
-        succeed(span, result, capture_result)
+            return settle_later(ActionCall(capture_result, span, context, redactor), result)
+        succeed(span, result, capture_result, redactor)
         return result
 
     return action
@@ -159,16 +159,16 @@ def _coroutine(func: Callable[..., Any], spec: ActionSpec) -> Callable[..., Any]
         started = begin(args, kwargs)
         if started is None:
             return await func(*args, **kwargs)
-        span, context = started
+        span, context, redactor = started
         token = attach(context)
         try:
             result = await func(*args, **kwargs)
         except BaseException as exc:  # the caller's own: recorded, then re-raised untouched
             detach(token)
-            fail(span, exc)
+            fail(span, exc, redactor=redactor)
             raise
         detach(token)
-        succeed(span, result, capture_result)
+        succeed(span, result, capture_result, redactor)
         return result
 
     return action

@@ -12,16 +12,19 @@ from opentelemetry import trace
 from agentsight_otel import _semconv as sc
 from agentsight_otel._actions.call import BUSY
 from agentsight_otel._actions.plan import ArgumentPlan, positional_fallback
-from agentsight_otel._current import tracked
+from agentsight_otel._current import current, ready_tracking, redactor_in_force, tracked
 from agentsight_otel._log import RateLimitedLog, log_internal_error
+from agentsight_otel._redaction import Redactor
 from agentsight_otel._sanitize import encode_value
-from agentsight_otel._tracker.registry import shared_registry
+from agentsight_otel._tracker.misfiling import warn_outside
 from agentsight_otel._version import __version__
 
 if TYPE_CHECKING:
-    from agentsight_otel._current import Tracking
+    pass
 
 Redact = Callable[[dict[str, Any]], "Mapping[str, Any] | None"]
+# The started span, the context making it current and the PII redactor in force (or None).
+Started = tuple[trace.Span, otel_context.Context, Redactor | None]
 # The caller's redact hook failing is not a failure of ours: a warning, not an internal error.
 _HOOK_LOG = RateLimitedLog()
 
@@ -85,10 +88,8 @@ class ActionSpec:
             sc.TOOL_NAME: name,
         }
 
-    def begin(
-        self, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> tuple[trace.Span, otel_context.Context] | None:
-        """The started span and the context making it current; None to run untraced.
+    def begin(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Started | None:
+        """The started span, the context making it current and the redactor; None: untraced.
 
         Inside a conversation the span is a child of its turn; outside, a span of the
         ambient trace. None when re-entered from the library's own work, or when starting fails.
@@ -100,7 +101,7 @@ class ActionSpec:
             value = tracked()
             tracker = value.tracker if value is not None else None
             if tracker is None and self.conversation_id is not None:
-                tracker = _default_tracker()
+                tracker = ready_tracking()
             parent = (
                 tracker.action_parent(self.conversation_id, self.name)
                 if tracker is not None
@@ -109,21 +110,24 @@ class ActionSpec:
             # One read of the current context, handed to every call below.
             context = otel_context.get_current()
             if parent is None:
-                return self._start_ambient(context, args, kwargs)
+                if current(context) is None:
+                    warn_outside(self.name)
+                return self._start_ambient(context, args, kwargs, redactor_in_force())
             turn, cid, turn_hex, tracer = parent
             # Nest under whatever span of this conversation runs (an outer action, a model
             # call); from anywhere else (another trace, or none) under the turn itself.
-            current = trace.get_current_span(context)
-            now, own = current.get_span_context(), turn.get_span_context()
-            if now is not own and (now.trace_id != own.trace_id or not current.is_recording()):
+            running = trace.get_current_span(context)
+            now, own = running.get_span_context(), turn.get_span_context()
+            if now is not own and (now.trace_id != own.trace_id or not running.is_recording()):
                 context = trace.set_span_in_context(turn, context)
             attributes = {**self.attributes, sc.CONVERSATION_ID: cid, sc.TURN_ID: turn_hex}
+            redactor = tracker.redactor() if tracker is not None else None
             if self.capture_arguments:
-                text = self._arguments_text(args, kwargs)
+                text = self._arguments_text(args, kwargs, redactor)
                 if text is not None:
                     attributes[sc.TOOL_ARGUMENTS] = text
             span = tracer.start_span(self.name, context, attributes=attributes)
-            return span, trace.set_span_in_context(span, context)
+            return span, trace.set_span_in_context(span, context), redactor
         except Exception:
             log_internal_error("@traced_action starting the action span")
             return None
@@ -131,34 +135,40 @@ class ActionSpec:
             BUSY.reset(busy)
 
     def _start_ambient(
-        self, context: otel_context.Context, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> tuple[trace.Span, otel_context.Context]:
+        self,
+        context: otel_context.Context,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        redactor: Redactor | None,
+    ) -> Started:
         """A span from the global provider in whatever trace is current."""
         span = _AMBIENT.get().start_span(self.name, context, attributes=self.attributes)
         # Only a recording span is worth the encoding (no SDK, or sampled out: skip it).
         if self.capture_arguments and span.is_recording():
-            text = self._arguments_text(args, kwargs)
+            text = self._arguments_text(args, kwargs, redactor)
             if text is not None:
                 span.set_attribute(sc.TOOL_ARGUMENTS, text)
-        return span, trace.set_span_in_context(span, context)
+        return span, trace.set_span_in_context(span, context), redactor
 
-    def _arguments_text(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
-        """The bound arguments as JSON, through the redact hook; None to record none."""
+    def _arguments_text(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], redactor: Redactor | None
+    ) -> str | None:
+        """The bound arguments as JSON, through the redact hook and PII redaction; None: none."""
         try:
             plan = self.plan
             bound = (
                 plan.bind(args, kwargs) if plan is not None else positional_fallback(args, kwargs)
             )
+            document: object = bound
             if self.redact is not None:
                 try:
-                    redacted = self.redact(bound)
+                    document = self.redact(bound)
                 except Exception as exc:
                     _hook_failed(exc)
                     return None
-                if redacted is None:
+                if document is None:
                     return None
-                return encode_value(redacted)
-            return encode_value(bound)
+            return encode_value(redactor.value(document) if redactor is not None else document)
         except Exception:
             log_internal_error("@traced_action recording the arguments")
             return None
@@ -176,9 +186,3 @@ def _hook_failed(error: Exception) -> None:
         f"@traced_action: the redact hook failed ({detail}); no arguments were recorded and "
         "the call itself is unaffected",
     )
-
-
-def _default_tracker() -> Tracking | None:
-    """The package's ready tracker, for ``conversation_id=`` before any conversation is current."""
-    owner = shared_registry().owner
-    return owner._recording if owner is not None else None

@@ -33,6 +33,10 @@ _SUFFIXES = {
     "text/markdown": ".md",
     OCTET_STREAM: ".bin",
 }
+# The only types a browser is asked to show: raster images, which cannot carry script.
+_INLINE = frozenset(
+    {"image/png", "image/jpeg", "image/gif", "image/webp", "image/avif", "image/bmp"}
+)
 _OPENXML = "application/vnd.openxmlformats-officedocument"
 _BY_SUFFIX = {suffix: mime for mime, suffix in _SUFFIXES.items()} | {
     ".jpeg": "image/jpeg",
@@ -91,9 +95,19 @@ def detect(filename: str | None, head: bytes) -> str:
     return content or OCTET_STREAM
 
 
+def essence(mime: str) -> str:
+    """A media type without parameters or whitespace, lower-cased: ``image/png``."""
+    return "".join(mime.split(";", 1)[0].split()).lower()
+
+
+def shown_inline(mime: str) -> bool:
+    """Whether a stored file may be displayed by a browser (raster images) or only downloaded."""
+    return essence(mime) in _INLINE
+
+
 def suffix_for(mime: str) -> str:
     """The file suffix for a media type, ``.bin`` when there is no usual one."""
-    base = mime.split(";", 1)[0].strip().lower()
+    base = essence(mime)
     return _SUFFIXES.get(base) or _BUILTIN.guess_extension(base, strict=False) or ".bin"
 
 

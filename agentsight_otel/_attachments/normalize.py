@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from agentsight_otel._attachments import mime
 from agentsight_otel._attachments.limits import (
@@ -29,6 +29,9 @@ from agentsight_otel._attachments.sources import (
     strict_base64_size,
 )
 from agentsight_otel.exceptions import ValidationError
+
+if TYPE_CHECKING:
+    from agentsight_otel._redaction import Redactor
 
 _BYTES_LIKE = (bytes, bytearray, memoryview)
 
@@ -80,8 +83,11 @@ class Batch:
             raise
 
 
-def prepare(attachments: object, mode: str) -> Batch:
-    """Check a call's attachments; a ValidationError names the first problem."""
+def prepare(attachments: object, mode: str, redactor: Redactor | None = None) -> Batch:
+    """Check a call's attachments; a ValidationError names the first problem.
+
+    With a PII redactor the file names are redacted, for the record and the upload alike.
+    """
     if mode not in MODES:
         raise ValidationError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
     if not isinstance(attachments, Sequence) or isinstance(attachments, (str, *_BYTES_LIKE)):
@@ -105,6 +111,8 @@ def prepare(attachments: object, mode: str) -> Batch:
     except BaseException:  # cleanup, then re-raised untouched
         close_all(f.source for f in files)
         raise
+    if redactor is not None:
+        files = [replace(f, filename=redactor.text(f.filename)) for f in files]
     return Batch(mode, files)
 
 

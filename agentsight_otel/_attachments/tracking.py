@@ -95,7 +95,7 @@ class FileTracking:
             raise ValidationError("sender must be 'end_user' or 'agent'")
         encoded = encode_metadata(metadata)
         settings = self._settings()
-        batch = prepare(attachments, mode)
+        batch = prepare(attachments, mode, settings.redact)
         with batch.guard():
             attributes = record_attributes(batch, sender, encoded)
             preview = ", ".join(f.filename for f in batch.files)[:PREVIEW]
@@ -124,7 +124,7 @@ class FileTracking:
         """A message with files: the message event, then the files' record linked to it."""
         sender = attributes[sc.MESSAGE_SENDER]
         settings = self._settings()
-        batch = prepare(attachments, mode)
+        batch = prepare(attachments, mode, settings.redact)
         with batch.guard():
             reference = secrets.token_hex(8)
             attributes[sc.MESSAGE_ID] = reference

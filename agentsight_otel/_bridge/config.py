@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from agentsight_otel._checks import check_spool_dir
+from agentsight_otel._checks import ApiKey, check_spool_dir, positive_int, positive_seconds
+from agentsight_otel._export.destination import destination_id
+from agentsight_otel._loopback import TOKEN_RECIPE, refuse_open_listener
 from agentsight_otel._params import Param, checked, from_environment, setting, table
 from agentsight_otel.exceptions import ConfigurationError
 
@@ -35,22 +36,6 @@ class Address:
         return f"{host}:{self.port}"
 
 
-def positive_int(value: object, source: str) -> int:
-    """A whole number above zero."""
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ConfigurationError(f"{source} must be a positive integer")
-    return value
-
-
-def positive_seconds(value: object, source: str) -> float:
-    """A finite number of seconds above zero."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigurationError(f"{source} must be a positive number of seconds")
-    if not math.isfinite(value) or value <= 0:
-        raise ConfigurationError(f"{source} must be a positive number of seconds")
-    return value
-
-
 def address_check(label: str) -> Callable[[object, str], Address | None]:
     """The check of one listen address; messages name it by ``label`` ("the HTTP address")."""
 
@@ -58,8 +43,8 @@ def address_check(label: str) -> Callable[[object, str], Address | None]:
         if value is None or isinstance(value, Address):
             return value
         if not isinstance(value, str):
-            raise ConfigurationError(f"{label} must look like host:port or 'off'")
-        return parse_address(value, label)
+            raise ConfigurationError(f"{source} ({label}) must look like host:port or 'off'")
+        return parse_address(value, f"{source} ({label})")
 
     return check
 
@@ -82,12 +67,22 @@ def check_bridge_spool(value: object, source: str) -> str | None:
     return check_spool_dir(value, source)
 
 
-def default_spool_dir(environ: Mapping[str, str] | None = None) -> str:
+def default_spool_root(environ: Mapping[str, str] | None = None) -> str:
     """``$XDG_STATE_HOME`` (else ``~/.local/state``) ``/agentsight-otel/bridge``."""
     env = os.environ if environ is None else environ
     base = env.get("XDG_STATE_HOME", "").strip()
     root = Path(base) if os.path.isabs(base) else Path.home() / ".local" / "state"
     return str(root / "agentsight-otel" / "bridge")
+
+
+def default_spool_dir(
+    endpoint: str, api_key: ApiKey | None, environ: Mapping[str, str] | None = None
+) -> str:
+    """The default spool of one destination: ``<root>/<fingerprint of endpoint and key>``.
+
+    Bridges for other endpoints or keys spool beside it, never into it.
+    """
+    return str(Path(default_spool_root(environ)) / destination_id(endpoint, api_key))
 
 
 def _limit(default: int, doc: str) -> int:
@@ -141,17 +136,23 @@ class BridgeConfig:
         doc="where accepted spans wait while AgentSight cannot take them, or 'off'",
     )
 
-    def spool_directory(self) -> str | None:
-        """The spool in use: the setting, the default state directory, or None when 'off'."""
+    def spool_directory(self, endpoint: str, api_key: ApiKey | None) -> str | None:
+        """The spool in use: the setting, the destination's default, or None when 'off'."""
         if self.spool_dir == OFF:
             return None
-        return self.spool_dir or default_spool_dir()
+        return self.spool_dir or default_spool_dir(endpoint, api_key)
 
     def __post_init__(self) -> None:
         if self.http_address is None and self.grpc_address is None:
             raise ConfigurationError("the bridge needs an HTTP or a gRPC address (both are off)")
         for row in BRIDGE_SETTINGS:
             row.check(getattr(self, row.name), row.name)
+        # Beyond loopback, anyone who reaches a listener could send spans under our API key.
+        protected = check_token(self.token, "token") is not None
+        remedy = f"a token (--token or {ENV_TOKEN}); make one with: {TOKEN_RECIPE}"
+        for address in (self.http_address, self.grpc_address):
+            if address is not None:
+                refuse_open_listener(address.host, protected, remedy)
 
 
 def parse_address(value: str, source: str) -> Address | None:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
@@ -28,6 +28,7 @@ from agentsight_otel._mapping.records import (
 )
 from agentsight_otel._sanitize import unicode_json
 
+M = TypeVar("M")
 _KINDS = {1: "INTERNAL", 2: "SERVER", 3: "CLIENT", 4: "PRODUCER", 5: "CONSUMER"}
 _STATUSES = {0: "unset", 1: "ok", 2: "error"}
 _SCALARS = frozenset({"string_value", "bool_value", "int_value", "double_value"})
@@ -51,36 +52,50 @@ class Decoded:
     @property
     def error_message(self) -> str:
         """The partial-success message: the first few reasons, counted."""
-        if not self.rejected:
-            return ""
-        return f"{self.rejected} span(s) rejected: " + "; ".join(self.reasons)
+        return rejection_message(self.rejected, "span(s)", self.reasons)
+
+
+def rejection_message(rejected: int, what: str, reasons: Iterable[str]) -> str:
+    """A partial-success message: how many of ``what`` were rejected, and the first reasons."""
+    if not rejected:
+        return ""
+    return f"{rejected} {what} rejected: " + "; ".join(reasons)
 
 
 def decode_protobuf(data: bytes) -> Decoded:
     """Records from a binary-encoded ``ExportTraceServiceRequest``."""
+    return decode_request(parse_protobuf(data, ExportTraceServiceRequest))
+
+
+def parse_protobuf(data: bytes, message: type[M]) -> M:
+    """A binary-encoded OTLP request of type ``message``."""
     try:
-        request = ExportTraceServiceRequest.FromString(data)
+        parsed: M = message.FromString(data)  # type: ignore[attr-defined]
     except (DecodeError, RecursionError, ValueError) as exc:
-        raise MalformedRequest(f"not a protobuf ExportTraceServiceRequest: {exc}") from None
-    return decode_request(request)
+        raise MalformedRequest(f"not a protobuf {message.__name__}: {exc}") from None
+    return parsed
 
 
 def decode_json(data: bytes) -> Decoded:
     """Records from an OTLP/JSON request (hex ids, enums as numbers or names)."""
+    return decode_request(parse_json(data, ExportTraceServiceRequest(), _ids_to_base64))
+
+
+def parse_json(data: bytes, message: M, rewrite_ids: Callable[[dict[str, Any]], None]) -> M:
+    """An OTLP/JSON request into ``message``, its hex ids rewritten first by ``rewrite_ids``."""
     try:
         document = unicode_json(json.loads(data), data)
     except (ValueError, RecursionError) as exc:
         raise MalformedRequest(f"not JSON: {exc}") from None
     if not isinstance(document, dict):
         raise MalformedRequest("an OTLP/JSON request must be a JSON object")
+    what = type(message).__name__
     try:
-        _ids_to_base64(document)
-        request = json_format.ParseDict(
-            document, ExportTraceServiceRequest(), ignore_unknown_fields=True
-        )
+        rewrite_ids(document)
+        parsed: M = json_format.ParseDict(document, message, ignore_unknown_fields=True)
     except (json_format.ParseError, ValueError, TypeError, AttributeError, RecursionError) as exc:
-        raise MalformedRequest(f"not an OTLP/JSON ExportTraceServiceRequest: {exc}") from None
-    return decode_request(request)
+        raise MalformedRequest(f"not an OTLP/JSON {what}: {exc}") from None
+    return parsed
 
 
 def decode_request(request: ExportTraceServiceRequest) -> Decoded:

@@ -1,7 +1,9 @@
-"""OTLP/gRPC: the ``TraceService/Export`` RPC on a thread-pool gRPC server."""
+"""OTLP/gRPC: the ``TraceService/Export`` and ``LogsService/Export`` RPCs on a thread-pool
+gRPC server."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NoReturn
 
@@ -13,19 +15,34 @@ from google.rpc.error_details_pb2 import RetryInfo
 from agentsight_otel._bridge.auth import authorized
 from agentsight_otel._bridge.config import Address, BridgeConfig
 from agentsight_otel._bridge.decode import MalformedRequest, decode_protobuf
+from agentsight_otel._bridge.decode_logs import decode_logs_protobuf
 from agentsight_otel._bridge.intake import Admission
 from agentsight_otel._bridge.pipeline import BridgePipeline
-from agentsight_otel._bridge.responses import export_response
+from agentsight_otel._bridge.responses import export_response, logs_export_response
 
 SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
+LOGS_SERVICE = "opentelemetry.proto.collector.logs.v1.LogsService"
 
 
 class TraceService:
-    """Export: authorize, decode, admit; errors as the OTLP/gRPC spec lists them."""
+    """Export: authorize, decode, admit; errors as the OTLP/gRPC spec lists them.
 
-    def __init__(self, pipeline: BridgePipeline, config: BridgeConfig) -> None:
+    The same for the logs service, given its decoder, admission and response.
+    """
+
+    def __init__(
+        self,
+        pipeline: BridgePipeline,
+        config: BridgeConfig,
+        decode: Callable[[bytes], Any] = decode_protobuf,
+        submit: Callable[[BridgePipeline, Any, int], Admission] = BridgePipeline.submit,
+        respond: Callable[[Any], Any] = export_response,
+    ) -> None:
         self._pipeline = pipeline
         self._config = config
+        self._decode = decode
+        self._submit = submit
+        self._respond = respond
 
     def export(self, request: bytes, context: Any) -> bytes:
         """One Export call; the request arrives undecoded so bad bytes get INVALID_ARGUMENT."""
@@ -34,15 +51,15 @@ class TraceService:
             _abort(context, grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bridge token")
         try:
             with self._pipeline.decode_slots:
-                decoded = decode_protobuf(request)
+                decoded = self._decode(request)
         except MalformedRequest as exc:
             _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        admission = self._pipeline.submit(decoded, len(request))
+        admission = self._submit(self._pipeline, decoded, len(request))
         if admission is Admission.FULL:
             self._abort_retry(context, grpc.StatusCode.RESOURCE_EXHAUSTED, "the queue is full")
         if admission is Admission.CLOSED:
             self._abort_retry(context, grpc.StatusCode.UNAVAILABLE, "the bridge is shutting down")
-        data: bytes = export_response(decoded).SerializeToString()
+        data: bytes = self._respond(decoded).SerializeToString()
         return data
 
     def _abort_retry(self, context: Any, code: Any, message: str) -> NoReturn:
@@ -71,23 +88,29 @@ def _abort(context: Any, code: Any, message: str) -> NoReturn:
 def start_grpc_server(
     pipeline: BridgePipeline, config: BridgeConfig, address: Address
 ) -> tuple[Any, int]:
-    """A started server for the trace service, and the port it bound (0 picks one)."""
-    service = TraceService(pipeline, config)
-    handler = grpc.method_handlers_generic_handler(
-        SERVICE,
-        {
-            "Export": grpc.unary_unary_rpc_method_handler(
-                service.export,
-                request_deserializer=bytes,
-                response_serializer=bytes,
-            )
-        },
+    """A started server for the trace and logs services, and the port it bound (0 picks one)."""
+    traces = TraceService(pipeline, config)
+    logs = TraceService(
+        pipeline, config, decode_logs_protobuf, BridgePipeline.submit_logs, logs_export_response
+    )
+    handlers = tuple(
+        grpc.method_handlers_generic_handler(
+            name,
+            {
+                "Export": grpc.unary_unary_rpc_method_handler(
+                    service.export,
+                    request_deserializer=bytes,
+                    response_serializer=bytes,
+                )
+            },
+        )
+        for name, service in ((SERVICE, traces), (LOGS_SERVICE, logs))
     )
     # gRPC enforces the limit on the decompressed message too, so gzip bombs stop there.
     limit = config.max_body_bytes
     server = grpc.server(
         ThreadPoolExecutor(max_workers=config.grpc_workers, thread_name_prefix="agentsight-grpc"),
-        handlers=(handler,),
+        handlers=handlers,
         options=(
             ("grpc.max_receive_message_length", limit),
             # A client that opens a connection must finish its handshake in time, and the

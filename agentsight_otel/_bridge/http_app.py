@@ -1,10 +1,15 @@
-"""OTLP/HTTP: ``POST /v1/traces`` (protobuf or JSON, gzip or not) as a Starlette app."""
+"""OTLP/HTTP: ``POST /v1/traces`` and ``POST /v1/logs`` (protobuf or JSON, gzip or not)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -12,7 +17,8 @@ from starlette.routing import Route
 from agentsight_otel._bodies import BodyError, content_encoding, inflate, read_capped, too_large
 from agentsight_otel._bridge.auth import authorized
 from agentsight_otel._bridge.config import BridgeConfig
-from agentsight_otel._bridge.decode import Decoded, MalformedRequest, decode_json, decode_protobuf
+from agentsight_otel._bridge.decode import MalformedRequest, decode_json, decode_protobuf
+from agentsight_otel._bridge.decode_logs import decode_logs_json, decode_logs_protobuf
 from agentsight_otel._bridge.intake import Admission
 from agentsight_otel._bridge.pipeline import BridgePipeline
 from agentsight_otel._bridge.responses import (
@@ -20,10 +26,14 @@ from agentsight_otel._bridge.responses import (
     MEDIA_TYPES,
     Encoding,
     error_body,
+    logs_success_body,
     success_body,
 )
+from agentsight_otel._host_guard import LoopbackHostGuard
+from agentsight_otel._loopback import is_loopback
 
 TRACES_PATH = "/v1/traces"
+LOGS_PATH = "/v1/logs"
 _COMPRESSIONS = ("gzip", "x-gzip", "deflate")
 
 
@@ -36,22 +46,49 @@ class _Refusal(Exception):
         self.headers = headers or {}
 
 
+@dataclass(frozen=True)
+class _Signal:
+    """What differs between the trace and the log endpoint: decoding, admission, the answer."""
+
+    protobuf: Callable[[bytes], Any]
+    json: Callable[[bytes], Any]
+    submit: Callable[[BridgePipeline, Any, int], Any]
+    success: Callable[[Any, Encoding], bytes]
+
+
+_TRACES = _Signal(decode_protobuf, decode_json, BridgePipeline.submit, success_body)
+_LOGS = _Signal(
+    decode_logs_protobuf, decode_logs_json, BridgePipeline.submit_logs, logs_success_body
+)
+
+
 def create_bridge_app(pipeline: BridgePipeline, config: BridgeConfig) -> Starlette:
-    """The bridge's HTTP side: traces in, a health probe beside."""
+    """The bridge's HTTP side: traces and GenAI log records in, a health probe beside."""
     receiver = _TraceReceiver(pipeline, config)
+    logs = _TraceReceiver(pipeline, config, _LOGS)
     routes = [
         Route(TRACES_PATH, receiver.export, methods=["POST"]),
+        Route(LOGS_PATH, logs.export, methods=["POST"]),
         Route("/health", receiver.health, methods=["GET"]),
     ]
-    return Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
+    # On loopback, only loopback Host names: a web page must not reach it by DNS rebinding.
+    address = config.http_address
+    loopback = address is not None and is_loopback(address.host)
+    guards = [Middleware(LoopbackHostGuard)] if loopback else []
+    return Starlette(
+        routes=routes, exception_handlers={HTTPException: _http_error}, middleware=guards
+    )
 
 
 class _TraceReceiver:
-    """The OTLP/HTTP trace endpoint over one pipeline."""
+    """One OTLP/HTTP endpoint (traces, or logs) over one pipeline."""
 
-    def __init__(self, pipeline: BridgePipeline, config: BridgeConfig) -> None:
+    def __init__(
+        self, pipeline: BridgePipeline, config: BridgeConfig, signal: _Signal = _TRACES
+    ) -> None:
         self._pipeline = pipeline
         self._config = config
+        self._signal = signal
         self._retry_after = str(config.retry_after)
 
     async def export(self, request: Request) -> Response:
@@ -64,7 +101,8 @@ class _TraceReceiver:
         except _Refusal as refusal:
             body = error_body(refusal.status, str(refusal), reply)
             return Response(body, refusal.status, refusal.headers, CONTENT_TYPES[reply])
-        return Response(success_body(decoded, reply), 200, media_type=CONTENT_TYPES[reply])
+        body = self._signal.success(decoded, reply)
+        return Response(body, 200, media_type=CONTENT_TYPES[reply])
 
     async def _receive(
         self, request: Request, encoding: Encoding | None
@@ -83,17 +121,18 @@ class _TraceReceiver:
         except BodyError as exc:
             raise _Refusal(exc.status, str(exc)) from None
 
-    def _admit(self, raw: bytes, compression: str, encoding: Encoding) -> Decoded:
+    def _admit(self, raw: bytes, compression: str, encoding: Encoding) -> Any:
         """Decompress, decode and offer to the pipeline (on a worker thread: CPU work)."""
         try:
             with self._pipeline.decode_slots:
                 body = inflate(raw, compression, self._config.max_body_bytes)
-                decoded = (decode_protobuf if encoding == "protobuf" else decode_json)(body)
+                signal = self._signal
+                decoded = (signal.protobuf if encoding == "protobuf" else signal.json)(body)
         except BodyError as exc:
             raise _Refusal(exc.status, str(exc)) from None
         except MalformedRequest as exc:
             raise _Refusal(400, str(exc)) from None
-        admission = self._pipeline.submit(decoded, len(body))
+        admission = self._signal.submit(self._pipeline, decoded, len(body))
         if admission is Admission.FULL:
             raise _Refusal(429, "the bridge's queue is full", {"Retry-After": self._retry_after})
         if admission is Admission.CLOSED:

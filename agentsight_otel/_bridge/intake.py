@@ -4,6 +4,7 @@ A span counts against the bounds from the moment it is accepted until its delive
 finished, so a slow or failing backend fills the intake and the bridge answers 429 (the
 Collector's own queue then holds the data) instead of accepting what it could only drop. Spans
 handed on that still wait for their root count too (``set_waiting``), in estimated bytes.
+GenAI message events from log requests count like spans, one each, under the same bounds.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from agentsight_otel._bridge.dedupe import SeenSpans
+from agentsight_otel._mapping.logevents import LogEvent
 from agentsight_otel._mapping.records import SpanRecord
 
 
@@ -30,6 +32,7 @@ class SpanBatch:
     """Records taken together, with what they count against the bounds."""
 
     records: list[SpanRecord] = field(default_factory=list)
+    logs: list[LogEvent] = field(default_factory=list)
     spans: int = 0
     nbytes: int = 0
 
@@ -39,6 +42,7 @@ class IntakeStats:
     """Counters for operators and tests."""
 
     accepted_spans: int = 0
+    accepted_log_events: int = 0
     duplicate_spans: int = 0
     refused_full: int = 0
     refused_closed: int = 0
@@ -75,17 +79,35 @@ class Intake:
             self.stats.duplicate_spans += len(records) - len(fresh)
             if not fresh:
                 return Admission.ACCEPTED
-            if not self._fits(len(fresh), nbytes):
-                self.stats.refused_full += 1
-                return Admission.FULL
-            self._seen.remember(fresh)
-            self._queued.records.extend(fresh)
-            self._queued.spans += len(fresh)
-            self._queued.nbytes += nbytes
-            self._held_spans += len(fresh)
-            self._held_bytes += nbytes
-            self.stats.accepted_spans += len(fresh)
-            self._cond.notify_all()
+            admission = self._count_in(len(fresh), nbytes)
+            if admission is Admission.ACCEPTED:
+                self._seen.remember(fresh)
+                self._queued.records.extend(fresh)
+                self.stats.accepted_spans += len(fresh)
+        return admission
+
+    def offer_logs(self, events: Sequence[LogEvent], nbytes: int) -> Admission:
+        """Queue message events from a log request, unless that would pass a bound."""
+        with self._cond:
+            if self._closed:
+                self.stats.refused_closed += 1
+                return Admission.CLOSED
+            admission = self._count_in(len(events), nbytes)
+            if admission is Admission.ACCEPTED:
+                self._queued.logs.extend(events)
+                self.stats.accepted_log_events += len(events)
+        return admission
+
+    def _count_in(self, count: int, nbytes: int) -> Admission:
+        """Under the lock: count an offer against the bounds, or refuse it as over one."""
+        if not self._fits(count, nbytes):
+            self.stats.refused_full += 1
+            return Admission.FULL
+        self._queued.spans += count
+        self._queued.nbytes += nbytes
+        self._held_spans += count
+        self._held_bytes += nbytes
+        self._cond.notify_all()
         return Admission.ACCEPTED
 
     def _fits(self, spans: int, nbytes: int) -> bool:
@@ -108,9 +130,9 @@ class Intake:
     def take(self, timeout: float) -> SpanBatch | None:
         """Everything queued, waiting up to ``timeout``; None when nothing came."""
         with self._cond:
-            if not self._queued.records and not self._closed:
+            if not self._queued.spans and not self._closed:
                 self._cond.wait(timeout)
-            if not self._queued.records:
+            if not self._queued.spans:
                 return None
             batch, self._queued = self._queued, SpanBatch()
             return batch

@@ -42,11 +42,12 @@ environment (a flag wins over its variable):
   {ENV_TOKEN:<32}token senders must present as 'Authorization: Bearer <token>'
   {ENV_HTTP_ADDRESS:<32}OTLP/HTTP listen address (default {DEFAULT_HTTP_ADDRESS})
   {ENV_GRPC_ADDRESS:<32}OTLP/gRPC listen address (default {DEFAULT_GRPC_ADDRESS})
-  {ENV_SPOOL_DIR:<32}spool directory, or 'off' (default $XDG_STATE_HOME/agentsight-otel/bridge)
+  {ENV_SPOOL_DIR:<32}spool directory, or 'off' (default: one per endpoint and key, under
+  {"":<32}$XDG_STATE_HOME/agentsight-otel/bridge)
   {ENV_LOG_LEVEL:<32}level of the agentsight_otel logger (default INFO)
-  {ENV_REDACT_PII:<32}1 redacts e-mails and card numbers in GenAI messages and tool texts
+  {ENV_REDACT_PII:<32}1 redacts e-mails and card numbers in every free-text field
 
-Listen on 0.0.0.0:PORT (or :PORT) to accept other hosts and containers."""
+Listen on 0.0.0.0:PORT (or :PORT) to accept other hosts and containers (--token required)."""
 
 _DEFAULTS = BridgeConfig()
 _ROWS = {row.name: row for row in BRIDGE_SETTINGS}
@@ -60,7 +61,10 @@ def add_bridge_arguments(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add("--http", metavar="HOST:PORT", help=f"OTLP/HTTP address or 'off' ({DEFAULT_HTTP_ADDRESS})")
     add("--grpc", metavar="HOST:PORT", help=f"OTLP/gRPC address or 'off' ({DEFAULT_GRPC_ADDRESS})")
-    add("--token", help="require 'Authorization: Bearer TOKEN' (default: no token)")
+    add(
+        "--token",
+        help="require 'Authorization: Bearer TOKEN' (required beyond loopback; default: none)",
+    )
     add("--api-key", help=f"AgentSight API key (shows in ps: prefer {ENV_API_KEY})")
     add("--endpoint", metavar="URL", help=f"AgentSight base URL ({DEFAULT_ENDPOINT})")
     _limit(parser, "--max-body-bytes", "max_body_bytes")
@@ -70,7 +74,9 @@ def add_bridge_arguments(parser: argparse.ArgumentParser) -> None:
         "--spool-dir",
         metavar="DIR",
         help="where accepted spans wait while AgentSight cannot take them, or 'off' to count "
-        "them as lost instead (default $XDG_STATE_HOME or ~/.local/state, /agentsight-otel/bridge)",
+        "them as lost instead (default $XDG_STATE_HOME or ~/.local/state, "
+        "/agentsight-otel/bridge/<fingerprint of endpoint and key>); only bodies spooled for "
+        "this endpoint and key are sent",
     )
     _limit(parser, "--dedupe-memory", "dedupe_memory")
     _limit(parser, "--retry-after", "retry_after")
@@ -85,7 +91,8 @@ def add_bridge_arguments(parser: argparse.ArgumentParser) -> None:
         "--redact-pii",
         action="store_true",
         default=None,
-        help="redact e-mail addresses and card numbers in messages and tool texts of GenAI spans",
+        help="redact e-mail addresses and card numbers in every free-text field of the spans "
+        "(tracker and GenAI alike; docs/security.md: PII redaction)",
     )
 
 
@@ -95,24 +102,41 @@ def _limit(parser: argparse.ArgumentParser, flag: str, name: str) -> None:
     parser.add_argument(flag, type=int, metavar="N", help=f"{row.doc} (default {row.default})")
 
 
+# Each flag and the setting it gives, so a refused value is reported by the flag's name.
+_BRIDGE_FLAGS = {
+    "http_address": "--http",
+    "grpc_address": "--grpc",
+    "token": "--token",
+    "max_body_bytes": "--max-body-bytes",
+    "max_queue_spans": "--max-queue-spans",
+    "max_queue_bytes": "--max-queue-bytes",
+    "dedupe_memory": "--dedupe-memory",
+    "retry_after": "--retry-after",
+    "drain_timeout": "--drain-timeout",
+    "spool_dir": "--spool-dir",
+}
+# resolve_bridge_config's rule: a blank address or token is not given.
+_BLANK_IS_UNSET = ("http_address", "grpc_address", "token")
+_DELIVERY_FLAGS = {
+    "api_key": "--api-key",
+    "endpoint": "--endpoint",
+    "log_level": "--log-level",
+    "redact": "--redact-pii",
+}
+
+
 def config_from_args(args: argparse.Namespace) -> tuple[BridgeConfig, Settings]:
-    """The bridge config and delivery settings the flags and environment describe (checked)."""
-    config = resolve_bridge_config(
-        http_address=args.http,
-        grpc_address=args.grpc,
-        token=args.token,
-        max_body_bytes=args.max_body_bytes,
-        max_queue_spans=args.max_queue_spans,
-        max_queue_bytes=args.max_queue_bytes,
-        dedupe_memory=args.dedupe_memory,
-        retry_after=args.retry_after,
-        drain_timeout=args.drain_timeout,
-        spool_dir=args.spool_dir,
-    )
-    settings = resolve_settings(
-        api_key=args.api_key,
-        endpoint=args.endpoint,
-        log_level=args.log_level,
-        redact=args.redact_pii,
-    )
+    """The bridge config and delivery settings the flags and environment describe (checked).
+
+    ConfigurationError naming the flag (or the variable) whose value is refused.
+    """
+    flags = {**_BRIDGE_FLAGS, **_DELIVERY_FLAGS}
+    given = {name: getattr(args, flag[2:].replace("-", "_")) for name, flag in flags.items()}
+    rows = {row.name: row for row in (*BRIDGE_SETTINGS, *SETTINGS)}
+    for name, value in given.items():
+        blank = name in _BLANK_IS_UNSET and not str(value or "").strip()
+        if value is not None and not blank:
+            rows[name].check(value, flags[name])
+    config = resolve_bridge_config(**{name: given[name] for name in _BRIDGE_FLAGS})
+    settings = resolve_settings(**{name: given[name] for name in _DELIVERY_FLAGS})
     return config, settings

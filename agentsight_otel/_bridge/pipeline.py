@@ -1,4 +1,7 @@
-"""Decoded records → intake → the exporter's assembly, mapping and delivery, on one pump thread."""
+"""Decoded records → intake → the exporter's assembly, mapping and delivery, on one pump thread.
+
+Message events from log requests take the same way; the exporter joins them to their spans.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from dataclasses import replace
 
 from agentsight_otel._bridge.config import BridgeConfig
 from agentsight_otel._bridge.decode import Decoded
+from agentsight_otel._bridge.decode_logs import DecodedLogs
 from agentsight_otel._bridge.intake import Admission, Intake, IntakeStats, SpanBatch
 from agentsight_otel._config import Settings
 from agentsight_otel._delivery.clock import Clock
@@ -39,7 +43,8 @@ class BridgePipeline:
         )
         # What the bridge answered 2xx for waits on disk while the backend cannot take it
         # (unless the operator turned the spool off: then it is counted and logged as lost).
-        settings = replace(settings, spool_dir=config.spool_directory())
+        spool = config.spool_directory(settings.endpoint, settings.api_key)
+        settings = replace(settings, spool_dir=spool)
         # The pump hands the worker one batch at a time, so its queue can never refuse one.
         self.exporter = AgentSightSpanExporter(
             _settings=settings,
@@ -51,7 +56,10 @@ class BridgePipeline:
             # Root-less spans are held within the intake's byte bound: at most half of it, the
             # oldest released (or, for traces of no conversation, dropped and counted) first.
             _max_pending_bytes=config.max_queue_bytes // 2,
+            _log_deliveries=True,
         )
+        # The logs endpoint is always open: GenAI traces may wait for their log records.
+        self.exporter.open_log_source()
         # Held while a request is decompressed and decoded, by both receivers.
         self.decode_slots = threading.BoundedSemaphore(config.max_concurrent_decodes)
         self._stopping = threading.Event()
@@ -68,6 +76,12 @@ class BridgePipeline:
         if not decoded.records:
             return Admission.CLOSED if self.intake.closed else Admission.ACCEPTED
         return self.intake.offer(decoded.records, nbytes)
+
+    def submit_logs(self, decoded: DecodedLogs, nbytes: int) -> Admission:
+        """Offer a log request's message events; the answer decides the OTLP response."""
+        if not decoded.events:
+            return Admission.CLOSED if self.intake.closed else Admission.ACCEPTED
+        return self.intake.offer_logs(decoded.events, nbytes)
 
     def flush(self, timeout: float) -> bool:
         """Until every accepted span has had its delivery attempt (or waits for its root)."""
@@ -106,6 +120,8 @@ class BridgePipeline:
 
     def _hand_over(self, batch: SpanBatch) -> None:
         """Assemble and queue a batch, then wait for its delivery round (the backpressure)."""
+        # Log events first: a trace whose root is in this batch then goes out with them.
+        self.exporter.export_log_events(batch.logs)
         self.exporter.export_records(batch.records)
         while not self.exporter.wait_delivered(_POLL_S):
             if self._stopping.is_set():

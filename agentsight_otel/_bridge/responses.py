@@ -7,12 +7,17 @@ from typing import Literal
 
 from google.protobuf import json_format
 from google.rpc import code_pb2, status_pb2
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
+    ExportLogsPartialSuccess,
+    ExportLogsServiceResponse,
+)
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTracePartialSuccess,
     ExportTraceServiceResponse,
 )
 
 from agentsight_otel._bridge.decode import Decoded
+from agentsight_otel._bridge.decode_logs import DecodedLogs
 
 Encoding = Literal["protobuf", "json"]
 PROTOBUF = "application/x-protobuf"
@@ -44,9 +49,25 @@ def export_response(decoded: Decoded) -> ExportTraceServiceResponse:
     )
 
 
+def logs_export_response(decoded: DecodedLogs) -> ExportLogsServiceResponse:
+    """Success, with ``partial_success`` only when log records were rejected."""
+    if not decoded.rejected:
+        return ExportLogsServiceResponse()
+    return ExportLogsServiceResponse(
+        partial_success=ExportLogsPartialSuccess(
+            rejected_log_records=decoded.rejected, error_message=decoded.error_message
+        )
+    )
+
+
 def success_body(decoded: Decoded, encoding: Encoding) -> bytes:
     """The 200 body in the request's encoding."""
     return _encode(export_response(decoded), encoding)
+
+
+def logs_success_body(decoded: DecodedLogs, encoding: Encoding) -> bytes:
+    """The 200 body of a logs request in its encoding."""
+    return _encode(logs_export_response(decoded), encoding)
 
 
 def error_body(status: int, message: str, encoding: Encoding) -> bytes:
@@ -55,7 +76,10 @@ def error_body(status: int, message: str, encoding: Encoding) -> bytes:
     return _encode(status_pb2.Status(code=code, message=message), encoding)
 
 
-def _encode(message: ExportTraceServiceResponse | status_pb2.Status, encoding: Encoding) -> bytes:
+def _encode(
+    message: ExportTraceServiceResponse | ExportLogsServiceResponse | status_pb2.Status,
+    encoding: Encoding,
+) -> bytes:
     """Binary protobuf, or compact JSON with lowerCamelCase names."""
     if encoding == "protobuf":
         data: bytes = message.SerializeToString()

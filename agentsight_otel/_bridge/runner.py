@@ -10,15 +10,16 @@ import threading
 import time
 from typing import Any
 
-from agentsight_otel._bridge.config import Address, BridgeConfig
+from agentsight_otel._bridge.config import Address, BridgeConfig, default_spool_root
 from agentsight_otel._bridge.grpc_service import start_grpc_server
 from agentsight_otel._bridge.http_app import create_bridge_app
 from agentsight_otel._bridge.options import config_from_args
 from agentsight_otel._bridge.pipeline import BridgePipeline
 from agentsight_otel._config import ENV_API_KEY, Settings, resolve_settings
 from agentsight_otel._delivery.clock import Clock
-from agentsight_otel._delivery.plaintext import is_loopback
 from agentsight_otel._delivery.transport import Transport
+from agentsight_otel._export.destination import destination_id
+from agentsight_otel._export.spool import count_bodies
 from agentsight_otel._log import logger
 from agentsight_otel._serving import (
     BackgroundServer,
@@ -59,8 +60,8 @@ class Bridge(Served):
         """Bind both listeners and return once they accept requests."""
         if self.pipeline is not None:
             raise RuntimeError("a Bridge can be started once")
-        warn_if_open(self.config)
         _check_free(self.config.http_address, self.config.grpc_address)
+        _announce_spool(self.config, self.settings)  # counted before replay starts
         self.pipeline = BridgePipeline(
             self.config, self.settings, transport=self._transport, clock=self._clock
         )
@@ -116,25 +117,29 @@ class Bridge(Served):
         return self.pipeline.close(max(0.1, end - time.monotonic()))
 
 
-def warn_if_open(config: BridgeConfig) -> None:
-    """Warn when other hosts can reach a listener and no token is required."""
-    if config.token is not None:
-        return
-    for address in (config.http_address, config.grpc_address):
-        if address is not None and not is_loopback(address.host):
-            logger.warning(
-                "the bridge listens on %s without a token: anyone who can reach it can send "
-                "spans to AgentSight under your API key; set AGENTSIGHT_BRIDGE_TOKEN",
-                address,
-            )
-
-
-def _announce_spool(spool: str | None) -> None:
-    """Say where accepted spans wait while AgentSight cannot take them."""
+def _announce_spool(config: BridgeConfig, settings: Settings) -> None:
+    """Say where accepted spans wait, and how many earlier ones wait there to be sent."""
+    spool = config.spool_directory(settings.endpoint, settings.api_key)
     if spool is None:
         logger.warning("no spool (--spool-dir off): spans AgentSight cannot take are lost")
-    else:
-        logger.info("accepted spans wait in %s while AgentSight cannot take them", spool)
+        return
+    waiting = count_bodies(spool, destination_id(settings.endpoint, settings.api_key))[0]
+    logger.info(
+        "accepted spans wait in %s while AgentSight cannot take them; "
+        "%d body(ies) spooled there for this endpoint and key to send",
+        spool,
+        waiting,
+    )
+    if config.spool_dir is None:
+        # Bodies an older version spooled here record no endpoint or key: never sent.
+        older = sum(count_bodies(default_spool_root(), ""))
+        if older:
+            logger.warning(
+                "%d body(ies) spooled by an older version in %s record no endpoint or key: "
+                "left there, not sent",
+                older,
+                default_spool_root(),
+            )
 
 
 def _check_free(*addresses: Address | None) -> None:
@@ -165,7 +170,7 @@ def run_command(args: argparse.Namespace) -> int:
 def serve_bridge(config: BridgeConfig, settings: Settings) -> int:
     """The CLI: serve until SIGTERM or SIGINT, then drain; 0 when everything held went out."""
     if settings.api_key is None:
-        problem = settings.key_problem or f"{ENV_API_KEY} is not set"
+        problem = settings.key_problem or f"{ENV_API_KEY} is not set: set it (or give --api-key)"
         print(f"agentsight-otel bridge: {problem}", file=sys.stderr)
         return 2
     # A program, unlike the library, may set up logging; an embedding host's setup is kept.
@@ -178,7 +183,6 @@ def serve_bridge(config: BridgeConfig, settings: Settings) -> int:
             print(f"OTLP/HTTP listening on {bridge.http_url}/v1/traces", flush=True)
         if bridge.grpc_target:
             print(f"OTLP/gRPC listening on {bridge.grpc_target}", flush=True)
-        _announce_spool(config.spool_directory())
         # Woken now and then: Python runs a signal's handler only when the main thread runs.
         while not stop.wait(0.5):
             pass

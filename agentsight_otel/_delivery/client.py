@@ -73,6 +73,8 @@ class IngestClient:
         self.clock = clock or SystemClock()
         self.policy = policy or RetryPolicy()
         self.interrupt = threading.Event()
+        # Why the latest attempt failed (None once one succeeds): what a loss report quotes.
+        self.last_failure: str | None = None
         self._jitter = jitter
         self._key_checked = False
 
@@ -123,6 +125,7 @@ class IngestClient:
             if remaining <= 0 or self.interrupt.is_set():
                 break
             outcome, pause = self._attempt(method, url, body, headers, remaining, attempt)
+            self.last_failure = None if outcome.ok else outcome.detail
             if not outcome.retryable or attempt == self.policy.max_attempts:
                 return outcome
             delay = pause if pause is not None else self._backoff(attempt)
@@ -156,7 +159,7 @@ class IngestClient:
         try:
             response = self.transport.request(method, url, body, headers, timeout)
         except TransportError as exc:
-            detail = self._scrub(f"network error: {exc}")
+            detail = self._scrub(f"network error reaching {self.settings.endpoint}: {exc}")
             return Outcome(False, None, detail, True, attempts=attempt), None
         except Exception as exc:  # a broken transport must not escape the worker
             self._report_broken_transport(exc)

@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-import ipaddress
 import threading
 from urllib.parse import urlsplit
 
 from agentsight_otel._log import logger
+from agentsight_otel._loopback import is_loopback
 from agentsight_otel._runtime import RUNTIME
-
-
-def is_loopback(host: str) -> bool:
-    """Whether a URL host is this machine: ``localhost``, 127.0.0.0/8 or ::1."""
-    name = host.strip("[]").rstrip(".").lower()
-    if name == "localhost":
-        return True
-    try:
-        address = ipaddress.ip_address(name.split("%", 1)[0])
-    except ValueError:
-        return False
-    mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1 (not loopback in 3.11)
-    return address.is_loopback or (mapped is not None and mapped.is_loopback)
 
 
 def exposes_key(endpoint: str) -> bool:

@@ -226,6 +226,39 @@ def _cut_off(watch: Watch, timeout: float) -> str:
 
 def _describe(exc: Exception) -> str:
     """A short reason without the request (whose headers hold the key)."""
-    kind = type(exc).__name__
-    reason = str(exc.args[0]) if exc.args else ""
-    return f"{kind}: {reason[:200]}" if reason else kind
+    return network_reason(exc)
+
+
+def network_reason(exc: BaseException) -> str:
+    """What went wrong on the network, plainly ("connection refused", "timed out").
+
+    The operating system's own error when there is one (requests and urllib3 wrap it in
+    exceptions whose text names their internal pool classes); never the request itself.
+    """
+    for cause in _causes(exc):
+        if isinstance(cause, socket.gaierror):
+            return f"cannot resolve the host name ({cause.strerror})"
+        if isinstance(cause, (TimeoutError, socket.timeout)) or "Timeout" in type(cause).__name__:
+            return "timed out"
+        if isinstance(cause, OSError) and cause.errno is not None and cause.strerror:
+            return str(cause.strerror)[:1].lower() + str(cause.strerror)[1:]
+    for cause in _causes(exc):
+        if cause.__class__.__module__.startswith("ssl") or "SSL" in type(cause).__name__:
+            return f"TLS failed: {str(cause)[:160]}"
+    return type(exc).__name__
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """exc and what it wraps (arguments, reason, cause, context), outermost first."""
+    found: list[BaseException] = []
+    waiting = [exc]
+    while waiting and len(found) < 20:
+        current = waiting.pop(0)
+        if any(current is seen for seen in found):
+            continue
+        found.append(current)
+        waiting += [arg for arg in current.args if isinstance(arg, BaseException)]
+        for linked in (getattr(current, "reason", None), current.__cause__, current.__context__):
+            if isinstance(linked, BaseException):
+                waiting.append(linked)
+    return found

@@ -9,6 +9,12 @@ arrive after their root went out are released at once ("late children"). Nothing
 spans of conversation traces are released after ``max_age`` even without a root, and spans of
 traces never shown to belong to a conversation are dropped after ``foreign_max_age`` (they are
 the application's own telemetry, not AgentSight data).
+
+GenAI message events written as log records (``add_logs``) wait with their trace and are joined
+to their spans when it goes out. While log records can arrive (``expect_logs``), a trace whose
+model calls carry no messages on their spans, by an instrumentation that writes them as log
+records, is held after its root for at most ``log_grace`` seconds, until every such call has
+its answer record; other traces never wait.
 """
 
 from __future__ import annotations
@@ -19,11 +25,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agentsight_otel import _semconv as sc
-from agentsight_otel._export.sizing import record_bytes
+from agentsight_otel._export.sizing import event_bytes, record_bytes
 from agentsight_otel._log import logger
 from agentsight_otel._mapping.identity import is_genai, ranked_conversation
+from agentsight_otel._mapping.logevents import LogEvent, awaits_events, is_answer, joined
 from agentsight_otel._mapping.payload import TraceGroup
-from agentsight_otel._mapping.records import SpanRecord
+from agentsight_otel._mapping.records import EventRecord, SpanRecord
+
+_MAX_EVENT_SCOPES = 64
 
 
 @dataclass
@@ -35,6 +44,12 @@ class _Pending:
     rank: int = 99
     records: list[SpanRecord] = field(default_factory=list)
     nbytes: int = 0
+    # Message events from log records, by span id, and their keys (retries are dropped); made
+    # on the first record, so traces without any cost nothing.
+    logs: dict[int, list[EventRecord]] | None = None
+    log_keys: set[tuple[int, str, int]] | None = None
+    nlogs: int = 0
+    hold_until: float | None = None  # rooted, waiting for log records until then
 
 
 def _no_hint(trace_id: int) -> str | None:
@@ -54,6 +69,7 @@ class TraceAssembler:
         foreign_max_age: float = 120.0,
         memory: int = 20_000,
         hint: Callable[[int], str | None] = _no_hint,
+        log_grace: float = 2.0,
     ) -> None:
         self.max_pending_spans = max_pending_spans
         self.max_pending_bytes = max_pending_bytes
@@ -68,6 +84,12 @@ class TraceAssembler:
         self.pending_bytes = 0  # estimated, counted only under a byte bound
         self.foreign_dropped = 0
         self._told_no_identity = False
+        self.log_grace = log_grace
+        self.expect_logs = False  # whether log records can still arrive (a log exporter is open)
+        self.pending_logs = 0
+        self.late_logs = 0  # log records whose spans had gone out already
+        self._event_scopes: set[str] = set()  # scopes seen writing message log records
+        self._told_late = False
 
     def add(self, records: Iterable[SpanRecord], now: float) -> list[TraceGroup]:
         """Take finished records; return the groups that are complete now."""
@@ -97,18 +119,79 @@ class TraceAssembler:
             if is_root or record.parent_span_id is None or record.parent_is_remote:
                 rooted.append(record.trace_id)
         for trace_id in dict.fromkeys(rooted):
+            if self._held(self._pending[trace_id], now):
+                continue
             group = self._release(trace_id)
             if group is not None:
                 ready.append(group)
         ready.extend(self._evict_over_bound())
         return ready
 
+    def add_logs(self, events: Iterable[LogEvent], now: float) -> list[TraceGroup]:
+        """Take message events from log records; return the groups they completed."""
+        touched: list[int] = []
+        for log in events:
+            if len(self._event_scopes) < _MAX_EVENT_SCOPES:
+                self._event_scopes.add(log.scope)
+            pending = self._pending.get(log.trace_id)
+            if pending is None:
+                pending = self._pending[log.trace_id] = _Pending(now)
+            event = log.event
+            key = (log.span_id, event.name, event.timestamp_ns)
+            if pending.logs is None or pending.log_keys is None:
+                pending.logs, pending.log_keys = {}, set()
+            elif key in pending.log_keys:  # an OTLP retry: the same record again
+                continue
+            pending.log_keys.add(key)
+            pending.logs.setdefault(log.span_id, []).append(event)
+            pending.nlogs += 1
+            self.pending_logs += 1
+            if self.max_pending_bytes is not None:
+                size = event_bytes(event)
+                pending.nbytes += size
+                self.pending_bytes += size
+            if pending.hold_until is not None:
+                touched.append(log.trace_id)
+        ready = []
+        for trace_id in dict.fromkeys(touched):
+            if not self._awaits_logs(self._pending[trace_id]):
+                group = self._release(trace_id)
+                if group is not None:
+                    ready.append(group)
+        ready.extend(self._evict_over_bound())
+        return ready
+
+    def stop_expecting_logs(self) -> list[TraceGroup]:
+        """No more log records will come: release the traces held for them."""
+        self.expect_logs = False
+        held = [t for t, pending in self._pending.items() if pending.hold_until is not None]
+        groups = [self._release(trace_id) for trace_id in held]
+        return [group for group in groups if group is not None]
+
+    def _held(self, pending: _Pending, now: float) -> bool:
+        """Whether a rooted trace waits for log records now (its grace starts the first time)."""
+        if not self.expect_logs or not self._awaits_logs(pending):
+            return False
+        if pending.hold_until is None:
+            pending.hold_until = now + self.log_grace
+        return now < pending.hold_until
+
+    def _awaits_logs(self, pending: _Pending) -> bool:
+        """Whether a model call of the trace still lacks its messages' answer record."""
+        for record in pending.records:
+            if awaits_events(record, self._event_scopes):
+                events = pending.logs.get(record.span_id) if pending.logs else None
+                if not events or not any(is_answer(event) for event in events):
+                    return True
+        return False
+
     def expire(self, now: float) -> list[TraceGroup]:
         """Release (or drop, if foreign) traces that waited too long for a root."""
         ready = []
         for trace_id, pending in list(self._pending.items()):
             limit = self.max_age if pending.conversation_id else self.foreign_max_age
-            if now - pending.first_seen >= limit:
+            held_out = pending.hold_until is not None and now >= pending.hold_until
+            if held_out or now - pending.first_seen >= limit:
                 group = self._release(trace_id)
                 if group is not None:
                     ready.append(group)
@@ -124,12 +207,18 @@ class TraceAssembler:
         pending = self._pending.pop(trace_id)
         self.pending_spans -= len(pending.records)
         self.pending_bytes -= pending.nbytes
+        self.pending_logs -= pending.nlogs
         cid = pending.conversation_id or self._conversation_of(trace_id)
         if cid is None:
             self.foreign_dropped += len(pending.records)
             self._tell_no_identity(pending.records)
             return None
         self._remember(self._known, trace_id, cid)
+        if pending.logs:
+            records = self._join_logs(trace_id, pending, pending.logs)
+            if not records:
+                return None
+            pending.records = records
         for record in pending.records:
             if (
                 record.attributes.get(sc.SPAN_KIND) in sc.ROOT_KINDS
@@ -139,9 +228,45 @@ class TraceAssembler:
                 self._remember(self._released_roots, record.span_id, None)
         return TraceGroup(cid, pending.records)
 
+    def _join_logs(
+        self, trace_id: int, pending: _Pending, logs: dict[int, list[EventRecord]]
+    ) -> list[SpanRecord]:
+        """The records with their log events; events of spans not among them wait on.
+
+        They may belong to a part of the trace still to come; those of spans that went out
+        already are dropped when they expire (counted as late).
+        """
+        released = {record.span_id for record in pending.records}
+        rest = {s: events for s, events in logs.items() if s not in released}
+        if rest and pending.records:
+            waiting = self._pending[trace_id] = _Pending(
+                pending.first_seen, pending.conversation_id
+            )
+            waiting.logs = rest
+            waiting.nlogs = sum(len(events) for events in rest.values())
+            waiting.log_keys = {k for k in pending.log_keys or () if k[0] in rest}
+            self.pending_logs += waiting.nlogs
+            if self.max_pending_bytes is not None:
+                waiting.nbytes = sum(event_bytes(e) for events in rest.values() for e in events)
+                self.pending_bytes += waiting.nbytes
+        elif rest:
+            self._tell_late(sum(len(events) for events in rest.values()))
+        return joined(pending.records, logs)
+
+    def _tell_late(self, count: int) -> None:
+        """Count log records that came after their spans went out; say once what to do."""
+        self.late_logs += count
+        if not self._told_late:
+            self._told_late = True
+            logger.info(
+                "GenAI log records arrived after their trace was sent to AgentSight, so its "
+                "transcript misses them; raise AGENTSIGHT_LOG_GRACE_MS (now %d ms)",
+                round(self.log_grace * 1000),
+            )
+
     def _over_bound(self) -> bool:
         """Whether more spans or bytes wait than allowed."""
-        if self.pending_spans > self.max_pending_spans:
+        if self.pending_spans + self.pending_logs > self.max_pending_spans:
             return True
         return self.max_pending_bytes is not None and self.pending_bytes > self.max_pending_bytes
 
@@ -154,7 +279,7 @@ class TraceAssembler:
             "GenAI spans without a conversation id are not sent to AgentSight (first seen: "
             "%r). Give their agent calls one: `with agentsight_otel.conversation(id): ...`, "
             "or set gen_ai.conversation.id or session.id on them (OpenInference: "
-            "using_session(id))",
+            "using_session(id); Vercel AI SDK: experimental_telemetry.metadata.sessionId)",
             records[0].name,
         )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
@@ -14,13 +15,19 @@ from agentsight_otel._delivery.clock import Clock, SystemClock
 from agentsight_otel._delivery.ledger import DEFAULT_LEDGER, DeliveryLedger
 from agentsight_otel._delivery.transport import RequestsTransport, Transport
 from agentsight_otel._export.assembler import TraceAssembler
+from agentsight_otel._export.deliveries import DeliveryLog
+from agentsight_otel._export.latest import remember
 from agentsight_otel._export.redelivery import Redelivery
 from agentsight_otel._export.stats import DeliveryStats
 from agentsight_otel._export.worker import DeliveryWorker
 from agentsight_otel._log import RateLimitedLog, log_internal_error, logger
+from agentsight_otel._mapping.logevents import LogEvent
 from agentsight_otel._mapping.payload import TraceGroup
 from agentsight_otel._mapping.records import SpanRecord, records_from_spans
 from agentsight_otel._runtime import RUNTIME
+
+if TYPE_CHECKING:
+    from agentsight_otel._export.log_exporter import AgentSightLogExporter
 
 
 class AgentSightSpanExporter(SpanExporter):
@@ -36,6 +43,11 @@ class AgentSightSpanExporter(SpanExporter):
     ``max_queue_bytes`` caps what waits in memory. The exporter's thread (and its shutdown)
     writes the spool; only when the queue is full does ``export`` write there itself, rather
     than drop what it was given.
+
+    GenAI message events that instrumentations write as log records join this exporter's
+    traces through ``log_exporter()`` (an ``AgentSightLogExporter`` for the SDK's
+    ``LoggerProvider``): a trace that may still get such records waits for them at most
+    ``log_grace_ms`` (``AGENTSIGHT_LOG_GRACE_MS``) after its root ends.
     """
 
     def __init__(
@@ -51,6 +63,7 @@ class AgentSightSpanExporter(SpanExporter):
         spool_dir: str | None = None,
         spool_max_bytes: int | None = None,
         max_queue_bytes: int | None = None,
+        log_grace_ms: int | None = None,
         _settings: Settings | None = None,
         _transport: Transport | None = None,
         _clock: Clock | None = None,
@@ -60,6 +73,7 @@ class AgentSightSpanExporter(SpanExporter):
         _max_pending_spans: int = 50_000,
         _spool_retry_interval: float = 5.0,
         _max_pending_bytes: int | None = None,
+        _log_deliveries: bool = False,
     ) -> None:
         # Settings are the table's (see _config); the underscored arguments are test seams.
         settings = resolve_settings(base=_settings, **given_arguments(EXPORTER, locals()))
@@ -71,8 +85,12 @@ class AgentSightSpanExporter(SpanExporter):
             max_pending_spans=_max_pending_spans,
             max_pending_bytes=_max_pending_bytes,
             hint=self._ledger.conversation_of,
+            log_grace=settings.log_grace_ms / 1000,
         )
+        self._log_sources = 0  # open log exporters (the bridge's logs endpoint counts as one)
         self._log = RateLimitedLog(clock=self._clock.now)
+        # The bridge logs every delivery at INFO; the in-process exporter stays quiet.
+        self._deliveries = DeliveryLog(self._clock.now) if _log_deliveries else None
         self._worker = self._delivery_worker(
             _transport, _retry_policy, _max_queue_spans, _spool_retry_interval
         )
@@ -80,6 +98,7 @@ class AgentSightSpanExporter(SpanExporter):
         self._shutdown = False
         self._ledger.exporter_started()
         _warn_about_the_key(settings)
+        remember(self)
 
     def _delivery_worker(
         self,
@@ -99,18 +118,19 @@ class AgentSightSpanExporter(SpanExporter):
             max_queue_bytes=settings.max_queue_bytes,
             on_tick=self._expire,
             log=self._log,
+            deliveries=self._deliveries,
         )
         if settings.spool_dir is not None:
-            worker.use_spool(
-                Redelivery(
-                    settings.spool_dir,
-                    settings.spool_max_bytes,
-                    client,
-                    worker.stats,
-                    log=self._log,
-                    retry_interval=spool_retry_interval,
-                )
+            redelivery = Redelivery(
+                settings.spool_dir,
+                settings.spool_max_bytes,
+                client,
+                worker.stats,
+                log=self._log,
+                retry_interval=spool_retry_interval,
             )
+            redelivery.deliveries = self._deliveries
+            worker.use_spool(redelivery)
         return worker
 
     @property
@@ -141,10 +161,49 @@ class AgentSightSpanExporter(SpanExporter):
         ok = self._worker.submit(groups)
         return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
 
-    def pending(self) -> tuple[int, int]:
-        """Spans, and their estimated bytes, waiting for their root (bytes under a byte bound)."""
+    def export_log_events(self, events: Sequence[LogEvent]) -> bool:
+        """Join GenAI message events from log records to their traces; False once shut down."""
+        if self._shutdown:
+            return False
+        if not events:
+            return True
         with self._lock:
-            return self._assembler.pending_spans, self._assembler.pending_bytes
+            groups = self._assembler.add_logs(events, self._clock.now())
+        return self._worker.submit(groups)
+
+    def log_exporter(self) -> AgentSightLogExporter:
+        """A log record exporter feeding this exporter's traces (for a ``LoggerProvider``)."""
+        from agentsight_otel._export.log_exporter import AgentSightLogExporter
+
+        return AgentSightLogExporter(self)
+
+    def open_log_source(self) -> None:
+        """A source of log records is attached: GenAI traces may wait for its records."""
+        with self._lock:
+            self._log_sources += 1
+            self._assembler.expect_logs = True
+
+    def close_log_source(self) -> None:
+        """A source closed; with none left, traces held for log records go out now."""
+        with self._lock:
+            self._log_sources = max(0, self._log_sources - 1)
+            if self._log_sources:
+                return
+            groups = self._assembler.stop_expecting_logs()
+        if not self._shutdown:
+            self._worker.submit(groups)
+
+    @property
+    def late_log_records(self) -> int:
+        """Log records that came after their spans had been delivered (their text is lost)."""
+        with self._lock:
+            return self._assembler.late_logs
+
+    def pending(self) -> tuple[int, int]:
+        """Spans and log records, and their estimated bytes, waiting for their root (or grace)."""
+        with self._lock:
+            assembler = self._assembler
+            return assembler.pending_spans + assembler.pending_logs, assembler.pending_bytes
 
     def wait_delivered(self, timeout: float) -> bool:
         """Wait until everything released so far had its delivery attempt; False on timeout.
@@ -164,7 +223,7 @@ class AgentSightSpanExporter(SpanExporter):
             log_internal_error("flushing the exporter")
             return False
 
-    def shutdown(self, timeout_millis: int = 30_000) -> None:
+    def shutdown(self, timeout_millis: int = 30_000, *, _reason: str | None = None) -> None:
         """Deliver what is held within the timeout, then stop; safe to call twice."""
         if self._shutdown:
             return
@@ -173,7 +232,9 @@ class AgentSightSpanExporter(SpanExporter):
             with self._lock:
                 groups = self._assembler.drain()
             self._worker.submit(groups)
-            self._worker.shutdown(timeout_millis / 1000)
+            self._worker.shutdown(timeout_millis / 1000, _reason)
+            if self._deliveries is not None:
+                self._deliveries.flush()
         except Exception:
             log_internal_error("shutting down the exporter")
         finally:

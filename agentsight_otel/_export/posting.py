@@ -16,6 +16,7 @@ from agentsight_otel._mapping.payload import Block
 from agentsight_otel._version import SDK_NAME, __version__
 
 if TYPE_CHECKING:
+    from agentsight_otel._export.deliveries import DeliveryLog
     from agentsight_otel._export.redelivery import Redelivery
 
 SDK = {"name": SDK_NAME, "version": __version__}
@@ -36,6 +37,7 @@ class Poster:
     ) -> None:
         self.redelivery: Redelivery | None = None  # set once the exporter spools
         self.inflight: IngestBody | None = None  # the body whose request is out
+        self.deliveries: DeliveryLog | None = None  # set when each delivery is logged (bridge)
         self._client = client
         self._backend = backend
         self._stats = stats
@@ -62,6 +64,8 @@ class Poster:
         finally:
             self.inflight = None
         if outcome.ok:
+            if self.deliveries is not None:
+                self.deliveries.delivered(len(body.entries), span_count(body), outcome.status or 0)
             return
         if outcome.status == 413 and len(body.parts) > 1:
             for half in body.halves(SDK):

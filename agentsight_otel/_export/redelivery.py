@@ -25,6 +25,8 @@ import orjson
 
 from agentsight_otel._delivery.client import IngestClient, Outcome
 from agentsight_otel._delivery.ledger import Settlement
+from agentsight_otel._export.deliveries import DeliveryLog
+from agentsight_otel._export.destination import destination_id
 from agentsight_otel._export.posting import INGEST_PATH, KEY_REFUSED
 from agentsight_otel._export.spool import Spool, SpooledBody
 from agentsight_otel._export.stats import DeliveryStats
@@ -61,7 +63,11 @@ class Redelivery:
         max_strikes: int = MAX_STRIKES,
     ) -> None:
         self._log = log or RateLimitedLog()
-        self.spool = Spool(directory, max_bytes, log=self._log, on_evict=self._evicted)
+        # Only bodies spooled for this endpoint and key are ever sent here.
+        destination = destination_id(client.settings.endpoint, client.settings.api_key)
+        self.spool = Spool(
+            directory, max_bytes, destination=destination, log=self._log, on_evict=self._evicted
+        )
         self.client = client
         self.stats = stats
         self.retry_interval = retry_interval
@@ -72,6 +78,7 @@ class Redelivery:
         self._look_after = 0.0
         self._failures: OrderedDict[str, _Failures] = OrderedDict()
         self._accepted = 0
+        self.deliveries: DeliveryLog | None = None  # set when each delivery is logged (bridge)
 
     def hold(self, data: bytes, spans: int, reason: str, *, failed: bool = False) -> Settlement:
         """Spool one body (``failed``: it was just refused itself); its turns' settlement."""
@@ -155,6 +162,8 @@ class Redelivery:
             self._failures.pop(body.name, None)
             self._accepted += 1
             self.stats.count(replayed_spans=body.spans)
+            if self.deliveries is not None:
+                self.deliveries.delivered(0, body.spans, outcome.status or 0)
             self._back_up()
             return True
         if outcome.status in KEY_REFUSED:

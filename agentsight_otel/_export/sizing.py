@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
 from agentsight_otel._mapping.payload import TraceGroup
-from agentsight_otel._mapping.records import SpanRecord
+from agentsight_otel._mapping.records import EventRecord, SpanRecord
 
 # Measured with tracemalloc on tracker spans (about 4 KB a span, events included): a finished
 # SDK span with its record, context and attributes, and one event, before string values.
@@ -37,3 +39,8 @@ def _strings(attributes: Mapping[str, Any]) -> int:
         if type(value) is str:
             total += len(value)
     return total
+
+
+def event_bytes(event: EventRecord) -> int:
+    """Bytes one log event keeps alive while it waits for its span (an estimate)."""
+    return EVENT_BYTES + len(orjson.dumps(event.attributes, default=str))

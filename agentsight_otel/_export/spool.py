@@ -1,14 +1,18 @@
 """The durable spool: ingest bodies the backend could not take, one file each, until it can.
 
 Files are written to a temporary name and renamed into place, so a reader never sees half a
-body. Names sort oldest first (``<ns>-<pid>-<seq>-<spans>.body``) and carry their span count.
+body. Names sort oldest first (``<ns>-<pid>-<seq>-<destination>-<spans>.body``) and carry the
+fingerprint of the endpoint and key they were accepted for (`destination.py`) and their span
+count. A spool sees only its own destination's bodies: another's (or an older version's, which
+record none) are left untouched, never sent, evicted or counted, and a warning gives their number.
+Files are 0600 in 0700 directories (`_private.py`): they hold conversation text.
 A sender claims a body before sending it by renaming it to ``<name>.<pid>.claim``, so two
 senders sharing the directory (forked workers, a restarted process) never send one body at the
 same time. Claims are put back when their process is gone, or when they are older than any send
 can take (a process that died and was followed by another with the same pid, as pid 1 in a
 container is). The total size is bounded: past it the oldest bodies are evicted, counted and
 logged. A body the backend keeps refusing is set aside in ``dead/`` for inspection (bounded to a
-quarter of the spool's bytes, oldest deleted first).
+quarter of the spool's own bytes, oldest deleted first).
 
 The delivery thread (or a shutdown) writes here; so does the caller of `export` (a span
 processor's thread) when the delivery queue is full, rather than drop what it was given.
@@ -25,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agentsight_otel._log import RateLimitedLog
+from agentsight_otel._private import create_private, private_dir
 
 BODY = ".body"
 CLAIM = ".claim"
@@ -45,6 +50,33 @@ class SpooledBody:
     def read(self) -> bytes:
         """The body's bytes."""
         return self.path.read_bytes()
+
+
+def _destination_of(name: str) -> str | None:
+    """The destination a body's name records (None for a foreign or older name)."""
+    parts = name.split("-")
+    return parts[3] if len(parts) == 5 else None
+
+
+def _stem(entry: str) -> str:
+    """A body's name from the name of its file, claim or temporary file."""
+    if entry.endswith(CLAIM):
+        return entry[: -len(CLAIM)].rpartition(".")[0]
+    for suffix in (BODY, TMP):
+        if entry.endswith(suffix):
+            return entry[: -len(suffix)]
+    return entry
+
+
+def count_bodies(directory: str | os.PathLike[str], destination: str) -> tuple[int, int]:
+    """Bodies waiting in a directory: (this destination's, every other's); nothing is created."""
+    try:
+        names = [entry.name for entry in os.scandir(directory)]
+    except OSError:
+        return 0, 0
+    bodies = [_destination_of(_stem(name)) for name in names if name.endswith(BODY)]
+    own = sum(1 for found in bodies if found == destination)
+    return own, len(bodies) - own
 
 
 def _spans_in(name: str) -> int:
@@ -82,11 +114,13 @@ class Spool:
         directory: str | os.PathLike[str],
         max_bytes: int,
         *,
+        destination: str,
         log: RateLimitedLog | None = None,
         on_evict: Callable[[int], None] | None = None,
     ) -> None:
         self.directory = Path(directory)
         self.max_bytes = max_bytes
+        self.destination = destination
         self._log = log or RateLimitedLog()
         self._on_evict = on_evict
         self._seq = itertools.count()
@@ -96,25 +130,38 @@ class Spool:
         self.evicted_spans = 0
 
     def open(self) -> bool:
-        """Create the directory and put back what dead processes left claimed; False on error."""
+        """Create the directory (private), say what others left in it; False on error."""
         if self._opened:
             return True
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            private_dir(self.directory)
         except OSError as exc:
             self._log.log(logging.ERROR, "spool-open", f"AgentSight spool unusable: {exc}")
             return False
         self._opened = True
+        foreign = count_bodies(self.directory, self.destination)[1]
+        if foreign:
+            self._log.log(
+                logging.WARNING,
+                "spool-foreign",
+                f"AgentSight spool {self.directory}: {foreign} body(ies) spooled for another "
+                "endpoint or API key (or by an older version) left untouched, not sent",
+            )
         return True
+
+    def _mine(self, entry: str) -> bool:
+        """Whether a file of the directory is one of this destination's bodies."""
+        return _destination_of(_stem(entry)) == self.destination
 
     def put(self, data: bytes, spans: int) -> str | None:
         """Write one body atomically, then evict the oldest past the bound; its name, or None."""
         if not self.open():
             return None
-        name = f"{time.time_ns():020d}-{os.getpid()}-{next(self._seq):08d}-{spans}"
+        stamp = f"{time.time_ns():020d}-{os.getpid()}-{next(self._seq):08d}"
+        name = f"{stamp}-{self.destination}-{spans}"
         tmp = self.directory / (name + TMP)
         try:
-            with open(tmp, "wb") as handle:
+            with open(create_private(tmp), "wb") as handle:
                 handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())
@@ -127,14 +174,15 @@ class Spool:
         return name
 
     def pending(self) -> list[Path]:
-        """Bodies waiting (not claimed), oldest first."""
+        """This destination's bodies waiting (not claimed), oldest first."""
         if not self.open():
             return []
         try:
             names = [entry.name for entry in os.scandir(self.directory)]
         except OSError:
             return []
-        return [self.directory / name for name in sorted(names) if name.endswith(BODY)]
+        mine = [name for name in names if name.endswith(BODY) and self._mine(name)]
+        return [self.directory / name for name in sorted(mine)]
 
     def claim_oldest(self, ready: Callable[[str], bool] | None = None) -> SpooledBody | None:
         """Take the oldest waiting body ``ready`` allows (another process may take it first)."""
@@ -171,7 +219,7 @@ class Spool:
         dead = self.directory / DEAD
         target = dead / (body.name + BODY)
         try:
-            dead.mkdir(exist_ok=True)
+            private_dir(dead)
             os.rename(body.path, target)
         except OSError as exc:
             self._log.log(logging.ERROR, "spool-dead", f"AgentSight spool: {exc}")
@@ -183,7 +231,7 @@ class Spool:
     def _bound_dead(self, dead: Path) -> None:
         """Keep what was set aside within a quarter of the bound, oldest deleted first."""
         try:
-            paths = sorted(dead.glob("*" + BODY))
+            paths = sorted(path for path in dead.glob("*" + BODY) if self._mine(path.name))
             sizes = [path.stat().st_size for path in paths]
         except OSError:
             return
@@ -195,11 +243,11 @@ class Spool:
             excess -= length
 
     def size(self) -> int:
-        """Bytes held, claimed bodies included."""
+        """Bytes this destination's bodies hold, claimed ones included."""
         total = 0
         try:
             for entry in os.scandir(self.directory):
-                if entry.name.endswith((BODY, CLAIM)):
+                if entry.name.endswith((BODY, CLAIM)) and self._mine(entry.name):
                     total += entry.stat().st_size
         except OSError:
             pass
@@ -246,6 +294,8 @@ class Spool:
             return
         for entry in entries:
             name = entry.name
+            if not self._mine(name):
+                continue  # another destination's: its own spool recovers it
             try:
                 if name.endswith(CLAIM):
                     stem, _, pid = name[: -len(CLAIM)].rpartition(".")

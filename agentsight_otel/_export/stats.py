@@ -29,6 +29,8 @@ class DeliveryStats:
     replayed_spans: int = 0
     evicted_spans: int = 0
     dead_spans: int = 0
+    # Not lost spans: the oldest new end-user messages of GenAI turns past the per-turn bound.
+    cut_messages: int = 0
     _lock: threading.Lock = field(
         default_factory=threading.Lock, init=False, repr=False, compare=False
     )

@@ -21,6 +21,7 @@ from agentsight_otel._mapping.payload import Block, PayloadBuilder, TraceGroup
 from agentsight_otel._runtime import RUNTIME, wait_stopped
 
 if TYPE_CHECKING:
+    from agentsight_otel._export.deliveries import DeliveryLog
     from agentsight_otel._export.redelivery import Redelivery
 
 
@@ -37,6 +38,7 @@ class DeliveryWorker:
         tick: float = 1.0,
         on_tick: Callable[[], list[TraceGroup]] | None = None,
         log: RateLimitedLog | None = None,
+        deliveries: DeliveryLog | None = None,
     ) -> None:
         self.client = client
         self.ledger = ledger
@@ -56,6 +58,7 @@ class DeliveryWorker:
         self._spill_lock = threading.Lock()
         self._backend = BackendCapabilities(client)
         self._poster = Poster(client, self._backend, self.stats, self._log)
+        self._poster.deliveries = deliveries
         self._told: set[str] = set()  # advice given once per worker (message capture is off)
         self._round: PostingRound | None = None  # the round being posted, for shutdown's loss count
         RUNTIME.adopt(self, DeliveryWorker._forked)
@@ -128,8 +131,12 @@ class DeliveryWorker:
             self._cond.notify_all()
             return self._cond.wait_for(lambda: not self._queue and not self._busy, timeout)
 
-    def shutdown(self, timeout: float) -> bool:
-        """Deliver what is queued within ``timeout`` seconds, then stop."""
+    def shutdown(self, timeout: float, reason: str | None = None) -> bool:
+        """Deliver what is queued within ``timeout`` seconds, then stop.
+
+        What is left is reported lost for ``reason`` (by default: shut down before delivery),
+        with why the last attempt failed.
+        """
         with self._cond:
             self._closing = True
             self._cond.notify_all()
@@ -139,11 +146,11 @@ class DeliveryWorker:
             stuck = None if ended else self._round
             if stuck is not None:
                 stuck.abandoned = True  # the thread, if it ever returns, counts it no more
-        self._abandon(left, stuck)
+        self._abandon(left, stuck, reason or "exporter shut down before delivery")
         self.client.transport.close()
         return not left and ended
 
-    def _abandon(self, left: list[TraceGroup], stuck: PostingRound | None) -> None:
+    def _abandon(self, left: list[TraceGroup], stuck: PostingRound | None, reason: str) -> None:
         """What shutdown could not deliver: to the spool when there is one, else failed.
 
         Without a spool, the round the stuck thread is posting is lost too: counted with what
@@ -152,7 +159,9 @@ class DeliveryWorker:
         if self._redelivery is None:
             unsent = stuck.unsent() if stuck is not None else []
             if left or unsent:
-                self._settle_failed(left, "exporter shut down before delivery", unsent)
+                failure = self.client.last_failure
+                because = f"{reason} (the last attempt: {failure})" if failure else reason
+                self._settle_failed(left, because, unsent)
             return
         self._redelivery.down = True  # everything from here on goes to disk, not the network
         inflight = self._poster.inflight if stuck is not None else None
@@ -297,8 +306,9 @@ class DeliveryWorker:
         """Build the blocks of some groups and report the builder's warnings."""
         builder = PayloadBuilder(self._backend.environments, self.client.settings.redact)
         blocks = builder.build(groups)
-        for warning in builder.warnings:
-            self._log.log(logging.WARNING, "environment", warning)
+        self.stats.count(cut_messages=builder.cut_messages)
+        for key, warning in builder.warnings:
+            self._log.log(logging.WARNING, key, warning)
         for notice in builder.notices:
             if notice not in self._told and len(self._told) < 64:
                 self._told.add(notice)

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 from agentsight_otel import _semconv as sc
 from agentsight_otel._ids import derived_span_id, hex_span_id
+from agentsight_otel._mapping import vercel
 from agentsight_otel._mapping.capture import capture_notice
 from agentsight_otel._mapping.identity import is_genai
 from agentsight_otel._mapping.messages import carries_messages
@@ -60,7 +61,8 @@ class ForeignMapping:
     redactor: Redactor | None = None
     turn_roots: list[SpanRecord] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
-    _can_start: dict[int, bool] = field(default_factory=dict)
+    cut_messages: int = 0
+    _kinds: dict[int, tuple[bool, bool]] = field(default_factory=dict)
 
     def map(self, foreign: Sequence[SpanRecord], wire: list[WireSpan]) -> None:
         """Append the wire spans of ``foreign``: the records without a tracker kind."""
@@ -68,20 +70,24 @@ class ForeignMapping:
         shadowed = _merge_nested(usages, self.by_id)
         turns: dict[int, TurnParts] = {}
         memo: dict[int, Place | None] = {}
+        # Spans end (and arrive) before their parents: placed last first, a parent's answer is
+        # there for its children, which then look one span up instead of walking to the root.
+        for record in reversed(foreign):
+            self._place(record, memo)
+        kinds = self._kinds  # every record's, read by _place
         for record in foreign:
-            place = self._place(record, memo)
-            otel = otel_part(record, self.otel_cache)
+            place = memo[record.span_id]
             parts = (
                 turns.setdefault(place.turn, TurnParts()) if place and not place.tracked else None
             )
             if parts is not None and place is not None and place.turn == record.span_id:
                 parts.root = record
             with_messages = parts is not None and carries_messages(record)
-            if place is not None and is_tool(record.attributes):
-                self._tool(record, place, otel, wire)
+            if place is not None and kinds[record.span_id][1]:
+                self._tool(record, place, otel_part(record, self.otel_cache), wire)
             elif record.span_id in usages and record.span_id not in shadowed:
                 usage = usages[record.span_id]
-                self._usage(record, usage, place, otel, wire)
+                self._usage(record, usage, place, otel_part(record, self.otel_cache), wire)
                 if parts is not None and not with_messages:
                     parts.silent_scope = record.scope.name
             if parts is not None and with_messages:
@@ -95,9 +101,9 @@ class ForeignMapping:
         assert parts.root is not None
         self.turn_roots.append(parts.root)
         otel = otel_part(parts.root, self.otel_cache)
-        wire.append(
-            turn_span(parts.root, parts.with_messages, self.conversation_id, otel, self.redactor)
-        )
+        turn = turn_span(parts.root, parts.with_messages, self.conversation_id, otel, self.redactor)
+        wire.extend(turn.spans)
+        self.cut_messages += turn.cut
         if not parts.with_messages and parts.silent_scope is not None:
             notice = capture_notice(parts.silent_scope)
             if notice not in self.notices:
@@ -124,15 +130,15 @@ class ForeignMapping:
         wire: list[WireSpan],
     ) -> None:
         """A model call's usage as an ``llm`` record (under its own id unless it is the turn)."""
+        name = usage.model or record.name
         attributes: dict[str, Any] = {
             sc.CONVERSATION_ID: self.conversation_id,
             sc.SPAN_KIND: sc.KIND_LLM,
-            sc.ENTITY_NAME: usage.model or record.name,
-            **usage_attributes(usage),
+            sc.ENTITY_NAME: name,
         }
+        attributes.update(usage_attributes(usage))
         if place is not None:
             attributes[sc.TURN_ID] = hex_span_id(place.turn)
-        name = usage.model or record.name
         span = wire_span(record, sc.KIND_LLM, name, attributes, (), otel)
         if place is not None and place.turn == record.span_id and not place.tracked:
             # A lone model call is both the turn and its usage: the usage takes a derived id.
@@ -140,19 +146,22 @@ class ForeignMapping:
             span["parent_span_id"] = hex_span_id(record.span_id)
         wire.append(span)
 
-    def _starts(self, record: SpanRecord) -> bool:
-        """GenAI spans start turns, except tool executions (they are actions of one)."""
-        starts = self._can_start.get(record.span_id)
-        if starts is None:
+    def _kind(self, record: SpanRecord) -> tuple[bool, bool]:
+        """Whether a span can start a turn, and whether it is a tool run; read once per span.
+
+        GenAI spans start turns, except tool executions (they are actions of one).
+        """
+        kind = self._kinds.get(record.span_id)
+        if kind is None:
             attributes = record.attributes
-            starts = self._can_start[record.span_id] = is_genai(attributes) and not is_tool(
-                attributes
-            )
-        return starts
+            tool = is_tool(attributes)
+            starts = not tool and is_genai(attributes) and vercel.may_start_turn(attributes)
+            kind = self._kinds[record.span_id] = (starts, tool)
+        return kind
 
     def _place(self, record: SpanRecord, memo: dict[int, Place | None]) -> Place | None:
         """The turn a foreign span belongs to, or None (plain application telemetry)."""
-        outermost = record.span_id if self._starts(record) else None
+        outermost = record.span_id if self._kind(record)[0] else None
         parent = self.by_id.get(record.parent_span_id or 0)
         own_turn = _turn_id(record.attributes)
         place: Place | None = None if own_turn is None else Place(own_turn, True)
@@ -172,7 +181,7 @@ class ForeignMapping:
             if turn is not None:
                 place = Place(turn, True)
                 break
-            if sc.SPAN_KIND not in attributes and self._starts(parent):
+            if sc.SPAN_KIND not in attributes and self._kind(parent)[0]:
                 outermost = parent.span_id
             parent = self.by_id.get(parent.parent_span_id or 0)
         if place is None and outermost is not None:

@@ -4,7 +4,9 @@ Sources, first found wins per direction: ``gen_ai.input.messages`` / ``gen_ai.ou
 (JSON text or structured), the ``gen_ai.client.inference.operation.details`` event, the older
 per-message events (``gen_ai.user.message``, ``gen_ai.choice``, ...), the 1.27 prompt/completion
 events, OpenInference's ``llm.input_messages.N.message.*`` and OpenLLMetry's
-``gen_ai.prompt.N.*`` / ``gen_ai.completion.N.*``. Only text is kept: tool calls, tool results
+``gen_ai.prompt.N.*`` / ``gen_ai.completion.N.*``; then a framework's own names (the Vercel AI
+SDK's ``ai.prompt*`` / ``ai.response.*``) and OpenInference's ``input.value`` /
+``output.value`` on model calls. Only text is kept: tool calls, tool results
 and system instructions are plumbing, not transcript.
 """
 
@@ -16,7 +18,9 @@ from typing import Any, overload
 import orjson
 
 from agentsight_otel import _semconv as sc
+from agentsight_otel._mapping import openinference, vercel
 from agentsight_otel._mapping.records import Attributes, SpanRecord
+from agentsight_otel._sanitize import loads_json
 
 USER, ASSISTANT, TOOL = "user", "assistant", "tool"
 _INPUT_EVENTS = {
@@ -37,7 +41,9 @@ _FLAT_PROBES = (
     f"{_LL_OUTPUT}0.content",
 )
 _TOOL_RESULTS = ("tool_call_response", "tool_result")
-_CARRIERS = frozenset((sc.GEN_AI_INPUT_MESSAGES, sc.GEN_AI_OUTPUT_MESSAGES, *_FLAT_PROBES))
+_CARRIERS = frozenset(
+    (sc.GEN_AI_INPUT_MESSAGES, sc.GEN_AI_OUTPUT_MESSAGES, *_FLAT_PROBES, *vercel.MESSAGE_KEYS)
+)
 _LEGACY_EVENTS = {"gen_ai.content.prompt": "gen_ai.prompt", "gen_ai.content.completion": None}
 
 
@@ -76,19 +82,37 @@ class _Lazy(Sequence[Message]):
 
 def carries_messages(record: SpanRecord) -> bool:
     """Whether a span carries message content in any known form (a cheap look, no parsing)."""
-    if not _CARRIERS.isdisjoint(record.attributes):
+    attributes = record.attributes
+    if not _CARRIERS.isdisjoint(attributes):
         return True
-    return any(_is_message_event(event.name) for event in record.events)
+    return openinference.carries_values(attributes) or any(
+        _is_message_event(event.name) for event in record.events
+    )
 
 
 def input_messages(record: SpanRecord) -> Sequence[Message] | None:
     """The messages sent to the model (or agent), or None when the span records none."""
-    return _read(record, sc.GEN_AI_INPUT_MESSAGES, _INPUT_EVENTS, _OI_INPUT, _LL_INPUT, True)
+    found = _read(record, sc.GEN_AI_INPUT_MESSAGES, _INPUT_EVENTS, _OI_INPUT, _LL_INPUT, True)
+    if found is not None:
+        return found
+    attributes = record.attributes
+    document = vercel.input_document(attributes)
+    if document is None:
+        document = openinference.input_document(attributes)
+    return None if document is None else _Lazy(document, _message)
 
 
 def output_messages(record: SpanRecord) -> Sequence[Message] | None:
     """The messages the model (or agent) answered, or None when the span records none."""
-    return _read(record, sc.GEN_AI_OUTPUT_MESSAGES, _OUTPUT_EVENTS, _OI_OUTPUT, _LL_OUTPUT, False)
+    found = _read(record, sc.GEN_AI_OUTPUT_MESSAGES, _OUTPUT_EVENTS, _OI_OUTPUT, _LL_OUTPUT, False)
+    if found is not None:
+        return found
+    attributes = record.attributes
+    text = vercel.output_text(attributes)
+    if text is not None:
+        return [(ASSISTANT, text)]
+    document = openinference.output_document(attributes)
+    return None if document is None else _Lazy(document, _message)
 
 
 def _read(
@@ -192,7 +216,10 @@ def _oi_contents(attributes: Attributes, prefix: str) -> str:
 
 def _from_document(value: object) -> Sequence[Message]:
     """Messages from a JSON text or an already structured list."""
-    document = loaded(value)
+    try:  # the usual case, first: JSON text the fast parser reads
+        document = orjson.loads(value) if type(value) is str else loaded(value)
+    except orjson.JSONDecodeError:
+        document = loaded(value)
     if isinstance(document, Mapping):
         document = [document]
     if not isinstance(document, (list, tuple)):
@@ -204,8 +231,8 @@ def loaded(value: object) -> Any:
     """Parsed JSON when the value is JSON text; the value otherwise."""
     if isinstance(value, (str, bytes)):
         try:
-            return orjson.loads(value)
-        except orjson.JSONDecodeError:
+            return loads_json(value)
+        except ValueError:
             return value
     return value
 

@@ -12,7 +12,10 @@ import orjson
 from agentsight_otel import _semconv as sc
 from agentsight_otel._ids import derived_span_id, hex_span_id
 from agentsight_otel._mapping.genai import ForeignMapping
+from agentsight_otel._mapping.identity import customer_of
 from agentsight_otel._mapping.records import Attributes, EventRecord, SpanRecord
+from agentsight_otel._mapping.redacted import redact_record
+from agentsight_otel._mapping.segments import MAX_NEW_USER_MESSAGES
 from agentsight_otel._mapping.usage import (
     drop_repeated_usage,
     usage_attributes,
@@ -28,7 +31,7 @@ from agentsight_otel._mapping.wire import (
     wire_span,
 )
 from agentsight_otel._redaction import Redactor
-from agentsight_otel._sanitize import jsonable
+from agentsight_otel._sanitize import jsonable, loads_json
 
 DEFAULT_ENVIRONMENTS = frozenset({"production", "development"})
 REPEATED_USAGE = (
@@ -75,6 +78,9 @@ def dumps(value: object) -> bytes:
         return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode()
 
 
+_FIELD_KEYS = frozenset((*sc.CONVERSATION_FIELDS.values(), sc.CONVERSATION_METADATA))
+
+
 class PayloadBuilder:
     """Maps trace groups to blocks; collects warnings instead of logging them."""
 
@@ -85,17 +91,26 @@ class PayloadBuilder:
     ) -> None:
         self.environments = frozenset(environments)
         self.redactor = redactor
-        self.warnings: list[str] = []
+        # (rate-limit key, text): logged at WARNING by the delivery thread.
+        self.warnings: list[tuple[str, str]] = []
         # INFO-level advice (message capture is off in an instrumentation), once per text.
         self.notices: list[str] = []
+        # Earliest new end-user messages of GenAI turns left out past the per-turn bound.
+        self.cut_messages = 0
         # Every interaction of a conversation repeats its metadata: parse each document once.
         self._parsed: dict[str, dict[str, Any] | None] = {}
 
     def build(self, groups: Iterable[TraceGroup]) -> list[Block]:
         """One block per conversation, spans sorted by start time."""
         merged: dict[str, list[SpanRecord]] = {}
+        redactor = self.redactor
         for group in groups:
-            merged.setdefault(group.conversation_id, []).extend(group.records)
+            records = group.records
+            if redactor is not None:
+                # Whoever wrote the spans (a tracker without redaction, over OTLP, or any code
+                # on the provider), the free-text fields are redacted before anything is built.
+                records = [redact_record(record, redactor) for record in records]
+            merged.setdefault(group.conversation_id, []).extend(records)
         otel_cache: OtelCache = {}
         blocks = [self._block(cid, records, otel_cache) for cid, records in merged.items()]
         # Spans that only carry a conversation's id (an application's own HTTP span started
@@ -130,6 +145,9 @@ class PayloadBuilder:
             wire.extend(instrumented)
             roots.extend(mapping.turn_roots)
             self.notices.extend(n for n in mapping.notices if n not in self.notices)
+            if mapping.cut_messages:
+                self.cut_messages += mapping.cut_messages
+                self.warnings.append(("cut-messages", _cut_warning(mapping.cut_messages)))
         wire.sort(key=wire_order)
         for root in sorted(roots, key=start_order):
             block.root_span_ids.append(root.span_id)
@@ -138,6 +156,13 @@ class PayloadBuilder:
 
     def _collect_fields(self, attributes: Attributes, fields: dict[str, Any]) -> None:
         """Conversation fields from a root span; later roots win."""
+        if not _FIELD_KEYS.isdisjoint(attributes):  # GenAI roots rarely carry any
+            self._stamped_fields(attributes, fields)
+        if "customer_id" not in fields and (customer := customer_of(attributes)):
+            fields["customer_id"] = customer  # the AI SDK's `userId` metadata
+
+    def _stamped_fields(self, attributes: Attributes, fields: dict[str, Any]) -> None:
+        """The fields ``conversation(...)`` or the tracker stamped on a root span."""
         for key, attribute in sc.CONVERSATION_FIELDS.items():
             value = attributes.get(attribute)
             if isinstance(value, str) and value:
@@ -146,8 +171,11 @@ class PayloadBuilder:
         if environment is not None and environment not in self.environments:
             del fields["environment"]
             self.warnings.append(
-                f"environment {environment!r} is not one the backend accepts "
-                f"({', '.join(sorted(self.environments))}); sent without it"
+                (
+                    "environment",
+                    f"environment {environment!r} is not one the backend accepts "
+                    f"({', '.join(sorted(self.environments))}); sent without it",
+                )
             )
         raw = attributes.get(sc.CONVERSATION_METADATA)
         if isinstance(raw, str):
@@ -158,10 +186,18 @@ class PayloadBuilder:
                 fields["metadata"] = document
 
 
+def _cut_warning(cut: int) -> str:
+    """What the log says when GenAI turns had more new end-user messages than a turn keeps."""
+    return (
+        f"a GenAI turn had more than {MAX_NEW_USER_MESSAGES:,} new end-user messages: the "
+        f"oldest {cut:,} were not sent (counted in stats.cut_messages)"
+    )
+
+
 def _parse_object(raw: str) -> dict[str, Any] | None:
     """A JSON object from its text, or None when it is not one."""
     try:
-        document = json.loads(raw)
+        document = loads_json(raw)
     except ValueError:
         return None
     return document if isinstance(document, dict) else None

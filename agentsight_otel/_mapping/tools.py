@@ -5,22 +5,29 @@ from __future__ import annotations
 from typing import Any
 
 from agentsight_otel import _semconv as sc
+from agentsight_otel._mapping import vercel
 from agentsight_otel._mapping.messages import loaded
 from agentsight_otel._mapping.records import Attributes, SpanRecord
 from agentsight_otel._redaction import Redactor
 from agentsight_otel._sanitize import MAX_FIELD, encode_value, to_text, truncate
 
-_NAME = (sc.GEN_AI_TOOL_NAME, "tool.name", "traceloop.entity.name")
-_ARGUMENTS = (sc.GEN_AI_TOOL_ARGUMENTS, "input.value", "traceloop.entity.input")
+_NAME = (sc.GEN_AI_TOOL_NAME, "tool.name", "traceloop.entity.name", vercel.TOOL_NAME)
+_ARGUMENTS = (
+    sc.GEN_AI_TOOL_ARGUMENTS,
+    "input.value",
+    "traceloop.entity.input",
+    vercel.TOOL_ARGUMENTS,
+)
 _RESULT = (sc.GEN_AI_TOOL_RESULT, "output.value", "traceloop.entity.output")
 
 
 def is_tool(attributes: Attributes) -> bool:
-    """Whether a span is a tool execution in any of the three conventions."""
+    """Whether a span is a tool execution in any of the conventions (or the AI SDK's)."""
     return (
         attributes.get(sc.GEN_AI_OPERATION) == "execute_tool"
         or attributes.get(sc.OPENINFERENCE_KIND) == "TOOL"
         or attributes.get(sc.TRACELOOP_KIND) == "tool"
+        or vercel.is_tool(attributes)
     )
 
 
@@ -43,6 +50,8 @@ def tool_attributes(
         value = loaded(arguments)
         result[sc.TOOL_ARGUMENTS] = encode_value(redactor.value(value) if redactor else value)
     response = _first(attributes, _RESULT)
+    if response is None and vercel.TOOL_RESULT in attributes:
+        response = vercel.tool_result(attributes[vercel.TOOL_RESULT])
     if response is not None:
         result[sc.TOOL_RESPONSE] = to_text(redactor.value(response) if redactor else response)
     if record.status == "error":

@@ -8,7 +8,7 @@ the agent's final answer (the last output with text). Nothing is remembered betw
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from agentsight_otel import _semconv as sc
 from agentsight_otel._ids import hex_span_id
@@ -19,6 +19,7 @@ from agentsight_otel._mapping.messages import (
     output_messages,
 )
 from agentsight_otel._mapping.records import EventRecord, SpanRecord
+from agentsight_otel._mapping.segments import kept_texts, segments
 from agentsight_otel._mapping.wire import WireSpan, start_order, wire_span
 from agentsight_otel._redaction import Redactor
 from agentsight_otel._sanitize import truncate
@@ -31,14 +32,21 @@ _COPIED = (
 )
 
 
+class MappedTurn(NamedTuple):
+    """A turn's wire spans (continuation segments after the first) and its messages cut."""
+
+    spans: list[WireSpan]
+    cut: int
+
+
 def turn_span(
     root: SpanRecord,
     spans: Sequence[SpanRecord],
     conversation_id: str,
     otel: dict[str, Any],
     redactor: Redactor | None,
-) -> WireSpan:
-    """The ``turn`` wire span of a GenAI invocation rooted at ``root``."""
+) -> MappedTurn:
+    """The ``turn`` wire span(s) of a GenAI invocation rooted at ``root``."""
     turn_hex = hex_span_id(root.span_id)
     attributes: dict[str, Any] = {
         sc.CONVERSATION_ID: conversation_id,
@@ -53,22 +61,29 @@ def turn_span(
         value = root.attributes.get(key)
         if isinstance(value, str) and value:
             attributes[key] = value
-    events = _messages(root, spans, redactor)
-    return wire_span(root, sc.KIND_TURN, root.name, attributes, events, otel, None)
+    events, cut = _messages(root, spans, redactor)
+    span = wire_span(root, sc.KIND_TURN, root.name, attributes, events, otel, None)
+    return MappedTurn(segments(span, root), cut)
 
 
 def _messages(
     root: SpanRecord, spans: Sequence[SpanRecord], redactor: Redactor | None
-) -> list[EventRecord]:
-    """The turn's new end-user messages (at its start) and final answer (when it was given)."""
+) -> tuple[list[EventRecord], int]:
+    """The turn's new end-user messages (up to its start), final answer and how many were cut."""
     others = sorted((s for s in spans if s is not root), key=start_order)
     head = [root] if any(s is root for s in spans) else []
     events: list[EventRecord] = []
+    cut = 0
     for span in head + others:
         messages = input_messages(span)
         if messages:
-            for text in new_user_texts(messages):
-                events.append(_event(sc.SENDER_USER, text, root.start_ns, redactor))
+            texts, cut = kept_texts(new_user_texts(messages))
+            # Each its own time, so any backend keeps their order (across the turn's segments
+            # too): the newest at the turn's start, the earlier ones (sent before it) a
+            # microsecond, the wire's precision, apart.
+            for index, text in enumerate(texts, start=1 - len(texts)):
+                stamp = root.start_ns + index * 1_000
+                events.append(_event(sc.SENDER_USER, text, stamp, redactor))
             break
     answered = head + sorted(others, key=_end_order, reverse=True)
     for span in answered:
@@ -77,7 +92,7 @@ def _messages(
         if text:
             events.append(_event(sc.SENDER_AGENT, text, span.end_ns, redactor))
             break
-    return events
+    return events, cut
 
 
 def _end_order(record: SpanRecord) -> tuple[int, int]:

@@ -6,21 +6,27 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, cast
-from urllib.parse import quote, unquote_to_bytes
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ExceptionHandler
 
 from agentsight_otel._bodies import BodyError
+from agentsight_otel._delivery.clock import Clock
+from agentsight_otel._host_guard import LoopbackHostGuard
 from agentsight_otel._server.auth import accepted_keys, check_authorization
 from agentsight_otel._server.body import decode_body, read_body
-from agentsight_otel._server.read_api import ReadApi, read_routes, with_file_urls
-from agentsight_otel._server.read_conversations import by_pk, full, whole_number
+from agentsight_otel._server.downloads import file_response
+from agentsight_otel._server.headers import SecuredStarlette
+from agentsight_otel._server.paths import raw_path, split_reference
+from agentsight_otel._server.read_api import ReadApi, path_id, read_routes, with_file_urls
+from agentsight_otel._server.read_conversations import full, resolve
+from agentsight_otel._server.sessions import ViewerSessions
 from agentsight_otel._server.store import Store
 from agentsight_otel._server.uploads import receive_upload
 from agentsight_otel._server.validation import (
@@ -60,15 +66,22 @@ def create_app(
     api_keys: Iterable[str] | None = None,
     capabilities: Iterable[str] = DEFAULT_CAPABILITIES,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-    viewer_key_required: bool = True,
+    loopback: bool = False,
+    clock: Clock | None = None,
 ) -> Starlette:
-    """The AgentSight API and the viewer over store; api_keys=None accepts any valid key.
+    """The AgentSight API and the viewer over store.
 
-    viewer_key_required=False opens the viewer's pages without a key (for loopback listeners).
+    loopback=True is for a listener on this machine only: the viewer opens without a key,
+    api_keys=None accepts any well-formed key, and requests whose Host is not a loopback name
+    get 421 (DNS rebinding). Otherwise api_keys are required (ValueError without) and the viewer
+    asks for one of them. ``clock`` times viewer sessions.
     """
     if max_body_bytes <= 0:
         raise ValueError("max_body_bytes must be positive")
-    options = AppOptions(store, accepted_keys(api_keys), tuple(capabilities), max_body_bytes)
+    keys = accepted_keys(api_keys)
+    if not loopback and not keys:
+        raise ValueError("api_keys are required unless the app is served on loopback only")
+    options = AppOptions(store, keys, tuple(capabilities), max_body_bytes)
     api = _Api(options)
     routes = [
         Route("/api/me/", _protected(options, api.me), methods=["GET"]),
@@ -83,19 +96,20 @@ def create_app(
         ),
         Route("/api/attachments/", _protected(options, api.upload), methods=["POST"]),
         Route(
-            "/api/attachments/{file_id:int}/content/",
+            "/api/attachments/{file_id}/content/",
             _protected(options, api.download),
             methods=["GET"],
         ),
         *read_routes(store, lambda endpoint: _protected(options, endpoint)),
-        *viewer_routes(store, options.api_keys, viewer_key_required),
+        *viewer_routes(store, options.api_keys, not loopback, ViewerSessions(clock)),
     ]
     handlers: dict[Any, ExceptionHandler] = {
         HTTPException: _http_error,
         BodyError: _body_error,
         Exception: _server_error,
     }
-    app = Starlette(routes=routes, exception_handlers=handlers)
+    guards = [Middleware(LoopbackHostGuard)] if loopback else []
+    app = SecuredStarlette(routes=routes, exception_handlers=handlers, middleware=guards)
     # A redirect would hide a client that forgot the trailing slash the real backend requires.
     app.router.redirect_slashes = False
     return app
@@ -170,12 +184,11 @@ class _Api:
         return await receive_upload(request, self._store)
 
     async def download(self, request: Request) -> Response:
-        """An uploaded file's bytes, as they were received."""
-        found = await run_in_threadpool(self._store.file, request.path_params["file_id"])
+        """An uploaded file's bytes, as they were received (inline only for raster images)."""
+        found = await run_in_threadpool(self._store.file, path_id(request, "file_id"))
         if found is None:
             raise HTTPException(404, "File not found.")
-        path, record = found
-        return FileResponse(path, media_type=record["mime_type"], filename=record["filename"])
+        return file_response(*found)
 
     async def conversations(self, request: Request) -> Response:
         """GET lists conversations; POST upserts one by conversation_id."""
@@ -197,7 +210,7 @@ class _Api:
 
     async def conversation(self, request: Request) -> Response:
         """One conversation or one of its projections, addressed by the client's id."""
-        parsed = split_conversation_path(_raw_path(request))
+        parsed = split_conversation_path(raw_path(request))
         if parsed is None:
             raise HTTPException(404, "Not found.")
         conversation_id = await run_in_threadpool(self._resolve, parsed[0])
@@ -221,30 +234,12 @@ class _Api:
 
     def _resolve(self, reference: str) -> str:
         """A conversation_id from a path segment: an integer names a pk first, as in AgentSight."""
-        pk = whole_number(reference)
-        return reference if pk is None else self._store.run_query(by_pk, pk) or reference
+        return self._store.run_query(resolve, reference) or reference
 
 
 def split_conversation_path(raw_path: bytes) -> tuple[str, str | None] | None:
     """(conversation_id, sub-resource or None) from a still percent-encoded request path."""
-    if not raw_path.startswith(CONVERSATIONS_PREFIX) or not raw_path.endswith(b"/"):
-        return None
-    # Split before decoding: an encoded slash (%2F) belongs to the id, a literal one does not.
-    segments = raw_path[len(CONVERSATIONS_PREFIX) : -1].split(b"/")
-    resource: str | None = None
-    if len(segments) > 1 and segments[-1].decode("ascii", "replace") in SUB_RESOURCES:
-        resource = segments.pop().decode("ascii")
-    try:
-        conversation_id = unquote_to_bytes(b"/".join(segments)).decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    return (conversation_id, resource) if conversation_id else None
-
-
-def _raw_path(request: Request) -> bytes:
-    """The request path as sent, before percent-decoding."""
-    raw = request.scope.get("raw_path")
-    return raw if isinstance(raw, bytes) else quote(request.url.path).encode("ascii")
+    return split_reference(raw_path, CONVERSATIONS_PREFIX, SUB_RESOURCES)
 
 
 def _require_json(request: Request) -> None:

@@ -2,19 +2,23 @@
 
 Beside the SQLite file for an on-disk store; a temporary directory owned by the store (and
 removed when it closes) for ``:memory:``. A file is written to a temporary name while it is
-hashed and only moved into place once its request has been accepted.
+hashed and only moved into place once its request has been accepted. Directories are 0700
+and files 0600 (`_private.py`): uploads are conversation content.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import shutil
 import tempfile
 import threading
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
+
+from agentsight_otel._private import create_private, private_dir
 
 OCTET_STREAM = "application/octet-stream"
 
@@ -35,8 +39,7 @@ class BlobStore:
             if self._root is None:
                 self._root = Path(tempfile.mkdtemp(prefix="agentsight-files-"))
                 self._cleanup = weakref.finalize(self, shutil.rmtree, self._root, True)
-            self._root.mkdir(parents=True, exist_ok=True)
-            return self._root
+            return private_dir(self._root)
 
     def writer(self) -> BlobWriter:
         """A new file being received."""
@@ -58,9 +61,8 @@ class BlobWriter:
     def __init__(self, root: Path) -> None:
         """Open a temporary file under ``root``."""
         self._root = root
-        fd, name = tempfile.mkstemp(prefix=".incoming-", dir=root)
-        self._file = os.fdopen(fd, "wb")
-        self._temp = Path(name)
+        self._temp = root / f".incoming-{secrets.token_hex(12)}"
+        self._file = os.fdopen(create_private(self._temp), "wb")
         self._hash = hashlib.sha256()
         self._committed = False
         self.size = 0
@@ -85,7 +87,7 @@ class BlobWriter:
         self.finish()
         digest = self.sha256
         target = self._root / digest[:2] / digest
-        target.parent.mkdir(exist_ok=True)
+        private_dir(target.parent)
         if target.exists():
             self._temp.unlink(missing_ok=True)
         else:

@@ -52,10 +52,12 @@ def is_true(value: object) -> bool:
 
 
 def _turn_rows(span: JSONObject) -> list[Row]:
-    """Messages from a complete turn's message events; incomplete turns stay archived only."""
+    """Messages from a turn's message events, each marked with how its turn ended."""
     attributes = span["attributes"]
-    if not is_true(attributes.get("agentsight.turn.complete")):
-        return []
+    # An incomplete turn (ended at exit, evicted, abandoned, failed) was still delivered:
+    # its messages are the conversation's as much as any, so they are read, marked.
+    complete = is_true(attributes.get(sc.TURN_COMPLETE))
+    reason = None if complete else _text(attributes.get(sc.TURN_INCOMPLETE_REASON))
     turn_id = _text(attributes.get("agentsight.turn.id")) or span["span_id"]
     rows = []
     for event in span["events"]:
@@ -72,6 +74,8 @@ def _turn_rows(span: JSONObject) -> list[Row]:
             "span_id": span["span_id"],
             # Set on messages tracked with files; their uploads carry it in their metadata.
             "message_ref": _text(values.get("agentsight.message.id")),
+            "turn_complete": int(complete),
+            "incomplete_reason": reason,
         }
         rows.append(Row("messages", message))
     return rows

@@ -13,10 +13,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from agentsight_otel._server import read_archive, read_conversations
-from agentsight_otel._server.read_conversations import whole_number
+from agentsight_otel._server.numbers import page_number, page_size, whole_number
 from agentsight_otel._server.store import Store
 
-MAX_PAGE_SIZE = 100
 Endpoint = Callable[[Request], Any]
 Protect = Callable[[Endpoint], Endpoint]
 
@@ -26,14 +25,14 @@ def read_routes(store: Store, protect: Protect) -> list[Route]:
     api = ReadApi(store)
     table: list[tuple[str, Endpoint]] = [
         ("/api/actions/", api.actions),
-        ("/api/actions/{action_id:int}/", api.action),
-        ("/api/actions/{action_id:int}/logs/", api.action_logs),
+        ("/api/actions/{action_id}/", api.action),
+        ("/api/actions/{action_id}/logs/", api.action_logs),
         ("/api/spans/", api.spans),
-        ("/api/spans/{span:int}/", api.span),
+        ("/api/spans/{span}/", api.span),
         ("/api/traces/{trace_id}/", api.trace),
         ("/api/token-usage/", api.usage),
         ("/api/token-usage/summary/", api.usage_summary),
-        ("/api/track/{message:int}/", api.message),
+        ("/api/track/{message}/", api.message),
     ]
     return [Route(path, protect(endpoint), methods=["GET"]) for path, endpoint in table]
 
@@ -73,11 +72,11 @@ class ReadApi:
 
     async def action(self, request: Request) -> Response:
         """GET /api/actions/{id}/: one definition."""
-        return _found(await self._query(read_archive.action, request.path_params["action_id"]))
+        return _found(await self._query(read_archive.action, path_id(request, "action_id")))
 
     async def action_logs(self, request: Request) -> Response:
         """GET /api/actions/{id}/logs/: every invocation, as a bare list (not paginated)."""
-        logs = await self._query(read_archive.action_logs, request.path_params["action_id"])
+        logs = await self._query(read_archive.action_logs, path_id(request, "action_id"))
         return _found(logs)
 
     async def spans(self, request: Request) -> Response:
@@ -87,7 +86,7 @@ class ReadApi:
     async def span(self, request: Request) -> Response:
         """GET /api/spans/{id}/?payload=: one span."""
         payload = request.query_params.get("payload", "false").lower() == "true"
-        found = await self._query(read_archive.span, request.path_params["span"], payload=payload)
+        found = await self._query(read_archive.span, path_id(request, "span"), payload=payload)
         return _found(found)
 
     async def trace(self, request: Request) -> Response:
@@ -111,7 +110,7 @@ class ReadApi:
 
     async def message(self, request: Request) -> Response:
         """GET /api/track/{id}/: one message with its files and its turn's action logs."""
-        found = await self._query(read_conversations.message, request.path_params["message"])
+        found = await self._query(read_conversations.message, path_id(request, "message"))
         return _found(with_file_urls(found, request))
 
     async def _archive(
@@ -148,17 +147,24 @@ def _found(value: Any) -> Response:
 
 
 def _page_size(request: Request) -> int:
-    """The page size asked for, clamped to 1..100 as AgentSight clamps it."""
-    asked = whole_number(request.query_params.get("page_size", ""))
-    return MAX_PAGE_SIZE if asked is None else max(1, min(asked, MAX_PAGE_SIZE))
+    """The page size the query asks for, clamped."""
+    return page_size(request.query_params.get("page_size", ""))
+
+
+def path_id(request: Request, name: str) -> int:
+    """The id a path names, or 404 when it is not one SQLite can hold."""
+    number = whole_number(request.path_params[name])
+    if number is None:
+        raise HTTPException(404, "Not found.")
+    return number
 
 
 async def _paged(
     request: Request, size: int, fetch: Callable[[int], tuple[int, list[Any]]]
 ) -> Response:
     """The seven-key page envelope around one page that fetch(offset) returns with the total."""
-    number = whole_number(request.query_params.get("page", "1")) or 0
-    if number < 1:
+    number = page_number(request.query_params.get("page", "1"))
+    if number is None:
         raise HTTPException(404, "Invalid page.")
     total, results = await run_in_threadpool(fetch, (number - 1) * size)
     pages = max(1, math.ceil(total / size))

@@ -7,13 +7,10 @@ import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
-from agentsight_otel._server.read_conversations import (
-    ENVIRONMENT_ALIASES,
-    UNPRICED,
-    Query,
-    whole_number,
-)
-from agentsight_otel._server.reads import TOKEN_COLUMNS, Record
+from agentsight_otel._server import pricing
+from agentsight_otel._server.numbers import whole_number
+from agentsight_otel._server.read_conversations import ENVIRONMENT_ALIASES, Query
+from agentsight_otel._server.reads import TOKEN_COLUMNS, Record, costs
 
 TRACE_LIMIT = 1000
 _SPAN_FILTERS = {
@@ -42,16 +39,20 @@ _USAGE_FILTERS = {
     "started_at_before": "started_at <= ?",
 }
 _SUMS = ", ".join(f"SUM(u.{column}) AS {column}" for column in TOKEN_COLUMNS)
-# One row per (turn, model): an llm span's turn is its parent span.
+# One row per (turn, model): an llm span's turn is its parent span. Each call is priced at
+# its own time; a row is priced only when all of its calls are.
 _USAGE = f"""
 WITH usage_rows AS (
   SELECT MIN(u.id) AS id, u.conversation, c.conversation_id, c.environment, u.model,
-         COUNT(*) AS calls, {_SUMS}, MIN(u.timestamp) AS started_at,
+         COUNT(*) AS calls, {_SUMS}, MIN(u.timestamp) AS started_at, SUM(u.cost) AS cost,
+         CASE WHEN COUNT(u.cost) = COUNT(*) THEN '{pricing.PRICED}'
+              ELSE '{pricing.UNPRICED}' END AS cost_source,
          COALESCE(json_extract(p.raw, '$.attributes."agentsight.turn.id"'), p.span_id,
                   u.span_id) AS turn_id,
          MAX(p.kind = 'turn' AND COALESCE(json_extract(p.raw,
              '$.attributes."agentsight.turn.complete"'), 0) NOT IN (1, 'true')) AS incomplete
-  FROM llm_usage u JOIN conversations c ON c.id = u.conversation
+  FROM (SELECT *, {pricing.sql_call("x")} AS cost FROM llm_usage x) u
+  JOIN conversations c ON c.id = u.conversation
   LEFT JOIN spans s ON s.conversation = u.conversation AND s.span_id = u.span_id
   LEFT JOIN spans p ON p.conversation = u.conversation AND p.span_id = s.parent_span_id
   GROUP BY u.conversation, turn_id, u.model)
@@ -154,7 +155,7 @@ def trace(db: sqlite3.Connection, trace_id: str) -> Record | None:
 
 
 def usage_query(filters: Mapping[str, str]) -> Query:
-    """WHERE for the token-usage filters; only `unpriced` rows exist locally."""
+    """WHERE for the token-usage filters."""
     clauses, params = _conditions(_USAGE_FILTERS, filters)
     if filters.get("environment"):
         clauses.append("environment = ?")
@@ -163,8 +164,9 @@ def usage_query(filters: Mapping[str, str]) -> Query:
     if incomplete in ("true", "false"):
         clauses.append("incomplete = ?")
         params.append(int(incomplete == "true"))
-    if filters.get("cost_source") not in (None, "", "unpriced"):
-        clauses.append("0")
+    if filters.get("cost_source"):
+        clauses.append("cost_source = ?")
+        params.append(filters["cost_source"])
     ordering = filters.get("ordering") or "-started_at"
     direction = "DESC" if ordering.startswith("-") else "ASC"
     column = ordering.lstrip("-") if ordering.lstrip("-") in ("started_at", "model") else "id"
@@ -184,18 +186,25 @@ def usage(
 
 
 def usage_summary(db: sqlite3.Connection, query: Query, group_by: str) -> list[Record]:
-    """Usage rows rolled up by model, conversation or day, most tokens first."""
+    """Usage rows rolled up by model, conversation or day, most tokens first, with their cost."""
     groups: dict[str, Record] = {}
+    members: dict[str, list[Record]] = {}
     for row in usage(db, query, 0, -1)[1]:
         key = {"model": row["model"], "conversation": row["conversation_id"]}.get(
             group_by, str(row["started_at"])[:10]
         )
         group = groups.setdefault(key, {"group": key, "calls": 0, "rows": 0, **_zero_tokens()})
+        members.setdefault(key, []).append(row)
         group["rows"] += 1
         for column in ("calls", *TOKEN_COLUMNS, "total_tokens"):
             group[column] += row[column]
     ordered = sorted(groups.values(), key=lambda g: (-g["total_tokens"], g["group"]))
-    return [{**group, "cost_usd": 0.0, "cost_sources": ["unpriced"]} for group in ordered]
+    # The real summary's cost_usd is always a number: unpriced rows add nothing to it.
+    results = []
+    for group in ordered:
+        cost = costs(members[group["group"]])
+        results.append({**group, **cost, "cost_usd": float(cost["cost_usd"] or 0)})
+    return results
 
 
 def _conditions(
@@ -235,15 +244,16 @@ def _log(row: sqlite3.Row, action_id: int) -> Record:
 
 
 def _usage_row(row: sqlite3.Row) -> Record:
-    """One (turn, model) usage row, priced as unknown."""
+    """One (turn, model) usage row, its cost as the decimal text AgentSight answers."""
     record: Record = dict(row)
+    record["cost_usd"] = pricing.usd_text(record.pop("cost"))
     record["incomplete"] = bool(row["incomplete"])
     for column in TOKEN_COLUMNS:
         record[column] = int(row[column] or 0)
     record["total_tokens"] = sum(record[c] for c in TOKEN_COLUMNS if c != "reasoning_tokens")
     record["unreported_calls"] = 0
-    record["cost_source"] = "unpriced"
-    record["cost_usd"] = UNPRICED["cost_usd"]
+    if record["cost_source"] != pricing.PRICED:
+        record["cost_usd"] = None
     return record
 
 

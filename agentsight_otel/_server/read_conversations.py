@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import timezone
 
 from agentsight_otel._server import reads
+from agentsight_otel._server.numbers import whole_number
 from agentsight_otel._server.reads import Record
 from agentsight_otel._server.validation import parse_timestamp
 
@@ -93,8 +94,8 @@ def page(db: sqlite3.Connection, query: Query, offset: int, limit: int) -> list[
     """One page of matching conversations, with counts and token totals."""
     rows = db.execute(
         f"SELECT c.id, c.conversation_id FROM conversations c WHERE {query.where}"
-        f" ORDER BY {query.order} LIMIT {int(limit)} OFFSET {int(offset)}",
-        query.params,
+        f" ORDER BY {query.order} LIMIT ? OFFSET ?",
+        (*query.params, limit, offset),
     ).fetchall()
     return [summary(db, row["conversation_id"]) for row in rows]
 
@@ -126,17 +127,23 @@ def full(db: sqlite3.Connection, conversation_id: str) -> Record:
     record["action_logs"] = reads.actions(db, pk)
     record["buttons"] = reads.buttons(db, pk)
     record["tickets"] = []
-    record["token_usage"] = None if not usage["by_model"] else {**usage, **UNPRICED}
+    record["token_usage"] = usage if usage["by_model"] else None
     return record
-
-
-UNPRICED: dict[str, object] = {"cost_usd": None, "cost_sources": ["unpriced"]}
 
 
 def by_pk(db: sqlite3.Connection, pk: int) -> str | None:
     """The conversation_id of a primary key, or None."""
     row = db.execute("SELECT conversation_id FROM conversations WHERE id = ?", (pk,)).fetchone()
     return None if row is None else str(row["conversation_id"])
+
+
+def resolve(db: sqlite3.Connection, reference: str) -> str | None:
+    """The conversation_id a path names: an integer is a pk first, then a conversation_id."""
+    pk = whole_number(reference)
+    found = None if pk is None else by_pk(db, pk)
+    if found is None and reads.conversation_pk(db, reference) is not None:
+        found = reference
+    return found
 
 
 def message(db: sqlite3.Connection, message_id: int) -> Record | None:
@@ -175,11 +182,6 @@ def _ordering(value: str | None) -> str:
         return "c.created_at DESC, c.id DESC"
     direction = "DESC" if descending else "ASC"
     return f"{column} {direction}, c.id {direction}"
-
-
-def whole_number(text: str) -> int | None:
-    """A non-negative integer written in ASCII digits, or None."""
-    return int(text) if text.isascii() and text.isdigit() else None
 
 
 def _boolean(value: str | None) -> bool | None:

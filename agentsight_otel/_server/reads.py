@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
+
+from agentsight_otel._server import pricing
 
 Record = dict[str, Any]
 
@@ -67,10 +71,16 @@ def conversations(db: sqlite3.Connection) -> list[Record]:
 
 
 def messages(db: sqlite3.Connection, pk: int) -> list[Record]:
-    """The transcript: messages by event time, then by arrival, each with its uploaded files."""
+    """The transcript: messages by event time, then by arrival, each with its uploaded files.
+
+    Each message says whether its turn completed, when not why (``incomplete_reason``), and
+    when its turn ended.
+    """
     rows = db.execute(
-        "SELECT id, sender, content, metadata, timestamp, turn_id FROM messages"
-        " WHERE conversation = ? ORDER BY ts_us, id",
+        "SELECT m.id, m.sender, m.content, m.metadata, m.timestamp, m.turn_id, m.turn_complete,"
+        " m.incomplete_reason, s.ended_at AS turn_ended_at FROM messages m"
+        " LEFT JOIN spans s ON s.conversation = m.conversation AND s.span_id = m.span_id"
+        " WHERE m.conversation = ? ORDER BY m.ts_us, m.id",
         (pk,),
     ).fetchall()
     attached: dict[int, list[Record]] = {}
@@ -78,9 +88,24 @@ def messages(db: sqlite3.Connection, pk: int) -> list[Record]:
         if record["message"] is not None:
             attached.setdefault(record["message"]["id"], []).append(record)
     return [
-        {**dict(row), "metadata": json.loads(row["metadata"]), "files": attached.get(row["id"], [])}
+        {
+            **dict(row),
+            "metadata": json.loads(row["metadata"]),
+            "turn_complete": bool(row["turn_complete"]),
+            "files": attached.get(row["id"], []),
+        }
         for row in rows
     ]
+
+
+def last_message(db: sqlite3.Connection, pk: int) -> Record | None:
+    """A conversation's latest message (sender and content), or None."""
+    row = db.execute(
+        "SELECT sender, content FROM messages WHERE conversation = ?"
+        " ORDER BY ts_us DESC, id DESC LIMIT 1",
+        (pk,),
+    ).fetchone()
+    return None if row is None else dict(row)
 
 
 def actions(db: sqlite3.Connection, pk: int) -> list[Record]:
@@ -190,24 +215,33 @@ def _file_record(row: sqlite3.Row) -> Record:
 
 
 def usage(db: sqlite3.Connection, pk: int) -> Record:
-    """Token totals for a conversation and the same totals per model."""
+    """Token totals and estimated cost for a conversation, and the same per model."""
     sums = ", ".join(f"SUM({column}) AS {column}" for column in TOKEN_COLUMNS)
     rows = db.execute(
-        f"SELECT model, COUNT(*) AS calls, {sums} FROM llm_usage"
-        " WHERE conversation = ? GROUP BY model ORDER BY model",
+        f"SELECT model, COUNT(*) AS calls, {sums}, SUM(cost) AS cost, COUNT(cost) AS priced"
+        f" FROM (SELECT *, {pricing.sql_call('u')} AS cost FROM llm_usage u"
+        " WHERE u.conversation = ?) GROUP BY model ORDER BY model",
         (pk,),
     ).fetchall()
-    by_model = {row["model"]: _usage_totals(row) for row in rows}
+    by_model = {row["model"]: {**_usage_totals(row), **_model_cost(row)} for row in rows}
     totals = _usage_totals(None)
     for entry in by_model.values():
         for key in totals:
             totals[key] += entry[key]
-    return {"totals": totals, "by_model": by_model}
+    return {"totals": totals, "by_model": by_model, **costs(by_model.values())}
 
 
 def empty_usage() -> Record:
     """The usage of a conversation with no model calls."""
-    return {"totals": _usage_totals(None), "by_model": {}}
+    return {"totals": _usage_totals(None), "by_model": {}, **costs([])}
+
+
+def costs(entries: Iterable[Record]) -> Record:
+    """The summed cost of priced entries (None when none is) and which sources it mixes."""
+    entries = list(entries)
+    priced = [Decimal(e["cost_usd"]) for e in entries if e["cost_source"] == pricing.PRICED]
+    sources = sorted({e["cost_source"] for e in entries})
+    return {"cost_usd": pricing.usd_text(sum(priced)) if priced else None, "cost_sources": sources}
 
 
 def spans(db: sqlite3.Connection, pk: int) -> list[Record]:
@@ -228,6 +262,13 @@ def _usage_totals(row: sqlite3.Row | None) -> dict[str, int]:
     )
     totals["calls"] = 0 if row is None else int(row["calls"])
     return totals
+
+
+def _model_cost(row: sqlite3.Row) -> Record:
+    """A model's cost when every one of its calls was priced; otherwise it is unpriced."""
+    if row["priced"] == row["calls"]:
+        return {"cost_usd": pricing.usd_text(row["cost"]), "cost_source": pricing.PRICED}
+    return {"cost_usd": None, "cost_source": pricing.UNPRICED}
 
 
 def _conversation_record(row: sqlite3.Row) -> Record:

@@ -9,7 +9,7 @@ from pathlib import Path
 import uvicorn
 from starlette.applications import Starlette
 
-from agentsight_otel._delivery.plaintext import is_loopback
+from agentsight_otel._loopback import KEY_RECIPE, is_loopback, refuse_open_listener
 from agentsight_otel._server.access_log import AccessLog
 from agentsight_otel._server.app import DEFAULT_CAPABILITIES, DEFAULT_MAX_BODY_BYTES, create_app
 from agentsight_otel._server.auth import accepted_keys
@@ -37,7 +37,12 @@ class LocalServer(Served):
         capabilities: Iterable[str] = DEFAULT_CAPABILITIES,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ) -> None:
-        """Open the store and build the app; nothing listens until start()."""
+        """Open the store and build the app; nothing listens until start().
+
+        Beyond loopback (host not localhost, 127.0.0.0/8 or ::1) api_keys are required:
+        ValueError without them, before anything is opened.
+        """
+        _refuse_open(host, api_keys)
         self.store = Store(db_path)
         try:
             self.app: Starlette = create_app(
@@ -45,7 +50,7 @@ class LocalServer(Served):
                 api_keys=api_keys,
                 capabilities=capabilities,
                 max_body_bytes=max_body_bytes,
-                viewer_key_required=not is_loopback(host),
+                loopback=is_loopback(host),
             )
         except ValueError:
             self.store.close()
@@ -100,9 +105,10 @@ def serve(
 
     One access line per request (method, path, status, duration; never headers) unless quiet.
 
-    A malformed key (ValueError) or a busy port (OSError) fails before the database exists.
+    A malformed key, or no key beyond loopback (ValueError), or a busy port (OSError) fails
+    before the database exists.
     """
-    accepted_keys(api_keys)
+    _refuse_open(host, api_keys)
     sock = bind_socket(host, port)
     try:
         store = Store(db_path)
@@ -128,7 +134,7 @@ def _serve_store(
     quiet: bool,
 ) -> None:
     """Run uvicorn in this thread over store until it is told to exit."""
-    app = create_app(store, api_keys=api_keys, viewer_key_required=not is_loopback(host))
+    app = create_app(store, api_keys=api_keys, loopback=is_loopback(host))
     config = uvicorn.Config(
         app if quiet else AccessLog(app),
         log_level="warning",
@@ -137,3 +143,11 @@ def _serve_store(
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
     )
     serve_in_foreground(config, host, port, "AgentSight local server listening on {url}", sock)
+
+
+def _refuse_open(host: str, api_keys: Iterable[str] | None) -> None:
+    """ValueError for a malformed key, or for no key on a listener beyond loopback."""
+    keys = accepted_keys(api_keys)
+    refuse_open_listener(
+        host, bool(keys), f"--api-key (api_keys in Python); make a key with: {KEY_RECIPE}"
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -11,11 +12,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
+from agentsight_otel._private import FILE_MODE, private_dir, private_file, tighten
 from agentsight_otel._semconv import WIRE_SPAN_KEYS
 from agentsight_otel._server import reads
 from agentsight_otel._server.blobs import BlobStore, IncomingFile
-from agentsight_otel._server.projections import Row, project_span, timestamp_micros
-from agentsight_otel._server.schema import PROJECTION_TABLES, connect
+from agentsight_otel._server.projections import project_span, timestamp_micros
+from agentsight_otel._server.schema import UnusableDatabase, connect, insert_row
 from agentsight_otel._server.uploads import NewUpload, UnknownReference
 from agentsight_otel._server.validation import JSONObject
 
@@ -34,11 +36,25 @@ class Store:
     """One SQLite connection behind a lock; every write request is one transaction."""
 
     def __init__(self, path: str | Path = ":memory:", *, clock: WallClock = _utc_now) -> None:
-        """Open or create the database at path (":memory:" for a throwaway one)."""
+        """Open or create the database at path (":memory:" for a throwaway one).
+
+        UnusableDatabase when it cannot be opened or created, or is not ours.
+        """
         location = str(path)
         if location != ":memory:":
-            Path(location).parent.mkdir(parents=True, exist_ok=True)
+            # Conversation text: a new file is made 0600 before SQLite opens it, and SQLite gives
+            # its -wal and -shm files the database's mode. An existing parent is left alone.
+            try:
+                private_dir(Path(location).parent, own=False)
+                if not os.path.lexists(location):
+                    private_file(location)
+            except OSError as exc:
+                raise UnusableDatabase(f"cannot create {location}: {exc.strerror}") from None
         self._db = connect(location)
+        if location != ":memory:":
+            # Only once it proved to be ours: a foreign file or a directory is refused untouched.
+            for suffix in ("", "-wal", "-shm"):
+                tighten(Path(location + suffix), FILE_MODE)
         self._lock = threading.Lock()
         self._clock = clock
         # Uploaded files, content-addressed beside the database (a temporary directory for
@@ -227,7 +243,7 @@ class Store:
             new += 1
             engaged = engaged or span["kind"] != "conversation"
             for row in project_span(span):
-                self._insert_row(pk, row)
+                insert_row(self._db, pk, row)
         if new:
             self._db.execute(
                 "UPDATE conversations SET updated_at = ?, is_used = MAX(is_used, ?) WHERE id = ?",
@@ -250,17 +266,6 @@ class Store:
             ),
         )
         return cursor.rowcount == 1
-
-    def _insert_row(self, pk: int, row: Row) -> None:
-        """Insert one projection row."""
-        if row.table not in PROJECTION_TABLES:
-            raise ValueError(f"not a projection table: {row.table}")
-        columns = ", ".join(row.values)
-        marks = ", ".join("?" for _ in row.values)
-        self._db.execute(
-            f"INSERT INTO {row.table} (conversation, {columns}) VALUES (?, {marks})",
-            (pk, *row.values.values()),
-        )
 
 
 def _field_values(fields: Mapping[str, object]) -> dict[str, object]:

@@ -8,6 +8,13 @@ from datetime import datetime, timezone
 from typing import Any
 
 from agentsight_otel._server.validation import parse_timestamp
+from agentsight_otel._server.viewer_format import (
+    NO_CONTENT_HINT,
+    cost,
+    counted,
+    incomplete,
+    incomplete_why,
+)
 
 WIDTH = 88
 _LABEL_WIDTH = 8
@@ -25,6 +32,11 @@ def render_transcript(
 ) -> str:
     """Header, a chronological timeline of everything tracked, and a token usage footer."""
     entries = [(_when(m.get("timestamp")), 0, _message_lines(m)) for m in messages]
+    # Each turn that ended incomplete says so, and why, when it ended.
+    entries += [
+        (_when(m.get("turn_ended_at") or m.get("timestamp")), 4, _incomplete_lines(m))
+        for m in _incomplete_turns(messages)
+    ]
     entries += [(_when(a.get("started_at")), 1, _action_lines(a)) for a in actions]
     entries += [(_when(b.get("timestamp")), 2, _button_lines(b)) for b in buttons]
     # A record of files sent with a message is already shown under that message.
@@ -44,7 +56,9 @@ def render_transcript(
     lines.append(rule)
     for when, _, body in entries:
         lines.extend(_stamped(when, body))
-    if not entries:
+    if not messages and (usage.get("totals") or {}).get("calls"):
+        lines.append(f"({NO_CONTENT_HINT})")
+    elif not entries:
         lines.append("(nothing tracked yet)")
     lines += [rule, _usage_line(usage)]
     return "\n".join(lines) + "\n"
@@ -88,10 +102,25 @@ def _message_lines(message: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def _incomplete_turns(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The last message of each turn that ended incomplete (messages come in time order)."""
+    turns = {str(m.get("turn_id")): m for m in messages if m.get("turn_complete") is False}
+    return list(turns.values())
+
+
+def _incomplete_lines(message: Mapping[str, Any]) -> list[str]:
+    """The line closing an incomplete turn: its reason and what that means."""
+    reason = message.get("incomplete_reason")
+    why = incomplete_why(reason)
+    return _labelled("Turn:", f"ended {incomplete(reason)}" + (f" ({why})" if why else ""))
+
+
 def _action_lines(action: Mapping[str, Any]) -> list[str]:
     """An action with its duration, status and error."""
     summary = f"{action.get('name')}  {float(action.get('duration_ms') or 0):.3f} ms"
-    summary += f"  {action.get('status') or 'unset'}"
+    # OTel's "unset" only means no status was set: nothing worth a word.
+    if action.get("status") in ("ok", "error"):
+        summary += f"  {action['status']}"
     if action.get("escalation"):
         summary += "  [escalation to a human]"
     if action.get("error"):
@@ -116,7 +145,7 @@ def _attachment_lines(record: Mapping[str, Any]) -> list[str]:
     names = ", ".join(_file_text(f) for f in files if isinstance(f, Mapping))
     count = record.get("count", len(files))
     sender = str(record.get("sender") or "someone")
-    text = f"{_SENDERS.get(sender, sender + ':')[:-1]} shared {count} file(s)"
+    text = f"{_SENDERS.get(sender, sender + ':')[:-1]} shared {counted(count, 'file')}"
     return _labelled("Files:", f"{text}: {names}" if names else text)
 
 
@@ -129,11 +158,11 @@ def _file_text(file: Mapping[str, Any]) -> str:
 
 
 def _usage_line(usage: Mapping[str, Any]) -> str:
-    """The token footer: totals, then per model."""
+    """The token footer: totals, then per model with its estimated cost, then the total cost."""
     totals = usage.get("totals") or {}
     line = (
         f"Tokens: {totals.get('input_tokens', 0)} in, {totals.get('output_tokens', 0)} out,"
-        f" {totals.get('total_tokens', 0)} total in {totals.get('calls', 0)} call(s)"
+        f" {totals.get('total_tokens', 0)} total in {counted(totals.get('calls', 0), 'call')}"
     )
     cached = totals.get("cache_read_tokens", 0) + totals.get("cache_write_tokens", 0)
     if cached:
@@ -141,7 +170,12 @@ def _usage_line(usage: Mapping[str, Any]) -> str:
         line += f" {totals.get('cache_write_tokens', 0)} cache write)"
     for model, entry in sorted((usage.get("by_model") or {}).items()):
         line += f"\n  {model}: {entry.get('input_tokens', 0)} in / {entry.get('output_tokens', 0)}"
-        line += f" out, {entry.get('calls', 0)} call(s)"
+        line += f" out, {counted(entry.get('calls', 0), 'call')}"
+        if "cost_source" in entry:
+            line += f", {cost(entry.get('cost_usd'))}"
+    # No source named: read from the real service, the figure is its own, not an estimate.
+    if usage.get("cost_usd") is not None:
+        line += f"\nCost: {cost(usage['cost_usd'])}"
     return line
 
 

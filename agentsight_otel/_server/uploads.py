@@ -25,6 +25,7 @@ from agentsight_otel._semconv import MESSAGE_ID
 from agentsight_otel._server.blobs import OCTET_STREAM, BlobStore, IncomingFile
 from agentsight_otel._server.body import read_body
 from agentsight_otel._server.multipart import boundary_of, receive_form
+from agentsight_otel._server.numbers import SQLITE_MAX, whole_number
 from agentsight_otel._server.validation import loads_strict, parse_timestamp
 
 if TYPE_CHECKING:
@@ -126,11 +127,11 @@ def validated(
 
 
 def _pk(value: object) -> int | None:
-    """A positive integer pk given as an int or a string of digits."""
+    """A positive integer pk SQLite can hold, given as an int or a string of digits."""
     if isinstance(value, int) and not isinstance(value, bool):
-        return value if value > 0 else None
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip()) or None
+        return value if 0 < value <= SQLITE_MAX else None
+    if isinstance(value, str):
+        return whole_number(value.strip()) or None
     return None
 
 

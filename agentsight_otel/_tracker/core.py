@@ -11,9 +11,10 @@ from opentelemetry import trace
 from agentsight_otel import _semconv as sc
 from agentsight_otel._current import Current, ensure_stamping, make_tracked, tracked
 from agentsight_otel._delivery.ledger import Receipt
+from agentsight_otel._redaction import Redactor
 from agentsight_otel._tracker import fields
 from agentsight_otel._tracker.inputs import PREVIEW, Action
-from agentsight_otel._tracker.misfiling import warn_generated
+from agentsight_otel._tracker.misfiling import note_opened, warn_generated
 from agentsight_otel._tracker.registry import ConversationRegistry
 from agentsight_otel._tracker.setup import Wiring
 from agentsight_otel._tracker.state import AfterEvent, ConversationState, Item
@@ -149,6 +150,7 @@ class Recording:
         if cid is None:
             return generate_conversation_id()
         self._registry.opened = cid
+        note_opened(self._registry, cid)
         return cid
 
     def current_id(self) -> str | None:
@@ -174,6 +176,10 @@ class Recording:
     ) -> contextlib.AbstractContextManager[ConversationState]:
         """The conversation's state, locked for the block (created, updated with ``values``)."""
         return self._registry.hold(cid, values, self._wiring.default_environment)
+
+    def redactor(self) -> Redactor | None:
+        """The PII redactor in force (None: redaction is off)."""
+        return self._wiring.redactor()
 
     def redacted_message(self, message: Any, metadata: Any) -> tuple[Any, Any]:
         """A message's text and metadata through the PII redactor, when one is configured."""

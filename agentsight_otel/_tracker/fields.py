@@ -8,6 +8,7 @@ from typing import Any
 
 from agentsight_otel import _semconv as sc
 from agentsight_otel._checks import check_environment
+from agentsight_otel._redaction import Redactor
 from agentsight_otel._sanitize import MAX_FIELD, encode_metadata, optional_field
 from agentsight_otel.exceptions import ConfigurationError, ValidationError
 
@@ -82,8 +83,9 @@ def conversation_fields(
     name: object,
     environment: object,
     metadata: object,
+    redactor: Redactor | None = None,
 ) -> dict[str, Any]:
-    """Span attributes for the fields given (None means "leave as it is")."""
+    """Span attributes for the fields given (None means "leave as it is"), free text redacted."""
     attributes: dict[str, Any] = {}
     for key, value in (
         ("customer_id", customer_id),
@@ -92,7 +94,7 @@ def conversation_fields(
         ("language", language),
         ("name", name),
     ):
-        text = optional_field(value, key)
+        text = optional_field(redactor.text(value) if redactor else value, key)
         if text is not None:
             attributes[sc.CONVERSATION_FIELDS[key]] = text
     ip = optional_field(customer_ip_address, "customer_ip_address")
@@ -110,7 +112,7 @@ def conversation_fields(
             )[:MAX_FIELD]
         except ConfigurationError as exc:
             raise ValidationError(str(exc)) from None
-    meta = encode_metadata(metadata)
+    meta = encode_metadata(redactor.value(metadata) if redactor and metadata else metadata)
     if meta is not None:
         attributes[sc.CONVERSATION_METADATA] = meta
     return attributes

@@ -161,8 +161,11 @@ class Pipeline:
             log_internal_error("flushing the tracer provider")
             return False
 
-    def shutdown(self, timeout_millis: int = 10_000) -> None:
-        """Flush and shut down a private provider; leave a user's provider alone."""
+    def shutdown(self, timeout_millis: int = 10_000, reason: str | None = None) -> None:
+        """Flush and shut down a private provider; leave a user's provider alone.
+
+        What cannot be delivered is reported lost for ``reason`` (the exporter's own default).
+        """
         if self._closed:
             return
         self._closed = True
@@ -173,7 +176,7 @@ class Pipeline:
         try:
             # Flush first so the exporter's own bounded shutdown is what limits the wait.
             self._processor.force_flush()
-            self.exporter.shutdown(timeout_millis)
+            self.exporter.shutdown(timeout_millis, _reason=reason)
             self._processor.shutdown()  # type: ignore[no-untyped-call]
         except Exception:
             log_internal_error("shutting down the private tracer provider")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
 
 from opentelemetry import trace
 
-from agentsight_otel._config import Settings, apply_log_level, resolve_settings
+from agentsight_otel._config import SETTINGS, Settings, apply_log_level, resolve_settings
 from agentsight_otel._delivery.daemon import daemon_thread
 from agentsight_otel._delivery.ledger import DeliveryLedger
 from agentsight_otel._redaction import Redactor
@@ -19,6 +20,7 @@ from agentsight_otel._tracker.registry import ConversationRegistry, Retire
 from agentsight_otel._tracker.retired import watch_idle
 
 UNRESOLVED = object()
+_REDACT_ENV = next(row.env for row in SETTINGS if row.name == "redact") or ""
 
 
 class Wiring:
@@ -42,6 +44,8 @@ class Wiring:
         self._settings: Settings | None = None
         # The redactor in force once settings are resolved; UNRESOLVED (not None) until then.
         self.redaction: object = UNRESOLVED
+        # Before then, the redactor and the variable's text it was resolved with (see redactor).
+        self._early_redaction: tuple[str | None, Redactor | None] | None = None
         RUNTIME.adopt(self, Wiring._forked)
 
     def configure(
@@ -58,7 +62,7 @@ class Wiring:
             old = self.recorder if changed else None
             if changed:
                 self.recorder, self._settings = None, None
-                self.redaction = UNRESOLVED
+                self.redaction, self._early_redaction = UNRESOLVED, None
         if old is not None:
             # The old pipeline drains on its own thread: reconfiguring never waits on a network
             # (nor on the io thread, which that drain waits for).
@@ -91,8 +95,16 @@ class Wiring:
 
     def redactor(self) -> Redactor | None:
         """The PII redactor in force; settings are resolved, the pipeline need not be."""
-        settings = self._settings or resolve_settings(**self._explicit)
-        return settings.redact
+        settings = self._settings
+        if settings is not None:
+            return settings.redact
+        # Callers outside any conversation (@traced_action, conversation(...)) ask on every
+        # call: resolved again only when the variable changed (configure() forgets it).
+        raw = os.environ.get(_REDACT_ENV)
+        early = self._early_redaction
+        if early is None or early[0] != raw:
+            early = self._early_redaction = (raw, resolve_settings(**self._explicit).redact)
+        return early[1]
 
     def default_environment(self) -> str:
         """The default environment: explicit, then AGENTSIGHT_ENVIRONMENT, then production."""

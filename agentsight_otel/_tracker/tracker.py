@@ -67,7 +67,7 @@ class ConversationTracker:
         given = given_arguments(CONFIGURE, locals())
         seams = (tracer_provider, _ledger, _transport, _clock, _retry_policy)
         # Made without arguments it is the seed's one tracker: it shares the process's
-        # conversations with agentsight_otel.conversation_tracker (README: Web frameworks).
+        # conversations with agentsight_otel.conversation_tracker (docs/web-frameworks.md).
         shared = not given and all(seam is None for seam in seams) and _max_conversations == 10_000
         if shared:
             self._registry = shared_registry()
@@ -116,7 +116,7 @@ class ConversationTracker:
     ) -> None:
         """Override settings (explicit values win over the environment); checked at once.
 
-        The settings are README's configuration table (``agentsight_otel._config.Settings``).
+        The settings are the table of docs/configuration.md (``agentsight_otel._config.Settings``).
         ``handle_sigterm=True`` installs ``install_sigterm_handler`` for this tracker.
         """
         self._wiring.configure(given_arguments(CONFIGURE, locals()), tracer_provider)
@@ -145,10 +145,8 @@ class ConversationTracker:
     ) -> str:
         """Make a conversation current in this thread or task, creating it if new; its id."""
         cid = self._recording.opened_id(conversation_id)
-        metadata = self._recording.redacted_metadata(metadata)
-        values = fields.conversation_fields(
-            customer_id, customer_ip_address, device, source, language, name, environment, metadata
-        )
+        given = (customer_id, customer_ip_address, device, source, language, name, environment)
+        values = fields.conversation_fields(*given, metadata, self._recording.redactor())
         self._recording.state(cid, values)
         self._recording.make_current(cid)
         return cid
@@ -170,10 +168,8 @@ class ConversationTracker:
         cid = fields.conversation_id(conversation_id)
         if cid is None:
             raise ValidationError("conversation_id is required")
-        metadata = self._recording.redacted_metadata(metadata)
-        values = fields.conversation_fields(
-            customer_id, customer_ip_address, device, source, language, name, environment, metadata
-        )
+        given = (customer_id, customer_ip_address, device, source, language, name, environment)
+        values = fields.conversation_fields(*given, metadata, self._recording.redactor())
         receipts, stamp = self._recording.visit(cid, values)
         return self._sending.visited(cid, stamp, receipts)
 
@@ -288,6 +284,9 @@ class ConversationTracker:
         metadata: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Record a button click; the tracked item as a dict."""
+        redactor = self._recording.redactor()
+        if redactor is not None:
+            label, value = redactor.text(label), redactor.text(value)
         metadata = self._recording.redacted_metadata(metadata)
         attributes = inputs.button(button_event, label, value, metadata)
         state, stamp = self._recording.event(
@@ -393,11 +392,15 @@ class ConversationTracker:
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Deliver what the private pipeline and the uploader hold, within ``timeout`` seconds."""
+        self._close(timeout)
+
+    def _close(self, timeout: float, reason: str | None = None) -> None:
+        """shutdown(), reporting what is lost for ``reason`` (the exporter's default)."""
         end = monotonic() + timeout
         self._exit_hook.unregister()
         recorder = self._wiring.recorder
         if recorder is not None:
-            recorder.pipeline.shutdown(int(timeout * 1000))
+            recorder.pipeline.shutdown(int(timeout * 1000), reason)
         self._files.shutdown(max(0.0, end - monotonic()))
 
     def _exit(self, timeout: float) -> None:
@@ -408,7 +411,8 @@ class ConversationTracker:
             if recorder is not None:
                 self._recording.end_open(SHUTDOWN_REASON)
                 recorder.pipeline.flush_delivery(int(timeout * 1000))
-            self.shutdown(max(0.0, end - monotonic()))
+            # The deadline is the README's ("Exit, SIGTERM and forked workers"): say it was hit.
+            self._close(max(0.0, end - monotonic()), f"the {timeout:g} s exit deadline passed")
         except Exception:
             log_internal_error("delivering at exit")
 

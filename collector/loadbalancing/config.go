@@ -1,5 +1,5 @@
 // Package loadbalancing is a small trace-id load-balancing exporter: each trace goes, whole, to
-// one of a fixed set of OTLP/gRPC backends.
+// one of a fixed set of OTLP/gRPC backends, and its log records go with it.
 //
 // Its keys are the subset of the contrib `load_balancing` exporter the project documents
 // (routing_key: traceID, protocol.otlp, resolver.static), so collector-config.yaml reads the same

@@ -19,55 +19,62 @@ const defaultPort = "4317"
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_.-]`)
 
-type backend struct {
+// backend is one bridge: its endpoint and the OTLP/gRPC exporter of one signal that feeds it.
+type backend[E component.Component] struct {
 	endpoint string
-	exporter exporter.Traces
+	exporter E
 }
 
-type tracesExporter struct {
+// balancer holds one signal's backends; traces and logs each get one, and since both pick by
+// the same (trace id, endpoint) score, a trace's spans and log records land on one bridge.
+type balancer[E component.Component] struct {
 	set      exporter.Settings
 	cfg      *Config
-	backends []backend
+	create   func(context.Context, exporter.Settings, component.Config) (E, error)
+	backends []backend[E]
 }
 
+type tracesExporter struct{ balancer[exporter.Traces] }
+
 func newTracesExporter(set exporter.Settings, cfg *Config) *tracesExporter {
-	return &tracesExporter{set: set, cfg: cfg}
+	create := otlpexporter.NewFactory().CreateTraces
+	return &tracesExporter{balancer[exporter.Traces]{set: set, cfg: cfg, create: create}}
 }
 
 // Start creates and starts one OTLP/gRPC exporter (with its own queue and retries) per backend.
-func (e *tracesExporter) Start(ctx context.Context, host component.Host) error {
-	factory := otlpexporter.NewFactory()
-	for _, hostname := range e.cfg.Resolver.Static.Hostnames {
+func (b *balancer[E]) Start(ctx context.Context, host component.Host) error {
+	factoryType := otlpexporter.NewFactory().Type()
+	for _, hostname := range b.cfg.Resolver.Static.Hostnames {
 		endpoint := withDefaultPort(hostname)
-		cfg := e.cfg.Protocol.OTLP
+		cfg := b.cfg.Protocol.OTLP
 		cfg.ClientConfig.Endpoint = endpoint
-		set := e.set
+		set := b.set
 		// A stable per-backend id, so a persistent sending_queue finds its data after a restart.
-		name := e.set.ID.Name() + "_" + unsafeName.ReplaceAllString(endpoint, "_")
-		set.ID = component.NewIDWithName(factory.Type(), name)
-		set.Logger = e.set.Logger.With(zapEndpoint(endpoint))
-		exp, err := factory.CreateTraces(ctx, set, &cfg)
+		name := b.set.ID.Name() + "_" + unsafeName.ReplaceAllString(endpoint, "_")
+		set.ID = component.NewIDWithName(factoryType, name)
+		set.Logger = b.set.Logger.With(zapEndpoint(endpoint))
+		exp, err := b.create(ctx, set, &cfg)
 		if err != nil {
 			return err
 		}
 		if err := exp.Start(ctx, host); err != nil {
 			return err
 		}
-		e.backends = append(e.backends, backend{endpoint: endpoint, exporter: exp})
+		b.backends = append(b.backends, backend[E]{endpoint: endpoint, exporter: exp})
 	}
 	return nil
 }
 
 // Shutdown stops every backend exporter, which drains (or persists) its queue.
-func (e *tracesExporter) Shutdown(ctx context.Context) error {
+func (b *balancer[E]) Shutdown(ctx context.Context) error {
 	var errs []error
-	for _, b := range e.backends {
-		errs = append(errs, b.exporter.Shutdown(ctx))
+	for _, be := range b.backends {
+		errs = append(errs, be.exporter.Shutdown(ctx))
 	}
 	return errors.Join(errs...)
 }
 
-func (e *tracesExporter) Capabilities() consumer.Capabilities {
+func (b *balancer[E]) Capabilities() consumer.Capabilities {
 	return consumer.Capabilities{MutatesData: false}
 }
 
@@ -86,12 +93,12 @@ func (e *tracesExporter) ConsumeTraces(ctx context.Context, td ptrace.Traces) er
 
 // pick chooses a backend by rendezvous hashing: the same trace id always lands on the same
 // backend, and adding or removing one moves only the traces that backend gains or held.
-func (e *tracesExporter) pick(traceID pcommon.TraceID) int {
+func (b *balancer[E]) pick(traceID pcommon.TraceID) int {
 	best, bestScore := 0, uint64(0)
-	for index, b := range e.backends {
+	for index, be := range b.backends {
 		h := fnv.New64a()
 		_, _ = h.Write(traceID[:])
-		_, _ = h.Write([]byte(b.endpoint))
+		_, _ = h.Write([]byte(be.endpoint))
 		if score := h.Sum64(); index == 0 || score > bestScore {
 			best, bestScore = index, score
 		}

@@ -11,12 +11,13 @@ import (
 // Type is the component type, the contrib exporter's current name.
 var Type = component.MustNewType("load_balancing")
 
-// NewFactory creates the exporter's factory (traces only).
+// NewFactory creates the exporter's factory (traces and logs, both routed by trace id).
 func NewFactory() exporter.Factory {
 	return exporter.NewFactory(
 		Type,
 		createDefaultConfig,
 		exporter.WithTraces(createTraces, component.StabilityLevelDevelopment),
+		exporter.WithLogs(createLogs, component.StabilityLevelDevelopment),
 	)
 }
 
@@ -32,4 +33,10 @@ func createTraces(
 	_ context.Context, set exporter.Settings, cfg component.Config,
 ) (exporter.Traces, error) {
 	return newTracesExporter(set, cfg.(*Config)), nil
+}
+
+func createLogs(
+	_ context.Context, set exporter.Settings, cfg component.Config,
+) (exporter.Logs, error) {
+	return newLogsExporter(set, cfg.(*Config)), nil
 }

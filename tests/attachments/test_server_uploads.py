@@ -285,3 +285,28 @@ def test_uploads_need_an_api_key(server: LocalServer) -> None:
 def test_unknown_file_is_a_404(api: Client) -> None:
     answer = api.session.get(f"{api.url}/api/attachments/999/content/", timeout=10)
     assert answer.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("conversation", "message_pk"),
+    [
+        ("99999999999999999999", None),
+        (99999999999999999999, None),
+        ("9" * 5000, None),
+        ("1", "99999999999999999999"),
+        ("1", 2**63),
+    ],
+)
+def test_pks_sqlite_cannot_hold_are_field_errors(
+    api: Client, conversation: object, message_pk: object
+) -> None:
+    api.conversation("huge")
+    fields: dict[str, object] = {"conversation": conversation, "sender": "end_user"}
+    if message_pk is not None:
+        fields["message"] = message_pk
+    item = {"filename": "a.pdf", "data": base64.b64encode(PDF).decode()}
+    answer = api.session.post(
+        f"{api.url}/api/attachments/", json={**fields, "attachments": [item]}, timeout=10
+    )
+    assert answer.status_code == 400
+    assert set(answer.json()["errors"]) == {"message" if message_pk else "conversation"}

@@ -105,8 +105,16 @@ def test_bad_addresses(text: str) -> None:
         (["bridge"], "AGENTSIGHT_API_KEY is not set"),
         (["bridge", "--api-key", TEST_API_KEY, "--http", "nowhere"], "HTTP address"),
         (["bridge", "--api-key", TEST_API_KEY, "--http", "off", "--grpc", "off"], "both are off"),
-        (["bridge", "--api-key", TEST_API_KEY, "--max-queue-spans", "0"], "max_queue_spans"),
+        (["bridge", "--api-key", TEST_API_KEY, "--max-queue-spans", "0"], "--max-queue-spans"),
         (["bridge", "--api-key", "not-a-key"], "not an AgentSight API key"),
+        (
+            ["bridge", "--api-key", TEST_API_KEY, "--http", "0.0.0.0:0", "--grpc", "off"],
+            "listening on 0.0.0.0 reaches beyond this machine, so it needs a token (--token",
+        ),
+        (
+            ["bridge", "--api-key", TEST_API_KEY, "--http", "off", "--grpc", ":0"],
+            "token_urlsafe",
+        ),
     ],
 )
 def test_configuration_problems_exit_2_before_listening(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +16,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
+from agentsight_otel.testing import TEST_API_KEY
 from tests.bridge.conftest import StartBridge
 from tests.bridge.helpers import (
     BlockingTransport,
@@ -231,3 +233,18 @@ def test_an_empty_request_is_accepted(start_bridge: StartBridge, session: reques
     assert post(session, bridge.http_url, empty, **PROTOBUF).status_code == 200
     assert bridge.flush(10)
     assert ingest_bodies(backend) == []
+
+
+def test_each_delivery_is_one_info_line_without_the_key(
+    start_bridge: StartBridge, session: requests.Session, caplog: pytest.LogCaptureFixture
+) -> None:
+    bridge, backend = start_bridge()
+    with caplog.at_level(logging.INFO, logger="agentsight_otel"):
+        response = post(session, bridge.http_url, otlp_protobuf(captured_spans()), **PROTOBUF)
+        assert response.status_code == 200
+        assert bridge.flush(10)
+    delivered = [r.getMessage() for r in caplog.records if "delivered" in r.getMessage()]
+    [body] = ingest_bodies(backend)
+    sent = sum(len(entry["spans"]) for entry in json.loads(body)["conversations"])
+    assert delivered == [f"delivered 1 conversation(s), {sent} span(s) to AgentSight: HTTP 200"]
+    assert TEST_API_KEY[4:36] not in caplog.text

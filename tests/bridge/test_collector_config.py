@@ -59,6 +59,15 @@ def test_the_traces_pipeline(config: Any) -> None:
     assert len(exporters) >= 2, "AgentSight plus the team's existing backend"
 
 
+def test_the_logs_pipeline_sends_genai_log_records_to_the_bridge(config: Any) -> None:
+    logs = config["service"]["pipelines"]["logs"]
+    assert logs["receivers"] == ["otlp"]
+    assert logs["processors"] == ["memory_limiter", "batch"]
+    assert logs["exporters"] == ["otlp_http/agentsight"]
+    text = " ".join(line.strip("# ") for line in CONFIG.read_text().splitlines())
+    assert "routing by traceID keeps a trace's spans and logs on one bridge" in text
+
+
 def test_the_bridge_exporter(config: Any) -> None:
     (name,) = [n for n in config["exporters"] if n.startswith("otlp_http/")]
     exporter = config["exporters"][name]
@@ -98,3 +107,17 @@ def test_the_compose_example_matches_the_config() -> None:
     assert collector["environment"]["TRACING_BACKEND_ENDPOINT"] == "jaeger:4317"
     token = bridge["environment"]["AGENTSIGHT_BRIDGE_TOKEN"]
     assert token == collector["environment"]["AGENTSIGHT_BRIDGE_TOKEN"]
+
+
+def test_every_compose_listener_beyond_loopback_needs_a_secret() -> None:
+    """The bridge binds 0.0.0.0 with a token; the local server binds 0.0.0.0 with a required key."""
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    assert (
+        "${AGENTSIGHT_BRIDGE_TOKEN"
+        in services["agentsight-bridge"]["environment"]["AGENTSIGHT_BRIDGE_TOKEN"]
+    )
+    local = services["agentsight-local"]
+    assert "--host=0.0.0.0" in local["command"]
+    keys = [arg for arg in local["command"] if arg.startswith("--api-key=")]
+    assert keys == [keys[0]] and keys[0].startswith("--api-key=${AGENTSIGHT_LOCAL_KEY:?")
+    assert local["ports"] == ["127.0.0.1:8600:8600"]

@@ -10,6 +10,7 @@ import contextlib
 import gzip
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import pytest
 import requests
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
@@ -37,6 +39,16 @@ START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 40.0
 GATE_TIMEOUT_S = 60.0
 READY = "Everything is ready. Begin running and processing data."
+
+
+# The ports examples/collector/run-local.sh takes from its environment.
+RUN_LOCAL_PORTS = (
+    "COLLECTOR_GRPC_PORT",
+    "COLLECTOR_HTTP_PORT",
+    "BRIDGE_HTTP_PORT",
+    "BRIDGE_GRPC_PORT",
+    "SERVER_PORT",
+)
 
 
 def free_port() -> int:
@@ -202,6 +214,27 @@ def start_collector(
     process = cluster.add(Process("collector", command, {**os.environ, **variables}))
     process.wait_for(READY)
     return process
+
+
+def start_stack(
+    cluster: Cluster, binary: Path, db: Path, tracing: str
+) -> tuple[str, CollectorPorts]:
+    """Server, bridge and Collector in front of it: the server's URL and the Collector's ports."""
+    server = start_server(cluster, db)
+    bridge = BridgePorts()
+    start_bridge(cluster, server, bridge)
+    ports = CollectorPorts()
+    start_collector(cluster, binary, ports, bridge=bridge.http_url, tracing=tracing)
+    return server, ports
+
+
+def node_example(example: Path, target: str) -> str:
+    """The node binary, with ``example``'s packages installed by ``make target``."""
+    binary = shutil.which("node")
+    if binary is None:
+        pytest.skip(f"no Node.js: install Node 18+ and run `make {target}`")
+    assert (example / "node_modules" / ".package-lock.json").exists(), f"run `make {target}`"
+    return binary
 
 
 def run_producer(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -12,16 +11,13 @@ import pytest
 from agentsight_otel._ids import conversation_trace_id, hex_trace_id
 from tests.collector.stack import (
     ROOT,
-    BridgePorts,
     Cluster,
-    CollectorPorts,
     TraceSink,
     clean_env,
+    node_example,
     poll,
     read,
-    start_bridge,
-    start_collector,
-    start_server,
+    start_stack,
 )
 
 EXAMPLE = ROOT / "examples" / "node"
@@ -30,23 +26,14 @@ EXAMPLE = ROOT / "examples" / "node"
 @pytest.fixture(scope="module")
 def node() -> str:
     """The node binary, with the example's packages installed by `make node-example`."""
-    binary = shutil.which("node")
-    if binary is None:
-        pytest.skip("no Node.js: install Node 18+ and run `make node-example`")
-    assert (EXAMPLE / "node_modules" / ".package-lock.json").exists(), "run `make node-example`"
-    return binary
+    return node_example(EXAMPLE, "node-example")
 
 
 def test_the_node_producer_lands_exactly(
     node: str, collector_binary: Path, cluster: Cluster, tracing_sink: TraceSink, tmp_path: Path
 ) -> None:
-    server = start_server(cluster, tmp_path / "agentsight.db")
-    bridge = BridgePorts()
-    start_bridge(cluster, server, bridge)
-    ports = CollectorPorts()
-    start_collector(
-        cluster, collector_binary, ports, bridge=bridge.http_url, tracing=tracing_sink.target
-    )
+    db = tmp_path / "agentsight.db"
+    server, ports = start_stack(cluster, collector_binary, db, tracing_sink.target)
     cid = "node-e2e-1"
     result = subprocess.run(
         [node, str(EXAMPLE / "producer.js")],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -153,7 +154,9 @@ def test_gather_and_to_thread_carry_the_conversation_and_the_span(rig: Rig) -> N
     assert sorted(s["name"] for s in of_kind(wire, "tool")) == ["child"] * 3 + ["fan_out", "leaf"]
 
 
-def test_thread_pools_carry_the_context_when_submitted_through_copy_context(rig: Rig) -> None:
+def test_thread_pools_carry_the_context_when_submitted_through_copy_context(
+    rig: Rig, library_warnings: list[logging.LogRecord]
+) -> None:
     @traced_action
     def batch(labels: list[str]) -> None:
         with ThreadPoolExecutor(max_workers=2) as pool:
@@ -171,6 +174,9 @@ def test_thread_pools_carry_the_context_when_submitted_through_copy_context(rig:
     assert [parent_id(s) for s in carried] == [outer] * 3
     wire = rig.send("pooled")
     assert sorted(s["name"] for s in of_kind(wire, "tool")) == ["batch", "leaf", "leaf", "leaf"]
+    # The lost call is not lost silently (the carried ones raised nothing).
+    [warning] = [r.getMessage() for r in library_warnings]
+    assert "@traced_action leaf() ran outside any conversation" in warning
 
 
 def test_200_concurrent_async_calls_across_50_conversations_stay_apart(rig: Rig) -> None:

@@ -72,3 +72,7 @@ def test_the_closing_hint_names_the_script_when_it_is_not_on_path(tmp_path: Path
     done = _demo(tmp_path, "/usr/bin:/bin")
     assert done.returncode == 0, done.stderr
     assert f"  {SCRIPT} serve --db demo.db" in done.stdout.splitlines()
+    # Every URL it prints answers after it ended: the temporary server's port is never shown.
+    first = done.stdout.splitlines()[0]
+    assert first.startswith("Tracking a support conversation into demo.db"), first
+    assert "http://" not in first

@@ -4,6 +4,13 @@
 against the scripted model server: a plain exchange, a tool-call round, a streamed answer with
 usage; each call resends the whole history. Spans go to AgentSight through the real exporter;
 the tool spans' own durations and the model-call count are printed as JSON for the test.
+
+``otel-events`` and ``otel-legacy-events`` run the official instrumentation in its event modes:
+messages go out as log records, through ``AgentSightLogExporter`` on a batching
+``LoggerProvider`` (spans are exported at once, so they arrive before their records).
+
+With a fourth argument, ``otlp=HOST:PORT``, spans and log records go instead through the OTLP/gRPC
+exporters (batching, as apps configure them) to a Collector there.
 """
 
 from __future__ import annotations
@@ -21,9 +28,22 @@ if NAME == "otel":
     # instrumented?"); they are read once, at import.
     os.environ["OTEL_SEMCONV_STABILITY_OPT_IN"] = "gen_ai_latest_experimental"
     os.environ["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] = "span_only"
+elif NAME == "otel-events":  # latest conventions, content only in log records
+    os.environ["OTEL_SEMCONV_STABILITY_OPT_IN"] = "gen_ai_latest_experimental"
+    os.environ["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] = "event_only"
+elif NAME == "otel-legacy-events":  # the old conventions' events: no stability opt-in
+    os.environ["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] = "true"
 
 import openai  # noqa: E402
 from opentelemetry import trace  # noqa: E402
+from opentelemetry._logs import set_logger_provider  # noqa: E402
+from opentelemetry.sdk._logs import LoggerProvider  # noqa: E402
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor  # noqa: E402
+from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor  # noqa: E402
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import (  # noqa: E402
+    InMemorySpanExporter,
+)
 
 import agentsight_otel  # noqa: E402
 from tests.genai.apps import global_provider, tool_timings  # noqa: E402
@@ -52,10 +72,14 @@ Wrap = Callable[..., contextlib.AbstractContextManager[Any]]
 def instrument(name: str) -> tuple[Wrap, Wrap, Wrap]:
     """Instrument openai; the conversation, turn and tool wrappers this instrumentation uses."""
     tracer = trace.get_tracer("weather-app")
-    if name == "otel":
-        from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
+    if name.startswith("otel"):
+        from opentelemetry.instrumentation import openai_v2
 
-        OpenAIInstrumentor().instrument()
+        if name == "otel-legacy-events":
+            # openai-v2 keeps its old-convention path, reached when util-genai (0.4b0) reports
+            # no latest-conventions opt-in; the pinned 1.1b0 always reports it, so say it here.
+            openai_v2.is_experimental_mode = lambda: False
+        openai_v2.OpenAIInstrumentor().instrument()
         turn = _span(tracer, "invoke_agent weather", {"gen_ai.operation.name": "invoke_agent"})
         return agentsight_otel.conversation, turn, _semconv_tool(tracer)
     if name == "openinference":
@@ -151,9 +175,38 @@ def chat(client: openai.OpenAI, history: list[dict[str, Any]], stream: bool) -> 
     return {"role": "assistant", "content": text}
 
 
+def event_logs(collector: str | None) -> LoggerProvider:
+    """The global logger provider: batched records to the span exporter built last (or OTLP)."""
+    logs = LoggerProvider()
+    if collector is None:
+        exporter: Any = agentsight_otel.AgentSightLogExporter()
+    else:
+        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
+
+        exporter = OTLPLogExporter(endpoint=f"http://{collector}", insecure=True)
+    logs.add_log_record_processor(BatchLogRecordProcessor(exporter))
+    set_logger_provider(logs)
+    return logs
+
+
+def otlp_provider(collector: str) -> tuple[TracerProvider, InMemorySpanExporter]:
+    """The global provider: spans to the Collector over OTLP/gRPC, and kept in memory."""
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+    capture = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(capture))
+    exporter = OTLPSpanExporter(endpoint=f"http://{collector}", insecure=True)
+    provider.add_span_processor(BatchSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    return provider, capture
+
+
 def main() -> None:
     url, cid = sys.argv[2], sys.argv[3]
-    provider, capture = global_provider(url)
+    collector = sys.argv[4].removeprefix("otlp=") if len(sys.argv) > 4 else None
+    provider, capture = global_provider(url) if collector is None else otlp_provider(collector)
+    logs = event_logs(collector) if NAME.endswith("-events") else None
     in_conversation, turn, tool = instrument(NAME)
     with ModelServer() as server:
         server.script(*REPLIES)
@@ -173,6 +226,8 @@ def main() -> None:
                             {"role": "tool", "tool_call_id": call["id"], "content": result}
                         )
                         history.append(chat(client, history, stream=False))
+    if logs is not None:
+        logs.shutdown()  # first: its queued records join the traces that wait for them
     provider.shutdown()
     printed = {"tools": tool_timings(capture.get_finished_spans())}
     print(json.dumps({**printed, "requests": len(server.requests)}))

@@ -6,6 +6,9 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from opentelemetry._logs import Logger, LogRecord
+from opentelemetry.trace import Tracer
+
 from agentsight_otel import _semconv as sc
 from agentsight_otel._mapping.payload import PayloadBuilder, TraceGroup
 from agentsight_otel._mapping.records import EventRecord, Scope, SpanRecord
@@ -13,6 +16,11 @@ from agentsight_otel._redaction import Redactor
 
 T0 = 1_800_000_000_000_000_000
 MS = 1_000_000
+# One event-mode model call: openai-v2's scope, the history it resends, what it answers.
+OPENAI_V2 = "opentelemetry.instrumentation.openai_v2"
+SYSTEM = {"gen_ai.system": "openai"}
+HISTORY = [("system", "Be brief."), ("user", "Hi"), ("assistant", "Hello!"), ("user", "Weather?")]
+ANSWER = "Sunny."
 
 
 def span(
@@ -134,3 +142,25 @@ def transcript(block: dict[str, Any]) -> list[tuple[str, str]]:
         for e in s["events"]
         if e["name"] == sc.MESSAGE_EVENT
     ]
+
+
+def event_mode_turn(tracer: Tracer, logger: Logger, cid: str) -> None:
+    """An agent turn whose model call writes old-convention log records, as openai-v2 does.
+
+    ``message_to_event`` / ``choice_to_event``: one record per message resent, then the
+    choice; content in the body, no timestamp. A plain log record rides along.
+    """
+    root = {"gen_ai.operation.name": "invoke_agent", "gen_ai.conversation.id": cid}
+    call = {"gen_ai.operation.name": "chat", **SYSTEM, "gen_ai.usage.input_tokens": 8}
+    with (
+        tracer.start_as_current_span("invoke_agent weather", attributes=root),
+        tracer.start_as_current_span("chat test-model", attributes=call),
+    ):
+        logger.emit(LogRecord(event_name="app.note", body="a plain log line"))  # not GenAI
+        for role, content in HISTORY:
+            body = {"content": content}
+            logger.emit(
+                LogRecord(event_name=f"gen_ai.{role}.message", attributes=SYSTEM, body=body)
+            )
+        choice = {"index": 0, "finish_reason": "stop", "message": {"content": ANSWER}}
+        logger.emit(LogRecord(event_name="gen_ai.choice", attributes=SYSTEM, body=choice))

@@ -48,7 +48,9 @@ def run_app(module: str, *args: str) -> dict[str, Any]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["otel", "openinference", "openllmetry"])
+@pytest.mark.parametrize(
+    "name", ["otel", "otel-events", "otel-legacy-events", "openinference", "openllmetry"]
+)
 def test_an_instrumented_chat_reaches_agentsight_as_the_real_exchange(
     name: str, server: LocalServer
 ) -> None:
@@ -97,3 +99,31 @@ def test_a_pydantic_ai_agent_reaches_agentsight_through_its_own_instrumentation(
     assert totals["input_tokens"] == INPUT_TOKENS_PER_MESSAGE * (2 + 4 + 6)
     conversation = read_local(server.url, cid)
     assert conversation["customer_id"] == "u-42"
+
+
+@pytest.mark.slow
+def test_a_streamed_openai_agents_run_under_openinference_lands_every_answer(
+    server: LocalServer,
+) -> None:
+    cid = "genai-openai-agents"
+    printed = run_app("tests.genai.agents_driver", server.url, cid)
+    assert printed["answers"] == ["It is sunny in Paris.", "You're welcome!"]
+    assert printed["requests"] == 3  # over the Responses API, streamed
+    messages = read_local(server.url, cid, "transcript/")["messages"]
+    assert [(m["sender"], m["content"]) for m in messages] == [
+        ("end_user", "Weather in Paris?"),
+        ("agent", "It is sunny in Paris."),
+        ("end_user", "Thanks!"),
+        ("agent", "You're welcome!"),
+    ]
+    assert len({m["turn_id"] for m in messages}) == 2  # one turn per run
+    (action,) = read_local(server.url, cid, "actions/")["actions"]
+    (tool,) = printed["tools"]
+    assert (action["name"], action["arguments"]) == ("get_weather", {"city": "Paris"})
+    assert action["response"] == "sunny in Paris"
+    assert action["duration_ms"] == ((tool["end"] - tool["start"] + 500) // 1000) / 1000
+    assert action["turn_id"] == messages[0]["turn_id"]
+    totals = read_local(server.url, cid, "usage/")["totals"]
+    # Input items sent: the question; + the tool call and its output; + answer and question.
+    assert totals["calls"] == 3
+    assert totals["input_tokens"] == INPUT_TOKENS_PER_MESSAGE * (1 + 3 + 5)

@@ -383,6 +383,7 @@ def test_without_content_capture_turns_and_usage_remain_and_the_setting_is_named
     assert transcript(block) == []
     (notice,) = builder.notices
     assert "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=span_only" in notice
+    assert "AgentSightLogExporter" in notice  # the way for event modes
     openinference = {"openinference.span.kind": "LLM", "llm.token_count.prompt": 3}
     _, builder = build(
         [span(1, None, attributes=openinference, scope="openinference.instrumentation.openai")]

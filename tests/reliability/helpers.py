@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -87,8 +88,10 @@ class HttpPipeline:
         self.provider.shutdown()
 
 
-def make_pipeline(endpoint: str, **exporter_args: Any) -> HttpPipeline:
-    """A pipeline with quick retries; ``exporter_args`` override the exporter's settings."""
+def make_pipeline(
+    endpoint: str, tracker_args: Mapping[str, Any] | None = None, **exporter_args: Any
+) -> HttpPipeline:
+    """A pipeline with quick retries, the exporter's and the tracker's settings overridden."""
     ledger = DeliveryLedger()
     transport = CountingTransport()
     options: dict[str, Any] = {
@@ -103,7 +106,11 @@ def make_pipeline(endpoint: str, **exporter_args: Any) -> HttpPipeline:
     provider = TracerProvider(shutdown_on_exit=False)
     provider.add_span_processor(BatchSpanProcessor(exporter))
     tracker = ConversationTracker(
-        api_key=TEST_API_KEY, endpoint=endpoint, _ledger=ledger, tracer_provider=provider
+        api_key=TEST_API_KEY,
+        endpoint=endpoint,
+        _ledger=ledger,
+        tracer_provider=provider,
+        **(tracker_args or {}),
     )
     return HttpPipeline(tracker, exporter, provider, transport)
 
@@ -267,6 +274,14 @@ def wait_until(condition: Callable[[], bool], timeout: float, step: float = 0.2)
             return False
         pause.wait(step)
     return True
+
+
+def closed_port() -> str:
+    """A URL on 127.0.0.1 where nothing listens."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
 
 
 def run_script(

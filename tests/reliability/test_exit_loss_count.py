@@ -7,8 +7,9 @@ import re
 
 import pytest
 
-from agentsight_otel.testing import AgentSightCapture
+from agentsight_otel.testing import TEST_API_KEY, AgentSightCapture
 from tests.bridge.helpers import BlockingTransport
+from tests.reliability.helpers import closed_port, run_script
 
 
 def test_the_round_in_flight_and_the_queued_ones_are_all_counted_lost(
@@ -37,3 +38,30 @@ def test_the_round_in_flight_and_the_queued_ones_are_all_counted_lost(
     assert int(found[2]) == 3
     assert int(found[1]) == exporter.stats.failed_spans == exporter.stats.lost_spans
     assert exporter.stats.delivered_spans == 0
+
+
+UNREACHABLE = """
+import agentsight_otel._tracker.lifecycle as lifecycle
+from agentsight_otel import conversation_tracker as tracker
+
+lifecycle.EXIT_TIMEOUT_S = 1.0  # the README's 10 s, shortened for the test
+tracker.configure(send_timeout=0)
+tracker.track_human_message("anyone there?", conversation_id="down-1")
+tracker.send_tracked_data(conversation_id="down-1")
+"""
+
+
+def test_a_loss_at_exit_names_the_deadline_the_endpoint_and_the_network_error() -> None:
+    """A script whose endpoint is down ends within the exit deadline, and says so plainly."""
+    endpoint = closed_port()
+    script = run_script(
+        UNREACHABLE, AGENTSIGHT_API_KEY=TEST_API_KEY, AGENTSIGHT_API_ENDPOINT=endpoint
+    )
+    _, stderr = script.communicate(timeout=60)
+    assert script.returncode == 0, stderr
+    lost = [line for line in stderr.splitlines() if "not delivered: the" in line]
+    assert lost == [
+        "1 span(s) of 1 conversation(s) not delivered: the 1 s exit deadline passed (the last "
+        f"attempt: network error reaching {endpoint}: connection refused)"
+    ], stderr
+    assert "Pool" not in stderr and "Traceback" not in stderr

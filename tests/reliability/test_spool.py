@@ -23,6 +23,7 @@ from agentsight_otel.exceptions import ConfigurationError
 from agentsight_otel.testing import TEST_API_KEY, FakeClock, ScriptedTransport
 
 INGEST = "/api/ingest/"
+HERE = "0123456789abcdef"  # a destination fingerprint
 
 
 def body(*cids: str) -> bytes:
@@ -32,7 +33,7 @@ def body(*cids: str) -> bytes:
 
 
 def test_bodies_are_written_whole_and_come_back_oldest_first(tmp_path: Path) -> None:
-    spool = Spool(tmp_path / "spool", 1_000_000)
+    spool = Spool(tmp_path / "spool", 1_000_000, destination=HERE)
     for n in range(5):
         assert spool.put(body(f"c{n}"), 1)
     assert not list((tmp_path / "spool").glob("*.tmp"))
@@ -52,7 +53,13 @@ def test_past_its_bound_the_oldest_bodies_are_evicted_counted_and_logged(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     evicted: list[int] = []
-    spool = Spool(tmp_path, 3 * len(body("c0")), log=RateLimitedLog(), on_evict=evicted.append)
+    spool = Spool(
+        tmp_path,
+        3 * len(body("c0")),
+        destination=HERE,
+        log=RateLimitedLog(),
+        on_evict=evicted.append,
+    )
     for n in range(6):
         spool.put(body(f"c{n}"), 1)
     left = [
@@ -65,14 +72,15 @@ def test_past_its_bound_the_oldest_bodies_are_evicted_counted_and_logged(
 
 
 def test_concurrent_claimers_never_take_the_same_body(tmp_path: Path) -> None:
-    writer = Spool(tmp_path, 10_000_000)
+    writer = Spool(tmp_path, 10_000_000, destination=HERE)
     for n in range(200):
         writer.put(body(f"c{n}"), 1)
     taken: list[str] = []
     lock = threading.Lock()
 
     def drain() -> None:
-        reader = Spool(tmp_path, 10_000_000)  # each as another process would have its own
+        # Each as another process would have its own.
+        reader = Spool(tmp_path, 10_000_000, destination=HERE)
         while (claimed := reader.claim_oldest()) is not None:
             with lock:
                 taken.append(claimed.name)
@@ -94,10 +102,10 @@ def test_claims_and_half_written_files_of_dead_processes_are_recovered(tmp_path:
         text=True,
     )
     pid = int(dead.stdout)
-    stem = f"{1:020d}-{pid}-{0:08d}-4"
+    stem = f"{1:020d}-{pid}-{0:08d}-{HERE}-4"
     (tmp_path / f"{stem}.{pid}{CLAIM}").write_bytes(body("claimed"))
-    (tmp_path / f"{2:020d}-{pid}-{1:08d}-1.tmp").write_bytes(b"half")
-    spool = Spool(tmp_path, 1_000_000)
+    (tmp_path / f"{2:020d}-{pid}-{1:08d}-{HERE}-1.tmp").write_bytes(b"half")
+    spool = Spool(tmp_path, 1_000_000, destination=HERE)
     claimed = spool.claim_oldest()
     assert claimed is not None and claimed.spans == 4 and claimed.name == stem
     assert not list(tmp_path.glob("*.tmp"))
@@ -108,12 +116,12 @@ def test_a_stale_claim_under_a_live_pid_is_recovered_and_a_fresh_one_is_not(
 ) -> None:
     # A process restarted under the pid of the one that died (pid 1 in a container).
     pid = os.getpid()
-    stale, fresh = f"{1:020d}-{pid}-{0:08d}-2", f"{2:020d}-{pid}-{1:08d}-3"
+    stale, fresh = f"{1:020d}-{pid}-{0:08d}-{HERE}-2", f"{2:020d}-{pid}-{1:08d}-{HERE}-3"
     for stem in (stale, fresh):
         (tmp_path / f"{stem}.{pid}{CLAIM}").write_bytes(body(stem))
     long_ago = time.time() - STALE_S - 60
     os.utime(tmp_path / f"{stale}.{pid}{CLAIM}", (long_ago, long_ago))
-    spool = Spool(tmp_path, 1_000_000)
+    spool = Spool(tmp_path, 1_000_000, destination=HERE)
     claimed = spool.claim_oldest()
     assert claimed is not None and claimed.name == stale
     assert spool.claim_oldest() is None

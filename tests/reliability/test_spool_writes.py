@@ -7,10 +7,9 @@ small conversation does not, while the backend's port refuses connections.
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 
-from tests.reliability.helpers import report, run_script
+from tests.reliability.helpers import closed_port, report, run_script
 
 SCRIPT = """
 import json, resource, sys
@@ -42,14 +41,6 @@ exporter.wait_delivered(30)
 stats = exporter.stats
 print(json.dumps({"failed": stats.failed_spans, "spooled": stats.spooled_spans}), flush=True)
 """
-
-
-def closed_port() -> str:
-    """A URL on 127.0.0.1 where nothing listens."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
 
 
 def test_a_failed_spool_write_falls_back_to_one_file_per_conversation(tmp_path: Path) -> None:

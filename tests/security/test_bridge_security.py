@@ -18,8 +18,9 @@ import pytest
 import requests
 
 from agentsight_otel._bridge.config import Address, BridgeConfig, resolve_bridge_config
-from agentsight_otel._bridge.runner import Bridge, warn_if_open
+from agentsight_otel._bridge.runner import Bridge
 from agentsight_otel._delivery.transport import HttpResponse
+from agentsight_otel.exceptions import ConfigurationError
 from agentsight_otel.testing import TEST_API_KEY, ScriptedTransport
 from tests.bridge.helpers import bridge_config, captured_spans, delivery_settings, otlp_protobuf
 from tests.security.conftest import BRIDGE_TOKEN, BridgeRig
@@ -92,22 +93,21 @@ def test_answers_and_logs_hold_neither_token_nor_key(caplog: pytest.LogCaptureFi
 
 
 @pytest.mark.parametrize(
-    ("http", "grpc_address", "token", "warned"),
+    ("http", "grpc_address", "token", "refused"),
     [
         (Address("0.0.0.0", 4418), None, None, True),
         (None, Address("10.0.0.5", 4417), None, True),
+        (Address("127.0.0.1", 4418), Address("0.0.0.0", 4417), "  ", True),
         (Address("0.0.0.0", 4418), None, BRIDGE_TOKEN, False),
         (Address("127.0.0.1", 4418), Address("::1", 4417), None, False),
     ],
 )
-def test_an_open_listener_without_a_token_is_warned_about(
-    caplog: pytest.LogCaptureFixture,
-    http: Address | None,
-    grpc_address: Address | None,
-    token: str | None,
-    warned: bool,
+def test_an_open_listener_without_a_token_is_refused(
+    http: Address | None, grpc_address: Address | None, token: str | None, refused: bool
 ) -> None:
-    config = BridgeConfig(http_address=http, grpc_address=grpc_address, token=token)
-    with caplog.at_level(logging.WARNING, logger="agentsight_otel"):
-        warn_if_open(config)
-    assert ("without a token" in caplog.text) is warned
+    """Beyond loopback without a token, the config itself cannot be made (so nothing binds)."""
+    if not refused:
+        BridgeConfig(http_address=http, grpc_address=grpc_address, token=token)
+        return
+    with pytest.raises(ConfigurationError, match=r"needs a token \(--token or AGENTSIGHT_BRIDGE"):
+        BridgeConfig(http_address=http, grpc_address=grpc_address, token=token)

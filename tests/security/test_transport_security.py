@@ -22,8 +22,9 @@ from agentsight_otel import AgentSightSpanExporter, ConversationTracker
 from agentsight_otel._config import resolve_settings
 from agentsight_otel._delivery import transport as transport_module
 from agentsight_otel._delivery.client import IngestClient
-from agentsight_otel._delivery.plaintext import exposes_key, is_loopback
+from agentsight_otel._delivery.plaintext import exposes_key
 from agentsight_otel._delivery.transport import RequestsTransport, TransportError
+from agentsight_otel._loopback import is_loopback
 from agentsight_otel.exceptions import ConfigurationError
 from agentsight_otel.testing import TEST_API_KEY, ScriptedTransport
 

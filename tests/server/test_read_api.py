@@ -4,18 +4,37 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
+from datetime import datetime
 
 import pytest
 import requests
 from agentsight.api import AgentSight
 from agentsight.exceptions import NotFoundError
+from genai_prices import Usage, calc_price
 
 from agentsight_otel.server import LocalServer
-from tests.server.server_helpers import KEY, Api, StartServer, block, body, message, span, turn
+from tests.server.server_helpers import (
+    KEY,
+    Api,
+    StartServer,
+    at,
+    block,
+    body,
+    message,
+    span,
+    turn,
+)
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC"
 )
+
+
+def _mini_cost(calls: int) -> str:
+    """What genai-prices charges for calls of gpt-4o-mini with 100 tokens in and 20 out."""
+    usage = Usage(input_tokens=100, output_tokens=20)
+    one = calc_price(usage, "gpt-4o-mini", genai_request_timestamp=datetime.fromisoformat(at(0)))
+    return f"{one.total_price * calls:.8f}"
 
 
 def _engaged(cid: str, start: float, *, complete: bool = True) -> dict[str, object]:
@@ -125,10 +144,11 @@ def test_list_filters_the_vendor_client_sends(client: AgentSight) -> None:
     assert ids(customer_id__icontains="CUST-C") == ["c0", "c1", "c2"]
     assert ids(environment="development") == ["c0", "c1", "c2", "open"]
     assert ids(environment="production") == []
-    assert ids(has_messages=False) == ["open", "visit"]
+    assert ids(has_messages=False) == ["visit"]  # an incomplete turn's messages count too
     assert ids(search="order c2") == ["c2"]
     assert ids(message_contains="WHERE IS ORDER C0") == ["c0"]
-    assert ids(action_name="lookup_order", has_messages=True) == ["c0", "c1", "c2"]
+    assert ids(action_name="lookup_order", has_messages=True) == ["c0", "c1", "c2", "open"]
+    assert ids(action_name="lookup_order", search="order c1") == ["c1"]
     assert ids(started_at_after="2000-01-01", started_at_before="2999-01-01") == ids()
     assert ids(started_at_after="2999-01-01") == []
     assert ids(is_marked=True) == []
@@ -141,7 +161,8 @@ def test_list_full_and_get_carry_the_transcript(client: AgentSight) -> None:
     assert record["action_logs"][0]["name"] == "lookup_order"
     assert record["action_logs"][0]["arguments"] == {"order": "A-1"}
     assert record["token_usage"]["totals"]["total_tokens"] == 120
-    assert record["token_usage"]["cost_sources"] == ["unpriced"]
+    assert record["token_usage"]["cost_sources"] == ["backend"]
+    assert record["token_usage"]["cost_usd"] == _mini_cost(1)
     assert record["tickets"] == []
     light = client.conversations.get("c0", full=False)
     assert "messages" not in light and light["metadata"] == {}
@@ -194,13 +215,16 @@ def test_spans_list_get_and_trace(client: AgentSight) -> None:
 def test_token_usage_rows_and_summary(client: AgentSight) -> None:
     rows = list(client.usage.list())
     assert len(rows) == 4
-    assert {row["cost_source"] for row in rows} == {"unpriced"}
+    assert {row["cost_source"] for row in rows} == {"backend"}
+    assert {row["cost_usd"] for row in rows} == {_mini_cost(1)}
     assert [r["conversation_id"] for r in client.usage.list(incomplete=True)] == ["open"]
-    assert list(client.usage.list(cost_source="backend")) == []
+    assert len(list(client.usage.list(cost_source="backend"))) == 4
+    assert list(client.usage.list(cost_source="unpriced")) == []
     assert len(list(client.usage.list(conversation_id="c1", model="gpt-4o-mini"))) == 1
     summary = client.usage.summary()
     (group,) = summary["results"]
     assert (group["group"], group["calls"], group["total_tokens"]) == ("gpt-4o-mini", 4, 480)
+    assert group["cost_usd"] == float(_mini_cost(4)) and group["cost_sources"] == ["backend"]
     by_conversation = client.usage.summary("conversation", environment="development")
     assert len(by_conversation["results"]) == 4
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -10,6 +11,9 @@ import pytest
 import requests
 
 from agentsight_otel._server.app import split_conversation_path
+from agentsight_otel._server.projections import timestamp_micros
+from agentsight_otel._server.schema import SCHEMA
+from agentsight_otel._server.store import _SPAN_COLUMNS
 from agentsight_otel.server import LocalServer, Store
 from tests.server.server_helpers import CID, Api, StartServer, at, block, body, message, span, turn
 
@@ -31,19 +35,67 @@ def test_any_other_kind_marks_the_conversation_used(api: Api, kind: str) -> None
     assert api.read(CID)["is_used"] is True
 
 
-def test_incomplete_turn_is_archived_not_projected(api: Api) -> None:
+def test_incomplete_turn_is_projected_marked_and_continued_by_a_new_turn(api: Api) -> None:
     unfinished = turn(message("end_user", "are you there?", 1), complete=False)
     unfinished["attributes"]["agentsight.turn.incomplete_reason"] = "abandoned"
     response = api.ingest(body(block(unfinished)))
     assert response.json()["accepted"]["spans"] == 1
-    assert api.read(CID, "transcript")["messages"] == []
-    assert [s["span_id"] for s in api.read(CID, "spans")["spans"]] == [unfinished["span_id"]]
-    finished = turn(message("end_user", "are you there?", 1), message("agent", "yes", 2))
-    api.ingest(body(block(finished)))
-    assert [m["content"] for m in api.read(CID, "transcript")["messages"]] == [
+    (kept,) = api.read(CID, "transcript")["messages"]
+    assert (kept["content"], kept["turn_complete"], kept["incomplete_reason"]) == (
         "are you there?",
-        "yes",
+        False,
+        "abandoned",
+    )
+    # Delivered again (a retry), it is the same span: dropped, not shown twice.
+    assert api.ingest(body(block(unfinished))).json()["accepted"]["duplicates"] == 1
+    later = turn(message("end_user", "hello again", 3), message("agent", "yes", 4))
+    api.ingest(body(block(later)))
+    messages = api.read(CID, "transcript")["messages"]
+    assert [(m["content"], m["turn_complete"], m["incomplete_reason"]) for m in messages] == [
+        ("are you there?", False, "abandoned"),
+        ("hello again", True, None),
+        ("yes", True, None),
     ]
+    assert messages[0]["turn_id"] != messages[1]["turn_id"]
+
+
+def test_a_database_from_before_gets_its_incomplete_turns_messages_once(tmp_path: Path) -> None:
+    """A database written when incomplete turns were archived only: opening it projects them."""
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.executescript(
+        SCHEMA.replace(",\n    turn_complete INTEGER NOT NULL DEFAULT 1", "").replace(
+            ",\n    incomplete_reason TEXT", ""
+        )
+    )
+    old.execute(
+        "INSERT INTO conversations (conversation_id, is_used, created_at, updated_at)"
+        " VALUES (?, 1, ?, ?)",
+        (CID, at(0), at(0)),
+    )
+    unfinished = turn(message("end_user", "left open", 1), complete=False)
+    unfinished["attributes"]["agentsight.turn.incomplete_reason"] = "shutdown"
+    finished = turn(message("end_user", "answered", 2), start=2)
+    for stored in (unfinished, finished):
+        old.execute(
+            f"INSERT INTO spans (conversation, {', '.join(_SPAN_COLUMNS)}, raw, received_at)"
+            f" VALUES (1, {', '.join('?' for _ in _SPAN_COLUMNS)}, ?, ?)",
+            (*(stored[key] for key in _SPAN_COLUMNS), json.dumps(stored), at(3)),
+        )
+    old.execute(
+        "INSERT INTO messages (conversation, span_id, turn_id, sender, content, metadata,"
+        " timestamp, ts_us) VALUES (1, ?, ?, 'end_user', 'answered', '{}', ?, ?)",
+        (finished["span_id"], finished["span_id"], at(2), timestamp_micros(at(2))),
+    )
+    old.commit()
+    old.close()
+    for _ in range(2):  # the second opening finds nothing left to do
+        store = Store(path)
+        marked = [
+            (m["content"], m["turn_complete"], m["incomplete_reason"]) for m in store.messages(CID)
+        ]
+        store.close()
+        assert marked == [("left open", False, "shutdown"), ("answered", True, None)]
 
 
 def test_transcript_orders_by_event_time_across_turns_and_offsets(api: Api) -> None:

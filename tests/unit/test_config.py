@@ -253,3 +253,20 @@ def test_tracker_constructor_rejects_bad_explicit_values() -> None:
         ConversationTracker(endpoint="mailto:x@y")
     with pytest.raises(ConfigurationError):
         ConversationTracker(compression="zip")
+
+
+@pytest.mark.parametrize(("raw", "grace"), [("0", 0), ("250", 250), ("1500.4", 1500)])
+def test_the_log_grace_reads_whole_milliseconds(
+    monkeypatch: pytest.MonkeyPatch, raw: str, grace: int
+) -> None:
+    monkeypatch.setenv("AGENTSIGHT_LOG_GRACE_MS", raw)
+    assert resolve_settings().log_grace_ms == grace
+
+
+@pytest.mark.parametrize("raw", ["soon", "-1", "inf"])
+def test_a_bad_log_grace_is_logged_and_the_default_kept(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, raw: str
+) -> None:
+    monkeypatch.setenv("AGENTSIGHT_LOG_GRACE_MS", raw)
+    assert resolve_settings().log_grace_ms == 2000
+    assert "AGENTSIGHT_LOG_GRACE_MS" in caplog.text

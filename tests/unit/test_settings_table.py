@@ -1,4 +1,4 @@
-"""The settings table is the one source: README's configuration table, ``configure()``'s and the
+"""The settings table is the one source: docs/configuration.md's table, ``configure()``'s and the
 exporter's keyword arguments, and the environment all match it, both ways."""
 
 from __future__ import annotations
@@ -14,28 +14,28 @@ from agentsight_otel._config import SETTINGS, Settings, resolve_settings
 from agentsight_otel._params import Param
 from agentsight_otel.exceptions import ConfigurationError
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+CONFIGURATION = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 # Arguments of configure() that are not settings: where spans go and a signal handler.
 NOT_SETTINGS = {"tracer_provider", "handle_sigterm"}
 _ROW = re.compile(r"^\| `(\w+)` \| (.*?) \| (.*?) \| (.*?) \| (.*?) \|$")
 
 
 def _readme_rows() -> dict[str, tuple[str, str, str, str]]:
-    """README's configuration table: argument -> (environment, default, where, doc)."""
-    text = README.read_text(encoding="utf-8")
+    """docs/configuration.md's table: argument -> (environment, default, where, doc)."""
+    text = CONFIGURATION.read_text(encoding="utf-8")
     section = text.split("## Configuration\n", 1)[1].split("\n## ", 1)[0]
     rows = {}
     for line in section.splitlines():
         match = _ROW.match(line)
         if match:
             name, *cells = (cell.strip() for cell in match.groups())
-            assert name not in rows, f"{name} is twice in README's table"
+            assert name not in rows, f"{name} is twice in the table"
             rows[name] = (cells[0], cells[1], cells[2], cells[3])
     return rows
 
 
 def _shown(row: Param) -> tuple[str, str, str, str]:
-    """How README must show a row."""
+    """How docs/configuration.md must show a row."""
     env = f"`{row.env}`" if row.env else ""
     if row.shown_default is not None:
         default = row.shown_default
@@ -100,6 +100,7 @@ def test_each_variable_sets_its_setting(monkeypatch: pytest.MonkeyPatch) -> None
         "AGENTSIGHT_SPOOL_DIR": "/tmp/agentsight-spool-test",
         "AGENTSIGHT_IDLE_TIMEOUT": "90",
         "AGENTSIGHT_SET_GLOBAL_PROVIDER": "0",
+        "AGENTSIGHT_LOG_GRACE_MS": "500",
     }
     assert {row.env for row in SETTINGS if row.env} == set(values)
     defaults = Settings()
@@ -114,3 +115,27 @@ def test_each_variable_sets_its_setting(monkeypatch: pytest.MonkeyPatch) -> None
 def test_unknown_settings_are_refused() -> None:
     with pytest.raises(ConfigurationError, match="unknown setting"):
         resolve_settings(key_problem="none")
+
+
+@pytest.mark.parametrize("value", [10**400, 2**63, float("inf"), float("nan"), 1e300, -1, 0])
+@pytest.mark.parametrize("name", ["drain_timeout", "head_timeout", "max_body_bytes", "retry_after"])
+def test_out_of_range_bridge_settings_raise_configuration_error(name: str, value: float) -> None:
+    # The bridge's limits go through the shared checks: no OverflowError from a huge number, and
+    # no timeout a thread could not wait for.
+    from agentsight_otel.bridge import resolve_bridge_config
+
+    with pytest.raises(ConfigurationError, match=name):
+        resolve_bridge_config(environ={}, **{name: value})
+
+
+@pytest.mark.parametrize("value", ["1e300", "inf", str(10**400)])
+def test_out_of_range_seconds_from_the_environment_are_ignored_with_a_log(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, value: str
+) -> None:
+    # A bad variable is logged and ignored (the default stands), never an OverflowError later.
+    rows = [row for row in SETTINGS if row.env and row.name == "idle_timeout"]
+    assert rows, "idle_timeout is not read from the environment"
+    monkeypatch.setenv(rows[0].env, value)
+    settings = resolve_settings()
+    assert settings.idle_timeout == rows[0].default
+    assert f"ignoring {rows[0].env}" in caplog.text

@@ -4,26 +4,35 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
 
-from agentsight_otel.server import LocalServer
+from agentsight_otel._serving import BackgroundServer, uvicorn_config
+from agentsight_otel.server import LocalServer, Store, create_app
 from agentsight_otel.testing import TEST_API_KEY
 
 HOSTILE = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">'
 ARTIFACTS = Path(__file__).resolve().parent.parent / ".artifacts" / "viewer"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+BROWSER_MARKS = [
+    pytest.mark.slow,
+    pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (make browser)"),
+]
 
 
-def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess[str]:
     """The console command in a fresh process, with no AGENTSIGHT_/OTEL_ settings but env."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("AGENTSIGHT_", "OTEL_"))}
     return subprocess.run(
         [sys.executable, "-m", "agentsight_otel._cli", *args],
+        cwd=cwd,
         env={**clean, **env},
         capture_output=True,
         text=True,
@@ -54,6 +63,7 @@ def hostile_body() -> dict[str, object]:
     """A conversation whose every text field is markup, with a turn that never completed."""
     turn = _span("turn", "a" * 16, None, **{"agentsight.turn.id": "t-1"})
     turn["attributes"]["agentsight.turn.complete"] = False  # type: ignore[index]
+    turn["attributes"]["agentsight.turn.incomplete_reason"] = "abandoned"  # type: ignore[index]
     turn["events"] = [
         {
             "name": "agentsight.message",
@@ -110,3 +120,25 @@ def viewer(viewer_db: Path) -> Iterator[LocalServer]:
     """A local server on 127.0.0.1 over the seeded database: the viewer is open."""
     with LocalServer(viewer_db, api_keys=[TEST_API_KEY]) as server:
         yield server
+
+
+@pytest.fixture(scope="package")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium, headless (Playwright never downloads a browser here)."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as driver:
+        launched = driver.chromium.launch(executable_path=CHROMIUM)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def guarded(viewer_db: Path) -> Iterator[str]:
+    """The app as `serve` builds it for a non-loopback bind, served on 127.0.0.1 for the test."""
+    store = Store(viewer_db)
+    app = create_app(store, api_keys=[TEST_API_KEY])
+    server = BackgroundServer(uvicorn_config(app), "127.0.0.1", 0, "viewer-guarded")
+    server.start()
+    yield server.url
+    server.stop()
+    store.close()

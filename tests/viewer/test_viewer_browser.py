@@ -2,32 +2,19 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from agentsight_otel.server import LocalServer
+from agentsight_otel.testing import TEST_API_KEY
 
-from .conftest import ARTIFACTS, HOSTILE
+from .conftest import ARTIFACTS, BROWSER_MARKS, HOSTILE
 
-playwright = pytest.importorskip("playwright.sync_api")
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (make browser)"),
-]
+pytest.importorskip("playwright.sync_api")
+pytestmark = BROWSER_MARKS
 SIZES = {"laptop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """Debian's Chromium, headless (Playwright never downloads a browser here)."""
-    with playwright.sync_playwright() as driver:
-        launched = driver.chromium.launch(executable_path=CHROMIUM)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture(params=sorted(SIZES))
@@ -84,14 +71,16 @@ def test_conversation_page_shows_the_tracked_content(viewer: LocalServer, page: 
     page.goto(viewer.url + "/conversations/1/")
     assert page.locator(".turn").count() == 2
     assert page.locator(".msg").count() == 6
-    assert page.get_by_text("Hi, my order A-1009 says delivered").is_visible()
+    # Scoped to the chat: each turn's raw spans (closed) carry the same text.
+    chat = page.locator(".chat")
+    assert chat.get_by_text("Hi, my order A-1009 says delivered").is_visible()
     failed = page.locator("details.action.failed")
     assert failed.count() == 1 and "issue_refund" in failed.inner_text()
     failed.locator("summary").click()
     assert "payment provider did not answer" in failed.inner_text()
     assert "[redacted]" in failed.inner_text()
-    assert page.get_by_text("handed to a human").is_visible()
-    assert page.get_by_text("Refund to card").is_visible()
+    assert chat.get_by_text("handed to a human").is_visible()
+    assert chat.get_by_text("Refund to card").is_visible()
     image = page.locator(".file.image img")
     assert image.evaluate("img => img.complete && img.naturalWidth") == 2
     assert page.locator(".timeline .seg").count() == 6
@@ -106,5 +95,19 @@ def test_hostile_conversation_runs_no_script(viewer: LocalServer, page: Any) -> 
     assert page.evaluate("typeof window.__xss") == "undefined"
     assert page.locator("h1").inner_text() == HOSTILE
     assert page.locator(".turn.incomplete").count() == 1
-    assert page.get_by_text("incomplete", exact=True).is_visible()
+    badge = page.get_by_text("incomplete: abandoned", exact=True)
+    assert badge.is_visible() and badge.get_attribute("title") == "untracked for idle_timeout"
     _shoot(page, "hostile")
+
+
+def test_beyond_loopback_sign_in_and_sign_out(guarded: str, page: Any) -> None:
+    page.goto(guarded + "/conversations/1/")
+    page.wait_for_url("**/login/?next=*")
+    page.get_by_label("API key").fill(TEST_API_KEY)
+    page.get_by_role("button", name="Open the viewer").click()
+    page.wait_for_url(guarded + "/conversations/1/")
+    _shoot(page, "signed-in")
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(guarded + "/login/")
+    page.goto(guarded + "/")
+    page.wait_for_url("**/login/?next=*")  # the session is gone on the server

@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 import requests
 
-from agentsight_otel._delivery.plaintext import is_loopback
-from agentsight_otel._server.app import create_app
-from agentsight_otel._server.store import Store
-from agentsight_otel._serving import BackgroundServer, uvicorn_config
+from agentsight_otel._loopback import is_loopback
 from agentsight_otel.server import LocalServer
 from agentsight_otel.testing import TEST_API_KEY
 
@@ -47,7 +41,8 @@ def test_hostile_text_is_escaped_everywhere(viewer: LocalServer) -> None:
 
 def test_unfinished_turns_are_marked(viewer: LocalServer) -> None:
     page = _get(viewer, f"/conversations/{_pk(viewer, 'hostile')}/").text
-    assert "incomplete" in page
+    assert '<section class="turn incomplete"' in page
+    assert ">incomplete: abandoned</span>" in page
 
 
 def test_list_filters_narrow_the_rows(viewer: LocalServer) -> None:
@@ -71,18 +66,6 @@ def test_stylesheet_is_local(viewer: LocalServer) -> None:
     page = _get(viewer, "/").text
     assert "http://" not in page.replace(viewer.url, "") and "https://" not in page
     assert _get(viewer, "/static/viewer.css").status_code == 200
-
-
-@pytest.fixture
-def guarded(viewer_db: Path) -> Iterator[str]:
-    """The app as `serve` builds it for a non-loopback bind, served on 127.0.0.1 for the test."""
-    store = Store(viewer_db)
-    app = create_app(store, api_keys=[TEST_API_KEY], viewer_key_required=True)
-    server = BackgroundServer(uvicorn_config(app), "127.0.0.1", 0, "viewer-guarded")
-    server.start()
-    yield server.url
-    server.stop()
-    store.close()
 
 
 def test_beyond_loopback_the_viewer_asks_for_a_key(guarded: str) -> None:
