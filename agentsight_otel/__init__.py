@@ -10,8 +10,8 @@ from agentsight_otel._actions import traced_action
 from agentsight_otel._current import Conversation, conversation
 from agentsight_otel._export.exporter import AgentSightSpanExporter
 from agentsight_otel._redaction import Redactor
-from agentsight_otel._tracker import ConversationTracker
 from agentsight_otel._tracker.lifecycle import install_sigterm_handler
+from agentsight_otel._tracker.tracker import ConversationTracker
 from agentsight_otel._version import __version__
 
 if TYPE_CHECKING:

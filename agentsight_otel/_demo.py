@@ -84,12 +84,12 @@ def photo_png() -> str:
 
 
 def converse(conversation_id: str) -> list[dict[str, Any]]:
-    """Two interactions of a delivery complaint, each ended by a send."""
+    """Two turns of a delivery complaint, each ended by a send."""
     return [*_complaint(conversation_id), _resolution()]
 
 
 def _complaint(conversation_id: str) -> list[dict[str, Any]]:
-    """Open the conversation; the first interaction: the complaint, a lookup and a photo."""
+    """Open the conversation; the first turn: the complaint, a lookup and a photo."""
     tracker = conversation_tracker
     customer = {"customer_id": "cust-4821", "device": "desktop"}
     opened = tracker.initialize_conversation(
@@ -125,7 +125,7 @@ def _complaint(conversation_id: str) -> list[dict[str, Any]]:
 
 
 def _resolution() -> dict[str, Any]:
-    """The second interaction: a choice, a refund that times out, a ticket instead."""
+    """The second turn: a choice, a refund that times out, a ticket instead."""
     tracker = conversation_tracker
     tracker.track_agent_message(
         "Thanks. I can refund you now or send a replacement. Which would you prefer?"

@@ -6,6 +6,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
@@ -30,6 +31,7 @@ class RateLimitedLog:
         self._last: dict[str, float] = {}
         self._suppressed: dict[str, int] = {}
         self._lock = threading.Lock()
+        _ALL.add(self)
 
     def log(self, level: int, key: str, message: str, *, exc_info: bool = False) -> None:
         """Log ``message`` unless ``key`` was logged within the interval."""
@@ -46,6 +48,14 @@ class RateLimitedLog:
         logger.log(level, "%s", message, exc_info=exc_info)
 
 
+def forked() -> None:
+    """In a forked child (from the runtime's fork hook): every log's lock afresh."""
+    for log in list(_ALL):
+        log._lock = threading.Lock()
+
+
+# Every rate-limited log, for ``forked`` (the runtime imports this module, not the reverse).
+_ALL: weakref.WeakSet[RateLimitedLog] = weakref.WeakSet()
 _INTERNAL = RateLimitedLog()
 
 

@@ -11,7 +11,7 @@ SESSION_ID: Final = "session.id"
 LANGFUSE_SESSION_ID: Final = "langfuse.session.id"
 TRACELOOP_SESSION_ID: Final = "traceloop.association.properties.session_id"
 
-# Conversation fields, carried on interaction and visit spans; the wire block is built from them.
+# Conversation fields, carried on turn and visit spans; the wire block is built from them.
 # Both come from the one field table (_fields.py).
 CONVERSATION_FIELDS: Final = {field.name: field.attribute for field in _fields.SCALARS}
 CONVERSATION_METADATA: Final = _fields.BY_NAME["metadata"].attribute

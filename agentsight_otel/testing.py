@@ -20,12 +20,13 @@ from opentelemetry import context as otel_context
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
+from agentsight_otel._current import TRACKED
 from agentsight_otel._delivery.client import RetryPolicy
 from agentsight_otel._delivery.ledger import DeliveryLedger
 from agentsight_otel._delivery.transport import Body, HttpResponse, TransportError
 from agentsight_otel._export.exporter import AgentSightSpanExporter
-from agentsight_otel._tracker import ConversationTracker, misfiling
-from agentsight_otel._tracker.core import ACTIVE_TRACKER
+from agentsight_otel._tracker import misfiling
+from agentsight_otel._tracker.tracker import ConversationTracker
 
 if TYPE_CHECKING:
     from agentsight_otel._server.store import Store
@@ -175,13 +176,13 @@ def fake_backend(
 def isolated_tracking() -> Iterator[None]:
     """Start with no current span, conversation or tracker; leave none behind."""
     token = otel_context.attach(otel_context.Context())
-    active = ACTIVE_TRACKER.set(None)
+    active = TRACKED.set(None)
     opened = misfiling.replace_last_opened(None)
     try:
         yield
     finally:
         misfiling.replace_last_opened(opened)
-        ACTIVE_TRACKER.reset(active)
+        TRACKED.reset(active)
         otel_context.detach(token)
 
 

@@ -12,7 +12,8 @@ from opentelemetry.context import attach, detach
 from agentsight_otel import _semconv as sc
 from agentsight_otel._actions.call import ActionCall, fail, succeed
 from agentsight_otel._actions.spec import ActionSpec, Redact
-from agentsight_otel._actions.streams import drive, drive_async, settle_later, watch
+from agentsight_otel._actions.streams import settle_later, watch
+from agentsight_otel._stepping import drive, drive_async
 from agentsight_otel._tracker import fields
 from agentsight_otel.exceptions import ValidationError
 
@@ -60,8 +61,8 @@ def traced_action(
     awaitable (it ends when that settles: an asyncio future comes back as it is, any other
     awaitable wrapped in a coroutine).
 
-    Inside a tracked interaction (the conversation current in this thread or task, or
-    ``conversation_id=``) the action is a child of the interaction and goes out with that
+    Inside a tracked turn (the conversation current in this thread or task, or
+    ``conversation_id=``) the action is a child of the turn and goes out with that
     conversation; spans started inside the function nest under it. Outside any conversation it
     is a plain span from the global tracer provider. Tracing failures never reach the caller.
 

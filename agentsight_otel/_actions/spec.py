@@ -12,16 +12,15 @@ from opentelemetry import trace
 from agentsight_otel import _semconv as sc
 from agentsight_otel._actions.call import BUSY
 from agentsight_otel._actions.plan import ArgumentPlan, positional_fallback
-from agentsight_otel._current import current_attributes
+from agentsight_otel._current import current, ready_tracking, redactor_in_force, tracked
 from agentsight_otel._log import RateLimitedLog, log_internal_error
 from agentsight_otel._redaction import Redactor
 from agentsight_otel._sanitize import encode_value
-from agentsight_otel._tracker.core import ACTIVE_TRACKER, redactor_in_force
 from agentsight_otel._tracker.misfiling import warn_outside
 from agentsight_otel._version import __version__
 
 if TYPE_CHECKING:
-    from agentsight_otel._tracker import ConversationTracker
+    pass
 
 Redact = Callable[[dict[str, Any]], "Mapping[str, Any] | None"]
 # The started span, the context making it current and the PII redactor in force (or None).
@@ -92,36 +91,37 @@ class ActionSpec:
     def begin(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Started | None:
         """The started span, the context making it current and the redactor; None: untraced.
 
-        Inside a conversation the span is a child of its interaction; outside, a span of the
+        Inside a conversation the span is a child of its turn; outside, a span of the
         ambient trace. None when re-entered from the library's own work, or when starting fails.
         """
         if BUSY.get():
             return None
         busy = BUSY.set(True)
         try:
-            tracker = ACTIVE_TRACKER.get()
+            value = tracked()
+            tracker = value.tracker if value is not None else None
             if tracker is None and self.conversation_id is not None:
-                tracker = _default_tracker()
+                tracker = ready_tracking()
             parent = (
-                tracker._action_parent(self.conversation_id, self.name)
+                tracker.action_parent(self.conversation_id, self.name)
                 if tracker is not None
                 else None
             )
             # One read of the current context, handed to every call below.
             context = otel_context.get_current()
             if parent is None:
-                if current_attributes(context) is None:
+                if current(context) is None:
                     warn_outside(self.name)
                 return self._start_ambient(context, args, kwargs, redactor_in_force())
-            interaction, cid, turn_hex, tracer = parent
+            turn, cid, turn_hex, tracer = parent
             # Nest under whatever span of this conversation runs (an outer action, a model
-            # call); from anywhere else (another trace, or none) under the interaction itself.
-            current = trace.get_current_span(context)
-            now, own = current.get_span_context(), interaction.get_span_context()
-            if now is not own and (now.trace_id != own.trace_id or not current.is_recording()):
-                context = trace.set_span_in_context(interaction, context)
+            # call); from anywhere else (another trace, or none) under the turn itself.
+            running = trace.get_current_span(context)
+            now, own = running.get_span_context(), turn.get_span_context()
+            if now is not own and (now.trace_id != own.trace_id or not running.is_recording()):
+                context = trace.set_span_in_context(turn, context)
             attributes = {**self.attributes, sc.CONVERSATION_ID: cid, sc.TURN_ID: turn_hex}
-            redactor = tracker._redactor() if tracker is not None else None
+            redactor = tracker.redactor() if tracker is not None else None
             if self.capture_arguments:
                 text = self._arguments_text(args, kwargs, redactor)
                 if text is not None:
@@ -186,10 +186,3 @@ def _hook_failed(error: Exception) -> None:
         f"@traced_action: the redact hook failed ({detail}); no arguments were recorded and "
         "the call itself is unaffected",
     )
-
-
-def _default_tracker() -> ConversationTracker:
-    """The package's ready tracker, for ``conversation_id=`` before any conversation is current."""
-    from agentsight_otel import conversation_tracker
-
-    return conversation_tracker

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import AsyncGenerator, Awaitable, Generator
+from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 from agentsight_otel._actions.call import ActionCall
@@ -22,88 +22,6 @@ def watch(owner: object, call: ActionCall) -> None:
     """End the action as abandoned if ``owner`` is garbage-collected before it finished."""
     with internal_errors("@traced_action watching for abandonment"):
         weakref.finalize(owner, call.abandon).atexit = False
-
-
-def drive(call: ActionCall, inner: Generator[T, Any, Any]) -> Generator[T, Any, Any]:
-    """``yield from inner`` with the action span current inside ``inner`` only."""
-    sent: Any = None
-    thrown: BaseException | None = None
-    while True:
-        token = call.enter()
-        try:
-            item = inner.send(sent) if thrown is None else inner.throw(thrown)
-        except StopIteration as stop:
-            call.leave(token)
-            call.finish_stream("exhausted")
-            return stop.value
-        except BaseException as exc:  # the caller's own: recorded, then re-raised untouched
-            call.leave(token)
-            call.fail(exc)
-            raise
-        call.leave(token)
-        call.collect(item)
-        thrown = None
-        try:
-            sent = yield item
-        except GeneratorExit:
-            _close(call, inner)
-            raise
-        except BaseException as exc:  # the consumer's throw(): passed on into the stream
-            sent, thrown = None, exc
-
-
-def _close(call: ActionCall, inner: Generator[Any, Any, Any]) -> None:
-    """Close ``inner`` (its cleanup runs inside the action) and end the action as closed."""
-    token = call.enter()
-    try:
-        inner.close()
-    except BaseException as exc:  # the caller's own: recorded, then re-raised untouched
-        call.leave(token)
-        call.fail(exc)
-        raise
-    call.leave(token)
-    call.finish_stream("closed")
-
-
-async def drive_async(call: ActionCall, inner: AsyncGenerator[T, Any]) -> AsyncGenerator[T, Any]:
-    """``async for`` over ``inner`` passing sends and throws on, with the span current inside."""
-    sent: Any = None
-    thrown: BaseException | None = None
-    while True:
-        token = call.enter()
-        try:
-            item = await (inner.asend(sent) if thrown is None else inner.athrow(thrown))
-        except StopAsyncIteration:
-            call.leave(token)
-            call.finish_stream("exhausted")
-            return
-        except BaseException as exc:  # the caller's own: recorded, then re-raised untouched
-            call.leave(token)
-            call.fail(exc)
-            raise
-        call.leave(token)
-        call.collect(item)
-        thrown = None
-        try:
-            sent = yield item
-        except GeneratorExit:
-            await _aclose(call, inner)
-            raise
-        except BaseException as exc:  # the consumer's throw(): passed on into the stream
-            sent, thrown = None, exc
-
-
-async def _aclose(call: ActionCall, inner: AsyncGenerator[Any, Any]) -> None:
-    """Close ``inner`` inside the action and end the action as closed."""
-    token = call.enter()
-    try:
-        await inner.aclose()
-    except BaseException as exc:  # the caller's own: recorded, then re-raised untouched
-        call.leave(token)
-        call.fail(exc)
-        raise
-    call.leave(token)
-    call.finish_stream("closed")
 
 
 async def settle(call: ActionCall, awaitable: Awaitable[T]) -> T:

@@ -6,6 +6,7 @@ chunks, raw or base64-encoded, and knows its size up front (the request's Conten
 
 from __future__ import annotations
 
+import abc
 import base64
 import binascii
 import os
@@ -52,14 +53,14 @@ def strict_base64_size(text: str) -> tuple[int, bytes]:
     return size, head
 
 
-class Source:
+class Source(abc.ABC):
     """Bytes of one file; subclasses say where they live."""
 
     size: int
 
+    @abc.abstractmethod
     def raw_chunks(self) -> Iterator[bytes]:
         """The bytes from the start, in bounded chunks (a multiple of 3 long but the last)."""
-        raise NotImplementedError
 
     def head(self, limit: int = 512) -> bytes:
         """The first bytes, for content sniffing."""
@@ -72,10 +73,10 @@ class Source:
         for chunk in self.raw_chunks():
             yield base64.b64encode(chunk)
 
-    def check(self) -> None:
+    def check(self) -> None:  # noqa: B027 (bytes in memory cannot change: most sources)
         """Raise ``SourceChanged`` when the bytes can no longer be read as tracked."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (most sources hold nothing to release)
         """Release what the source holds (a file descriptor); safe to call twice."""
 
 

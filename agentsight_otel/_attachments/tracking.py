@@ -25,22 +25,23 @@ from agentsight_otel._delivery.clock import Clock
 from agentsight_otel._delivery.ledger import Receipt, Settlement
 from agentsight_otel._delivery.transport import RequestsTransport, Transport
 from agentsight_otel._mapping.timefmt import iso_utc
+from agentsight_otel._runtime import RUNTIME
 from agentsight_otel._sanitize import encode_metadata
+from agentsight_otel._tracker.state import AfterEvent, ConversationState
 from agentsight_otel.exceptions import ValidationError
 
 if TYPE_CHECKING:
-    from agentsight_otel._tracker.state import ConversationState, Item
+    from agentsight_otel._tracker.state import Item
 
 PREVIEW = 80
 SENDERS = (sc.SENDER_USER, sc.SENDER_AGENT)
 _ENVIRONMENT = sc.CONVERSATION_FIELDS["environment"]
 _WORST_FIRST = ("rejected", "failed", "pending", "handed_off", "delivered")
 _FAILED = ("rejected", "failed")
-AfterEvent = Callable[["ConversationState", int], None]
 
 
 class RecordEvent(Protocol):
-    """The tracker's ``_event``: add an event, run ``after`` under the conversation's lock."""
+    """``Recording.event``: add an event, run ``after`` under the conversation's lock."""
 
     def __call__(
         self,
@@ -76,6 +77,10 @@ class FileTracking:
         self._uploader: Uploader | None = None
         self._uploader_settings: Settings | None = None
         self._exit_hook = False
+        RUNTIME.adopt(self, FileTracking._forked)
+
+    def _forked(self) -> None:
+        self._lock = threading.Lock()  # the uploader resets itself
 
     def track(
         self,
@@ -85,7 +90,7 @@ class FileTracking:
         sender: str,
         metadata: object,
     ) -> dict[str, Any]:
-        """``track_attachments``: the record on the interaction, the bytes to the uploader."""
+        """``track_attachments``: the record on the turn, the bytes to the uploader."""
         if sender not in SENDERS:
             raise ValidationError("sender must be 'end_user' or 'agent'")
         encoded = encode_metadata(metadata)
@@ -213,17 +218,17 @@ def report_uploads(
     uploads: Sequence[tuple[int, Receipt]],
     deadline: float,
 ) -> dict[str, Any]:
-    """``send_tracked_data``'s answer with each attachment's upload verdict folded in.
+    """``send_tracked_data``'s answer with each attachment's upload settlement folded in.
 
     Waits for the upload receipts until ``deadline`` (monotonic), the send's own budget.
     """
     if not uploads:
         return response
-    verdicts = [Settlement(response["status"], response["detail"])]
+    settlements = [Settlement(response["status"], response["detail"])]
     taken: set[int] = set()
     for stamp, receipt in uploads:
         settlement = receipt.wait(max(0.0, deadline - monotonic()))
-        verdicts.append(settlement)
+        settlements.append(settlement)
         index = next(
             (
                 i
@@ -235,13 +240,13 @@ def report_uploads(
         if index is not None:
             taken.add(index)
             _fold(response["items"][index], response["summary"], settlement)
-    worst = _worst(verdicts)
+    worst = _worst(settlements)
     response["status"], response["detail"] = worst.status, worst.detail
     return response
 
 
 def _fold(row: dict[str, Any], summary: dict[str, int], upload: Settlement) -> None:
-    """One attachment item: its record's verdict combined with its bytes' verdict."""
+    """One attachment item: its record's settlement combined with its bytes' settlement."""
     row["upload"] = upload.status
     before = row["status"]
     after = _worst([Settlement(before), upload]).status

@@ -1,6 +1,6 @@
 """The background uploader: attachment bytes to ``POST /api/attachments/``, off the caller's thread.
 
-One daemon thread drains a bounded queue. Each job upserts its conversation
+The runtime's io thread drains a bounded queue, one job at a time. Each job upserts its conversation
 (``POST /api/conversations/`` → pk), then posts the files, both through an ``IngestClient``:
 the exporter's retry policy, backoff, ``Retry-After``, deadline and interruptible waits.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 from collections import deque
 from collections.abc import Sequence
@@ -18,10 +19,9 @@ from agentsight_otel._attachments.body import Fields, json_body, multipart_body
 from agentsight_otel._attachments.normalize import AttachmentFile, close_all
 from agentsight_otel._attachments.sources import SourceChanged
 from agentsight_otel._delivery.client import IngestClient, Outcome
-from agentsight_otel._delivery.daemon import DaemonThread
-from agentsight_otel._delivery.forking import reset_in_child
 from agentsight_otel._delivery.ledger import Receipt, Settlement, Status
 from agentsight_otel._log import RateLimitedLog, log_internal_error
+from agentsight_otel._runtime import RUNTIME, wait_stopped
 
 CONVERSATIONS_PATH = "/api/conversations/"
 ATTACHMENTS_PATH = "/api/attachments/"
@@ -71,16 +71,16 @@ class Uploader:
         self._files = self._bytes = 0
         self._busy = False
         self._closing = False
+        self._added = False  # a duty of the io loop (from the first job until stopped)
+        self._stopped = False
         self._cond = threading.Condition()
-        self._daemon = DaemonThread(self._run, "agentsight-uploads")
-        reset_in_child(self, Uploader._forked)
+        RUNTIME.adopt(self, Uploader._forked)
 
     def _forked(self) -> None:
-        """In a forked child: fresh lock and thread; the parent uploads what it queued."""
+        """In a forked child: a fresh lock; the parent uploads what it queued."""
         self._cond = threading.Condition()
         self._queue.clear()
         self._files = self._bytes = 0
-        self._daemon.forget()
         self._busy = False
         self.client.interrupt = threading.Event()
 
@@ -110,15 +110,18 @@ class Uploader:
             return self._cond.wait_for(lambda: not self._queue and not self._busy, timeout)
 
     def retire(self) -> None:
-        """Stop taking jobs; the thread exits once the queue is drained."""
+        """Stop taking jobs; the uploader stops once the queue is drained."""
         with self._cond:
             self._closing = True
+            if not self._added:
+                self._stopped = True
             self._cond.notify_all()
+        RUNTIME.io.wake()
 
     def shutdown(self, timeout: float) -> bool:
         """Deliver what is queued within ``timeout`` seconds, then stop; the rest fails."""
         self.retire()
-        ended = self._daemon.stop(timeout, self.client.interrupt)
+        ended = wait_stopped(self._cond, lambda: self._stopped, timeout, self.client.interrupt)
         with self._cond:
             left = list(self._queue)
             self._queue.clear()
@@ -128,29 +131,36 @@ class Uploader:
         return not left and ended
 
     def _ensure_thread(self) -> None:
-        """Start the thread on first use, and again in a forked child."""
-        if not self._daemon.running():
-            self._busy = False
-            self._daemon.start()
+        """Become a duty of the io loop on first use, and wake it (called holding the lock)."""
+        if not self._added:
+            self._added = True
+            RUNTIME.io.add(self)
+        RUNTIME.io.wake()
 
-    def _run(self) -> None:
-        """Deliver jobs one at a time until retired and drained."""
-        while True:
-            with self._cond:
-                while not self._queue and not self._closing:
-                    self._cond.wait()
-                if not self._queue:
-                    break
-                job = self._queue.popleft()
-                self._busy = True
+    def due(self, now: float) -> float:
+        """Now with a job queued, or when retired and not stopped yet; else never."""
+        return 0.0 if self._queue or (self._closing and not self._stopped) else math.inf
+
+    def work(self) -> None:
+        """Deliver one job; once retired and drained, stop."""
+        with self._cond:
+            job = self._queue.popleft() if self._queue else None
+            self._busy = job is not None
+        if job is not None:
             settlement = Settlement("failed", "upload failed")
             try:
                 settlement = self._deliver(job)
-            except Exception as exc:  # the thread must survive anything a job does to it
+            except Exception as exc:  # the loop must survive anything a job does to it
                 settlement = Settlement("failed", f"upload failed: {type(exc).__name__}")
                 log_internal_error("uploading attachments")
             finally:
                 self._settled(job, settlement)
+        with self._cond:
+            if not self._closing or self._queue or self._stopped:
+                return
+            self._stopped = True
+            RUNTIME.io.remove(self)
+            self._cond.notify_all()
         self._close_transport()
 
     def _settled(self, job: UploadJob, settlement: Settlement) -> None:

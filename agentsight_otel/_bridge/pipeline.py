@@ -19,7 +19,7 @@ from agentsight_otel._delivery.daemon import daemon_thread
 from agentsight_otel._delivery.ledger import DeliveryLedger
 from agentsight_otel._delivery.transport import Transport
 from agentsight_otel._export.exporter import AgentSightSpanExporter
-from agentsight_otel._export.posting import DeliveryStats
+from agentsight_otel._export.stats import DeliveryStats
 from agentsight_otel._log import log_internal_error
 
 _POLL_S = 0.25

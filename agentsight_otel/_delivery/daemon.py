@@ -1,8 +1,7 @@
-"""A background loop's thread: started on demand, again in a forked child, stopped in time."""
+"""The library's threads never take SIGINT or SIGTERM (the runtime's loops, the servers')."""
 
 from __future__ import annotations
 
-import os
 import signal
 import threading
 from collections.abc import Callable
@@ -22,44 +21,3 @@ def daemon_thread(target: Callable[[], None], name: str) -> threading.Thread:
         target()
 
     return threading.Thread(target=run, name=name, daemon=True)
-
-
-# Of a stop's time budget, the part the loop gets to finish on its own before its waits are
-# interrupted (the rest lets an interrupted request unwind).
-_GRACE_SHARE = 0.8
-
-
-class DaemonThread:
-    """One daemon thread running ``target``; a forked child starts its own."""
-
-    def __init__(self, target: Callable[[], None], name: str) -> None:
-        self._target = target
-        self._name = name
-        self._thread: threading.Thread | None = None
-        self._pid = 0
-
-    def running(self) -> bool:
-        """Whether this process's thread is alive."""
-        thread = self._thread
-        return thread is not None and self._pid == os.getpid() and thread.is_alive()
-
-    def start(self) -> None:
-        """Start the thread (call when ``running()`` is false)."""
-        self._pid = os.getpid()
-        self._thread = daemon_thread(self._target, self._name)
-        self._thread.start()
-
-    def forget(self) -> None:
-        """Drop a thread inherited from the parent process (it does not run in a child)."""
-        self._thread = None
-
-    def stop(self, timeout: float, interrupt: threading.Event) -> bool:
-        """Wait for the loop to end within ``timeout``, interrupting its waits near the end."""
-        thread = self._thread
-        if thread is None:
-            return True
-        thread.join(max(0.0, timeout * _GRACE_SHARE))
-        if thread.is_alive():
-            interrupt.set()
-            thread.join(max(0.0, timeout * (1 - _GRACE_SHARE)))
-        return not thread.is_alive()

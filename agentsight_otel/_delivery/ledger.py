@@ -1,4 +1,4 @@
-"""Delivery receipts: how a tracking call learns what the backend did with its interaction."""
+"""Delivery receipts: how a tracking call learns what the backend did with its turn."""
 
 from __future__ import annotations
 
@@ -10,22 +10,24 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from agentsight_otel._runtime import RUNTIME, ForkSafeLock
+
 Status = Literal["delivered", "rejected", "failed", "pending", "handed_off"]
 # Receipts make their Event only when a caller blocks on one: thousands wait unwatched while
 # the backend is away, and an Event (a Condition, a Lock, a deque) is over 1 KB.
-_MAKING_EVENTS = threading.Lock()
+_MAKING_EVENTS = ForkSafeLock()
 
 
 @dataclass(frozen=True)
 class Settlement:
-    """The final word on one interaction root."""
+    """The final word on one turn root."""
 
     status: Status
     detail: str = ""
 
 
 class Receipt:
-    """A wait handle for one interaction root's delivery."""
+    """A wait handle for one turn root's delivery."""
 
     __slots__ = ("_callbacks", "_event", "settlement")
 
@@ -104,6 +106,11 @@ class DeliveryLedger:
         self._lock = threading.Lock()
         self._exporters = 0
         self._traces: OrderedDict[int, str] = OrderedDict()
+        RUNTIME.adopt(self, DeliveryLedger._forked)
+
+    def _forked(self) -> None:
+        """In a forked child: a fresh lock; the parent's exporters settle nothing here."""
+        self._lock = threading.Lock()
 
     def expect(self, root_span_id: int) -> Receipt:
         """A receipt that the next settlement of this root will fill."""
@@ -112,7 +119,7 @@ class DeliveryLedger:
             self._receipts[root_span_id] = receipt
             while len(self._receipts) > self._capacity:
                 _, oldest = self._receipts.popitem(last=False)
-                oldest.settle(Settlement("pending", "too many interactions awaiting delivery"))
+                oldest.settle(Settlement("pending", "too many turns awaiting delivery"))
         return receipt
 
     def settle(self, root_span_id: int, settlement: Settlement) -> None:

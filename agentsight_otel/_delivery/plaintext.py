@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from agentsight_otel._log import logger
 from agentsight_otel._loopback import is_loopback
+from agentsight_otel._runtime import RUNTIME
 
 
 def exposes_key(endpoint: str) -> bool:
@@ -20,6 +21,10 @@ class PlaintextKeyWarning:
 
     def __init__(self) -> None:
         self._warned: set[str] = set()
+        self._lock = threading.Lock()
+        RUNTIME.adopt(self, PlaintextKeyWarning._forked)
+
+    def _forked(self) -> None:
         self._lock = threading.Lock()
 
     def check(self, endpoint: str) -> None:

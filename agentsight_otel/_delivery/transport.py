@@ -9,7 +9,6 @@ from __future__ import annotations
 # the other one, never runs: see _keep_headers.)
 import encodings.idna
 import encodings.punycode  # noqa: F401
-import os
 import socket
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -24,7 +23,8 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.poolmanager import PoolManager
 
-from agentsight_otel._delivery.watchdog import Watch, Watchdog, adopt
+from agentsight_otel._delivery.watchdog import WATCHDOG, Watch, adopt
+from agentsight_otel._runtime import RUNTIME
 
 # Instrumentations (requests, urllib3) check these keys and stay silent, so the exporter's own
 # calls never become spans that would be exported again.
@@ -151,9 +151,12 @@ class RequestsTransport:
 
     def __init__(self, *, verify_tls: bool = True) -> None:
         self._verify_tls = verify_tls
-        self._pid = os.getpid()
         self._session = self._new_session()
-        self._watchdog = Watchdog()
+        RUNTIME.adopt(self, RequestsTransport._forked)
+
+    def _forked(self) -> None:
+        """In a forked child: never the parent's pooled sockets (the parent keeps its session)."""
+        self._session = self._new_session()
 
     def _new_session(self) -> requests.Session:
         """A session with the configured TLS verification and watched connections."""
@@ -170,13 +173,9 @@ class RequestsTransport:
         self, method: str, url: str, body: Body | None, headers: Mapping[str, str], timeout: float
     ) -> HttpResponse:
         """One request under suppressed instrumentation."""
-        if self._pid != os.getpid():
-            # A forked child must not share the parent's pooled sockets; the parent's session
-            # is left as it is (closing it here would close nothing the child may use).
-            self._pid, self._session = os.getpid(), self._new_session()
         token = otel_context.attach(suppressed_context())
         try:
-            with self._watchdog.watching(timeout) as watch:
+            with WATCHDOG.watching(timeout) as watch:
                 try:
                     response, content = self._send(method, url, body, headers, timeout)
                 except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:

@@ -1,23 +1,22 @@
 """A total deadline per request: sockets of a request that outlives it, or is cancelled, are shut.
 
 ``requests`` bounds each socket read, not the request, so a peer answering a byte at a time
-holds a delivery thread for as long as it likes. The watchdog shuts such a request's sockets
-from its own thread; the blocked read then fails at once and the request counts as a network
-error (retried, spooled or reported by the caller).
+holds the io thread for as long as it likes. The watchdog shuts such a request's sockets from
+the runtime's timer thread; the blocked read then fails at once and the request counts as a
+network error (retried, spooled or reported by the caller).
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
-import os
+import math
 import socket
 import threading
 import time
 from collections.abc import Iterator
 
-from agentsight_otel._delivery.daemon import daemon_thread
-from agentsight_otel._delivery.forking import reset_in_child
+from agentsight_otel._runtime import RUNTIME
 
 # The cancel event of the request the current thread is sending: set by the retrying client
 # (shutdown, a full queue), it ends the request as its deadline would.
@@ -58,48 +57,53 @@ def adopt(sock: socket.socket | None) -> None:
 
 
 class Watchdog:
-    """One daemon thread that ends watched requests at their deadline; idle, it sleeps."""
+    """Ends watched requests at their deadline, from the runtime's timer thread."""
 
     def __init__(self) -> None:
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
         self._watches: set[Watch] = set()
-        self._pid = 0
-        reset_in_child(self, Watchdog._forked)
+        self._next = 0.0
+        RUNTIME.adopt(self, Watchdog._forked)
+        RUNTIME.timer.add(self)
 
     def _forked(self) -> None:
-        """In a forked child: the thread is gone and its lock may be held; start afresh."""
-        self._cond, self._watches, self._pid = threading.Condition(), set(), 0
+        """In a forked child: its lock may be held; the parent's requests are not ours."""
+        self._lock, self._watches = threading.Lock(), set()
 
     @contextlib.contextmanager
     def watching(self, timeout: float) -> Iterator[Watch]:
         """Watch the request sent inside the block; it is cut off after ``timeout`` seconds."""
         watch = Watch(time.monotonic() + timeout, CANCEL.get())
-        with self._cond:
-            if self._pid != os.getpid():
-                self._pid = os.getpid()
-                daemon_thread(self._run, "agentsight-watchdog").start()
+        with self._lock:
             self._watches.add(watch)
-            self._cond.notify()
+        RUNTIME.timer.wake()
         token = _current.set(watch)
         try:
             yield watch
         finally:
             _current.reset(token)
-            with self._cond:
+            with self._lock:
                 self._watches.discard(watch)
 
-    def _run(self) -> None:
-        """While requests are watched, shut the sockets of those late or cancelled."""
-        cond = self._cond
-        with cond:
-            while cond is self._cond:
-                cond.wait(_TICK_S if self._watches else None)
-                now = time.monotonic()
-                for watch in self._watches:
-                    if not watch.expired and watch.due(now):
-                        watch.expired = True
-                        for sock in watch.sockets:
-                            _shut(sock)
+    def due(self, now: float) -> float:
+        """A look every tick while requests are watched (cancel events are polled)."""
+        return self._next - now if self._watches else math.inf
+
+    def work(self) -> None:
+        """Shut the sockets of requests that are late or cancelled."""
+        now = time.monotonic()
+        self._next = now + _TICK_S
+        with self._lock:
+            late = [w for w in self._watches if not w.expired and w.due(now)]
+            for watch in late:
+                watch.expired = True
+        for watch in late:
+            for sock in list(watch.sockets):
+                _shut(sock)
+
+
+# One for the process: every transport's requests are watched by the timer thread.
+WATCHDOG = Watchdog()
 
 
 def _shut(sock: socket.socket) -> None:

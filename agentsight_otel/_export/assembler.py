@@ -1,6 +1,6 @@
 """Assembling finished spans into conversation traces, with bounded memory.
 
-Children end before their parents, so a trace's spans wait here until its interaction root (a
+Children end before their parents, so a trace's spans wait here until its turn root (a
 ``turn`` or ``conversation`` span) or its local root (a span without a parent in this process:
 what ends an agent invocation instrumented by GenAI instrumentation) arrives; then the whole
 group goes out together. A trace's conversation is named by any of its spans (identity keys,
@@ -58,7 +58,7 @@ def _no_hint(trace_id: int) -> str | None:
 
 
 class TraceAssembler:
-    """Groups records per trace and releases a group when its interaction root arrives."""
+    """Groups records per trace and releases a group when its turn root arrives."""
 
     def __init__(
         self,
@@ -297,7 +297,7 @@ class TraceAssembler:
         return self._known.get(trace_id) or self._hint(trace_id)
 
     def _is_late(self, record: SpanRecord) -> bool:
-        """Whether the record's interaction root already went out."""
+        """Whether the record's turn root already went out."""
         turn = record.attributes.get(sc.TURN_ID)
         if isinstance(turn, str) and len(turn) == 16:
             try:

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 
 from agentsight_otel._log import logger
+from agentsight_otel._runtime import RUNTIME
 
 
 class DeliveryLog:
@@ -19,6 +20,10 @@ class DeliveryLog:
         self._last: float | None = None
         self._bodies = self._conversations = self._spans = 0
         self._status = 0
+        RUNTIME.adopt(self, DeliveryLog._forked)
+
+    def _forked(self) -> None:
+        self._lock = threading.Lock()
 
     def delivered(self, conversations: int, spans: int, status: int) -> None:
         """Count one delivered body (``conversations`` 0 when unknown: a spooled body)."""

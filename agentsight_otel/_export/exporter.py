@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import weakref
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -13,18 +12,19 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from agentsight_otel._config import EXPORTER, Settings, given_arguments, resolve_settings
 from agentsight_otel._delivery.client import IngestClient, RetryPolicy
 from agentsight_otel._delivery.clock import Clock, SystemClock
-from agentsight_otel._delivery.forking import reset_in_child
 from agentsight_otel._delivery.ledger import DEFAULT_LEDGER, DeliveryLedger
 from agentsight_otel._delivery.transport import RequestsTransport, Transport
 from agentsight_otel._export.assembler import TraceAssembler
 from agentsight_otel._export.deliveries import DeliveryLog
-from agentsight_otel._export.posting import DeliveryStats
+from agentsight_otel._export.latest import remember
 from agentsight_otel._export.redelivery import Redelivery
+from agentsight_otel._export.stats import DeliveryStats
 from agentsight_otel._export.worker import DeliveryWorker
 from agentsight_otel._log import RateLimitedLog, log_internal_error, logger
 from agentsight_otel._mapping.logevents import LogEvent
 from agentsight_otel._mapping.payload import TraceGroup
 from agentsight_otel._mapping.records import SpanRecord, records_from_spans
+from agentsight_otel._runtime import RUNTIME
 
 if TYPE_CHECKING:
     from agentsight_otel._export.log_exporter import AgentSightLogExporter
@@ -94,11 +94,11 @@ class AgentSightSpanExporter(SpanExporter):
         self._worker = self._delivery_worker(
             _transport, _retry_policy, _max_queue_spans, _spool_retry_interval
         )
-        reset_in_child(self, AgentSightSpanExporter._forked)
+        RUNTIME.adopt(self, AgentSightSpanExporter._forked)
         self._shutdown = False
         self._ledger.exporter_started()
         _warn_about_the_key(settings)
-        _LATEST[:] = [weakref.ref(self)]
+        remember(self)
 
     def _delivery_worker(
         self,
@@ -196,7 +196,8 @@ class AgentSightSpanExporter(SpanExporter):
     @property
     def late_log_records(self) -> int:
         """Log records that came after their spans had been delivered (their text is lost)."""
-        return self._assembler.late_logs
+        with self._lock:
+            return self._assembler.late_logs
 
     def pending(self) -> tuple[int, int]:
         """Spans and log records, and their estimated bytes, waiting for their root (or grace)."""
@@ -248,16 +249,6 @@ class AgentSightSpanExporter(SpanExporter):
         """Called by the worker while idle: release traces that waited too long."""
         with self._lock:
             return self._assembler.expire(self._clock.now())
-
-
-# The exporter built last (one reference, weak), for log exporters built without one.
-_LATEST: list[weakref.ref[AgentSightSpanExporter]] = []
-
-
-def latest_span_exporter() -> AgentSightSpanExporter | None:
-    """The span exporter built last in this process, if it is alive and not shut down."""
-    exporter = _LATEST[0]() if _LATEST else None
-    return exporter if exporter is not None and not exporter._shutdown else None
 
 
 def _warn_about_the_key(settings: Settings) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 try:
     from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
@@ -22,9 +22,13 @@ except ImportError:  # SDKs before 1.39 name them LogExporter and LogExportResul
         LogExportResult as LogRecordExportResult,
     )
 
-from agentsight_otel._export.exporter import AgentSightSpanExporter, latest_span_exporter
+from agentsight_otel._export.latest import latest_span_exporter
 from agentsight_otel._log import log_internal_error, logger
 from agentsight_otel._mapping.logevents import log_events_from_sdk
+from agentsight_otel._runtime import RUNTIME
+
+if TYPE_CHECKING:
+    from agentsight_otel._export.exporter import AgentSightSpanExporter
 
 
 class AgentSightLogExporter(LogRecordExporter):
@@ -42,7 +46,11 @@ class AgentSightLogExporter(LogRecordExporter):
         self._target: AgentSightSpanExporter | None = None
         self._shutdown = False
         self._told_unbound = False
+        RUNTIME.adopt(self, AgentSightLogExporter._forked)
         self._bind(span_exporter or latest_span_exporter())
+
+    def _forked(self) -> None:
+        self._lock = threading.Lock()
 
     def _bind(self, target: AgentSightSpanExporter | None) -> AgentSightSpanExporter | None:
         """Attach to ``target`` once: from then on its GenAI traces may wait for records."""

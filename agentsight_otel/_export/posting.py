@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from agentsight_otel._delivery.client import IngestClient, Outcome
 from agentsight_otel._delivery.ledger import Settlement, Status
 from agentsight_otel._export.capabilities import BackendCapabilities
+from agentsight_otel._export.stats import DeliveryStats
 from agentsight_otel._log import RateLimitedLog
 from agentsight_otel._mapping.packing import IngestBody
 from agentsight_otel._mapping.payload import Block
@@ -25,36 +25,8 @@ INGEST_PATH = "/api/ingest/"
 KEY_REFUSED = frozenset({401, 403, 404})
 
 
-@dataclass
-class DeliveryStats:
-    """Counters an operator (or a test) can read."""
-
-    delivered_spans: int = 0
-    failed_spans: int = 0
-    rejected_spans: int = 0
-    dropped_queue_full: int = 0
-    requests: int = 0
-    spooled_spans: int = 0
-    replayed_spans: int = 0
-    evicted_spans: int = 0
-    dead_spans: int = 0
-    # Not lost spans: the oldest new end-user messages of GenAI turns past the per-turn bound.
-    cut_messages: int = 0
-
-    @property
-    def lost_spans(self) -> int:
-        """Spans that will never be delivered: failed, rejected, dropped, evicted, set aside."""
-        return (
-            self.failed_spans
-            + self.rejected_spans
-            + self.dropped_queue_full
-            + self.evicted_spans
-            + self.dead_spans
-        )
-
-
 class Poster:
-    """Posts one round's bodies and records a verdict for each block it could not deliver."""
+    """Posts one round's bodies and records a settlement for each block it could not deliver."""
 
     def __init__(
         self,
@@ -71,11 +43,21 @@ class Poster:
         self._stats = stats
         self._log = log
 
+    def deliver(
+        self, body: IngestBody, blocks: Sequence[Block], settlements: list[Settlement | None]
+    ) -> None:
+        """Decide a body's fate, the one place that does: to the spool while the backend is
+        known to be down, else posted (then delivered, split, rejected, spooled or failed)."""
+        if self.redelivery is not None and self.redelivery.down:
+            spool(self.redelivery, body, settlements, "the backend is unavailable")
+        else:
+            self.post(body, blocks, settlements)
+
     def post(
-        self, body: IngestBody, blocks: Sequence[Block], verdicts: list[Settlement | None]
+        self, body: IngestBody, blocks: Sequence[Block], settlements: list[Settlement | None]
     ) -> None:
         """Post one body, splitting on 413 and retrying without blocks a 400 named."""
-        self._stats.requests += 1
+        self._stats.count(requests=1)
         self.inflight = body
         try:
             outcome = self._client.post_json(INGEST_PATH, body.data, gzip_body=self._backend.gzip)
@@ -87,12 +69,12 @@ class Poster:
             return
         if outcome.status == 413 and len(body.parts) > 1:
             for half in body.halves(SDK):
-                self.post(half, blocks, verdicts)
+                self.post(half, blocks, settlements)
             return
         named = {p: m for p, m in outcome.rejected.items() if 0 <= p < len(body.parts)}
         if outcome.status == 400 and named:
             for position, message in named.items():
-                verdicts[body.parts[position]] = Settlement("rejected", message)
+                settlements[body.parts[position]] = Settlement("rejected", message)
                 self._log.log(
                     logging.ERROR,
                     "post-rejected",
@@ -102,12 +84,12 @@ class Poster:
                 )
             kept = body.without(set(named), SDK)
             if kept is not None:
-                self.post(kept, blocks, verdicts)
+                self.post(kept, blocks, settlements)
             return
-        self._record_failure(body, outcome, verdicts)
+        self._record_failure(body, outcome, settlements)
 
     def _record_failure(
-        self, body: IngestBody, outcome: Outcome, verdicts: list[Settlement | None]
+        self, body: IngestBody, outcome: Outcome, settlements: list[Settlement | None]
     ) -> None:
         """Spool a body the spool can keep; else mark it failed (retryable) or rejected."""
         kept = outcome.retryable or outcome.status in KEY_REFUSED
@@ -115,11 +97,11 @@ class Poster:
             self.redelivery.backend_failed(outcome.detail)
             # A refused key says nothing about the body: it does not count against it.
             failed = outcome.status not in KEY_REFUSED
-            spool(self.redelivery, body, verdicts, outcome.detail, failed=failed)
+            spool(self.redelivery, body, settlements, outcome.detail, failed=failed)
             return
         status: Status = "failed" if outcome.retryable else "rejected"
         for index in body.parts:
-            verdicts[index] = Settlement(status, outcome.detail)
+            settlements[index] = Settlement(status, outcome.detail)
         self._log.log(
             logging.WARNING if outcome.retryable else logging.ERROR,
             f"post-{status}",
@@ -136,23 +118,23 @@ def span_count(body: IngestBody) -> int:
 def spool(
     redelivery: Redelivery,
     body: IngestBody,
-    verdicts: list[Settlement | None],
+    settlements: list[Settlement | None],
     reason: str,
     *,
     failed: bool = False,
 ) -> None:
-    """Spool a body instead of posting it; its blocks' verdict is the spool's."""
+    """Spool a body instead of posting it; its blocks' settlement is the spool's."""
     settlement = redelivery.hold(body.data, span_count(body), reason, failed=failed)
     if settlement.status == "failed" and len(body.parts) > 1:
         # One failed write (a file too big, a full disk) must not cost every conversation.
         for position, index in enumerate(body.parts):
             single = IngestBody.of(SDK, [index], [body.entries[position]])
             one = redelivery.hold(single.data, span_count(single), reason, failed=failed)
-            if verdicts[index] is None or one.status == "failed":
-                verdicts[index] = one
+            if settlements[index] is None or one.status == "failed":
+                settlements[index] = one
         return
     for index in body.parts:
-        verdicts[index] = settlement
+        settlements[index] = settlement
 
 
 class PostingRound:

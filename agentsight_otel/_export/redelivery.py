@@ -27,8 +27,9 @@ from agentsight_otel._delivery.client import IngestClient, Outcome
 from agentsight_otel._delivery.ledger import Settlement
 from agentsight_otel._export.deliveries import DeliveryLog
 from agentsight_otel._export.destination import destination_id
-from agentsight_otel._export.posting import INGEST_PATH, KEY_REFUSED, DeliveryStats
+from agentsight_otel._export.posting import INGEST_PATH, KEY_REFUSED
 from agentsight_otel._export.spool import Spool, SpooledBody
+from agentsight_otel._export.stats import DeliveryStats
 from agentsight_otel._log import RateLimitedLog
 
 MAX_STRIKES = 5
@@ -80,13 +81,13 @@ class Redelivery:
         self.deliveries: DeliveryLog | None = None  # set when each delivery is logged (bridge)
 
     def hold(self, data: bytes, spans: int, reason: str, *, failed: bool = False) -> Settlement:
-        """Spool one body (``failed``: it was just refused itself); its interactions' settlement."""
+        """Spool one body (``failed``: it was just refused itself); its turns' settlement."""
         name = self.spool.put(data, spans)
         if name is None:
             return Settlement("failed", f"{reason}; writing it to the spool failed")
         if failed:
             self._failed(name)
-        self.stats.spooled_spans += spans
+        self.stats.count(spooled_spans=spans)
         self._look_after = 0.0
         return Settlement(
             "pending",
@@ -145,7 +146,7 @@ class Redelivery:
 
     def _evicted(self, spans: int) -> None:
         """The spool dropped its oldest bodies to stay in bounds: those spans are lost."""
-        self.stats.evicted_spans += spans
+        self.stats.count(evicted_spans=spans)
 
     def _send(self, body: SpooledBody, gzip: bool) -> bool:
         """One spooled body, one attempt; whether to go on with the next."""
@@ -160,7 +161,7 @@ class Redelivery:
             self.spool.remove(body)
             self._failures.pop(body.name, None)
             self._accepted += 1
-            self.stats.replayed_spans += body.spans
+            self.stats.count(replayed_spans=body.spans)
             if self.deliveries is not None:
                 self.deliveries.delivered(0, body.spans, outcome.status or 0)
             self._back_up()
@@ -209,14 +210,14 @@ class Redelivery:
         written = self._respool(sdk, [entries[:middle], entries[middle:]])
         self.spool.remove(body)
         self._failures.pop(body.name, None)
-        self.stats.dead_spans += max(0, body.spans - written)
+        self.stats.count(dead_spans=max(0, body.spans - written))
         return True
 
     def _set_aside(self, body: SpooledBody, detail: str) -> None:
         """Past its strikes, a body of one conversation goes to ``dead/``, counted and logged."""
         self._failures.pop(body.name, None)
         where = self.spool.set_aside(body)
-        self.stats.dead_spans += body.spans
+        self.stats.count(dead_spans=body.spans)
         self._log.log(
             logging.ERROR,
             "spool-dead",
@@ -236,7 +237,7 @@ class Redelivery:
         resent = self._respool(sdk, kept)
         self.spool.remove(body)
         self._failures.pop(body.name, None)
-        self.stats.rejected_spans += max(0, body.spans - resent)
+        self.stats.count(rejected_spans=max(0, body.spans - resent))
         self._log.log(
             logging.ERROR,
             "spool-rejected",

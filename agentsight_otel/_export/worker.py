@@ -1,23 +1,24 @@
-"""The delivery thread: maps assembled traces to bodies and posts them, off the caller's thread."""
+"""Delivery: maps assembled traces to bodies and posts them on the runtime's io thread."""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from agentsight_otel._delivery.client import IngestClient
-from agentsight_otel._delivery.daemon import DaemonThread
-from agentsight_otel._delivery.forking import reset_in_child
 from agentsight_otel._delivery.ledger import DeliveryLedger, Settlement
 from agentsight_otel._export import posting
 from agentsight_otel._export.backlog import Backlog, weigh
 from agentsight_otel._export.capabilities import BackendCapabilities
-from agentsight_otel._export.posting import SDK, DeliveryStats, Poster, PostingRound
+from agentsight_otel._export.posting import SDK, Poster, PostingRound
+from agentsight_otel._export.stats import DeliveryStats
 from agentsight_otel._log import RateLimitedLog, log_internal_error, logger
 from agentsight_otel._mapping.packing import pack
 from agentsight_otel._mapping.payload import Block, PayloadBuilder, TraceGroup
+from agentsight_otel._runtime import RUNTIME, wait_stopped
 
 if TYPE_CHECKING:
     from agentsight_otel._export.deliveries import DeliveryLog
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
 
 class DeliveryWorker:
-    """A bounded queue of trace groups drained by one daemon thread."""
+    """A bounded queue of trace groups, drained round by round on the runtime's io thread."""
 
     def __init__(
         self,
@@ -49,22 +50,25 @@ class DeliveryWorker:
         self._redelivery: Redelivery | None = None
         self._busy = False
         self._closing = False
+        self._added = False  # a duty of the io loop (from the first submit until stopped)
+        self._stopped = False
+        self._first = False  # a spool to look at before waiting for the first tick
+        self._next_tick = 0.0
         self._cond = threading.Condition()
         self._spill_lock = threading.Lock()
-        self._daemon = DaemonThread(self._run, "agentsight-delivery")
         self._backend = BackendCapabilities(client)
         self._poster = Poster(client, self._backend, self.stats, self._log)
         self._poster.deliveries = deliveries
         self._told: set[str] = set()  # advice given once per worker (message capture is off)
         self._round: PostingRound | None = None  # the round being posted, for shutdown's loss count
-        reset_in_child(self, DeliveryWorker._forked)
+        RUNTIME.adopt(self, DeliveryWorker._forked)
 
     def use_spool(self, redelivery: Redelivery) -> None:
         """Spool what cannot be delivered; start now to send what an earlier process spooled."""
         with self._cond:
             self._redelivery = self._poster.redelivery = redelivery
+            self._busy = self._first = True  # until the first look at the spool: flush() waits
             self._ensure_thread()
-            self._busy = True  # until the thread's first look at the spool: flush() waits
 
     def submit(self, groups: Sequence[TraceGroup]) -> bool:
         """Queue groups for delivery; False (and counted, logged) when the queue is full."""
@@ -74,12 +78,12 @@ class DeliveryWorker:
         with self._cond:
             # Started even for an empty round: the idle tick expires traces that wait too long.
             if not self._closing:
-                self._ensure_thread()
+                self._ensure_thread(wake=bool(groups))
             if not groups:
                 return True
             full = self._closing or not self._queue.fits(size, weight)
             if full and (self._redelivery is None or self._closing):
-                self.stats.dropped_queue_full += size
+                self.stats.count(dropped_queue_full=size)
                 self._warn_lost(groups, "the delivery queue is full or closed")
                 return False
             if not full:
@@ -102,10 +106,10 @@ class DeliveryWorker:
         assert redelivery is not None
         with self._spill_lock:
             blocks = self._build(groups)
-            verdicts: list[Settlement | None] = [None] * len(blocks)
+            settlements: list[Settlement | None] = [None] * len(blocks)
             for body in pack(blocks, SDK, self.client.settings.max_body_bytes):
-                posting.spool(redelivery, body, verdicts, "the delivery queue is full")
-            self._settle(blocks, verdicts)
+                posting.spool(redelivery, body, settlements, "the delivery queue is full")
+            self._settle(blocks, settlements)
 
     def saturated(self) -> bool:
         """Whether the queue is at its cap: new spans would be dropped (a hint, read unlocked)."""
@@ -113,7 +117,7 @@ class DeliveryWorker:
 
     def refuse(self, spans: int) -> None:
         """Count and report spans dropped before they were queued (the queue was full)."""
-        self.stats.dropped_queue_full += spans
+        self.stats.count(dropped_queue_full=spans)
         self._log.log(
             logging.WARNING,
             "lost:the delivery queue is full or closed",
@@ -136,7 +140,7 @@ class DeliveryWorker:
         with self._cond:
             self._closing = True
             self._cond.notify_all()
-        ended = self._daemon.stop(timeout, self.client.interrupt)
+        ended = self._stop(timeout)
         with self._cond:
             left = self._queue.drain()
             stuck = None if ended else self._round
@@ -172,44 +176,56 @@ class DeliveryWorker:
         self._cond = threading.Condition()
         self._spill_lock = threading.Lock()
         self._queue.clear()
-        self._daemon.forget()
-        self._poster.inflight, self._busy = None, False
+        self._poster.inflight, self._busy, self._first = None, False, False
         self.client.interrupt = threading.Event()
 
-    def _ensure_thread(self) -> None:
-        """Start the thread on first use, and again in a forked child."""
-        if not self._daemon.running():
-            self._busy = False
-            self._daemon.start()
+    def _ensure_thread(self, wake: bool = True) -> None:
+        """Become a duty of the io loop on first use; wake it (called holding the lock)."""
+        if not self._added:
+            self._added = True
+            RUNTIME.io.add(self)
+        if wake or not RUNTIME.io.running():
+            RUNTIME.io.wake()  # started even for an empty round: the idle tick expires traces
 
-    def _run(self) -> None:
-        """Drain the queue until closed; tick the assembler and replay the spool while idle."""
-        first = self._redelivery is not None  # a spool is looked at first, without waiting
-        while True:
+    def due(self, now: float) -> float:
+        """Now with a round (or the spool, or closing) waiting; else at the next idle tick."""
+        if self._queue or self._first or (self._closing and not self._stopped):
+            return 0.0
+        return self._next_tick - now
+
+    def work(self) -> None:
+        """One round: ticks the assembler, delivers, then replays the spool while idle."""
+        with self._cond:
+            groups = self._queue.take_round()
+            self._busy = bool(groups) or self._first
+            closing = self._closing
+            if not closing:
+                self.client.interrupt.clear()  # set by submit() to spill a full queue
+        try:
+            if self._on_tick is not None:
+                groups.extend(self._on_tick())
+            if groups:
+                self._deliver(groups)
+            if self._redelivery is not None and not closing:
+                self._redelivery.replay(self._backend.gzip, lambda: bool(self._queue))
+        except Exception:  # the loop must survive anything a batch does to it
+            log_internal_error("delivering a round")
+        finally:
             with self._cond:
-                if not self._queue and not self._closing and not first:
-                    self._cond.wait(self._tick)
-                groups = self._queue.take_round()
-                self._busy = bool(groups) or first
-                closing = self._closing
-                if not closing:
-                    self.client.interrupt.clear()  # set by submit() to spill a full queue
-            try:
-                if self._on_tick is not None:
-                    groups.extend(self._on_tick())
-                if groups:
-                    self._deliver(groups)
-                if self._redelivery is not None and not closing:
-                    self._redelivery.replay(self._backend.gzip, lambda: bool(self._queue))
-            except Exception:  # the thread must survive anything a batch does to it
-                log_internal_error("delivering a round")
-            finally:
-                with self._cond:
-                    self._busy, first = False, False
-                    self._queue.round_done()
-                    self._cond.notify_all()
-            if closing and not self._queue:
-                return
+                self._busy = self._first = False
+                self._next_tick = time.monotonic() + self._tick
+                self._queue.round_done()
+                if closing and not self._queue:
+                    self._stopped = True
+                    RUNTIME.io.remove(self)
+                self._cond.notify_all()
+
+    def _stop(self, timeout: float) -> bool:
+        """Wait for the last round within ``timeout``, interrupting its waits near the end."""
+        if not self._added:
+            return True
+        RUNTIME.io.wake()
+        return wait_stopped(self._cond, lambda: self._stopped, timeout, self.client.interrupt)
 
     def _deliver(self, groups: list[TraceGroup]) -> None:
         """Map, pack, post and settle one round of groups."""
@@ -219,33 +235,25 @@ class DeliveryWorker:
         if self._redelivery is None or not self._redelivery.down:
             self._backend.refresh()
         blocks = self._build(groups)
-        verdicts: list[Settlement | None] = [None] * len(blocks)
+        settlements: list[Settlement | None] = [None] * len(blocks)
         with self._cond:
             self._round = current = PostingRound(blocks)
         try:
             for body in pack(blocks, SDK, self.client.settings.max_body_bytes):
-                if self._redelivery is not None and self._redelivery.down:
-                    posting.spool(self._redelivery, body, verdicts, "the backend is unavailable")
-                else:
-                    self._poster.post(body, blocks, verdicts)
+                self._poster.deliver(body, blocks, settlements)
                 current.done.update(body.parts)
         finally:
             with self._cond:
                 self._round = None
                 abandoned = current.abandoned
         if not abandoned:  # else shutdown counted and settled it already
-            self._settle(blocks, verdicts)
+            self._settle(blocks, settlements)
 
-    def _settle(self, blocks: Sequence[Block], verdicts: Sequence[Settlement | None]) -> None:
+    def _settle(self, blocks: Sequence[Block], settlements: Sequence[Settlement | None]) -> None:
         """Count and settle receipts for every block of a round."""
-        for block, verdict in zip(blocks, verdicts, strict=True):
-            settlement = verdict or Settlement("delivered")
-            if settlement.status == "delivered":
-                self.stats.delivered_spans += len(block.spans)
-            elif settlement.status == "rejected":
-                self.stats.rejected_spans += len(block.spans)
-            elif settlement.status == "failed":  # "pending" ones were spooled, and counted so
-                self.stats.failed_spans += len(block.spans)
+        for block, settled in zip(blocks, settlements, strict=True):
+            settlement = settled or Settlement("delivered")
+            self.stats.settled(settlement.status, len(block.spans))
             for root in block.root_span_ids:
                 self.ledger.settle(root, settlement)
 
@@ -254,8 +262,8 @@ class DeliveryWorker:
     ) -> None:
         """Settle and count groups (and mapped blocks) that will not be delivered."""
         failed = Settlement("failed", reason)
-        self.stats.failed_spans += sum(len(group.records) for group in groups)
-        self.stats.failed_spans += sum(len(block.spans) for block in blocks)
+        spans = sum(len(g.records) for g in groups) + sum(len(b.spans) for b in blocks)
+        self.stats.settled("failed", spans)
         self._warn_lost(groups, reason, blocks)
         for group in groups:
             for record in group.records:
@@ -298,7 +306,7 @@ class DeliveryWorker:
         """Build the blocks of some groups and report the builder's warnings."""
         builder = PayloadBuilder(self._backend.environments, self.client.settings.redact)
         blocks = builder.build(groups)
-        self.stats.cut_messages += builder.cut_messages
+        self.stats.count(cut_messages=builder.cut_messages)
         for key, warning in builder.warnings:
             self._log.log(logging.WARNING, key, warning)
         for notice in builder.notices:

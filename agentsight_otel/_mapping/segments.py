@@ -3,7 +3,7 @@
 A turn's new end-user messages are all new, however many there are; past
 ``MAX_NEW_USER_MESSAGES`` the oldest are cut (a history resent without the agent's answers
 would otherwise be resent whole every turn). What is kept goes out in ``turn`` spans of at most
-``SEGMENT_BYTES`` of events each, as the tracker rolls a full interaction over: the first keeps
+``SEGMENT_BYTES`` of events each, as the tracker rolls a full turn over: the first keeps
 the turn's id, each continuation takes a derived id and links the one before it.
 """
 

@@ -1,5 +1,1 @@
-"""The seed tracker API on OpenTelemetry."""
-
-from agentsight_otel._tracker.tracker import ConversationTracker
-
-__all__ = ["ConversationTracker"]
+"""The seed tracker API on OpenTelemetry (``tracker.ConversationTracker``, composed of parts)."""

@@ -140,5 +140,5 @@ def identity_attributes(cid: str) -> dict[str, Any]:
 
 
 def base_attributes(cid: str, environment: str) -> dict[str, Any]:
-    """The attributes every interaction of a new conversation starts with."""
+    """The attributes every turn of a new conversation starts with."""
     return {**identity_attributes(cid), sc.CONVERSATION_FIELDS["environment"]: environment}

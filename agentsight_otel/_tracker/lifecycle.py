@@ -1,6 +1,6 @@
 """Exit paths: what a tracker holds is delivered at interpreter exit and, opt-in, on SIGTERM.
 
-At exit every open interaction is ended marked incomplete (reason ``shutdown``) and everything
+At exit every open turn is ended marked incomplete (reason ``shutdown``) and everything
 ended is delivered within a deadline. The exit hook is registered each time a tracker builds
 its pipeline, so it runs before the exit handlers registered earlier (``atexit`` runs last
 registered first), among them the ``TracerProvider`` the application built before tracking.
@@ -20,11 +20,12 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from agentsight_otel._log import logger
+from agentsight_otel._tracker.registry import shared_registry
 
 if TYPE_CHECKING:
-    from agentsight_otel._tracker.setup import TrackerSetup
+    from agentsight_otel._tracker.tracker import ConversationTracker
 
-SHUTDOWN_REASON = "shutdown"  # agentsight.turn.incomplete_reason of interactions open at exit
+SHUTDOWN_REASON = "shutdown"  # agentsight.turn.incomplete_reason of turns open at exit
 EXIT_TIMEOUT_S = 10.0
 SIGTERM_TIMEOUT_S = 5.0
 Handler = Callable[[int, FrameType | None], Any] | int | None
@@ -33,7 +34,7 @@ Handler = Callable[[int, FrameType | None], Any] | int | None
 class ExitHook:
     """A tracker's exit handler; holds the tracker weakly, so a dropped tracker is not kept."""
 
-    def __init__(self, tracker: TrackerSetup) -> None:
+    def __init__(self, tracker: ConversationTracker) -> None:
         self._tracker = weakref.ref(tracker)
 
     def register(self) -> None:
@@ -46,7 +47,7 @@ class ExitHook:
         atexit.unregister(self)
 
     def __call__(self) -> None:
-        """End open interactions as incomplete and deliver, within the exit deadline."""
+        """End open turns as incomplete and deliver, within the exit deadline."""
         tracker = self._tracker()
         if tracker is not None:
             tracker._exit(EXIT_TIMEOUT_S)
@@ -55,7 +56,7 @@ class ExitHook:
 class SigtermHandler:
     """Delivers what a tracker holds on SIGTERM, then does what the signal did before."""
 
-    def __init__(self, tracker: TrackerSetup, previous: Handler, timeout: float) -> None:
+    def __init__(self, tracker: ConversationTracker, previous: Handler, timeout: float) -> None:
         self.tracker = tracker
         self.previous = previous
         self.timeout = timeout
@@ -65,7 +66,7 @@ class SigtermHandler:
         previous = self.previous
         if callable(previous):
             # The application decides how to stop; its exit still runs the exit hook, which
-            # ends the interactions that are open by then.
+            # ends the turns that are open by then.
             self.tracker._flush(self.timeout)
             previous(signum, frame)
             return
@@ -78,21 +79,21 @@ class SigtermHandler:
 
 
 def install_sigterm_handler(
-    tracker: TrackerSetup | None = None, *, timeout: float = SIGTERM_TIMEOUT_S
+    tracker: ConversationTracker | None = None, *, timeout: float = SIGTERM_TIMEOUT_S
 ) -> bool:
     """Deliver on SIGTERM: chains to the handler in place, else exits as SIGTERM does.
 
     Call from the main thread (Python handles signals there only), after the application
-    installed its own handler. With no handler of the application's, open interactions are
+    installed its own handler. With no handler of the application's, open turns are
     ended marked incomplete (``shutdown``), everything is delivered within ``timeout`` seconds
     and the process then dies of SIGTERM as it would have. With one, what was ended is
     delivered and the application's handler runs; the exit hook covers the rest at exit.
     False (and logged) when it cannot be installed.
     """
     if tracker is None:
-        from agentsight_otel import conversation_tracker
-
-        tracker = conversation_tracker
+        tracker = shared_registry().owner  # agentsight_otel.conversation_tracker
+        if tracker is None:
+            return False
     try:
         current = signal.getsignal(signal.SIGTERM)
         if isinstance(current, SigtermHandler) and current.tracker is tracker:

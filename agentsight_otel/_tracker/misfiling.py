@@ -77,7 +77,7 @@ def replace_last_opened(value: LastOpened) -> LastOpened:
 def warn_outside(action: str) -> None:
     """Warn (rate-limited) when an action runs outside any conversation while one is mid-turn.
 
-    The rule: the conversation opened last (by any tracker) has an interaction open, so this
+    The rule: the conversation opened last (by any tracker) has a turn open, so this
     call most likely ran in a thread or executor its context did not reach.
     """
     opened = _last_opened[0]
@@ -85,13 +85,13 @@ def warn_outside(action: str) -> None:
         return
     registry = opened[0]()
     state = registry.get(opened[1]) if registry is not None else None
-    if state is None or state.interaction is None:
+    if state is None or state.turn is None:
         return
     _WARN.log(
         logging.WARNING,
         f"outside:{action}",
         f"@traced_action {action}() ran outside any conversation, so AgentSight will not see it, "
-        f"while conversation {opened[1]!r} has an interaction open in this process: work run by "
+        f"while conversation {opened[1]!r} has a turn open in this process: work run by "
         "ThreadPoolExecutor.submit, loop.run_in_executor or threading.Thread starts with an "
         'empty context; submit it through contextvars.copy_context().run (README: "Threads and '
         'thread pools") or give the decorator conversation_id=',

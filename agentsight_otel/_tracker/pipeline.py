@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import atexit
 import contextvars
+import math
 import os
-import threading
 from collections.abc import Sequence
 from time import monotonic
 
@@ -18,10 +18,10 @@ from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.util.types import Attributes
 
 from agentsight_otel._config import Settings
-from agentsight_otel._delivery.daemon import daemon_thread
 from agentsight_otel._delivery.ledger import DeliveryLedger
 from agentsight_otel._export.exporter import AgentSightSpanExporter
 from agentsight_otel._log import internal_errors, log_internal_error
+from agentsight_otel._runtime import RUNTIME, ForkSafeLock
 from agentsight_otel._semconv import INSTRUMENTATION_NAME
 from agentsight_otel._version import __version__
 
@@ -82,10 +82,9 @@ class Pipeline:
             self.tracer.id_generator, ConversationIdGenerator
         ):
             self.tracer.id_generator = ConversationIdGenerator(self.tracer.id_generator)
-        self._flush_wanted = threading.Event()
-        self._flusher: threading.Thread | None = None
-        self._flusher_pid = 0
+        self._flush_wanted = False
         self._closed = False
+        RUNTIME.timer.add(self, weak=True)
 
     def start_root(
         self,
@@ -124,26 +123,26 @@ class Pipeline:
         return self.exporter is not None or _has_agentsight_exporter(self.provider)
 
     def request_flush(self) -> None:
-        """Ask for an export soon, on the pipeline's own thread (never the caller's)."""
-        if self._closed:
-            return
-        self._flush_wanted.set()
-        if self._flusher is None or self._flusher_pid != os.getpid():
-            self._flusher_pid = os.getpid()
-            self._flusher = daemon_thread(self._flush_loop, "agentsight-flush")
-            self._flusher.start()
+        """Ask for an export soon, on the runtime's timer thread (never the caller's)."""
+        if not self._closed:
+            self._flush_wanted = True
+            RUNTIME.timer.wake()
 
-    def _flush_loop(self) -> None:
-        """Coalesce flush requests into provider flushes."""
-        while not self._closed:
-            self._flush_wanted.wait()
-            self._flush_wanted.clear()
-            if self._closed:
-                return
-            with internal_errors("flushing the tracer provider"):
-                flush = getattr(self.provider, "force_flush", None)
-                if callable(flush):
-                    flush(5_000)
+    def due(self, now: float) -> float:
+        """Now when a flush was asked for; requests that came meanwhile make one flush."""
+        return 0.0 if self._flush_wanted and not self._closed else math.inf
+
+    def work(self) -> None:
+        """Flush the provider: its processors hand what ended to their exporters.
+
+        Ours only queue for the io thread; an application's exporter that posts here holds the
+        timer thread for that long (its deadlines are then late by as much).
+        """
+        self._flush_wanted = False
+        with internal_errors("flushing the tracer provider"):
+            flush = getattr(self.provider, "force_flush", None)
+            if callable(flush):
+                flush(5_000)
 
     def flush_delivery(self, timeout_millis: int) -> bool:
         """Export what has ended and wait for its delivery attempt; the pipeline keeps running."""
@@ -170,7 +169,7 @@ class Pipeline:
         if self._closed:
             return
         self._closed = True
-        self._flush_wanted.set()
+        RUNTIME.timer.remove(self)
         if self.exporter is None:
             return
         atexit.unregister(self.shutdown)
@@ -232,7 +231,7 @@ class _Promoted:
 
     def __init__(self) -> None:
         self.pipeline: Pipeline | None = None
-        self._lock = threading.Lock()
+        self._lock = ForkSafeLock()
 
     def promote(self, pipeline: Pipeline, provider: TracerProvider) -> None:
         """Make ``provider`` the global one when the application has set none."""

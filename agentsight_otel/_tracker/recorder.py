@@ -1,4 +1,4 @@
-"""Recording on spans: the interaction span, its events, action spans and the visit span."""
+"""Recording on spans: the turn span, its events, action spans and the visit span."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from opentelemetry.trace import Link, Status, StatusCode
 from agentsight_otel import _semconv as sc
 from agentsight_otel._delivery.ledger import DeliveryLedger, Receipt, Settlement
 from agentsight_otel._ids import hex_span_id
-from agentsight_otel._tracker.current import CurrentInteraction
+from agentsight_otel._tracker.current_turn import CurrentTurn
 from agentsight_otel._tracker.pipeline import Pipeline
-from agentsight_otel._tracker.state import ConversationState, EventAdder, Interaction
+from agentsight_otel._tracker.registry import ConversationRegistry
+from agentsight_otel._tracker.state import ConversationState, EventAdder, Turn
 
 _TURN_ATTRIBUTES = {sc.SPAN_KIND: sc.KIND_TURN, sc.ENTITY_NAME: "turn"}
 
@@ -24,9 +25,12 @@ _TURN_ATTRIBUTES = {sc.SPAN_KIND: sc.KIND_TURN, sc.ENTITY_NAME: "turn"}
 class Recorder:
     """Turns tracking calls into spans and events; callers hold the conversation's lock."""
 
-    def __init__(self, pipeline: Pipeline, ledger: DeliveryLedger) -> None:
+    def __init__(
+        self, pipeline: Pipeline, ledger: DeliveryLedger, registry: ConversationRegistry
+    ) -> None:
         self.pipeline = pipeline
         self.ledger = ledger
+        self.registry = registry
 
     def event(
         self,
@@ -36,16 +40,16 @@ class Recorder:
         timestamp: int,
         *,
         make_current: bool,
-    ) -> Interaction:
-        """Add an event to the conversation's interaction, opening or rolling it as needed."""
-        interaction = state.interaction
-        if interaction is None:
-            interaction = self.open(state, make_current=make_current, start_time=timestamp)
-        elif interaction.max_events is not None and interaction.events >= interaction.max_events:
-            interaction = self._roll_over(state, interaction)
-        interaction.add_event(name, attributes, timestamp)
-        interaction.events += 1
-        return interaction
+    ) -> Turn:
+        """Add an event to the conversation's turn, opening or rolling it as needed."""
+        turn = state.turn
+        if turn is None:
+            turn = self.open(state, make_current=make_current, start_time=timestamp)
+        elif turn.max_events is not None and turn.events >= turn.max_events:
+            turn = self._roll_over(state, turn)
+        turn.add_event(name, attributes, timestamp)
+        turn.events += 1
+        return turn
 
     def open(
         self,
@@ -54,8 +58,8 @@ class Recorder:
         make_current: bool,
         links: list[Link] | None = None,
         start_time: int | None = None,
-    ) -> Interaction:
-        """Start the interaction span, linked to the application's trace the caller is in."""
+    ) -> Turn:
+        """Start the turn span, linked to the application's trace the caller is in."""
         ambient = trace.get_current_span().get_span_context()
         links = list(links or ())
         # Another conversation's span being current is the tracker's doing, not a request's.
@@ -66,49 +70,51 @@ class Recorder:
         )
         span_hex = hex_span_id(span.get_span_context().span_id)
         span.set_attribute(sc.TURN_ID, span_hex)
-        interaction = Interaction(span, span_hex, _max_events(span), _event_adder(span))
+        turn = Turn(span, span_hex, _max_events(span), _event_adder(span))
         if make_current:
-            interaction.restore = otel_context.get_current()
-            interaction.current = CurrentInteraction(span)
-            otel_context.attach(trace.set_span_in_context(interaction.current))
-        state.interaction = interaction
+            turn.restore = otel_context.get_current()
+            turn.current = CurrentTurn(span)
+            otel_context.attach(trace.set_span_in_context(turn.current))
+        state.turn = turn
+        self.registry.turn_opened(state)
         self.ledger.announce(state.trace_id, state.conversation_id)
-        return interaction
+        return turn
 
-    def _roll_over(self, state: ConversationState, full: Interaction) -> Interaction:
+    def _roll_over(self, state: ConversationState, full: Turn) -> Turn:
         """End a span that reached the event limit and continue in a linked one."""
         was_current = full.current is not None and trace.get_current_span() is full.current
         previous = Link(full.span.get_span_context(), {sc.TURN_SEGMENT: "continued"})
         receipts = self.close(state, complete=True)
-        interaction = self.open(state, make_current=was_current, links=[previous])
+        turn = self.open(state, make_current=was_current, links=[previous])
         if was_current:
-            interaction.restore = full.restore
-        interaction.receipts = receipts
-        return interaction
+            turn.restore = full.restore
+        turn.receipts = receipts
+        return turn
 
     def close(
         self, state: ConversationState, *, complete: bool, reason: str | None = None
     ) -> list[tuple[int, Receipt]]:
-        """End the interaction span; receipts for it and any earlier segments."""
-        interaction = state.interaction
-        if interaction is None:
+        """End the turn span; receipts for it and any earlier segments."""
+        turn = state.turn
+        if turn is None:
             return []
-        state.interaction = None
-        span = interaction.span
+        state.turn = None
+        self.registry.turn_closed(state)
+        span = turn.span
         span.set_attribute(sc.TURN_COMPLETE, complete)
         if reason:
             span.set_attribute(sc.TURN_INCOMPLETE_REASON, reason)
         span_id = span.get_span_context().span_id
         receipt = self.ledger.expect(span_id)
         if not span.is_recording():
-            receipt.settle(Settlement("handed_off", "the sampler did not record this interaction"))
-        receipts = [*interaction.receipts, (span_id, receipt)]
+            receipt.settle(Settlement("handed_off", "the sampler did not record this turn"))
+        receipts = [*turn.receipts, (span_id, receipt)]
         span.end()
-        current = interaction.current
+        current = turn.current
         if current is not None:
             current.closed = True
-            if interaction.restore is not None and trace.get_current_span() is current:
-                otel_context.attach(interaction.restore)
+            if turn.restore is not None and trace.get_current_span() is current:
+                otel_context.attach(turn.restore)
         return receipts
 
     def action(
@@ -122,10 +128,10 @@ class Recorder:
         *,
         make_current: bool,
     ) -> None:
-        """An action span with the given times, a child of the interaction."""
-        interaction = state.interaction or self.open(state, make_current=make_current)
-        attributes[sc.TURN_ID] = interaction.span_hex
-        span = self.pipeline.start_child(name, interaction.span, attributes, start_ns)
+        """An action span with the given times, a child of the turn."""
+        turn = state.turn or self.open(state, make_current=make_current)
+        attributes[sc.TURN_ID] = turn.span_hex
+        span = self.pipeline.start_child(name, turn.span, attributes, start_ns)
         span.set_status(
             Status(StatusCode.ERROR, error) if error is not None else Status(StatusCode.OK)
         )

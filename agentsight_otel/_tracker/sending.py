@@ -1,4 +1,4 @@
-"""``send_tracked_data``'s side of the tracker: ending interactions and reporting receipts."""
+"""``send_tracked_data``'s side of the tracker: ending turns and reporting receipts."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from agentsight_otel._attachments.tracking import report_uploads
 from agentsight_otel._delivery.ledger import Receipt, Settlement
 from agentsight_otel._log import RateLimitedLog
 from agentsight_otel._tracker import fields
-from agentsight_otel._tracker.setup import TrackerSetup
+from agentsight_otel._tracker.core import Recording
+from agentsight_otel._tracker.registry import ConversationRegistry
+from agentsight_otel._tracker.setup import Wiring
 from agentsight_otel._tracker.state import ConversationState, Item
 from agentsight_otel._tracker.summary import combine, merge_responses, send_response
 from agentsight_otel.exceptions import NothingToSendError
@@ -46,26 +48,38 @@ def in_event_loop() -> bool:
     return True
 
 
-class TrackerSending(TrackerSetup):
-    """Ending interactions for a send, and the send's answer."""
+class Sending:
+    """Ends turns for a send and answers with what the backend did with them."""
 
-    def _close_for_send(
+    def __init__(
+        self, wiring: Wiring, registry: ConversationRegistry, recording: Recording
+    ) -> None:
+        self._wiring = wiring
+        self._registry = registry
+        self._recording = recording
+
+    def close_for_send(
         self, conversation_id: str | None, timeout: float | None
     ) -> tuple[list[Closing], float]:
-        """End the chosen conversation's interaction (or every one's); what the send waits on."""
+        """End the chosen conversation's turn (or every one's); what the send waits on."""
         fields.check_timeout(timeout)  # before anything is closed
-        chosen = self._chosen_id(conversation_id)
+        chosen = self.chosen_id(conversation_id)
         if chosen is None and conversation_id is None:
             closings = self._close_all()
         else:
             closings = [self._close_one(chosen)]
-        settings = self._setup()[1]
+        settings = self._wiring.setup()[1]
         wait = settings.send_timeout if timeout is None else max(0.0, float(timeout))
         return closings, wait
 
+    def visited(self, cid: str, stamp: int, receipts: list[tuple[int, Receipt]]) -> dict[str, Any]:
+        """``initialize_conversation``'s answer: the visit's receipt (never waited on a loop)."""
+        wait = 0.0 if in_event_loop() else self._wiring.settings.send_timeout
+        return send_response(cid, [Item("conversation", stamp, cid)], self.settle(receipts, wait))
+
     def _close_all(self) -> list[Closing]:
         """With no conversation current and none named: every conversation holding data."""
-        pending = [s for s in self._registry.states() if s.items or s.interaction is not None]
+        pending = [s for s in self._registry.states() if s.items or s.turn is not None]
         closings = [c for c in (self._close_state(s) for s in pending) if c is not None]
         if not closings:
             raise NothingToSendError(NOTHING)
@@ -87,10 +101,10 @@ class TrackerSending(TrackerSetup):
         raise NothingToSendError(f"nothing tracked for conversation {cid!r} since the last send")
 
     def _close_state(self, state: ConversationState) -> Closing | None:
-        """End a conversation's interaction and take its items (None when it has none)."""
-        recorder = self._setup()[0]
+        """End a conversation's turn and take its items (None when it has none)."""
+        recorder = self._wiring.setup()[0]
         with state.lock:
-            if not state.items and state.interaction is None:
+            if not state.items and state.turn is None:
                 return None
             items, state.items = state.items, []
             uploads, state.uploads = state.uploads, []
@@ -101,31 +115,31 @@ class TrackerSending(TrackerSetup):
             recorder.pipeline.request_flush()
         return Closing(state.conversation_id, items, receipts, uploads)
 
-    def _verdicts(self, closings: list[Closing], wait: float) -> dict[str, Any]:
+    def answer(self, closings: list[Closing], wait: float) -> dict[str, Any]:
         """The send's answer: one conversation's, or every one's merged, within ``wait``."""
         deadline = monotonic() + wait
-        responses = [self._verdict(c, max(0.0, deadline - monotonic())) for c in closings]
+        responses = [self._answer(c, max(0.0, deadline - monotonic())) for c in closings]
         return responses[0] if len(responses) == 1 else merge_responses(responses)
 
-    def _verdict(self, closing: Closing, wait: float) -> dict[str, Any]:
+    def _answer(self, closing: Closing, wait: float) -> dict[str, Any]:
         """One conversation's answer: spans' receipts, then uploads', within ``wait`` seconds."""
         deadline = monotonic() + wait
         cid, items, receipts, uploads, reason = closing
-        response = send_response(cid, items, self._await(receipts, wait))
+        response = send_response(cid, items, self.settle(receipts, wait))
         if reason is not None:
             response["incomplete_reason"] = reason
         return report_uploads(response, items, uploads, deadline)
 
-    def _await(self, receipts: list[tuple[int, Receipt]], timeout: float) -> Settlement:
+    def settle(self, receipts: list[tuple[int, Receipt]], timeout: float) -> Settlement:
         """Wait for the receipts, bounded by ``timeout`` in total."""
         if not receipts:
             return Settlement("delivered")
         known = [receipt.settlement for _, receipt in receipts]
         if all(known):
             return combine([s for s in known if s is not None])
-        recorder = self._recorder
+        recorder = self._wiring.recorder
         observed = recorder.pipeline.observes_delivery() if recorder is not None else None
-        if observed is False or (observed is None and not self._ledger.observed):
+        if observed is False or (observed is None and not self._wiring.ledger.observed):
             return Settlement(
                 "handed_off",
                 "spans went to the OpenTelemetry pipeline; no AgentSight exporter in this "
@@ -134,8 +148,8 @@ class TrackerSending(TrackerSetup):
         end = monotonic() + timeout
         return combine([receipt.wait(max(0.0, end - monotonic())) for _, receipt in receipts])
 
-    def _chosen_id(self, conversation_id: str | None) -> str | None:
+    def chosen_id(self, conversation_id: str | None) -> str | None:
         """The explicit id (checked and normalised), else the current one."""
         if conversation_id is not None:
             return fields.conversation_id(conversation_id)
-        return self._registry.current_id()
+        return self._recording.current_id()

@@ -11,7 +11,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from agentsight_otel._delivery.ledger import Receipt
-from agentsight_otel._tracker.current import CurrentInteraction
+from agentsight_otel._tracker.current_turn import CurrentTurn
 
 
 class Item(NamedTuple):
@@ -26,8 +26,8 @@ EventAdder = Callable[[str, Mapping[str, Any], int], None]
 
 
 @dataclass(slots=True)
-class Interaction:
-    """The open interaction span and what was recorded on it."""
+class Turn:
+    """The open turn span and what was recorded on it."""
 
     span: trace.Span
     span_hex: str
@@ -36,7 +36,7 @@ class Interaction:
     events: int = 0
     receipts: list[tuple[int, Receipt]] = field(default_factory=list)
     restore: otel_context.Context | None = None
-    current: CurrentInteraction | None = None
+    current: CurrentTurn | None = None
 
 
 @dataclass(slots=True)
@@ -58,15 +58,20 @@ class Usage:
 
 @dataclass(slots=True)
 class ConversationState:
-    """One conversation: identity, fields for its spans, and the pending interaction."""
+    """One conversation: identity, fields for its spans, and the pending turn."""
 
     conversation_id: str
     trace_id: int
     attributes: dict[str, Any]
-    interaction: Interaction | None = None
+    turn: Turn | None = None
     items: list[Item] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
     lock: threading.Lock = field(default_factory=threading.Lock)
     last_used: float = 0.0  # monotonic seconds of the last tracking call or send
+    pins: int = 0  # callers handed the state that do not hold its lock yet (registry's lock)
     # Attachment uploads since the last send: (event time, receipt the uploader settles).
     uploads: list[tuple[int, Receipt]] = field(default_factory=list)
+
+
+# Runs under the conversation's lock once an event is recorded: (state, event time).
+AfterEvent = Callable[[ConversationState, int], None]

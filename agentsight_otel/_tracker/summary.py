@@ -27,7 +27,7 @@ def _counts() -> dict[str, int]:
 def send_response(
     conversation_id: str, items: Sequence[Item], settlement: Settlement
 ) -> dict[str, Any]:
-    """What ``send_tracked_data`` returns: each item with the backend's verdict."""
+    """What ``send_tracked_data`` returns: each item with the backend's settlement."""
     summary = _counts()
     summary["errors"] = 0
     summary["pending"] = 0

@@ -2,27 +2,131 @@
 
 from __future__ import annotations
 
-from time import time_ns
+import os
+from time import monotonic, time_ns
 from typing import Any
 
+from opentelemetry import trace
+
 from agentsight_otel import _semconv as sc
-from agentsight_otel._delivery.ledger import wait_settled
+from agentsight_otel._attachments.tracking import FileTracking
+from agentsight_otel._config import CONFIGURE, Settings, given_arguments
+from agentsight_otel._delivery.client import RetryPolicy
+from agentsight_otel._delivery.clock import Clock, SystemClock
+from agentsight_otel._delivery.ledger import DEFAULT_LEDGER, DeliveryLedger, wait_settled
+from agentsight_otel._delivery.transport import Transport
+from agentsight_otel._log import log_internal_error
 from agentsight_otel._mapping.timefmt import iso_utc
+from agentsight_otel._redaction import Redactor, TextHook
 from agentsight_otel._tracker import fields, inputs
-from agentsight_otel._tracker.core import TrackerCore
+from agentsight_otel._tracker.core import Recording
 from agentsight_otel._tracker.inputs import PREVIEW
-from agentsight_otel._tracker.sending import in_event_loop
-from agentsight_otel._tracker.state import Item
+from agentsight_otel._tracker.lifecycle import SHUTDOWN_REASON, ExitHook, install_sigterm_handler
+from agentsight_otel._tracker.registry import ConversationRegistry, shared_registry
+from agentsight_otel._tracker.sending import Sending, in_event_loop
+from agentsight_otel._tracker.setup import Wiring
+from agentsight_otel._tracker.state import ConversationState
 from agentsight_otel._tracker.summary import pending_summary
 from agentsight_otel.exceptions import ValidationError
 
 
-class ConversationTracker(TrackerCore):
-    """Tracks conversations as traces: interactions are spans, messages and clicks are events.
+class ConversationTracker:
+    """Tracks conversations as traces: turns are spans, messages and clicks are events.
 
     Nothing here raises for the library's own failures; bad input raises ``ValidationError``
     (or ``ConfigurationError``) at the call and leaves everything tracked before intact.
+
+    It delegates to parts with one job each: the registry (which conversations, bounded), the
+    wiring (settings and the span pipeline), recording (calls into spans on the right
+    conversation), sending (ending turns, the backend's answer) and file tracking.
     """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        endpoint: str | None = None,
+        environment: str | None = None,
+        *,
+        log_level: str | None = None,
+        tracer_provider: trace.TracerProvider | None = None,
+        send_timeout: float | None = None,
+        compression: str | None = None,
+        redact: bool | Redactor | TextHook | None = None,
+        spool_dir: str | os.PathLike[str] | None = None,
+        spool_max_bytes: int | None = None,
+        max_queue_bytes: int | None = None,
+        idle_timeout: float | None = None,
+        set_global_provider: bool | None = None,
+        _ledger: DeliveryLedger | None = None,
+        _max_conversations: int = 10_000,
+        _transport: Transport | None = None,
+        _clock: Clock | None = None,
+        _retry_policy: RetryPolicy | None = None,
+    ) -> None:
+        # Settings are the table's (see _config); the underscored arguments are test seams.
+        given = given_arguments(CONFIGURE, locals())
+        seams = (tracer_provider, _ledger, _transport, _clock, _retry_policy)
+        # Made without arguments it is the seed's one tracker: it shares the process's
+        # conversations with agentsight_otel.conversation_tracker (docs/web-frameworks.md).
+        shared = not given and all(seam is None for seam in seams) and _max_conversations == 10_000
+        if shared:
+            self._registry = shared_registry()
+            if self._registry.owner is None:
+                self._registry.owner = self  # agentsight_otel.conversation_tracker
+        else:
+            clock = (_clock or SystemClock()).now
+            self._registry = ConversationRegistry(_max_conversations, clock)
+        self._exit_hook = ExitHook(self)
+        self._wiring = Wiring(
+            tracer_provider,
+            _ledger or DEFAULT_LEDGER,
+            self._registry,
+            self._exit_hook,
+        )
+        self._recording = Recording(self._wiring, self._registry)
+        self._wiring.retire = self._recording.retire
+        self._sending = Sending(self._wiring, self._registry, self._recording)
+        # Attachment bytes: uploaded by the tracker's own uploader.
+        self._files = FileTracking(
+            self._recording.event,
+            lambda: self.settings,
+            transport=_transport,
+            clock=_clock,
+            policy=_retry_policy,
+        )
+        self.configure(**given)
+
+    def configure(
+        self,
+        api_key: str | None = None,
+        endpoint: str | None = None,
+        environment: str | None = None,
+        *,
+        log_level: str | None = None,
+        send_timeout: float | None = None,
+        compression: str | None = None,
+        tracer_provider: trace.TracerProvider | None = None,
+        redact: bool | Redactor | TextHook | None = None,
+        spool_dir: str | os.PathLike[str] | None = None,
+        spool_max_bytes: int | None = None,
+        max_queue_bytes: int | None = None,
+        idle_timeout: float | None = None,
+        set_global_provider: bool | None = None,
+        handle_sigterm: bool = False,
+    ) -> None:
+        """Override settings (explicit values win over the environment); checked at once.
+
+        The settings are the table of docs/configuration.md (``agentsight_otel._config.Settings``).
+        ``handle_sigterm=True`` installs ``install_sigterm_handler`` for this tracker.
+        """
+        self._wiring.configure(given_arguments(CONFIGURE, locals()), tracer_provider)
+        if handle_sigterm:
+            install_sigterm_handler(self)
+
+    @property
+    def settings(self) -> Settings:
+        """The settings in force (resolved on first use)."""
+        return self._wiring.settings
 
     # -- conversations -------------------------------------------------------------------
 
@@ -40,10 +144,10 @@ class ConversationTracker(TrackerCore):
         name: str | None = None,
     ) -> str:
         """Make a conversation current in this thread or task, creating it if new; its id."""
-        cid = self._opened_id(conversation_id)
-        values = fields.conversation_fields(locals(), self._redactor())
-        self._state(cid, values)
-        self._make_current(cid)
+        cid = self._recording.opened_id(conversation_id)
+        values = fields.conversation_fields(locals(), self._recording.redactor())
+        self._recording.state(cid, values)
+        self._recording.make_current(cid)
         return cid
 
     def initialize_conversation(
@@ -63,8 +167,9 @@ class ConversationTracker(TrackerCore):
         cid = fields.conversation_id(conversation_id)
         if cid is None:
             raise ValidationError("conversation_id is required")
-        values = fields.conversation_fields(locals(), self._redactor())
-        return self._visit(cid, values)
+        values = fields.conversation_fields(locals(), self._recording.redactor())
+        receipts, stamp = self._recording.visit(cid, values)
+        return self._sending.visited(cid, stamp, receipts)
 
     # -- messages, actions, buttons, attachments, usage --------------------------------
 
@@ -119,12 +224,12 @@ class ConversationTracker(TrackerCore):
         attachment_mode: str,
     ) -> None:
         """Check (and redact) a message, then record it, with its files if any."""
-        if self._redaction is not None:  # the only cost on this path while redaction is off
-            message, metadata = self._redacted_message(message, metadata)
+        if self._wiring.redaction is not None:  # the only cost on this path while it is off
+            message, metadata = self._recording.redacted_message(message, metadata)
         attributes = inputs.message(sender, message, metadata)
         preview = attributes[sc.MESSAGE_CONTENT][:PREVIEW]
         if attachments is None:
-            self._event(conversation_id, sc.MESSAGE_EVENT, attributes, kind, preview)
+            self._recording.event(conversation_id, sc.MESSAGE_EVENT, attributes, kind, preview)
         else:
             self._files.track_message(
                 conversation_id, attributes, kind, preview, attachments, attachment_mode
@@ -148,7 +253,7 @@ class ConversationTracker(TrackerCore):
         kind: str = "tool",
     ) -> dict[str, Any]:
         """Record an action as a child span with its real start and end; the item as a dict."""
-        redactor = self._redactor()
+        redactor = self._wiring.redactor()
         if redactor is not None:
             tools_used, response = redactor.value(tools_used), redactor.value(response)
             error_msg, metadata = redactor.text(error_msg), redactor.value(metadata)
@@ -164,24 +269,9 @@ class ConversationTracker(TrackerCore):
             kind,
             time_ns(),
         )
-        recorder = self._recorder or self._setup()[0]
-        state, implicit = self._resolve(conversation_id)
-        action.attributes.update(fields.identity_attributes(state.conversation_id))
-        with state.lock:
-            if started_at is None and ended_at is None and state.items:
-                # Only a duration: it ended now, but never before what was tracked before it.
-                action = action.after(state.items[-1].timestamp_ns)
-            recorder.action(
-                state,
-                action.name,
-                action.attributes,
-                action.start_ns,
-                action.end_ns,
-                action.error,
-                make_current=implicit,
-            )
-            state.items.append(Item("action", action.start_ns, action.name[:PREVIEW]))
-        return action.item(state.conversation_id)
+        only_duration = started_at is None and ended_at is None
+        cid = self._recording.action(action, conversation_id, only_duration)
+        return action.item(cid)
 
     def track_button(
         self,
@@ -192,11 +282,12 @@ class ConversationTracker(TrackerCore):
         metadata: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Record a button click; the tracked item as a dict."""
-        redactor = self._redactor()
+        redactor = self._recording.redactor()
         if redactor is not None:
             label, value = redactor.text(label), redactor.text(value)
-        attributes = inputs.button(button_event, label, value, self._redacted_metadata(metadata))
-        state, stamp = self._event(
+        metadata = self._recording.redacted_metadata(metadata)
+        attributes = inputs.button(button_event, label, value, metadata)
+        state, stamp = self._recording.event(
             conversation_id, sc.BUTTON_EVENT, attributes, "button", attributes[sc.BUTTON_LABEL]
         )
         return {
@@ -219,7 +310,7 @@ class ConversationTracker(TrackerCore):
         conversation_id: str | None = None,
     ) -> dict[str, Any]:
         """Record that files were shared and upload their bytes in the background; the item."""
-        metadata = self._redacted_metadata(metadata)
+        metadata = self._recording.redacted_metadata(metadata)
         return self._files.track(conversation_id, attachments, mode, sender, metadata)
 
     def track_token_usage(
@@ -237,22 +328,23 @@ class ConversationTracker(TrackerCore):
             prompt_tokens, completion_tokens, total_tokens, model, provider
         )
         prompt, completion = attributes[sc.INPUT_TOKENS], attributes[sc.OUTPUT_TOKENS]
-        state, _ = self._event(
-            conversation_id,
-            sc.USAGE_EVENT,
-            attributes,
-            "token_usage",
-            f"{prompt}+{completion} tokens",
-        )
-        with state.lock:
+        totals: dict[str, int] = {}
+
+        def count(state: ConversationState, stamp: int) -> None:  # under the state's lock
             state.usage.prompt_tokens += prompt
             state.usage.completion_tokens += completion
             state.usage.total_tokens += total
-            return state.usage.as_dict()
+            totals.update(state.usage.as_dict())
+
+        preview = f"{prompt}+{completion} tokens"
+        self._recording.event(
+            conversation_id, sc.USAGE_EVENT, attributes, "token_usage", preview, count
+        )
+        return totals
 
     def get_token_usage(self, conversation_id: str | None = None) -> dict[str, int]:
         """Token totals of a conversation since its last send (zeros when unknown)."""
-        state = self._registry.get(self._chosen_id(conversation_id))
+        state = self._registry.get(self._sending.chosen_id(conversation_id))
         if state is None:
             return {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
         return state.usage.as_dict()
@@ -262,27 +354,27 @@ class ConversationTracker(TrackerCore):
     def send_tracked_data(
         self, conversation_id: str | None = None, *, timeout: float | None = None
     ) -> dict[str, Any]:
-        """End the interaction and report what the backend accepted, within ``timeout``.
+        """End the turn and report what the backend accepted, within ``timeout``.
 
         With no conversation current and none named, every conversation holding data is sent.
         On a running event loop it never blocks: items come back ``pending`` at once.
         """
-        closings, wait = self._close_for_send(conversation_id, timeout)
-        return self._verdicts(closings, 0.0 if in_event_loop() else wait)
+        closings, wait = self._sending.close_for_send(conversation_id, timeout)
+        return self._sending.answer(closings, 0.0 if in_event_loop() else wait)
 
     async def asend_tracked_data(
         self, conversation_id: str | None = None, *, timeout: float | None = None
     ) -> dict[str, Any]:
-        """``send_tracked_data`` for asyncio: awaits the verdict on the loop, holding no thread."""
-        closings, wait = self._close_for_send(conversation_id, timeout)
+        """``send_tracked_data`` for asyncio: awaits the receipts on the loop, holding no thread."""
+        closings, wait = self._sending.close_for_send(conversation_id, timeout)
         receipts = [r for closing in closings for r in closing.receipts]
         uploads = [u for closing in closings for u in closing.uploads]
         # A thread per waiting send would queue sends behind each other (and the
         # application's own to_thread work) past their timeout while the backend is slow.
-        heard = self._await(receipts, 0.0).status != "handed_off"
+        heard = self._sending.settle(receipts, 0.0).status != "handed_off"
         waiting = [receipt for _, receipt in (*uploads, *(receipts if heard else ()))]
         await wait_settled(waiting, wait)
-        return self._verdicts(closings, 0.0)
+        return self._sending.answer(closings, 0.0)
 
     def get_tracked_data_summary(self, conversation_id: str | None = None) -> dict[str, Any]:
         """Items held in memory (of one conversation, or all), in time order, with previews."""
@@ -293,3 +385,37 @@ class ConversationTracker(TrackerCore):
             if wanted is None or s.conversation_id == wanted
         ]
         return pending_summary(chosen)
+
+    # -- lifetime ------------------------------------------------------------------------
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Deliver what the private pipeline and the uploader hold, within ``timeout`` seconds."""
+        self._close(timeout)
+
+    def _close(self, timeout: float, reason: str | None = None) -> None:
+        """shutdown(), reporting what is lost for ``reason`` (the exporter's default)."""
+        end = monotonic() + timeout
+        self._exit_hook.unregister()
+        recorder = self._wiring.recorder
+        if recorder is not None:
+            recorder.pipeline.shutdown(int(timeout * 1000), reason)
+        self._files.shutdown(max(0.0, end - monotonic()))
+
+    def _exit(self, timeout: float) -> None:
+        """The exit path: open turns end incomplete (``shutdown``), all is delivered."""
+        end = monotonic() + timeout
+        try:
+            recorder = self._wiring.recorder
+            if recorder is not None:
+                self._recording.end_open(SHUTDOWN_REASON)
+                recorder.pipeline.flush_delivery(int(timeout * 1000))
+            # The deadline is the README's ("Exit, SIGTERM and forked workers"): say it was hit.
+            self._close(max(0.0, end - monotonic()), f"the {timeout:g} s exit deadline passed")
+        except Exception:
+            log_internal_error("delivering at exit")
+
+    def _flush(self, timeout: float) -> None:
+        """Deliver what has ended within ``timeout`` seconds; tracking goes on."""
+        recorder = self._wiring.recorder
+        if recorder is not None:
+            recorder.pipeline.flush_delivery(int(timeout * 1000))

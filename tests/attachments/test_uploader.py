@@ -281,7 +281,7 @@ def test_uploads_never_run_on_the_application_thread(
     transport.release.set()
     assert t._files.flush(10)
     upload_threads = {name for name, url in transport.threads if url.endswith((UPLOADS, UPSERTS))}
-    assert upload_threads == {"agentsight-uploads"}
+    assert upload_threads == {"agentsight-io"}  # the runtime's io thread (issue 18)
     assert threading.current_thread().name not in upload_threads
 
 

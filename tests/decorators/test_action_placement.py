@@ -99,13 +99,15 @@ def test_conversation_id_names_the_conversation(rig: Rig) -> None:
 def test_conversation_id_without_a_current_tracker_uses_the_package_tracker(
     rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import agentsight_otel
+    from agentsight_otel._tracker.registry import shared_registry
 
     @traced_action(conversation_id="by-id")
     def by_id() -> str:
         return "ok"
 
-    monkeypatch.setattr(agentsight_otel, "conversation_tracker", rig.tracker)
+    # The package's tracker is the shared registry's owner (issue 18: no import of the package
+    # from inside it), so the stand-in goes there rather than on the module attribute.
+    monkeypatch.setattr(shared_registry(), "owner", rig.tracker)
     assert by_id() == "ok"  # no get_or_create_conversation anywhere in this context
     [tool] = of_kind(rig.send("by-id"), "tool")
     assert tool["attributes"][sc.CONVERSATION_ID] == "by-id"

@@ -68,7 +68,7 @@ def test_a_failing_tracker_lookup_runs_the_call_untraced(
 
     calls.clear()
     rig.tracker.get_or_create_conversation("broken-tracker")
-    monkeypatch.setattr(rig.tracker, "_action_parent", broken)
+    monkeypatch.setattr(rig.tracker._recording, "action_parent", broken)  # renamed (issue 18)
     assert counted(2) == 4
     assert calls == [2]
     assert rig.spans("counted") == []
@@ -184,7 +184,7 @@ def test_decorating_and_calling_at_import_time_needs_no_configuration(tmp_path: 
             return x + 1
 
         assert lookup(1) == 2
-        assert conversation_tracker._recorder is None, "the tracker was set up"
+        assert conversation_tracker._wiring.recorder is None, "the tracker was set up"
         print("ok")
     """)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENTSIGHT_", "OTEL_"))}
@@ -206,7 +206,7 @@ def test_decorating_and_calling_at_import_time_needs_no_configuration(tmp_path: 
 def test_the_library_log_is_rate_limited(
     rig: Rig, monkeypatch: pytest.MonkeyPatch, library_warnings: list[logging.LogRecord]
 ) -> None:
-    monkeypatch.setattr(rig.tracker, "_action_parent", lambda *a: 1 / 0)
+    monkeypatch.setattr(rig.tracker._recording, "action_parent", lambda *a: 1 / 0)
     rig.tracker.get_or_create_conversation("noisy")
     for i in range(50):
         counted(i)

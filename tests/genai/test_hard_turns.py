@@ -21,7 +21,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from agentsight_otel import AgentSightSpanExporter
 from agentsight_otel._bridge.runner import Bridge
 from agentsight_otel._delivery.ledger import DeliveryLedger
-from agentsight_otel._export.posting import DeliveryStats
+from agentsight_otel._export.stats import DeliveryStats
 from agentsight_otel._mapping.segments import MAX_NEW_USER_MESSAGES
 from agentsight_otel.server import LocalServer
 from agentsight_otel.testing import TEST_API_KEY

@@ -120,3 +120,64 @@ def test_children_of_a_busy_parent_deliver_every_conversation_once(
     ]
     assert_exactly(view, [f"busy-{n}" for n in range(busy)] + children)
     report("forks of a busy parent", trials=TRIALS, children=2 * TRIALS, busy=busy)
+
+
+HELD = """
+import os, sys, threading, time
+from agentsight_otel import ConversationTracker
+from agentsight_otel._delivery.ledger import DEFAULT_LEDGER
+from tests.reliability.helpers import converse
+
+tracker = ConversationTracker()
+converse(tracker, "held-parent", timeout=20)  # every part built, every thread started
+exporter = tracker._wiring.recorder.pipeline.exporter
+# Locks a thread of the parent holds at the moment of the fork: in the child that thread does
+# not exist, and nothing will ever release them.
+locks = [
+    DEFAULT_LEDGER._lock,
+    tracker._registry._lock,
+    tracker._registry.retired._lock,
+    exporter._lock,
+    exporter._worker._cond,
+]
+holding, release = threading.Event(), threading.Event()
+
+def hold():
+    for lock in locks:
+        lock.acquire()
+    holding.set()
+    release.wait()
+    for lock in reversed(locks):
+        lock.release()
+
+threading.Thread(target=hold).start()
+holding.wait()
+pid = os.fork()
+if pid == 0:
+    results = [converse(tracker, f"held-child-{k}", timeout=20) for k in range(3)]
+    tracker.shutdown(20)
+    os._exit(0 if all(r["status"] == "delivered" for r in results) else 1)
+end, done = time.monotonic() + 30, (0, 0)
+while time.monotonic() < end and done == (0, 0):
+    time.sleep(0.05)
+    done = os.waitpid(pid, os.WNOHANG)
+release.set()
+if done == (0, 0):  # stuck: ended here, so that the test fails instead of hanging
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+print("child", os.waitstatus_to_exitcode(done[1]) if done != (0, 0) else "stuck", flush=True)
+"""
+
+
+@pytest.mark.timeout(120)
+def test_a_child_forked_while_a_parent_thread_holds_the_librarys_locks_delivers(
+    server: LocalServer, view: ServerView
+) -> None:
+    # Issue 18: a fork test once hung; locks another thread of the parent held when it forked
+    # (the delivery ledger's, say) stayed held in the child, whose first tracking call waited
+    # on them forever. One fork hook now gives the child fresh ones.
+    process = run_script(HELD, AGENTSIGHT_API_KEY=TEST_API_KEY, AGENTSIGHT_API_ENDPOINT=server.url)
+    out, err = process.communicate(timeout=100)
+    assert process.returncode == 0, out + err
+    assert "child 0" in out, out + err
+    assert_exactly(view, ["held-parent", "held-child-0", "held-child-1", "held-child-2"])

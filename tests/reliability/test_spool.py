@@ -15,9 +15,9 @@ import pytest
 from agentsight_otel._config import resolve_settings
 from agentsight_otel._delivery.client import IngestClient, RetryPolicy
 from agentsight_otel._delivery.transport import HttpResponse
-from agentsight_otel._export.posting import DeliveryStats
 from agentsight_otel._export.redelivery import Redelivery
 from agentsight_otel._export.spool import CLAIM, STALE_S, Spool
+from agentsight_otel._export.stats import DeliveryStats
 from agentsight_otel._log import RateLimitedLog
 from agentsight_otel.exceptions import ConfigurationError
 from agentsight_otel.testing import TEST_API_KEY, FakeClock, ScriptedTransport

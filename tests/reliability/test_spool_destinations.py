@@ -17,8 +17,8 @@ import requests
 from agentsight_otel._config import resolve_settings
 from agentsight_otel._delivery.client import IngestClient, RetryPolicy
 from agentsight_otel._delivery.transport import HttpResponse
-from agentsight_otel._export.posting import DeliveryStats
 from agentsight_otel._export.redelivery import Redelivery
+from agentsight_otel._export.stats import DeliveryStats
 from agentsight_otel.server import LocalServer
 from agentsight_otel.testing import TEST_API_KEY, FakeClock, ScriptedTransport
 from tests.bridge.helpers import captured_spans, otlp_protobuf

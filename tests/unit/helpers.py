@@ -15,6 +15,7 @@ from agentsight_otel import ConversationTracker
 from agentsight_otel import _semconv as sc
 from agentsight_otel._delivery.ledger import DeliveryLedger
 from agentsight_otel._delivery.transport import HttpResponse, TransportError
+from agentsight_otel._export.worker import DeliveryWorker
 from agentsight_otel._mapping.records import EventRecord, Scope, SpanRecord
 from agentsight_otel.testing import TEST_API_KEY, FakeClock, ScriptedTransport
 
@@ -157,3 +158,9 @@ class BlockingTransport:
     def close(self) -> None:
         """Unblock every waiting request."""
         self.closed.set()
+
+
+def worker_stopped(worker: DeliveryWorker, timeout: float = 10.0) -> bool:
+    """Whether the worker's last round on the io thread ended within ``timeout`` seconds."""
+    with worker._cond:
+        return worker._cond.wait_for(lambda: worker._stopped, timeout)

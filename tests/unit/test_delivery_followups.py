@@ -3,6 +3,8 @@ the private pipeline's deeper span queue."""
 
 from __future__ import annotations
 
+import sys
+import threading
 from typing import Any
 
 import pytest
@@ -95,3 +97,36 @@ def test_a_round_with_one_bad_conversation_still_maps_the_others(
     blocks = worker._build(groups)
     assert [block.conversation_id for block in blocks] == ["good-1", "good-2"]
     assert worker.stats.failed_spans == 1
+
+
+def test_counts_from_several_threads_at_once_are_all_kept(make_backend: Any) -> None:
+    # Issue 18: the counters were bumped with ``+=`` from the delivery thread and callers'
+    # threads (a full queue spills on the caller's), each a read, a sum, then a write: a
+    # thread switch in between lost counts.
+    backend: FakeBackend = make_backend()
+    worker = backend.exporter._worker
+    groups = [TraceGroup(f"c-{n}", [turn_record(n + 1, n + 100, f"c-{n}")]) for n in range(4)]
+    blocks = worker._build(groups)
+    rounds, threads = 3_000, 8
+
+    def failed() -> None:
+        for _ in range(rounds):
+            worker._settle_failed(groups, "refused", blocks)
+
+    def delivered() -> None:
+        for _ in range(rounds):
+            worker._settle(blocks, [None] * len(blocks))
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        hammers = [threading.Thread(target=(failed, delivered)[n % 2]) for n in range(threads)]
+        for hammer in hammers:
+            hammer.start()
+        for hammer in hammers:
+            hammer.join()
+    finally:
+        sys.setswitchinterval(interval)
+    each = rounds * threads // 2
+    assert worker.stats.failed_spans == each * (len(groups) + len(blocks))
+    assert worker.stats.delivered_spans == each * len(blocks)

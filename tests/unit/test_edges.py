@@ -25,6 +25,7 @@ from .helpers import (
     messages,
     tool_record,
     turn_record,
+    worker_stopped,
 )
 
 
@@ -95,7 +96,7 @@ def test_export_does_not_block_while_the_backend_hangs() -> None:
         assert e.force_flush(timeout_millis=50) is False
     finally:
         e.shutdown(timeout_millis=100)
-        e._worker._daemon._thread.join(10)  # let it finish before the next test
+        assert worker_stopped(e._worker)  # let it finish before the next test
 
 
 def test_a_full_delivery_queue_drops_and_warns(caplog: pytest.LogCaptureFixture) -> None:
@@ -125,7 +126,7 @@ def test_a_full_delivery_queue_drops_and_warns(caplog: pytest.LogCaptureFixture)
         assert any("not delivered" in r.getMessage() for r in caplog.records)
     finally:
         e.shutdown(timeout_millis=100)
-        e._worker._daemon._thread.join(10)
+        assert worker_stopped(e._worker)
 
 
 def test_rate_limited_log_counts_what_it_suppresses(caplog: pytest.LogCaptureFixture) -> None:

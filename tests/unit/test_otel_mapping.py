@@ -397,7 +397,7 @@ def test_unsampled_interaction_does_not_wait_for_delivery(make_backend) -> None:
     provider = TracerProvider(sampler=ALWAYS_OFF)
     tracker = ConversationTracker(
         tracer_provider=provider,
-        _ledger=b.tracker._ledger,
+        _ledger=b.tracker._wiring.ledger,
         api_key=TEST_API_KEY,
         endpoint="http://agentsight.test",
         _transport=b.transport,

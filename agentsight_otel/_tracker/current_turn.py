@@ -1,4 +1,4 @@
-"""The span the OTel context holds while an interaction is open."""
+"""The span the OTel context holds while a turn is open."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from typing import Any
 from opentelemetry import trace
 
 
-class CurrentInteraction(trace.NonRecordingSpan):
-    """What the OTel context holds for an open interaction: the span until it ends, then nothing.
+class CurrentTurn(trace.NonRecordingSpan):
+    """What the OTel context holds for an open turn: the span until it ends, then nothing.
 
-    Contexts saved while the interaction was current (by a user span that exits after the send,
+    Contexts saved while the turn was current (by a user span that exits after the send,
     say) can come back later; once closed this yields an invalid context, so spans started then
-    are roots of their own trace instead of children of an ended interaction.
+    are roots of their own trace instead of children of an ended turn.
     """
 
     def __init__(self, span: trace.Span) -> None:
@@ -22,24 +22,24 @@ class CurrentInteraction(trace.NonRecordingSpan):
         self.closed = False
 
     def get_span_context(self) -> trace.SpanContext:
-        """The interaction's context while it is open."""
+        """The turn's context while it is open."""
         return trace.INVALID_SPAN_CONTEXT if self.closed else self.span.get_span_context()
 
     def is_recording(self) -> bool:
-        """Recording while the interaction is open and its span records."""
+        """Recording while the turn is open and its span records."""
         return not self.closed and self.span.is_recording()
 
     def set_attribute(self, key: str, value: Any) -> None:
-        """Set an attribute on the open interaction span."""
+        """Set an attribute on the open turn span."""
         if not self.closed:
             self.span.set_attribute(key, value)
 
     def set_attributes(self, attributes: Mapping[str, Any]) -> None:
-        """Set attributes on the open interaction span."""
+        """Set attributes on the open turn span."""
         if not self.closed:
             self.span.set_attributes(attributes)
 
     def add_event(self, name: str, attributes: Any = None, timestamp: int | None = None) -> None:
-        """Add an event to the open interaction span."""
+        """Add an event to the open turn span."""
         if not self.closed:
             self.span.add_event(name, attributes, timestamp)
