@@ -8,7 +8,6 @@ A conversation whose lock is held (a tracking call or send on it is running) is 
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections import OrderedDict
@@ -67,29 +66,30 @@ class ConversationRegistry:
         """How many conversations are held."""
         return len(self._states)
 
-    @contextlib.contextmanager
     def hold(
         self, cid: str, values: dict[str, Any] | None, default_environment: Callable[[], str]
-    ) -> Iterator[ConversationState]:
-        """The conversation's state, created when new, locked for the block.
+    ) -> _Held:
+        """The conversation's state, created when new, locked for the ``with`` block.
 
         It is updated with the given attributes. Until the lock is taken the state is pinned,
         so no other thread's retirement pass takes it from under its caller.
         """
-        state = self._pinned(cid, default_environment)
-        try:
-            state.lock.acquire()
-        finally:
-            with self._lock:
-                state.pins -= 1
+        state, locked = self._pinned(cid, default_environment)
+        if not locked:
+            try:
+                state.lock.acquire()
+            finally:
+                with self._lock:
+                    state.pins -= 1
         try:
             if values:
                 state.attributes = {**state.attributes, **values}
                 if state.turn is not None:
                     state.turn.span.set_attributes(values)
-            yield state
-        finally:
+        except BaseException:
             state.lock.release()
+            raise
+        return _Held(state)
 
     def obtain(
         self, cid: str, values: dict[str, Any] | None, default_environment: Callable[[], str]
@@ -131,8 +131,11 @@ class ConversationRegistry:
         with self._lock:
             return list(self._states.values())
 
-    def _pinned(self, cid: str, default_environment: Callable[[], str]) -> ConversationState:
-        """The state, created when new, pinned, with what the capacity forces retired."""
+    def _pinned(
+        self, cid: str, default_environment: Callable[[], str]
+    ) -> tuple[ConversationState, bool]:
+        """The state, created when new, with what the capacity forces retired; and whether it
+        is locked for the caller already (else it is pinned, for the caller to lock)."""
         now = self._clock()
         retired: list[tuple[ConversationState, str]] = []
         with self._lock:
@@ -144,13 +147,18 @@ class ConversationRegistry:
                 self._quiet[cid] = None
             else:
                 self._order(cid)
-            state.pins += 1
+            state.pins += 1  # so the retirement pass below cannot take it
             state.last_used = now
             if len(self._states) > self._capacity or self._oldest_idle(now):
                 retired = self._take_retired(now)
+            # The common case: nobody else uses it, so it is locked here and the pin undone at
+            # once. Not while others are being retired: their ends run with no state lock held.
+            locked = not retired and state.lock.acquire(blocking=False)
+            if locked:
+                state.pins -= 1
         if retired:
             self._end(retired)
-        return state
+        return state, locked
 
     def _oldest_idle(self, now: float) -> bool:
         """Whether the least recently used conversation went idle."""
@@ -231,3 +239,18 @@ def shared_registry() -> ConversationRegistry:
         if not _shared:
             _shared.append(ConversationRegistry(10_000, time.monotonic))
         return _shared[0]
+
+
+class _Held:
+    """A state locked by ``hold``: the ``with`` block's value, unlocked when the block ends."""
+
+    __slots__ = ("state",)
+
+    def __init__(self, state: ConversationState) -> None:
+        self.state = state
+
+    def __enter__(self) -> ConversationState:
+        return self.state
+
+    def __exit__(self, *exc: object) -> None:
+        self.state.lock.release()
