@@ -14,6 +14,7 @@ from agentsight_otel.exceptions import ConfigurationError, InvalidApiKeyError
 API_KEY_PATTERN = re.compile(r"^ags_[0-9a-f]{32}_[0-9a-f]{6}$", re.IGNORECASE)
 COMPRESSIONS = ("auto", "gzip", "none")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# The largest count a setting or an id may hold: a signed 64-bit integer (SQLite's too).
 MAX_COUNT = 2**63 - 1
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from agentsight_otel._checks import MAX_COUNT
+
 # SQLite's INTEGER is a signed 64-bit value: a larger one fails when bound (OverflowError).
-SQLITE_MAX = 2**63 - 1
+SQLITE_MAX = MAX_COUNT
 _MAX_DIGITS = len(str(SQLITE_MAX))
 MAX_PAGE_SIZE = 100
 # The last page whose offset still fits SQLite's integer at the largest page size.
