@@ -61,13 +61,20 @@ def test_every_transport_the_library_builds_verifies_tls(monkeypatch: pytest.Mon
 
 
 @pytest.fixture(scope="module")
-def https_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, list[Any]]]:
-    """An HTTPS server on 127.0.0.1 with a self-signed certificate; requests it answered."""
+def self_signed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and its key."""
     if shutil.which("openssl") is None:
         pytest.skip("openssl is needed to make a self-signed certificate")
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
     _self_signed(cert, key)
+    return cert, key
+
+
+@pytest.fixture(scope="module")
+def https_server(self_signed: tuple[Path, Path]) -> Iterator[tuple[str, list[Any]]]:
+    """An HTTPS server on 127.0.0.1 with a self-signed certificate; requests it answered."""
+    cert, key = self_signed
     seen: list[Any] = []
     handler = type("Handler", (_Ok,), {"seen": seen})
     server = http.server.HTTPServer(("127.0.0.1", 0), handler)
@@ -130,6 +137,62 @@ def test_verification_can_be_turned_off_explicitly(
     with pytest.warns(InsecureRequestWarning):  # urllib3 says so on every unverified request
         outcome = client.post_json("/api/ingest/", b"{}", deadline=5)
     assert outcome.ok and seen[-1] == f"Api-Key {TEST_API_KEY}"
+
+
+def test_a_ca_bundle_the_environment_names_is_trusted(
+    https_server: tuple[str, list[Any]],
+    self_signed: tuple[Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(self_signed[0]))
+    url, seen = https_server
+    answer = RequestsTransport().request("POST", f"{url}/api/ingest/", b"{}", {}, 5)
+    assert answer.status == 200 and len(seen) > 0
+
+
+# -- proxies from the environment ----------------------------------------------------------------
+
+
+class _Proxy(http.server.BaseHTTPRequestHandler):
+    """A forward proxy that answers every request itself: what it was asked for is recorded."""
+
+    asked: list[str]
+
+    def do_POST(self) -> None:
+        self.asked.append(self.path)
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(202)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        return None
+
+
+@pytest.fixture()
+def proxy() -> Iterator[tuple[str, list[str]]]:
+    """A proxy on 127.0.0.1; the URLs it was asked for."""
+    asked: list[str] = []
+    server = http.server.HTTPServer(("127.0.0.1", 0), type("Proxy", (_Proxy,), {"asked": asked}))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}", asked
+    server.shutdown()
+
+
+def test_requests_go_through_the_proxy_the_environment_names_unless_no_proxy_exempts_them(
+    proxy: tuple[str, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    address, asked = proxy
+    monkeypatch.setenv("HTTP_PROXY", address)
+    monkeypatch.setenv("NO_PROXY", "exempt.test")
+    transport = RequestsTransport()
+    for _ in range(2):  # the environment is read once per origin: the second is the same
+        answer = transport.request("POST", "http://agentsight.test/api/ingest/", b"{}", {}, 5)
+        assert answer.status == 202
+    assert asked == ["http://agentsight.test/api/ingest/"] * 2
+    with pytest.raises(TransportError):  # exempt: asked directly, and no such host answers
+        transport.request("POST", "http://exempt.test:9/api/ingest/", b"{}", {}, 2)
+    assert len(asked) == 2
 
 
 # -- the plain-http warning ----------------------------------------------------------------------
