@@ -79,7 +79,7 @@ class Recording:
         stamp = time_ns()
         with self.hold(cid, values) as state:
             receipts = [recorder.visit(state)]
-        recorder.pipeline.request_flush()
+        recorder.pipeline.request_flush(waited_on=True)
         return receipts, stamp
 
     def action_parent(
@@ -201,7 +201,7 @@ class Recording:
         if recorder is not None:
             receipts = recorder.close(state, complete=False, reason=reason)
             self._registry.retired.record(state, reason, receipts)
-            recorder.pipeline.request_flush()
+            recorder.pipeline.request_flush(waited_on=False)
 
     def end_open(self, reason: str) -> None:
         """End every open turn, marked incomplete with ``reason``."""

@@ -31,6 +31,12 @@ _NEXT_TRACE_ID: contextvars.ContextVar[int | None] = contextvars.ContextVar(
 )
 
 
+# How long a send that nobody waits for (timeout=0, an idle conversation's retirement) may wait
+# for others to join its export: 20 turns a second sent one by one would otherwise cost 20
+# exports and up to 20 requests, each waking two threads.
+COALESCE_SECONDS = 0.05
+
+
 class ConversationIdGenerator(IdGenerator):
     """Delegates to the provider's generator, except for a conversation's root spans."""
 
@@ -83,6 +89,7 @@ class Pipeline:
         ):
             self.tracer.id_generator = ConversationIdGenerator(self.tracer.id_generator)
         self._flush_wanted = False
+        self._flush_at = 0.0
         self._closed = False
         RUNTIME.timer.add(self, weak=True)
 
@@ -122,15 +129,24 @@ class Pipeline:
         """Whether an AgentSight exporter receives these spans (None when it can't be told)."""
         return self.exporter is not None or _has_agentsight_exporter(self.provider)
 
-    def request_flush(self) -> None:
-        """Ask for an export soon, on the runtime's timer thread (never the caller's)."""
-        if not self._closed:
-            self._flush_wanted = True
-            RUNTIME.timer.wake()
+    def request_flush(self, *, waited_on: bool) -> None:
+        """Ask for an export on the runtime's timer thread (never the caller's).
+
+        At once when the caller waits for the delivery; else within ``COALESCE_SECONDS``, so
+        that the sends of a busy application make one export and one request, not one each.
+        """
+        if self._closed:
+            return
+        at = monotonic() + (0.0 if waited_on else COALESCE_SECONDS)
+        if self._flush_wanted and self._flush_at <= at:
+            return  # a flush as soon as this one wants is already coming
+        self._flush_at = at
+        self._flush_wanted = True
+        RUNTIME.timer.wake()
 
     def due(self, now: float) -> float:
-        """Now when a flush was asked for; requests that came meanwhile make one flush."""
-        return 0.0 if self._flush_wanted and not self._closed else math.inf
+        """When the flush asked for is due; requests that came meanwhile make one flush."""
+        return self._flush_at - now if self._flush_wanted and not self._closed else math.inf
 
     def work(self) -> None:
         """Flush the provider: its processors hand what ended to their exporters.

@@ -63,13 +63,13 @@ class Sending:
     ) -> tuple[list[Closing], float]:
         """End the chosen conversation's turn (or every one's); what the send waits on."""
         fields.check_timeout(timeout)  # before anything is closed
-        chosen = self.chosen_id(conversation_id)
-        if chosen is None and conversation_id is None:
-            closings = self._close_all()
-        else:
-            closings = [self._close_one(chosen)]
         settings = self._wiring.setup()[1]
         wait = settings.send_timeout if timeout is None else max(0.0, float(timeout))
+        chosen = self.chosen_id(conversation_id)
+        if chosen is None and conversation_id is None:
+            closings = self._close_all(wait > 0)
+        else:
+            closings = [self._close_one(chosen, wait > 0)]
         return closings, wait
 
     def visited(self, cid: str, stamp: int, receipts: list[tuple[int, Receipt]]) -> dict[str, Any]:
@@ -77,18 +77,18 @@ class Sending:
         wait = 0.0 if in_event_loop() else self._wiring.settings.send_timeout
         return send_response(cid, [Item("conversation", stamp, cid)], self.settle(receipts, wait))
 
-    def _close_all(self) -> list[Closing]:
+    def _close_all(self, waited_on: bool) -> list[Closing]:
         """With no conversation current and none named: every conversation holding data."""
         pending = [s for s in self._registry.states() if s.items or s.turn is not None]
-        closings = [c for c in (self._close_state(s) for s in pending) if c is not None]
+        closings = [c for c in (self._close_state(s, waited_on) for s in pending) if c is not None]
         if not closings:
             raise NothingToSendError(NOTHING)
         return closings
 
-    def _close_one(self, cid: str | None) -> Closing:
+    def _close_one(self, cid: str | None, waited_on: bool) -> Closing:
         """The named (or current) conversation's closing, or what retired it."""
         state = self._registry.get(cid)
-        closing = self._close_state(state) if state is not None else None
+        closing = self._close_state(state, waited_on) if state is not None else None
         if closing is not None:
             return closing
         retired = self._registry.retired.take(cid)
@@ -100,8 +100,9 @@ class Sending:
             )
         raise NothingToSendError(f"nothing tracked for conversation {cid!r} since the last send")
 
-    def _close_state(self, state: ConversationState) -> Closing | None:
-        """End a conversation's turn and take its items (None when it has none)."""
+    def _close_state(self, state: ConversationState, waited_on: bool) -> Closing | None:
+        """End a conversation's turn and take its items (None when it has none); its export is
+        asked for at once when the send waits for the answer."""
         recorder = self._wiring.setup()[0]
         with state.lock:
             if not state.items and state.turn is None:
@@ -112,7 +113,7 @@ class Sending:
             state.usage.prompt_tokens = state.usage.completion_tokens = 0
             state.usage.total_tokens = 0
         if receipts:
-            recorder.pipeline.request_flush()
+            recorder.pipeline.request_flush(waited_on=waited_on)
         return Closing(state.conversation_id, items, receipts, uploads)
 
     def answer(self, closings: list[Closing], wait: float) -> dict[str, Any]:

@@ -3,8 +3,10 @@ the private pipeline's deeper span queue."""
 
 from __future__ import annotations
 
+import math
 import sys
 import threading
+from time import monotonic
 from typing import Any
 
 import pytest
@@ -16,7 +18,8 @@ from agentsight_otel._delivery.transport import HttpResponse
 from agentsight_otel._export import worker as worker_module
 from agentsight_otel._export.capabilities import RETRY_INTERVAL_S, BackendCapabilities
 from agentsight_otel._mapping.payload import PayloadBuilder, TraceGroup
-from agentsight_otel._tracker.pipeline import Pipeline
+from agentsight_otel._tracker import pipeline as pipeline_module
+from agentsight_otel._tracker.pipeline import COALESCE_SECONDS, Pipeline
 from agentsight_otel.testing import TEST_API_KEY, FakeBackend, FakeClock, ScriptedTransport, refused
 from tests.unit.helpers import messages, turn_record
 
@@ -79,6 +82,29 @@ def test_private_pipeline_queues_more_than_the_sdk_default(
     pipeline = Pipeline(settings, DeliveryLedger(), None)
     try:
         assert pipeline._processor._batch_processor._max_queue_size == 32_768
+    finally:
+        pipeline.shutdown(100)
+
+
+def test_sends_nobody_waits_for_share_one_export_and_a_waited_send_is_not_delayed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    wakes: list[None] = []
+    monkeypatch.setattr(pipeline_module.RUNTIME.timer, "wake", lambda: wakes.append(None))
+    settings = resolve_settings(api_key=TEST_API_KEY, endpoint="http://agentsight.test")
+    pipeline = Pipeline(settings, DeliveryLedger(), None)
+    try:
+        assert pipeline.due(monotonic()) == math.inf
+        pipeline.request_flush(waited_on=False)
+        first = pipeline.due(monotonic())
+        assert 0 < first <= COALESCE_SECONDS
+        for _ in range(20):  # the turns of a busy application, sent as they end
+            pipeline.request_flush(waited_on=False)
+        assert len(wakes) == 1 and pipeline.due(monotonic()) <= first  # never postponed
+        pipeline.request_flush(waited_on=True)  # a send that waits for the answer
+        assert len(wakes) == 2 and pipeline.due(monotonic()) <= 0
+        pipeline.work()
+        assert pipeline.due(monotonic()) == math.inf
     finally:
         pipeline.shutdown(100)
 
