@@ -55,6 +55,9 @@ class Loop:
         self._thread: threading.Thread | None = None
         self._stopping = False
         self._lock = threading.Lock()
+        # When the sleeping thread will look at its duties next (monotonic); inf while it is
+        # looking, not running, or sleeping until woken: then only a wake makes it look.
+        self._looks_by = math.inf
 
     def add(self, duty: Duty, *, weak: bool = False) -> None:
         """Run ``duty`` from now on (held weakly: only while something else holds it).
@@ -81,6 +84,15 @@ class Loop:
                 self._thread = daemon_thread(self._run, self._name)
                 self._thread.start()
 
+    def wake_by(self, when: float) -> None:
+        """Make sure the duties are looked at by ``when`` (monotonic); wakes only if they'd not be.
+
+        A request's deadline on a loop that ticks anyway costs no wake (a wake is a system call
+        on both threads).
+        """
+        if self._looks_by > when:
+            self.wake()
+
     def running(self) -> bool:
         """Whether the thread is alive."""
         thread = self._thread
@@ -94,6 +106,7 @@ class Loop:
     def forked(self) -> None:
         """In a forked child: the thread is gone; the duties (reset by their owners) stay."""
         self._wake, self._thread, self._lock = threading.Event(), None, threading.Lock()
+        self._looks_by = math.inf
 
     def _run(self) -> None:
         """Run what is due, then sleep until the next duty is due or the loop is woken."""
@@ -101,12 +114,14 @@ class Loop:
         while True:
             self._wake.wait(wait)
             self._wake.clear()  # before looking: work that arrives later wakes the loop again
+            self._looks_by = math.inf  # a duty added while looking may be missed: wake for it
             wait, ran = self._run_due()
             if self._stopping and not ran:
                 with self._lock:  # a wake() since the clear() sees this thread, or none
                     if not self._wake.is_set():
                         self._thread = None
                         return
+            self._looks_by = math.inf if wait is None else time.monotonic() + wait
 
     def _run_due(self) -> tuple[float | None, bool]:
         """Run every duty that is due; how long until the next one is, and whether any ran."""

@@ -76,7 +76,7 @@ class Watchdog:
         watch = Watch(time.monotonic() + timeout, CANCEL.get())
         with self._lock:
             self._watches.add(watch)
-        RUNTIME.timer.wake()
+        RUNTIME.timer.wake_by(time.monotonic() + _TICK_S)  # the cancel event's next poll
         token = _current.set(watch)
         try:
             yield watch

@@ -142,7 +142,7 @@ class Pipeline:
             return  # a flush as soon as this one wants is already coming
         self._flush_at = at
         self._flush_wanted = True
-        RUNTIME.timer.wake()
+        RUNTIME.timer.wake_by(at)
 
     def due(self, now: float) -> float:
         """When the flush asked for is due; requests that came meanwhile make one flush."""

@@ -89,8 +89,8 @@ def test_private_pipeline_queues_more_than_the_sdk_default(
 def test_sends_nobody_waits_for_share_one_export_and_a_waited_send_is_not_delayed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    wakes: list[None] = []
-    monkeypatch.setattr(pipeline_module.RUNTIME.timer, "wake", lambda: wakes.append(None))
+    wakes: list[float] = []
+    monkeypatch.setattr(pipeline_module.RUNTIME.timer, "wake_by", wakes.append)
     settings = resolve_settings(api_key=TEST_API_KEY, endpoint="http://agentsight.test")
     pipeline = Pipeline(settings, DeliveryLedger(), None)
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 
 import pytest
 
@@ -67,4 +68,45 @@ def test_a_failing_duty_does_not_end_the_loop(caplog: pytest.LogCaptureFixture) 
     loop.wake()
     assert healthy.ran.wait(10)
     assert "internal error while running background work" in caplog.text
+    loop.stop()
+
+
+class Later:
+    """A duty due at a fixed time far ahead: the loop sleeps until then."""
+
+    def __init__(self, at: float) -> None:
+        self.at = at
+
+    def due(self, now: float) -> float:
+        return self.at - now
+
+    def work(self) -> None:
+        self.at = math.inf
+
+
+def test_wake_by_wakes_a_loop_only_when_it_would_not_look_in_time() -> None:
+    loop = Loop("agentsight-test-wake-by")
+    wakes: list[None] = []
+    real_wake = loop.wake
+
+    def counted() -> None:
+        wakes.append(None)
+        real_wake()
+
+    loop.wake = counted  # type: ignore[method-assign]
+    job = Job()
+    loop.add(job)
+    loop.wake_by(time.monotonic() + 3600)  # no thread yet: started, whatever the deadline
+    assert len(wakes) == 1
+    loop.add(Later(time.monotonic() + 30))
+    loop.wake()
+    deadline = time.monotonic() + 10
+    while loop._looks_by == math.inf and time.monotonic() < deadline:  # until it sleeps
+        time.sleep(0.001)
+    wakes.clear()
+    loop.wake_by(time.monotonic() + 3600)  # it looks within 30 s anyway
+    assert wakes == []
+    job.pending = 1
+    loop.wake_by(time.monotonic())  # work for now: the sleeping loop is woken for it
+    assert len(wakes) == 1 and job.ran.wait(10)
     loop.stop()
