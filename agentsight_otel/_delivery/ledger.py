@@ -26,6 +26,9 @@ class Settlement:
     detail: str = ""
 
 
+_NOT_YET = Settlement("pending", "not confirmed yet; delivery continues in the background")
+
+
 class Receipt:
     """A wait handle for one turn root's delivery."""
 
@@ -65,9 +68,12 @@ class Receipt:
             # Settled while the Event was being made: settle() may not have seen it.
             if self.settlement is None:
                 self._event.wait(timeout)
-        waited = f"within {timeout:g} s" if timeout > 0 else "yet"
-        return self.settlement or Settlement(
-            "pending", f"not confirmed {waited}; delivery continues in the background"
+        if self.settlement is not None:
+            return self.settlement
+        if timeout <= 0:
+            return _NOT_YET
+        return Settlement(
+            "pending", f"not confirmed within {timeout:g} s; delivery continues in the background"
         )
 
 

@@ -34,9 +34,8 @@ class Closing(NamedTuple):
 
 def in_event_loop() -> bool:
     """Whether this thread runs an asyncio event loop, which a blocking wait would stall."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
+    # asyncio's own non-raising form of get_running_loop(): this runs at every waiting send.
+    if asyncio.events._get_running_loop() is None:
         return False
     _WARN.log(
         logging.WARNING,

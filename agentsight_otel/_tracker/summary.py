@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from operator import itemgetter
 from typing import Any
 
 from agentsight_otel._delivery.ledger import Settlement
@@ -17,6 +18,7 @@ COUNTED = {
     "attachment": "attachments",
 }
 FAILED = frozenset({"rejected", "failed"})
+_BY_TIME = itemgetter(1)  # Item.timestamp_ns
 
 
 def _counts() -> dict[str, int]:
@@ -28,30 +30,33 @@ def send_response(
     conversation_id: str, items: Sequence[Item], settlement: Settlement
 ) -> dict[str, Any]:
     """What ``send_tracked_data`` returns: each item with the backend's settlement."""
-    summary = _counts()
-    summary["errors"] = 0
-    summary["pending"] = 0
-    success = settlement.status == "delivered"
-    rows = []
-    for index, item in enumerate(sorted(items, key=lambda entry: entry.timestamp_ns)):
-        row: dict[str, Any] = {
+    status = settlement.status
+    success = status == "delivered"
+    # One pass building plain dicts: this runs on the caller's thread at every send.
+    rows = [
+        {
             "index": index,
             "type": item.type,
             "timestamp": iso_utc(item.timestamp_ns),
             "success": success,
-            "status": settlement.status,
+            "status": status,
         }
-        if settlement.status in FAILED:
+        for index, item in enumerate(sorted(items, key=_BY_TIME))
+    ]
+    failed = status in FAILED
+    if failed:
+        for row in rows:
             row["error"] = settlement.detail
-            summary["errors"] += 1
-        elif settlement.status == "pending":
-            summary["pending"] += 1
-        if item.type in COUNTED:
-            summary[COUNTED[item.type]] += 1
-        rows.append(row)
+    summary = _counts()
+    for item in items:
+        counted = COUNTED.get(item.type)
+        if counted is not None:
+            summary[counted] += 1
+    summary["errors"] = len(rows) if failed else 0
+    summary["pending"] = len(rows) if status == "pending" else 0
     return {
         "conversation_id": conversation_id,
-        "status": settlement.status,
+        "status": status,
         "detail": settlement.detail,
         "items": rows,
         "summary": summary,

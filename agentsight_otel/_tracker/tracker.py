@@ -360,7 +360,7 @@ class ConversationTracker:
         On a running event loop it never blocks: items come back ``pending`` at once.
         """
         closings, wait = self._sending.close_for_send(conversation_id, timeout)
-        return self._sending.answer(closings, 0.0 if in_event_loop() else wait)
+        return self._sending.answer(closings, 0.0 if wait <= 0 or in_event_loop() else wait)
 
     async def asend_tracked_data(
         self, conversation_id: str | None = None, *, timeout: float | None = None
