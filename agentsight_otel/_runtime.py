@@ -2,8 +2,8 @@
 
 Every background task of the library runs on one of two daemon threads, started on first use:
 ``io`` (deliveries and uploads: the network) and ``timer`` (request deadlines, the idle sweep,
-flush requests: it must run while ``io`` waits on a slow peer, to cut it off). The SDK's
-``BatchSpanProcessor`` keeps its own thread.
+flush requests: it must run while ``io`` waits on a slow peer, to cut it off). A user's own
+``BatchSpanProcessor`` keeps its thread; the private pipeline's span queue needs none.
 
 Only the forking thread survives a fork (the gunicorn and Celery worker pattern): a lock another
 thread held at that moment stays held in the child, and that thread is gone. Every part that

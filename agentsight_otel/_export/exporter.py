@@ -138,6 +138,10 @@ class AgentSightSpanExporter(SpanExporter):
         """Delivery counters."""
         return self._worker.stats
 
+    def refuse(self, spans: int) -> None:
+        """Count and report spans dropped before export (a full queue ahead of this one)."""
+        self._worker.refuse(spans)
+
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         """Assemble and queue; never raises, never touches the network."""
         if self._shutdown:

@@ -15,6 +15,7 @@ from agentsight_otel._redaction import Redactor
 from agentsight_otel._tracker import fields
 from agentsight_otel._tracker.inputs import PREVIEW, Action
 from agentsight_otel._tracker.misfiling import note_opened, warn_generated
+from agentsight_otel._tracker.pipeline import COALESCE_SECONDS
 from agentsight_otel._tracker.registry import ConversationRegistry
 from agentsight_otel._tracker.setup import Wiring
 from agentsight_otel._tracker.state import AfterEvent, ConversationState, Item
@@ -79,7 +80,7 @@ class Recording:
         stamp = time_ns()
         with self.hold(cid, values) as state:
             receipts = [recorder.visit(state)]
-        recorder.pipeline.request_flush(waited_on=True)
+        recorder.pipeline.request_flush(0.0)
         return receipts, stamp
 
     def action_parent(
@@ -201,7 +202,7 @@ class Recording:
         if recorder is not None:
             receipts = recorder.close(state, complete=False, reason=reason)
             self._registry.retired.record(state, reason, receipts)
-            recorder.pipeline.request_flush(waited_on=False)
+            recorder.pipeline.request_flush(COALESCE_SECONDS)
 
     def end_open(self, reason: str) -> None:
         """End every open turn, marked incomplete with ``reason``."""

@@ -13,16 +13,16 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Tracer as SdkTracer
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.util.types import Attributes
 
 from agentsight_otel._config import Settings
 from agentsight_otel._delivery.ledger import DeliveryLedger
 from agentsight_otel._export.exporter import AgentSightSpanExporter
-from agentsight_otel._log import internal_errors, log_internal_error
+from agentsight_otel._log import internal_errors, log_internal_error, logger
 from agentsight_otel._runtime import RUNTIME, ForkSafeLock
 from agentsight_otel._semconv import INSTRUMENTATION_NAME
+from agentsight_otel._tracker.span_queue import RequestFlush, SpanQueue
 from agentsight_otel._version import __version__
 
 # The trace id the next root span must take; set only around the tracker's own start_span.
@@ -71,9 +71,12 @@ class Pipeline:
         provider: trace.TracerProvider | None = tracer_provider or _global_sdk_provider()
         self.provider: trace.TracerProvider
         self.exporter: AgentSightSpanExporter | None = None
+        self._flush_wanted = False
+        self._flush_at = 0.0
+        self._closed = False
         if provider is None:
             self.exporter = AgentSightSpanExporter(_settings=settings, _ledger=ledger)
-            self._processor = _batch_processor(self.exporter)
+            self._processor = _span_queue(self.exporter, self.request_flush)
             private = _promoted.reuse() or TracerProvider(
                 resource=_resource(), shutdown_on_exit=False
             )
@@ -88,9 +91,6 @@ class Pipeline:
             self.tracer.id_generator, ConversationIdGenerator
         ):
             self.tracer.id_generator = ConversationIdGenerator(self.tracer.id_generator)
-        self._flush_wanted = False
-        self._flush_at = 0.0
-        self._closed = False
         RUNTIME.timer.add(self, weak=True)
 
     def start_root(
@@ -129,15 +129,15 @@ class Pipeline:
         """Whether an AgentSight exporter receives these spans (None when it can't be told)."""
         return self.exporter is not None or _has_agentsight_exporter(self.provider)
 
-    def request_flush(self, *, waited_on: bool) -> None:
-        """Ask for an export on the runtime's timer thread (never the caller's).
+    def request_flush(self, within: float) -> None:
+        """Ask for an export within ``within`` seconds, on the runtime's timer thread.
 
-        At once when the caller waits for the delivery; else within ``COALESCE_SECONDS``, so
-        that the sends of a busy application make one export and one request, not one each.
+        Now (0) when the caller waits for the delivery; ``COALESCE_SECONDS`` for a send nobody
+        waits for, so that the sends of a busy application make one export and one request.
         """
         if self._closed:
             return
-        at = monotonic() + (0.0 if waited_on else COALESCE_SECONDS)
+        at = monotonic() + within
         if self._flush_wanted and self._flush_at <= at:
             return  # a flush as soon as this one wants is already coming
         self._flush_at = at
@@ -193,7 +193,7 @@ class Pipeline:
             # Flush first so the exporter's own bounded shutdown is what limits the wait.
             self._processor.force_flush()
             self.exporter.shutdown(timeout_millis, _reason=reason)
-            self._processor.shutdown()  # type: ignore[no-untyped-call]
+            self._processor.shutdown()
         except Exception:
             log_internal_error("shutting down the private tracer provider")
 
@@ -222,19 +222,32 @@ def _agentsight_exporters(provider: trace.TracerProvider) -> list[AgentSightSpan
     return [e for e in found if isinstance(e, AgentSightSpanExporter)]
 
 
-def _batch_processor(exporter: AgentSightSpanExporter) -> BatchSpanProcessor:
+def _span_queue(exporter: AgentSightSpanExporter, request_flush: RequestFlush) -> SpanQueue:
     """The private pipeline's processor: a deeper queue than the SDK's 2,048 spans.
 
-    The SDK drops spans past its queue without telling our loss counters; the exporter only
-    assembles and queues, so a deep queue drains fast. OTEL_BSP_* settings still win.
+    The exporter only assembles and queues, so a deep queue drains fast. The SDK's
+    OTEL_BSP_MAX_QUEUE_SIZE, OTEL_BSP_SCHEDULE_DELAY and OTEL_BSP_MAX_EXPORT_BATCH_SIZE still
+    apply to it.
     """
-    defaults = {"max_queue_size": 32_768, "schedule_delay_millis": 1_000}
-    env = {
-        "max_queue_size": "OTEL_BSP_MAX_QUEUE_SIZE",
-        "schedule_delay_millis": "OTEL_BSP_SCHEDULE_DELAY",
-    }
-    chosen = {k: v for k, v in defaults.items() if env[k] not in os.environ}
-    return BatchSpanProcessor(exporter, **chosen)  # type: ignore[arg-type]
+    queue = _bsp_setting("OTEL_BSP_MAX_QUEUE_SIZE", 32_768)
+    delay = _bsp_setting("OTEL_BSP_SCHEDULE_DELAY", 1_000) / 1000
+    batch = min(queue, _bsp_setting("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 2_048))
+    return SpanQueue(
+        exporter, request_flush, max_queue_size=queue, max_batch=batch, schedule_delay=delay
+    )
+
+
+def _bsp_setting(name: str, default: int) -> int:
+    """A positive whole number from the environment, else ``default`` (as the SDK reads it)."""
+    raw = os.environ.get(name, "").strip()
+    try:
+        value = int(raw) if raw else default
+    except ValueError:
+        value = 0
+    if value <= 0:
+        logger.warning("%s=%r is not a positive whole number: %d is used", name, raw, default)
+        return default
+    return value
 
 
 class _Promoted:

@@ -12,6 +12,7 @@ from agentsight_otel._delivery.ledger import Receipt, Settlement
 from agentsight_otel._log import RateLimitedLog
 from agentsight_otel._tracker import fields
 from agentsight_otel._tracker.core import Recording
+from agentsight_otel._tracker.pipeline import COALESCE_SECONDS
 from agentsight_otel._tracker.registry import ConversationRegistry
 from agentsight_otel._tracker.setup import Wiring
 from agentsight_otel._tracker.state import ConversationState, Item
@@ -112,7 +113,7 @@ class Sending:
             state.usage.prompt_tokens = state.usage.completion_tokens = 0
             state.usage.total_tokens = 0
         if receipts:
-            recorder.pipeline.request_flush(waited_on=waited_on)
+            recorder.pipeline.request_flush(0.0 if waited_on else COALESCE_SECONDS)
         return Closing(state.conversation_id, items, receipts, uploads)
 
     def answer(self, closings: list[Closing], wait: float) -> dict[str, Any]:

@@ -81,7 +81,7 @@ def test_private_pipeline_queues_more_than_the_sdk_default(
     settings = resolve_settings(api_key=TEST_API_KEY, endpoint="http://agentsight.test")
     pipeline = Pipeline(settings, DeliveryLedger(), None)
     try:
-        assert pipeline._processor._batch_processor._max_queue_size == 32_768
+        assert pipeline._processor._max_queue_size == 32_768
     finally:
         pipeline.shutdown(100)
 
@@ -95,13 +95,13 @@ def test_sends_nobody_waits_for_share_one_export_and_a_waited_send_is_not_delaye
     pipeline = Pipeline(settings, DeliveryLedger(), None)
     try:
         assert pipeline.due(monotonic()) == math.inf
-        pipeline.request_flush(waited_on=False)
+        pipeline.request_flush(COALESCE_SECONDS)
         first = pipeline.due(monotonic())
         assert 0 < first <= COALESCE_SECONDS
         for _ in range(20):  # the turns of a busy application, sent as they end
-            pipeline.request_flush(waited_on=False)
+            pipeline.request_flush(COALESCE_SECONDS)
         assert len(wakes) == 1 and pipeline.due(monotonic()) <= first  # never postponed
-        pipeline.request_flush(waited_on=True)  # a send that waits for the answer
+        pipeline.request_flush(0.0)  # a send that waits for the answer
         assert len(wakes) == 2 and pipeline.due(monotonic()) <= 0
         pipeline.work()
         assert pipeline.due(monotonic()) == math.inf
