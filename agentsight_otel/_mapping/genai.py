@@ -32,6 +32,7 @@ from agentsight_otel._mapping.wire import OtelCache, WireSpan, otel_part, wire_s
 from agentsight_otel._redaction import Redactor
 
 _SPAN_HEX = re.compile(r"[0-9a-fA-F]{16}")
+_NONE: frozenset[int] = frozenset()
 _MAX_DEPTH = 64
 
 
@@ -66,22 +67,28 @@ class ForeignMapping:
 
     def map(self, foreign: Sequence[SpanRecord], wire: list[WireSpan]) -> None:
         """Append the wire spans of ``foreign``: the records without a tracker kind."""
-        usages = {r.span_id: u for r in foreign if (u := usage_from_attributes(r.attributes))}
-        shadowed = _merge_nested(usages, self.by_id)
-        turns: dict[int, TurnParts] = {}
+        usages: dict[int, Usage] = {}
         memo: dict[int, Place | None] = {}
-        # Spans end (and arrive) before their parents: placed last first, a parent's answer is
-        # there for its children, which then look one span up instead of walking to the root.
+        # One pass over the records for usage and place. Spans end (and arrive) before their
+        # parents: placed last first, a parent's answer is there for its children, which then
+        # look one span up instead of walking to the root.
         for record in reversed(foreign):
+            usage = usage_from_attributes(record.attributes)
+            if usage is not None:
+                usages[record.span_id] = usage
             self._place(record, memo)
+        shadowed = _merge_nested(usages, self.by_id) if _nested(usages, self.by_id) else _NONE
+        turns: dict[int, TurnParts] = {}
         kinds = self._kinds  # every record's, read by _place
         for record in foreign:
             place = memo[record.span_id]
-            parts = (
-                turns.setdefault(place.turn, TurnParts()) if place and not place.tracked else None
-            )
-            if parts is not None and place is not None and place.turn == record.span_id:
-                parts.root = record
+            parts = None
+            if place is not None and not place.tracked:
+                parts = turns.get(place.turn)
+                if parts is None:  # not setdefault: it would build a TurnParts per span
+                    parts = turns[place.turn] = TurnParts()
+                if place.turn == record.span_id:
+                    parts.root = record
             with_messages = parts is not None and carries_messages(record)
             if place is not None and kinds[record.span_id][1]:
                 self._tool(record, place, otel_part(record, self.otel_cache), wire)
@@ -162,11 +169,14 @@ class ForeignMapping:
     def _place(self, record: SpanRecord, memo: dict[int, Place | None]) -> Place | None:
         """The turn a foreign span belongs to, or None (plain application telemetry)."""
         outermost = record.span_id if self._kind(record)[0] else None
-        parent = self.by_id.get(record.parent_span_id or 0)
+        by_id = self.by_id
+        parent = by_id.get(record.parent_span_id or 0)
         own_turn = _turn_id(record.attributes) if sc.TURN_ID in record.attributes else None
         place: Place | None = None if own_turn is None else Place(own_turn, True)
         if place is not None:  # stamped with the tracker's turn (_current.py): it is in that turn
             parent = None
+        elif parent is not None and parent.span_id in memo:  # the usual case: no walk
+            parent, place = None, memo[parent.span_id]
         for _ in range(_MAX_DEPTH):
             if parent is None:
                 break
@@ -183,7 +193,7 @@ class ForeignMapping:
                 break
             if sc.SPAN_KIND not in attributes and self._kind(parent)[0]:
                 outermost = parent.span_id
-            parent = self.by_id.get(parent.parent_span_id or 0)
+            parent = by_id.get(parent.parent_span_id or 0)
         if place is None and outermost is not None:
             place = Place(outermost, False)
         memo[record.span_id] = place
@@ -198,6 +208,22 @@ def _turn_id(attributes: Attributes) -> int | None:
     """
     turn = attributes.get(sc.TURN_ID)
     return int(turn, 16) if isinstance(turn, str) and _SPAN_HEX.fullmatch(turn) else None
+
+
+def _nested(usages: dict[int, Usage], by_id: dict[int, SpanRecord]) -> bool:
+    """Whether a usage-carrying span has one above it (itself too, in a cycle of parent ids).
+
+    Most traces have none: the ancestors _merge_nested collects are then never looked up.
+    """
+    for span_id in usages:
+        parent = by_id.get(by_id[span_id].parent_span_id or 0)
+        for _ in range(_MAX_DEPTH):
+            if parent is None:
+                break
+            if parent.span_id in usages:
+                return True
+            parent = by_id.get(parent.parent_span_id or 0)
+    return False
 
 
 def _merge_nested(usages: dict[int, Usage], by_id: dict[int, SpanRecord]) -> set[int]:
