@@ -289,9 +289,9 @@ def _text(content: object) -> str:
 
 def new_user_texts(messages: Sequence[Message]) -> list[str]:
     """The end user's messages that start an exchange: those after the last non-user message."""
-    texts: list[str] = []
     if type(messages) is _Lazy and messages._convert is _message:
-        messages = _user_tail(messages._items)
+        return _user_run(messages._items)
+    texts: list[str] = []
     for role, text in reversed(messages):
         if role in ("system", "developer"):
             continue
@@ -303,21 +303,29 @@ def new_user_texts(messages: Sequence[Message]) -> list[str]:
     return texts
 
 
-def _user_tail(items: Sequence[Any]) -> Sequence[Message]:
-    """The messages after the last one whose own role ends the user's run, converted.
+def _user_run(items: Sequence[Any]) -> list[str]:
+    """``new_user_texts`` of raw messages, converting only the run it reads (from the end).
 
     A message whose role is a string other than user, system or developer ends the run
     whatever its parts are (``_message`` keeps that role or makes it ``tool``): neither it
     nor the resent history before it is converted.
     """
-    start = 0
+    texts: list[str] = []
     for index in range(len(items) - 1, -1, -1):
         item = items[index]
-        role = item.get("role") if type(item) is dict else None
-        if type(role) is str and role not in _RUN_ROLES:
-            start = index + 1
+        if type(item) is dict:
+            role = item.get("role")
+            if type(role) is str and role not in _RUN_ROLES:
+                break
+        role, text = _message(item)
+        if role == "system" or role == "developer":
+            continue
+        if role != USER:
             break
-    return [_message(item) for item in items[start:]]
+        if text:
+            texts.append(text)
+    texts.reverse()
+    return texts
 
 
 _RUN_ROLES = frozenset((USER, "system", "developer"))

@@ -8,6 +8,7 @@ the agent's final answer (the last output with text). Nothing is remembered betw
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 from agentsight_otel import _semconv as sc
@@ -21,7 +22,7 @@ from agentsight_otel._mapping.messages import (
 )
 from agentsight_otel._mapping.records import EventRecord, SpanRecord
 from agentsight_otel._mapping.segments import kept_texts, segments
-from agentsight_otel._mapping.wire import WireSpan, start_order, wire_span
+from agentsight_otel._mapping.wire import WireSpan, wire_span
 from agentsight_otel._redaction import Redactor
 from agentsight_otel._sanitize import truncate
 
@@ -71,14 +72,10 @@ def _messages(
     root: SpanRecord, spans: Sequence[SpanRecord], redactor: Redactor | None
 ) -> tuple[list[EventRecord], int]:
     """The turn's new end-user messages (up to its start), final answer and how many were cut."""
-    has_root = False
-    others: list[SpanRecord] = []
-    for span in spans:
-        if span is root:
-            has_root = True
-        else:
-            others.append(span)
-    others.sort(key=start_order)
+    others = [span for span in spans if span is not root]
+    has_root = len(others) < len(spans)
+    if len(others) > 1:
+        others.sort(key=_START)
     events: list[EventRecord] = []
     cut = 0
     for span in [root, *others] if has_root else others:
@@ -92,7 +89,8 @@ def _messages(
                 stamp = root.start_ns + index * 1_000
                 events.append(_event(sc.SENDER_USER, text, stamp, redactor))
             break
-    others.sort(key=_end_order, reverse=True)
+    if len(others) > 1:
+        others.sort(key=_END, reverse=True)
     for span in [root, *others] if has_root else others:
         messages = output_messages(span)
         text = answer_text(messages) if messages else ""
@@ -102,9 +100,9 @@ def _messages(
     return events, cut
 
 
-def _end_order(record: SpanRecord) -> tuple[int, int]:
-    """Sort key: end time, then span id."""
-    return record.end_ns, record.span_id
+# Sort keys (start or end time, then span id), read in C.
+_START = attrgetter("start_ns", "span_id")
+_END = attrgetter("end_ns", "span_id")
 
 
 def _event(sender: str, text: str, timestamp_ns: int, redactor: Redactor | None) -> EventRecord:
