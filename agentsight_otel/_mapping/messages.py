@@ -12,7 +12,7 @@ and system instructions are plumbing, not transcript.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, overload
 
 import orjson
@@ -88,6 +88,32 @@ def carries_messages(record: SpanRecord) -> bool:
     return openinference.carries_values(attributes) or any(
         _is_message_event(event.name) for event in record.events
     )
+
+
+def user_texts(record: SpanRecord) -> list[str] | None:
+    """The end user's new messages in a span's input; None when it records no input messages."""
+    value = record.attributes.get(sc.GEN_AI_INPUT_MESSAGES)
+    if type(value) is str:  # the usual case, read without the general path's steps
+        document = _parsed(value)
+        if type(document) is list:
+            return _user_run(document) if document else None
+        messages: Sequence[Message] | None = _as_messages(document)
+    else:
+        messages = input_messages(record)
+    return new_user_texts(messages) if messages else None
+
+
+def answer(record: SpanRecord) -> str:
+    """The assistant's text in a span's output ("" when it records none)."""
+    value = record.attributes.get(sc.GEN_AI_OUTPUT_MESSAGES)
+    if type(value) is str:  # the usual case, read without the general path's steps
+        document = _parsed(value)
+        if type(document) is list:
+            return _assistant_text(map(_message, document))
+        messages: Sequence[Message] | None = _as_messages(document)
+    else:
+        messages = output_messages(record)
+    return _assistant_text(messages) if messages else ""
 
 
 def input_messages(record: SpanRecord) -> Sequence[Message] | None:
@@ -216,10 +242,19 @@ def _oi_contents(attributes: Attributes, prefix: str) -> str:
 
 def _from_document(value: object) -> Sequence[Message]:
     """Messages from a JSON text or an already structured list."""
+    return _as_messages(_parsed(value) if type(value) is str else loaded(value))
+
+
+def _parsed(text: str) -> Any:
+    """JSON text parsed, the fast parser first; the text itself when it is not JSON."""
     try:  # the usual case, first: JSON text the fast parser reads
-        document = orjson.loads(value) if type(value) is str else loaded(value)
+        return orjson.loads(text)
     except orjson.JSONDecodeError:
-        document = loaded(value)
+        return loaded(text)
+
+
+def _as_messages(document: object) -> Sequence[Message]:
+    """A parsed document's messages: a list of them, or one message alone."""
     if type(document) is list:  # the usual case: skips the (slower) ABC checks below
         return _Lazy(document, _message)
     if isinstance(document, Mapping):
@@ -318,7 +353,7 @@ def _user_run(items: Sequence[Any]) -> list[str]:
             if type(role) is str and role not in _RUN_ROLES:
                 break
         role, text = _message(item)
-        if role == "system" or role == "developer":
+        if role in ("system", "developer"):
             continue
         if role != USER:
             break
@@ -331,6 +366,6 @@ def _user_run(items: Sequence[Any]) -> list[str]:
 _RUN_ROLES = frozenset((USER, "system", "developer"))
 
 
-def answer_text(messages: Sequence[Message]) -> str:
+def _assistant_text(messages: Iterable[Message]) -> str:
     """The assistant's text in a model's (or agent's) output."""
     return "\n".join([text for role, text in messages if role == ASSISTANT and text])

@@ -14,12 +14,7 @@ from typing import Any, NamedTuple
 from agentsight_otel import _semconv as sc
 from agentsight_otel._fields import FIELDS
 from agentsight_otel._ids import hex_span_id
-from agentsight_otel._mapping.messages import (
-    answer_text,
-    input_messages,
-    new_user_texts,
-    output_messages,
-)
+from agentsight_otel._mapping.messages import answer, user_texts
 from agentsight_otel._mapping.records import EventRecord, SpanRecord
 from agentsight_otel._mapping.segments import kept_texts, segments
 from agentsight_otel._mapping.wire import WireSpan, wire_span
@@ -79,9 +74,9 @@ def _messages(
     events: list[EventRecord] = []
     cut = 0
     for span in [root, *others] if has_root else others:
-        messages = input_messages(span)
-        if messages:
-            texts, cut = kept_texts(new_user_texts(messages))
+        new = user_texts(span)
+        if new is not None:
+            texts, cut = kept_texts(new)
             # Each its own time, so any backend keeps their order (across the turn's segments
             # too): the newest at the turn's start, the earlier ones (sent before it) a
             # microsecond, the wire's precision, apart.
@@ -92,8 +87,7 @@ def _messages(
     if len(others) > 1:
         others.sort(key=_END, reverse=True)
     for span in [root, *others] if has_root else others:
-        messages = output_messages(span)
-        text = answer_text(messages) if messages else ""
+        text = answer(span)
         if text:
             events.append(_event(sc.SENDER_AGENT, text, span.end_ns, redactor))
             break
