@@ -19,6 +19,7 @@ import orjson
 
 from agentsight_otel import _semconv as sc
 from agentsight_otel._mapping import openinference, vercel
+from agentsight_otel._mapping.history import history_end
 from agentsight_otel._mapping.records import Attributes, SpanRecord
 from agentsight_otel._sanitize import loads_json
 
@@ -94,9 +95,14 @@ def user_texts(record: SpanRecord) -> list[str] | None:
     """The end user's new messages in a span's input; None when it records no input messages."""
     value = record.attributes.get(sc.GEN_AI_INPUT_MESSAGES)
     if type(value) is str:  # the usual case, read without the general path's steps
+        end = history_end(value, _RUN_ROLES)
+        if end is not None:
+            texts, ended = _user_run(end)
+            if ended:  # the run starts within the end read: the rest is not needed
+                return texts
         document = _parsed(value)
         if type(document) is list:
-            return _user_run(document) if document else None
+            return _user_run(document)[0] if document else None
         messages: Sequence[Message] | None = _as_messages(document)
     else:
         messages = input_messages(record)
@@ -325,7 +331,7 @@ def _text(content: object) -> str:
 def new_user_texts(messages: Sequence[Message]) -> list[str]:
     """The end user's messages that start an exchange: those after the last non-user message."""
     if type(messages) is _Lazy and messages._convert is _message:
-        return _user_run(messages._items)
+        return _user_run(messages._items)[0]
     texts: list[str] = []
     for role, text in reversed(messages):
         if role in ("system", "developer"):
@@ -338,29 +344,33 @@ def new_user_texts(messages: Sequence[Message]) -> list[str]:
     return texts
 
 
-def _user_run(items: Sequence[Any]) -> list[str]:
+def _user_run(items: Sequence[Any]) -> tuple[list[str], bool]:
     """``new_user_texts`` of raw messages, converting only the run it reads (from the end).
 
     A message whose role is a string other than user, system or developer ends the run
     whatever its parts are (``_message`` keeps that role or makes it ``tool``): neither it
-    nor the resent history before it is converted.
+    nor the resent history before it is converted. Also whether a message ended the run (not
+    the start of ``items``).
     """
     texts: list[str] = []
+    ended = False
     for index in range(len(items) - 1, -1, -1):
         item = items[index]
         if type(item) is dict:
             role = item.get("role")
             if type(role) is str and role not in _RUN_ROLES:
+                ended = True
                 break
         role, text = _message(item)
         if role in ("system", "developer"):
             continue
         if role != USER:
+            ended = True
             break
         if text:
             texts.append(text)
     texts.reverse()
-    return texts
+    return texts, ended
 
 
 _RUN_ROLES = frozenset((USER, "system", "developer"))
