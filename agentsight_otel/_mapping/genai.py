@@ -33,6 +33,9 @@ from agentsight_otel._redaction import Redactor
 
 _SPAN_HEX = re.compile(r"[0-9a-fA-F]{16}")
 _NONE: frozenset[int] = frozenset()
+# A GenAI operation that is not a tool run, on a span no other convention marks, starts turns.
+_NO_OPERATION = (None, "execute_tool")
+_OTHERS = frozenset((sc.OPENINFERENCE_KIND, sc.TRACELOOP_KIND, vercel.OPERATION))
 _MAX_DEPTH = 64
 
 
@@ -161,9 +164,15 @@ class ForeignMapping:
         kind = self._kinds.get(record.span_id)
         if kind is None:
             attributes = record.attributes
-            tool = is_tool(attributes)
-            starts = not tool and is_genai(attributes) and vercel.may_start_turn(attributes)
-            kind = self._kinds[record.span_id] = (starts, tool)
+            if attributes.get(sc.GEN_AI_OPERATION) not in _NO_OPERATION and _OTHERS.isdisjoint(
+                attributes
+            ):
+                kind = (True, False)  # an OTel GenAI operation, and no other convention's kind
+            else:
+                tool = is_tool(attributes)
+                starts = not tool and is_genai(attributes) and vercel.may_start_turn(attributes)
+                kind = (starts, tool)
+            self._kinds[record.span_id] = kind
         return kind
 
     def _place(self, record: SpanRecord, memo: dict[int, Place | None]) -> Place | None:

@@ -86,9 +86,10 @@ def carries_messages(record: SpanRecord) -> bool:
     attributes = record.attributes
     if not _CARRIERS.isdisjoint(attributes):
         return True
-    return openinference.carries_values(attributes) or any(
-        _is_message_event(event.name) for event in record.events
-    )
+    if openinference.carries_values(attributes):
+        return True
+    events = record.events
+    return bool(events) and any(_is_message_event(event.name) for event in events)
 
 
 def user_texts(record: SpanRecord) -> list[str] | None:

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 from agentsight_otel import _semconv as sc
+from agentsight_otel._fields import ATTRIBUTES as FIELD_ATTRIBUTES
 from agentsight_otel._fields import FIELDS, Kind
 from agentsight_otel._ids import derived_span_id, hex_span_id
 from agentsight_otel._mapping.genai import ForeignMapping
@@ -77,9 +78,6 @@ def dumps(value: object) -> bytes:
         # A lone surrogate has no UTF-8 form (a backend's decoder fails on its escape too):
         # it becomes U+FFFD, as any decoder shows undecodable input.
         return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode()
-
-
-_FIELD_KEYS = frozenset(entry.attribute for entry in FIELDS)
 
 
 class PayloadBuilder:
@@ -157,7 +155,7 @@ class PayloadBuilder:
 
     def _collect_fields(self, attributes: Attributes, fields: dict[str, Any]) -> None:
         """Conversation fields from a root span; later roots win."""
-        if not _FIELD_KEYS.isdisjoint(attributes):  # GenAI roots rarely carry any
+        if not FIELD_ATTRIBUTES.isdisjoint(attributes):  # GenAI roots rarely carry any
             self._stamped_fields(attributes, fields)
         if "customer_id" not in fields and (customer := customer_of(attributes)):
             fields["customer_id"] = customer  # the AI SDK's `userId` metadata

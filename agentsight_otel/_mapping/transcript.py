@@ -12,6 +12,7 @@ from operator import attrgetter
 from typing import Any, NamedTuple
 
 from agentsight_otel import _semconv as sc
+from agentsight_otel._fields import ATTRIBUTES as FIELD_ATTRIBUTES
 from agentsight_otel._fields import FIELDS
 from agentsight_otel._ids import hex_span_id
 from agentsight_otel._mapping.messages import answer, user_texts
@@ -21,11 +22,8 @@ from agentsight_otel._mapping.wire import WireSpan, wire_span
 from agentsight_otel._redaction import Redactor
 from agentsight_otel._sanitize import truncate
 
-_COPIED = (
-    *(field.attribute for field in FIELDS),
-    sc.GEN_AI_OPERATION,
-    "gen_ai.agent.name",
-)
+_GENAI_COPIED = (sc.GEN_AI_OPERATION, "gen_ai.agent.name")
+_COPIED = (*(field.attribute for field in FIELDS), *_GENAI_COPIED)
 
 
 class MappedTurn(NamedTuple):
@@ -54,7 +52,8 @@ def turn_span(
     if root.status == "error":
         attributes[sc.TURN_INCOMPLETE_REASON] = "error"
     get = root.attributes.get
-    for key in _COPIED:
+    # GenAI roots rarely carry conversation fields: one look in C skips their keys.
+    for key in _GENAI_COPIED if FIELD_ATTRIBUTES.isdisjoint(root.attributes) else _COPIED:
         value = get(key)
         if value and isinstance(value, str):
             attributes[key] = value
