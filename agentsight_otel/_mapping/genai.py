@@ -36,6 +36,7 @@ _NONE: frozenset[int] = frozenset()
 # A GenAI operation that is not a tool run, on a span no other convention marks, starts turns.
 _NO_OPERATION = (None, "execute_tool")
 _OTHERS = frozenset((sc.OPENINFERENCE_KIND, sc.TRACELOOP_KIND, vercel.OPERATION))
+_STARTS = (True, False)
 _MAX_DEPTH = 64
 
 
@@ -70,34 +71,26 @@ class ForeignMapping:
 
     def map(self, foreign: Sequence[SpanRecord], wire: list[WireSpan]) -> None:
         """Append the wire spans of ``foreign``: the records without a tracker kind."""
-        usages: dict[int, Usage] = {}
-        memo: dict[int, Place | None] = {}
-        # One pass over the records for usage and place. Spans end (and arrive) before their
-        # parents: placed last first, a parent's answer is there for its children, which then
-        # look one span up instead of walking to the root.
-        for record in reversed(foreign):
-            usage = usage_from_attributes(record.attributes)
-            if usage is not None:
-                usages[record.span_id] = usage
-            self._place(record, memo)
+        usages, memo = self._classify(foreign)
+        kinds = self._kinds
         shadowed = _merge_nested(usages, self.by_id) if _nested(usages, self.by_id) else _NONE
         turns: dict[int, TurnParts] = {}
-        kinds = self._kinds  # every record's, read by _place
+        otel_cache = self.otel_cache
         for record in foreign:
-            place = memo[record.span_id]
+            span_id = record.span_id
+            place = memo[span_id]
             parts = None
             if place is not None and not place.tracked:
                 parts = turns.get(place.turn)
                 if parts is None:  # not setdefault: it would build a TurnParts per span
                     parts = turns[place.turn] = TurnParts()
-                if place.turn == record.span_id:
+                if place.turn == span_id:
                     parts.root = record
             with_messages = parts is not None and carries_messages(record)
-            if place is not None and kinds[record.span_id][1]:
-                self._tool(record, place, otel_part(record, self.otel_cache), wire)
-            elif record.span_id in usages and record.span_id not in shadowed:
-                usage = usages[record.span_id]
-                self._usage(record, usage, place, otel_part(record, self.otel_cache), wire)
+            if place is not None and kinds[span_id][1]:
+                self._tool(record, place, otel_part(record, otel_cache), wire)
+            elif span_id in usages and span_id not in shadowed:
+                self._usage(record, usages[span_id], place, otel_part(record, otel_cache), wire)
                 if parts is not None and not with_messages:
                     parts.silent_scope = record.scope.name
             if parts is not None and with_messages:
@@ -105,6 +98,32 @@ class ForeignMapping:
         for parts in turns.values():
             if parts.root is not None:
                 self._turn(parts, wire)
+
+    def _classify(
+        self, foreign: Sequence[SpanRecord]
+    ) -> tuple[dict[int, Usage], dict[int, Place | None]]:
+        """Every record's usage, kind and place, in one pass."""
+        usages: dict[int, Usage] = {}
+        memo: dict[int, Place | None] = {}
+        kinds = self._kinds
+        # Spans end (and arrive) before their parents: placed last first, a parent's answer is
+        # there for its children, which then take it instead of walking to the root.
+        for record in reversed(foreign):
+            span_id = record.span_id
+            attributes = record.attributes
+            usage = usage_from_attributes(attributes)
+            if usage is not None:
+                usages[span_id] = usage
+            kind = kinds.get(span_id)
+            if kind is None:
+                kind = kinds[span_id] = _kind_of(attributes)
+            parent_id = record.parent_span_id or 0
+            if parent_id in memo and sc.TURN_ID not in attributes:  # _place's usual case
+                place = memo[parent_id]
+                memo[span_id] = Place(span_id, False) if place is None and kind[0] else place
+            else:
+                self._place(record, memo)
+        return usages, memo
 
     def _turn(self, parts: TurnParts, wire: list[WireSpan]) -> None:
         """The turn span of a GenAI invocation, with its new messages as events."""
@@ -157,22 +176,10 @@ class ForeignMapping:
         wire.append(span)
 
     def _kind(self, record: SpanRecord) -> tuple[bool, bool]:
-        """Whether a span can start a turn, and whether it is a tool run; read once per span.
-
-        GenAI spans start turns, except tool executions (they are actions of one).
-        """
+        """``_kind_of`` a span, read once per span."""
         kind = self._kinds.get(record.span_id)
         if kind is None:
-            attributes = record.attributes
-            if attributes.get(sc.GEN_AI_OPERATION) not in _NO_OPERATION and _OTHERS.isdisjoint(
-                attributes
-            ):
-                kind = (True, False)  # an OTel GenAI operation, and no other convention's kind
-            else:
-                tool = is_tool(attributes)
-                starts = not tool and is_genai(attributes) and vercel.may_start_turn(attributes)
-                kind = (starts, tool)
-            self._kinds[record.span_id] = kind
+            kind = self._kinds[record.span_id] = _kind_of(record.attributes)
         return kind
 
     def _place(self, record: SpanRecord, memo: dict[int, Place | None]) -> Place | None:
@@ -184,8 +191,6 @@ class ForeignMapping:
         place: Place | None = None if own_turn is None else Place(own_turn, True)
         if place is not None:  # stamped with the tracker's turn (_current.py): it is in that turn
             parent = None
-        elif parent is not None and parent.span_id in memo:  # the usual case: no walk
-            parent, place = None, memo[parent.span_id]
         for _ in range(_MAX_DEPTH):
             if parent is None:
                 break
@@ -207,6 +212,17 @@ class ForeignMapping:
             place = Place(outermost, False)
         memo[record.span_id] = place
         return place
+
+
+def _kind_of(attributes: Attributes) -> tuple[bool, bool]:
+    """Whether a span can start a turn, and whether it is a tool run.
+
+    GenAI spans start turns, except tool executions (they are actions of one).
+    """
+    if attributes.get(sc.GEN_AI_OPERATION) not in _NO_OPERATION and _OTHERS.isdisjoint(attributes):
+        return _STARTS  # an OTel GenAI operation, and no other convention's kind
+    tool = is_tool(attributes)
+    return not tool and is_genai(attributes) and vercel.may_start_turn(attributes), tool
 
 
 def _turn_id(attributes: Attributes) -> int | None:

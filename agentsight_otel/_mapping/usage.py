@@ -88,12 +88,9 @@ def usage_from_attributes(attributes: Attributes, *, own: bool = False) -> Usage
     if input_key is None and output_tokens == 0:
         return None
     cache_in_input = input_key in _INPUT_INCLUDES_CACHE
-    if _OPTIONAL.isdisjoint(attributes):
-        cache_read = cache_write = reasoning = 0
-    else:
-        cache_read = _first_int(attributes, _CACHE_READ)[1]
-        cache_write = _first_int(attributes, _CACHE_WRITE)[1]
-        reasoning = _first_int(attributes, _REASONING)[1]
+    cache_read = cache_write = reasoning = 0
+    if not _OPTIONAL.isdisjoint(attributes):
+        cache_read, cache_write, reasoning = _optional_counts(attributes)
         if cache_in_input:
             input_tokens = max(0, input_tokens - cache_read - cache_write)
     operation = attributes.get("gen_ai.operation.name")
@@ -118,6 +115,15 @@ def usage_from_attributes(attributes: Attributes, *, own: bool = False) -> Usage
         operation if isinstance(operation, str) and operation else "chat",
         requested,
         cache_in_input,
+    )
+
+
+def _optional_counts(attributes: Attributes) -> tuple[int, int, int]:
+    """Cache read, cache write and reasoning tokens (0 when absent)."""
+    return (
+        _first_int(attributes, _CACHE_READ)[1],
+        _first_int(attributes, _CACHE_WRITE)[1],
+        _first_int(attributes, _REASONING)[1],
     )
 
 
