@@ -124,12 +124,16 @@ class PayloadBuilder:
         block = Block(conversation_id, {"conversation_id": conversation_id}, wire)
         roots: list[SpanRecord] = []
         foreign: list[SpanRecord] = []
-        turns = {r.span_id for r in records if r.attributes.get(sc.SPAN_KIND) == sc.KIND_TURN}
+        turns: set[int] | None = None
         for record in records:
             kind = record.attributes.get(sc.SPAN_KIND)
             if kind in sc.ROOT_KINDS:
                 roots.append(record)
             if isinstance(kind, str):
+                if turns is None:  # the tracker's turns, read only when its spans are here
+                    turns = {
+                        r.span_id for r in records if r.attributes.get(sc.SPAN_KIND) == sc.KIND_TURN
+                    }
                 otel = otel_part(record, otel_cache)
                 _own_spans(record, kind, conversation_id, otel, wire, turns)
             else:

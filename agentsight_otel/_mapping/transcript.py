@@ -16,9 +16,10 @@ from agentsight_otel._fields import ATTRIBUTES as FIELD_ATTRIBUTES
 from agentsight_otel._fields import FIELDS
 from agentsight_otel._ids import hex_span_id
 from agentsight_otel._mapping.messages import answer, user_texts
-from agentsight_otel._mapping.records import EventRecord, SpanRecord
+from agentsight_otel._mapping.records import SpanRecord
 from agentsight_otel._mapping.segments import kept_texts, segments
-from agentsight_otel._mapping.wire import WireSpan, wire_span
+from agentsight_otel._mapping.timefmt import iso_utc
+from agentsight_otel._mapping.wire import WireEvent, WireSpan, wire_span
 from agentsight_otel._redaction import Redactor
 from agentsight_otel._sanitize import truncate
 
@@ -57,20 +58,21 @@ def turn_span(
         value = get(key)
         if value and isinstance(value, str):
             attributes[key] = value
-    events, cut = _messages(root, spans, redactor)
-    span = wire_span(root, sc.KIND_TURN, root.name, attributes, events, otel, None)
+    span = wire_span(root, sc.KIND_TURN, root.name, attributes, (), otel, None)
+    # Built in their wire form: a turn's events are this module's own, not a span's.
+    span["events"], cut = _messages(root, spans, redactor)
     return MappedTurn(segments(span, root), cut)
 
 
 def _messages(
     root: SpanRecord, spans: Sequence[SpanRecord], redactor: Redactor | None
-) -> tuple[list[EventRecord], int]:
+) -> tuple[list[WireEvent], int]:
     """The turn's new end-user messages (up to its start), final answer and how many were cut."""
     others = [span for span in spans if span is not root]
     has_root = len(others) < len(spans)
     if len(others) > 1:
         others.sort(key=_START)
-    events: list[EventRecord] = []
+    events: list[WireEvent] = []
     cut = 0
     for span in [root, *others] if has_root else others:
         new = user_texts(span)
@@ -98,9 +100,8 @@ _START = attrgetter("start_ns", "span_id")
 _END = attrgetter("end_ns", "span_id")
 
 
-def _event(sender: str, text: str, timestamp_ns: int, redactor: Redactor | None) -> EventRecord:
-    """One message event, redacted and clipped as the tracker's are."""
+def _event(sender: str, text: str, timestamp_ns: int, redactor: Redactor | None) -> WireEvent:
+    """One message event, redacted and clipped as the tracker's are, in its wire form."""
     content = truncate(redactor.text(text) if redactor else text)
-    return EventRecord(
-        sc.MESSAGE_EVENT, timestamp_ns, {sc.MESSAGE_SENDER: sender, sc.MESSAGE_CONTENT: content}
-    )
+    attributes = {sc.MESSAGE_SENDER: sender, sc.MESSAGE_CONTENT: content}
+    return {"name": sc.MESSAGE_EVENT, "timestamp": iso_utc(timestamp_ns), "attributes": attributes}
