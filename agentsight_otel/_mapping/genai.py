@@ -130,9 +130,11 @@ class ForeignMapping:
         assert parts.root is not None
         self.turn_roots.append(parts.root)
         otel = otel_part(parts.root, self.otel_cache)
-        turn = turn_span(parts.root, parts.with_messages, self.conversation_id, otel, self.redactor)
-        wire.extend(turn.spans)
-        self.cut_messages += turn.cut
+        spans, cut = turn_span(
+            parts.root, parts.with_messages, self.conversation_id, otel, self.redactor
+        )
+        wire.extend(spans)
+        self.cut_messages += cut
         if not parts.with_messages and parts.silent_scope is not None:
             notice = capture_notice(parts.silent_scope)
             if notice not in self.notices:

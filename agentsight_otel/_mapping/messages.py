@@ -116,6 +116,9 @@ def answer(record: SpanRecord) -> str:
     if type(value) is str:  # the usual case, read without the general path's steps
         document = _parsed(value)
         if type(document) is list:
+            if len(document) == 1:  # the usual answer: one message
+                role, text = _message(document[0])
+                return text if role == ASSISTANT else ""
             return _assistant_text(map(_message, document))
         messages: Sequence[Message] | None = _as_messages(document)
     else:
@@ -281,14 +284,9 @@ def loaded(value: object) -> Any:
     return value
 
 
-def _is_mapping(value: object) -> bool:
-    """A mapping; parsed JSON gives dicts, so they skip the (slower) ABC check."""
-    return type(value) is dict or isinstance(value, Mapping)
-
-
 def _message(item: Any) -> Message:
     """A message in the GenAI shape (``parts``) or the chat API's (``content``)."""
-    if not _is_mapping(item):
+    if type(item) is not dict and not isinstance(item, Mapping):  # parsed JSON: a dict
         return ("", "")  # not a message: ends a run of user messages, says nothing
     role = item.get("role")
     role = role if type(role) is str else USER
@@ -298,7 +296,7 @@ def _message(item: Any) -> Message:
     texts: list[str] = []
     tool_result = False
     for part in parts:
-        if not _is_mapping(part):
+        if type(part) is not dict and not isinstance(part, Mapping):
             continue
         kind = part.get("type", "text")
         if kind == "text":

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from operator import attrgetter
-from typing import Any, NamedTuple
+from typing import Any
 
 from agentsight_otel import _semconv as sc
 from agentsight_otel._fields import ATTRIBUTES as FIELD_ATTRIBUTES
@@ -27,21 +27,18 @@ _GENAI_COPIED = (sc.GEN_AI_OPERATION, "gen_ai.agent.name")
 _COPIED = (*(field.attribute for field in FIELDS), *_GENAI_COPIED)
 
 
-class MappedTurn(NamedTuple):
-    """A turn's wire spans (continuation segments after the first) and its messages cut."""
-
-    spans: list[WireSpan]
-    cut: int
-
-
 def turn_span(
     root: SpanRecord,
     spans: Sequence[SpanRecord],
     conversation_id: str,
     otel: dict[str, Any],
     redactor: Redactor | None,
-) -> MappedTurn:
-    """The ``turn`` wire span(s) of a GenAI invocation rooted at ``root``."""
+) -> tuple[list[WireSpan], int]:
+    """The ``turn`` wire span(s) of a GenAI invocation rooted at ``root``, and messages cut.
+
+    More than one span when the turn's messages fill several segments (continuations after the
+    first).
+    """
     turn_hex = hex_span_id(root.span_id)
     attributes: dict[str, Any] = {
         sc.CONVERSATION_ID: conversation_id,
@@ -60,14 +57,17 @@ def turn_span(
             attributes[key] = value
     span = wire_span(root, sc.KIND_TURN, root.name, attributes, (), otel, None)
     # Built in their wire form: a turn's events are this module's own, not a span's.
-    span["events"], cut = _messages(root, spans, redactor)
-    return MappedTurn(segments(span, root), cut)
+    span["events"], cut = _messages(root, spans, redactor, span["started_at"])
+    return segments(span, root), cut
 
 
 def _messages(
-    root: SpanRecord, spans: Sequence[SpanRecord], redactor: Redactor | None
+    root: SpanRecord, spans: Sequence[SpanRecord], redactor: Redactor | None, started_at: str
 ) -> tuple[list[WireEvent], int]:
-    """The turn's new end-user messages (up to its start), final answer and how many were cut."""
+    """The turn's new end-user messages (up to its start), final answer and how many were cut.
+
+    ``started_at``: the turn's start as the wire writes it, the newest user message's time.
+    """
     others = [span for span in spans if span is not root]
     has_root = len(others) < len(spans)
     if len(others) > 1:
@@ -82,7 +82,7 @@ def _messages(
             # too): the newest at the turn's start, the earlier ones (sent before it) a
             # microsecond, the wire's precision, apart.
             for index, text in enumerate(texts, start=1 - len(texts)):
-                stamp = root.start_ns + index * 1_000
+                stamp = iso_utc(root.start_ns + index * 1_000) if index else started_at
                 events.append(_event(sc.SENDER_USER, text, stamp, redactor))
             break
     if len(others) > 1:
@@ -90,7 +90,7 @@ def _messages(
     for span in [root, *others] if has_root else others:
         text = answer(span)
         if text:
-            events.append(_event(sc.SENDER_AGENT, text, span.end_ns, redactor))
+            events.append(_event(sc.SENDER_AGENT, text, iso_utc(span.end_ns), redactor))
             break
     return events, cut
 
@@ -100,8 +100,8 @@ _START = attrgetter("start_ns", "span_id")
 _END = attrgetter("end_ns", "span_id")
 
 
-def _event(sender: str, text: str, timestamp_ns: int, redactor: Redactor | None) -> WireEvent:
+def _event(sender: str, text: str, timestamp: str, redactor: Redactor | None) -> WireEvent:
     """One message event, redacted and clipped as the tracker's are, in its wire form."""
     content = truncate(redactor.text(text) if redactor else text)
     attributes = {sc.MESSAGE_SENDER: sender, sc.MESSAGE_CONTENT: content}
-    return {"name": sc.MESSAGE_EVENT, "timestamp": iso_utc(timestamp_ns), "attributes": attributes}
+    return {"name": sc.MESSAGE_EVENT, "timestamp": timestamp, "attributes": attributes}
