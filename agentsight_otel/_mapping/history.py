@@ -23,6 +23,8 @@ import orjson
 
 # Where to try: a role key and its string value (a guess; the parse is what decides).
 _ROLE = re.compile(r'"role"\s*:\s*"([^"\\]*)"')
+# The end user's role as json.dumps and compact writers put it.
+_USER = ('"role": "user"', '"role":"user"')
 # Messages of the run looked past before the whole text is parsed instead.
 _TRIES = 8
 
@@ -39,6 +41,8 @@ def history_end(text: str, run_roles: Collection[str]) -> list[Any] | None:
         if key < 0:
             return None
         end = key
+        if text.startswith(_USER, key):  # the usual message of the run, told without the regex
+            continue
         match = _ROLE.match(text, key)
         if match is None or match[1] in run_roles:
             continue
