@@ -71,9 +71,11 @@ class ForeignMapping:
 
     def map(self, foreign: Sequence[SpanRecord], wire: list[WireSpan]) -> None:
         """Append the wire spans of ``foreign``: the records without a tracker kind."""
-        usages, memo = self._classify(foreign)
+        usages, memo, nested = self._classify(foreign)
         kinds = self._kinds
-        shadowed = _merge_nested(usages, self.by_id) if _nested(usages, self.by_id) else _NONE
+        if nested is None:  # not told by the pass: the records' order or ids were unusual
+            nested = _nested(usages, self.by_id)
+        shadowed = _merge_nested(usages, self.by_id) if nested else _NONE
         turns: dict[int, TurnParts] = {}
         otel_cache = self.otel_cache
         for record in foreign:
@@ -101,11 +103,17 @@ class ForeignMapping:
 
     def _classify(
         self, foreign: Sequence[SpanRecord]
-    ) -> tuple[dict[int, Usage], dict[int, Place | None]]:
-        """Every record's usage, kind and place, in one pass."""
+    ) -> tuple[dict[int, Usage], dict[int, Place | None], bool | None]:
+        """Every record's usage, kind and place, in one pass.
+
+        Also whether a usage-carrying span has another above it (None: not known from this
+        pass, when a span came before its parent or shares its id).
+        """
         usages: dict[int, Usage] = {}
         memo: dict[int, Place | None] = {}
         kinds = self._kinds
+        under_usage: dict[int, bool] = {}  # whether a usage-carrying span is above a span
+        nested: bool | None = False
         # Spans end (and arrive) before their parents: placed last first, a parent's answer is
         # there for its children, which then take it instead of walking to the root.
         for record in reversed(foreign):
@@ -118,12 +126,24 @@ class ForeignMapping:
             if kind is None:
                 kind = kinds[span_id] = _kind_of(attributes)
             parent_id = record.parent_span_id or 0
-            if parent_id in memo and sc.TURN_ID not in attributes:  # _place's usual case
-                place = memo[parent_id]
-                memo[span_id] = Place(span_id, False) if place is None and kind[0] else place
+            if parent_id in memo:
+                under = under_usage[parent_id] or parent_id in usages
+                if sc.TURN_ID not in attributes:  # _place's usual case
+                    place = memo[parent_id]
+                    memo[span_id] = Place(span_id, False) if place is None and kind[0] else place
+                else:
+                    self._place(record, memo)
             else:
+                under = False
+                if parent_id in self.by_id:  # a parent still to come (or a tracker's span)
+                    nested = None
                 self._place(record, memo)
-        return usages, memo
+            if span_id in under_usage:
+                nested = None
+            under_usage[span_id] = under
+            if under and usage is not None and nested is not None:
+                nested = True
+        return usages, memo, nested
 
     def _turn(self, parts: TurnParts, wire: list[WireSpan]) -> None:
         """The turn span of a GenAI invocation, with its new messages as events."""

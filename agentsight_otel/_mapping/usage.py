@@ -43,6 +43,8 @@ _REASONING = (
 _MODEL = ("gen_ai.response.model", "gen_ai.request.model", "llm.model_name")
 _REQUESTED = "gen_ai.request.model"
 _SYSTEM = ("gen_ai.system", "gen_ai.provider.name", "llm.provider", "llm.system")
+_PROVIDER = _SYSTEM[1]
+_MODEL_LAST = _MODEL[2:]
 _COUNTS = frozenset(_INPUT + _OUTPUT)
 # Most model calls carry none of the optional counts: one C-level test skips their lookups.
 _OPTIONAL = frozenset(_CACHE_READ + _CACHE_WRITE + _REASONING)
@@ -100,7 +102,7 @@ def usage_from_attributes(attributes: Attributes, *, own: bool = False) -> Usage
         if isinstance(requested, str) and requested:
             model = requested
         else:
-            model = _first_str(attributes, _MODEL[2:])
+            model = _first_str(attributes, _MODEL_LAST)
     if not isinstance(requested, str) or not requested or requested == model:
         requested = None
     # Positional: this runs once per model call, and keywords cost measurably more.
@@ -111,11 +113,19 @@ def usage_from_attributes(attributes: Attributes, *, own: bool = False) -> Usage
         cache_write,
         reasoning,
         model,
-        _first_str(attributes, _SYSTEM),
+        _system(attributes),
         operation if isinstance(operation, str) and operation else "chat",
         requested,
         cache_in_input,
     )
+
+
+def _system(attributes: Attributes) -> str | None:
+    """The provider: the first non-empty string among ``_SYSTEM`` (the current key read first)."""
+    system = attributes.get(_PROVIDER)
+    if isinstance(system, str) and system and _SYSTEM[0] not in attributes:
+        return system
+    return _first_str(attributes, _SYSTEM)
 
 
 def _optional_counts(attributes: Attributes) -> tuple[int, int, int]:
