@@ -41,16 +41,23 @@ _MAX_DEPTH = 64
 
 
 class Place(NamedTuple):
-    """Where a span belongs: the turn's span id, and whether the tracker made that turn."""
+    """Where a span belongs: the turn's span id (and its hex), whether the tracker made it."""
 
     turn: int
     tracked: bool
+    hex: str  # written on every span of the turn: formatted once per turn, not per span
+
+
+def _place_at(turn: int, tracked: bool) -> Place:
+    """The place of a span in the turn ``turn``."""
+    return Place(turn, tracked, hex_span_id(turn))
 
 
 @dataclass(slots=True)
 class TurnParts:
     """A GenAI turn being built: its root, and its spans that carry messages or call models."""
 
+    turn_hex: str
     root: SpanRecord | None = None
     with_messages: list[SpanRecord] = field(default_factory=list)
     silent_scope: str | None = None
@@ -85,7 +92,7 @@ class ForeignMapping:
             if place is not None and not place.tracked:
                 parts = turns.get(place.turn)
                 if parts is None:  # not setdefault: it would build a TurnParts per span
-                    parts = turns[place.turn] = TurnParts()
+                    parts = turns[place.turn] = TurnParts(place.hex)
                 if place.turn == span_id:
                     parts.root = record
             with_messages = parts is not None and carries_messages(record)
@@ -130,7 +137,9 @@ class ForeignMapping:
                 under = under_usage[parent_id] or parent_id in usages
                 if sc.TURN_ID not in attributes:  # _place's usual case
                     place = memo[parent_id]
-                    memo[span_id] = Place(span_id, False) if place is None and kind[0] else place
+                    memo[span_id] = (
+                        _place_at(span_id, False) if place is None and kind[0] else place
+                    )
                 else:
                     self._place(record, memo)
             else:
@@ -151,7 +160,12 @@ class ForeignMapping:
         self.turn_roots.append(parts.root)
         otel = otel_part(parts.root, self.otel_cache)
         spans, cut = turn_span(
-            parts.root, parts.with_messages, self.conversation_id, otel, self.redactor
+            parts.root,
+            parts.turn_hex,
+            parts.with_messages,
+            self.conversation_id,
+            otel,
+            self.redactor,
         )
         wire.extend(spans)
         self.cut_messages += cut
@@ -164,8 +178,7 @@ class ForeignMapping:
         self, record: SpanRecord, place: Place, otel: dict[str, Any], wire: list[WireSpan]
     ) -> None:
         """A tool span as an action of its turn, with its real start and end."""
-        turn_hex = hex_span_id(place.turn)
-        attributes = tool_attributes(record, self.conversation_id, turn_hex, self.redactor)
+        attributes = tool_attributes(record, self.conversation_id, place.hex, self.redactor)
         wire.append(
             wire_span(
                 record, sc.KIND_TOOL, attributes[sc.TOOL_NAME], attributes, (), otel, place.turn
@@ -189,7 +202,7 @@ class ForeignMapping:
         }
         attributes = usage_attributes(usage, base)
         if place is not None:
-            attributes[sc.TURN_ID] = hex_span_id(place.turn)
+            attributes[sc.TURN_ID] = place.hex
         span = wire_span(record, sc.KIND_LLM, name, attributes, (), otel)
         if place is not None and place.turn == record.span_id and not place.tracked:
             # A lone model call is both the turn and its usage: the usage takes a derived id.
@@ -210,7 +223,7 @@ class ForeignMapping:
         by_id = self.by_id
         parent = by_id.get(record.parent_span_id or 0)
         own_turn = _turn_id(record.attributes) if sc.TURN_ID in record.attributes else None
-        place: Place | None = None if own_turn is None else Place(own_turn, True)
+        place: Place | None = None if own_turn is None else _place_at(own_turn, True)
         if place is not None:  # stamped with the tracker's turn (_current.py): it is in that turn
             parent = None
         for _ in range(_MAX_DEPTH):
@@ -221,17 +234,17 @@ class ForeignMapping:
                 break
             attributes = parent.attributes
             if attributes.get(sc.SPAN_KIND) in sc.ROOT_KINDS:
-                place = Place(parent.span_id, True)
+                place = _place_at(parent.span_id, True)
                 break
             turn = _turn_id(attributes)
             if turn is not None:
-                place = Place(turn, True)
+                place = _place_at(turn, True)
                 break
             if sc.SPAN_KIND not in attributes and self._kind(parent)[0]:
                 outermost = parent.span_id
             parent = by_id.get(parent.parent_span_id or 0)
         if place is None and outermost is not None:
-            place = Place(outermost, False)
+            place = _place_at(outermost, False)
         memo[record.span_id] = place
         return place
 

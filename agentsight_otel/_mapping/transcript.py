@@ -14,7 +14,6 @@ from typing import Any
 from agentsight_otel import _semconv as sc
 from agentsight_otel._fields import ATTRIBUTES as FIELD_ATTRIBUTES
 from agentsight_otel._fields import FIELDS
-from agentsight_otel._ids import hex_span_id
 from agentsight_otel._mapping.messages import answer, user_texts
 from agentsight_otel._mapping.records import SpanRecord
 from agentsight_otel._mapping.segments import kept_texts, segments
@@ -29,6 +28,7 @@ _COPIED = (*(field.attribute for field in FIELDS), *_GENAI_COPIED)
 
 def turn_span(
     root: SpanRecord,
+    turn_hex: str,
     spans: Sequence[SpanRecord],
     conversation_id: str,
     otel: dict[str, Any],
@@ -36,10 +36,9 @@ def turn_span(
 ) -> tuple[list[WireSpan], int]:
     """The ``turn`` wire span(s) of a GenAI invocation rooted at ``root``, and messages cut.
 
-    More than one span when the turn's messages fill several segments (continuations after the
-    first).
+    ``turn_hex`` is the root's span id as the wire writes it. More than one span when the turn's
+    messages fill several segments (continuations after the first).
     """
-    turn_hex = hex_span_id(root.span_id)
     attributes: dict[str, Any] = {
         sc.CONVERSATION_ID: conversation_id,
         sc.SPAN_KIND: sc.KIND_TURN,
