@@ -120,6 +120,7 @@ class ForeignMapping:
         memo: dict[int, Place | None] = {}
         kinds = self._kinds
         under_usage: dict[int, bool] = {}  # whether a usage-carrying span is above a span
+        by_id = self.by_id
         nested: bool | None = False
         # Spans end (and arrive) before their parents: placed last first, a parent's answer is
         # there for its children, which then take it instead of walking to the root.
@@ -142,11 +143,15 @@ class ForeignMapping:
                     )
                 else:
                     self._place(record, memo)
-            else:
-                under = False
-                if parent_id in self.by_id:  # a parent still to come (or a tracker's span)
-                    nested = None
+            elif parent_id in by_id:  # a parent still to come (or a tracker's span)
+                under, nested = False, None
                 self._place(record, memo)
+            else:  # a local root: the turn when it is a GenAI span (_place's case too)
+                under = False
+                if sc.TURN_ID in attributes:
+                    self._place(record, memo)
+                else:
+                    memo[span_id] = _place_at(span_id, False) if kind[0] else None
             if span_id in under_usage:
                 nested = None
             under_usage[span_id] = under
