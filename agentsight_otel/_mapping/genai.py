@@ -89,21 +89,23 @@ class ForeignMapping:
             span_id = record.span_id
             place = memo[span_id]
             parts = None
+            with_messages = False
             if place is not None and not place.tracked:
-                parts = turns.get(place.turn)
+                turn = place.turn
+                parts = turns.get(turn)
                 if parts is None:  # not setdefault: it would build a TurnParts per span
-                    parts = turns[place.turn] = TurnParts(place.hex)
-                if place.turn == span_id:
+                    parts = turns[turn] = TurnParts(place.hex)
+                if turn == span_id:
                     parts.root = record
-            with_messages = parts is not None and carries_messages(record)
+                if carries_messages(record):
+                    with_messages = True
+                    parts.with_messages.append(record)
             if place is not None and kinds[span_id][1]:
                 self._tool(record, place, otel_part(record, otel_cache), wire)
             elif span_id in usages and span_id not in shadowed:
                 self._usage(record, usages[span_id], place, otel_part(record, otel_cache), wire)
                 if parts is not None and not with_messages:
                     parts.silent_scope = record.scope.name
-            if parts is not None and with_messages:
-                parts.with_messages.append(record)
         for parts in turns.values():
             if parts.root is not None:
                 self._turn(parts, wire)
