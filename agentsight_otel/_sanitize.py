@@ -113,8 +113,6 @@ def encode_metadata(value: object, name: str = "metadata") -> str | None:
 
 def encode_value(value: object) -> str:
     """Any value as JSON text within the size limit (tool arguments)."""
-    if type(value) is dict:  # parsed JSON: no copy, as nothing below changes it
-        return _fit_document(value)
     if isinstance(value, Mapping):
         return _fit_document(dict(value))
     return truncate(_dumps(value), MAX_JSON)
