@@ -129,5 +129,7 @@ FIELDS: Final[tuple[ConversationField, ...]] = (
 )
 NAMES: Final = tuple(field.name for field in FIELDS)
 BY_NAME: Final = {field.name: field for field in FIELDS}
+# The span attributes that carry them (one look in C tells a span without any).
+ATTRIBUTES: Final = frozenset(field.attribute for field in FIELDS)
 # The fields stored and read as they are: all but the JSON documents.
 SCALARS: Final = tuple(field for field in FIELDS if field.kind is not Kind.JSON)

@@ -12,13 +12,14 @@ and system instructions are plumbing, not transcript.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, overload
 
 import orjson
 
 from agentsight_otel import _semconv as sc
 from agentsight_otel._mapping import openinference, vercel
+from agentsight_otel._mapping.history import history_end
 from agentsight_otel._mapping.records import Attributes, SpanRecord
 from agentsight_otel._sanitize import loads_json
 
@@ -85,9 +86,44 @@ def carries_messages(record: SpanRecord) -> bool:
     attributes = record.attributes
     if not _CARRIERS.isdisjoint(attributes):
         return True
-    return openinference.carries_values(attributes) or any(
-        _is_message_event(event.name) for event in record.events
-    )
+    if openinference.carries_values(attributes):
+        return True
+    events = record.events
+    return bool(events) and any(_is_message_event(event.name) for event in events)
+
+
+def user_texts(record: SpanRecord) -> list[str] | None:
+    """The end user's new messages in a span's input; None when it records no input messages."""
+    value = record.attributes.get(sc.GEN_AI_INPUT_MESSAGES)
+    if type(value) is str:  # the usual case, read without the general path's steps
+        end = history_end(value, _RUN_ROLES)
+        if end is not None:
+            texts, ended = _user_run(end)
+            if ended:  # the run starts within the end read: the rest is not needed
+                return texts
+        document = _parsed(value)
+        if type(document) is list:
+            return _user_run(document)[0] if document else None
+        messages: Sequence[Message] | None = _as_messages(document)
+    else:
+        messages = input_messages(record)
+    return new_user_texts(messages) if messages else None
+
+
+def answer(record: SpanRecord) -> str:
+    """The assistant's text in a span's output ("" when it records none)."""
+    value = record.attributes.get(sc.GEN_AI_OUTPUT_MESSAGES)
+    if type(value) is str:  # the usual case, read without the general path's steps
+        document = _parsed(value)
+        if type(document) is list:
+            if len(document) == 1:  # the usual answer: one message
+                role, text = _message(document[0])
+                return text if role == ASSISTANT else ""
+            return _assistant_text(map(_message, document))
+        messages: Sequence[Message] | None = _as_messages(document)
+    else:
+        messages = output_messages(record)
+    return _assistant_text(messages) if messages else ""
 
 
 def input_messages(record: SpanRecord) -> Sequence[Message] | None:
@@ -216,10 +252,19 @@ def _oi_contents(attributes: Attributes, prefix: str) -> str:
 
 def _from_document(value: object) -> Sequence[Message]:
     """Messages from a JSON text or an already structured list."""
+    return _as_messages(_parsed(value) if type(value) is str else loaded(value))
+
+
+def _parsed(text: str) -> Any:
+    """JSON text parsed, the fast parser first; the text itself when it is not JSON."""
     try:  # the usual case, first: JSON text the fast parser reads
-        document = orjson.loads(value) if type(value) is str else loaded(value)
+        return orjson.loads(text)
     except orjson.JSONDecodeError:
-        document = loaded(value)
+        return loaded(text)
+
+
+def _as_messages(document: object) -> Sequence[Message]:
+    """A parsed document's messages: a list of them, or one message alone."""
     if type(document) is list:  # the usual case: skips the (slower) ABC checks below
         return _Lazy(document, _message)
     if isinstance(document, Mapping):
@@ -239,14 +284,9 @@ def loaded(value: object) -> Any:
     return value
 
 
-def _is_mapping(value: object) -> bool:
-    """A mapping; parsed JSON gives dicts, so they skip the (slower) ABC check."""
-    return type(value) is dict or isinstance(value, Mapping)
-
-
 def _message(item: Any) -> Message:
     """A message in the GenAI shape (``parts``) or the chat API's (``content``)."""
-    if not _is_mapping(item):
+    if type(item) is not dict and not isinstance(item, Mapping):  # parsed JSON: a dict
         return ("", "")  # not a message: ends a run of user messages, says nothing
     role = item.get("role")
     role = role if type(role) is str else USER
@@ -256,7 +296,7 @@ def _message(item: Any) -> Message:
     texts: list[str] = []
     tool_result = False
     for part in parts:
-        if not _is_mapping(part):
+        if type(part) is not dict and not isinstance(part, Mapping):
             continue
         kind = part.get("type", "text")
         if kind == "text":
@@ -289,9 +329,9 @@ def _text(content: object) -> str:
 
 def new_user_texts(messages: Sequence[Message]) -> list[str]:
     """The end user's messages that start an exchange: those after the last non-user message."""
-    texts: list[str] = []
     if type(messages) is _Lazy and messages._convert is _message:
-        messages = _user_tail(messages._items)
+        return _user_run(messages._items)[0]
+    texts: list[str] = []
     for role, text in reversed(messages):
         if role in ("system", "developer"):
             continue
@@ -303,26 +343,38 @@ def new_user_texts(messages: Sequence[Message]) -> list[str]:
     return texts
 
 
-def _user_tail(items: Sequence[Any]) -> Sequence[Message]:
-    """The messages after the last one whose own role ends the user's run, converted.
+def _user_run(items: Sequence[Any]) -> tuple[list[str], bool]:
+    """``new_user_texts`` of raw messages, converting only the run it reads (from the end).
 
     A message whose role is a string other than user, system or developer ends the run
     whatever its parts are (``_message`` keeps that role or makes it ``tool``): neither it
-    nor the resent history before it is converted.
+    nor the resent history before it is converted. Also whether a message ended the run (not
+    the start of ``items``).
     """
-    start = 0
+    texts: list[str] = []
+    ended = False
     for index in range(len(items) - 1, -1, -1):
         item = items[index]
-        role = item.get("role") if type(item) is dict else None
-        if type(role) is str and role not in _RUN_ROLES:
-            start = index + 1
+        if type(item) is dict:
+            role = item.get("role")
+            if type(role) is str and role not in _RUN_ROLES:
+                ended = True
+                break
+        role, text = _message(item)
+        if role in ("system", "developer"):
+            continue
+        if role != USER:
+            ended = True
             break
-    return [_message(item) for item in items[start:]]
+        if text:
+            texts.append(text)
+    texts.reverse()
+    return texts, ended
 
 
 _RUN_ROLES = frozenset((USER, "system", "developer"))
 
 
-def answer_text(messages: Sequence[Message]) -> str:
+def _assistant_text(messages: Iterable[Message]) -> str:
     """The assistant's text in a model's (or agent's) output."""
     return "\n".join([text for role, text in messages if role == ASSISTANT and text])

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 from agentsight_otel import _semconv as sc
+from agentsight_otel._fields import ATTRIBUTES as FIELD_ATTRIBUTES
 from agentsight_otel._fields import FIELDS, Kind
 from agentsight_otel._ids import derived_span_id, hex_span_id
 from agentsight_otel._mapping.genai import ForeignMapping
@@ -79,9 +80,6 @@ def dumps(value: object) -> bytes:
         return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode()
 
 
-_FIELD_KEYS = frozenset(entry.attribute for entry in FIELDS)
-
-
 class PayloadBuilder:
     """Maps trace groups to blocks; collects warnings instead of logging them."""
 
@@ -126,12 +124,16 @@ class PayloadBuilder:
         block = Block(conversation_id, {"conversation_id": conversation_id}, wire)
         roots: list[SpanRecord] = []
         foreign: list[SpanRecord] = []
-        turns = {r.span_id for r in records if r.attributes.get(sc.SPAN_KIND) == sc.KIND_TURN}
+        turns: set[int] | None = None
         for record in records:
             kind = record.attributes.get(sc.SPAN_KIND)
             if kind in sc.ROOT_KINDS:
                 roots.append(record)
             if isinstance(kind, str):
+                if turns is None:  # the tracker's turns, read only when its spans are here
+                    turns = {
+                        r.span_id for r in records if r.attributes.get(sc.SPAN_KIND) == sc.KIND_TURN
+                    }
                 otel = otel_part(record, otel_cache)
                 _own_spans(record, kind, conversation_id, otel, wire, turns)
             else:
@@ -157,7 +159,7 @@ class PayloadBuilder:
 
     def _collect_fields(self, attributes: Attributes, fields: dict[str, Any]) -> None:
         """Conversation fields from a root span; later roots win."""
-        if not _FIELD_KEYS.isdisjoint(attributes):  # GenAI roots rarely carry any
+        if not FIELD_ATTRIBUTES.isdisjoint(attributes):  # GenAI roots rarely carry any
             self._stamped_fields(attributes, fields)
         if "customer_id" not in fields and (customer := customer_of(attributes)):
             fields["customer_id"] = customer  # the AI SDK's `userId` metadata

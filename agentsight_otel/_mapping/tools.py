@@ -62,7 +62,10 @@ def tool_attributes(
 
 def _first(attributes: Attributes, keys: tuple[str, ...]) -> Any:
     """The first present value among ``keys``."""
-    for key in keys:
+    value = attributes.get(keys[0])  # the GenAI convention's: looked up before the loop
+    if value is not None:
+        return value
+    for key in keys[1:]:
         value = attributes.get(key)
         if value is not None:
             return value

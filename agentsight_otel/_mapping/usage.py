@@ -43,6 +43,8 @@ _REASONING = (
 _MODEL = ("gen_ai.response.model", "gen_ai.request.model", "llm.model_name")
 _REQUESTED = "gen_ai.request.model"
 _SYSTEM = ("gen_ai.system", "gen_ai.provider.name", "llm.provider", "llm.system")
+_PROVIDER = _SYSTEM[1]
+_MODEL_LAST = _MODEL[2:]
 _COUNTS = frozenset(_INPUT + _OUTPUT)
 # Most model calls carry none of the optional counts: one C-level test skips their lookups.
 _OPTIONAL = frozenset(_CACHE_READ + _CACHE_WRITE + _REASONING)
@@ -87,17 +89,20 @@ def usage_from_attributes(attributes: Attributes, *, own: bool = False) -> Usage
         output_tokens = _first_int(attributes, _OUTPUT)[1]
     if input_key is None and output_tokens == 0:
         return None
-    optional = not _OPTIONAL.isdisjoint(attributes)
-    cache_read = _first_int(attributes, _CACHE_READ)[1] if optional else 0
-    cache_write = _first_int(attributes, _CACHE_WRITE)[1] if optional else 0
     cache_in_input = input_key in _INPUT_INCLUDES_CACHE
-    if cache_in_input:
-        input_tokens = max(0, input_tokens - cache_read - cache_write)
+    cache_read = cache_write = reasoning = 0
+    if not _OPTIONAL.isdisjoint(attributes):
+        cache_read, cache_write, reasoning = _optional_counts(attributes)
+        if cache_in_input:
+            input_tokens = max(0, input_tokens - cache_read - cache_write)
     operation = attributes.get("gen_ai.operation.name")
-    model = attributes.get(_MODEL[0])
-    if type(model) is not str or not model:
-        model = _first_str(attributes, _MODEL)
     requested = attributes.get(_REQUESTED)
+    model = attributes.get(_MODEL[0])
+    if not isinstance(model, str) or not model:  # then the requested one, read once
+        if isinstance(requested, str) and requested:
+            model = requested
+        else:
+            model = _first_str(attributes, _MODEL_LAST)
     if not isinstance(requested, str) or not requested or requested == model:
         requested = None
     # Positional: this runs once per model call, and keywords cost measurably more.
@@ -106,12 +111,29 @@ def usage_from_attributes(attributes: Attributes, *, own: bool = False) -> Usage
         output_tokens,
         cache_read,
         cache_write,
-        _first_int(attributes, _REASONING)[1] if optional else 0,
+        reasoning,
         model,
-        _first_str(attributes, _SYSTEM),
+        _system(attributes),
         operation if isinstance(operation, str) and operation else "chat",
         requested,
         cache_in_input,
+    )
+
+
+def _system(attributes: Attributes) -> str | None:
+    """The provider: the first non-empty string among ``_SYSTEM`` (the current key read first)."""
+    system = attributes.get(_PROVIDER)
+    if isinstance(system, str) and system and _SYSTEM[0] not in attributes:
+        return system
+    return _first_str(attributes, _SYSTEM)
+
+
+def _optional_counts(attributes: Attributes) -> tuple[int, int, int]:
+    """Cache read, cache write and reasoning tokens (0 when absent)."""
+    return (
+        _first_int(attributes, _CACHE_READ)[1],
+        _first_int(attributes, _CACHE_WRITE)[1],
+        _first_int(attributes, _REASONING)[1],
     )
 
 
@@ -173,13 +195,12 @@ def usage_attributes(usage: Usage, attributes: dict[str, Any] | None = None) -> 
     attributes["gen_ai.operation.name"] = usage.operation
     attributes["gen_ai.usage.input_tokens"] = usage.input_tokens
     attributes["gen_ai.usage.output_tokens"] = usage.output_tokens
-    for key, value in (
-        (sc.CACHE_READ_TOKENS, usage.cache_read_tokens),
-        (sc.CACHE_WRITE_TOKENS, usage.cache_write_tokens),
-        (sc.REASONING_TOKENS, usage.reasoning_tokens),
-    ):
-        if value:
-            attributes[key] = value
+    if usage.cache_read_tokens:
+        attributes[sc.CACHE_READ_TOKENS] = usage.cache_read_tokens
+    if usage.cache_write_tokens:
+        attributes[sc.CACHE_WRITE_TOKENS] = usage.cache_write_tokens
+    if usage.reasoning_tokens:
+        attributes[sc.REASONING_TOKENS] = usage.reasoning_tokens
     return attributes
 
 

@@ -11,6 +11,7 @@ from agentsight_otel._mapping.records import Attributes, EventRecord, SpanRecord
 from agentsight_otel._mapping.timefmt import duration_ms, iso_utc
 
 WireSpan = dict[str, Any]
+WireEvent = dict[str, Any]
 OtelCache = dict[tuple[Any, ...], dict[str, Any]]
 
 
