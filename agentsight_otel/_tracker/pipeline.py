@@ -138,11 +138,11 @@ class Pipeline:
         if self._closed:
             return
         at = monotonic() + within
-        if self._flush_wanted and self._flush_at <= at:
-            return  # a flush as soon as this one wants is already coming
-        self._flush_at = at
-        self._flush_wanted = True
-        RUNTIME.timer.wake_by(at)
+        if not self._flush_wanted or at < self._flush_at:  # else one as soon is coming
+            self._flush_at = at
+            self._flush_wanted = True
+        # Always asked: a forked child has a pending flush from its parent but no thread yet.
+        RUNTIME.timer.wake_by(self._flush_at)
 
     def due(self, now: float) -> float:
         """When the flush asked for is due; requests that came meanwhile make one flush."""
