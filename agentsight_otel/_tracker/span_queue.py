@@ -66,7 +66,9 @@ class SpanQueue(SpanProcessor):
         spans.append(span)
         if queued == 0:
             self._request_flush(self._schedule_delay)
-        elif queued + 1 == self._max_batch:
+        elif queued + 1 >= self._max_batch:
+            # Every span past a batch asks (cheap once a flush is due): threads appending at
+            # once may each see a count short of the batch and none ask at exactly it.
             self._request_flush(0.0)
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:

@@ -55,10 +55,12 @@ def test_the_first_span_asks_for_a_flush_at_the_schedule_and_a_full_batch_asks_n
     end_spans(provider, 3)  # the fourth span fills a batch
     assert asked == [1.0, 0.0]
     assert exporter.batches == []  # nothing leaves the caller's thread before the flush
+    end_spans(provider, 1)  # past a full batch: every span asks (at once)
+    assert asked == [1.0, 0.0, 0.0]
     processor.force_flush()
-    assert [len(batch) for batch in exporter.batches] == [4]
+    assert [len(batch) for batch in exporter.batches] == [4, 1]
     end_spans(provider, 1)  # the queue is empty again: the schedule starts over
-    assert asked == [1.0, 0.0, 1.0]
+    assert asked == [1.0, 0.0, 0.0, 1.0]
     exporter.shutdown(100)
 
 
