@@ -41,6 +41,11 @@ class Duty(Protocol):
         ...
 
 
+# How late past a wake_by() deadline a look may come: the loop's own next look is reckoned a
+# few microseconds after its duties named it, and a wake for those would be spurious.
+_LOOK_SLACK = 0.001
+
+
 class Loop:
     """One daemon thread, started on first use, that runs its duties' work as it comes due.
 
@@ -90,7 +95,7 @@ class Loop:
         A request's deadline on a loop that ticks anyway costs no wake (a wake is a system call
         on both threads).
         """
-        if self._looks_by > when:
+        if self._looks_by > when + _LOOK_SLACK:
             self.wake()
 
     def running(self) -> bool:

@@ -98,13 +98,15 @@ def test_wake_by_wakes_a_loop_only_when_it_would_not_look_in_time() -> None:
     loop.add(job)
     loop.wake_by(time.monotonic() + 3600)  # no thread yet: started, whatever the deadline
     assert len(wakes) == 1
-    loop.add(Later(time.monotonic() + 30))
+    later = Later(time.monotonic() + 30)
+    loop.add(later)
     loop.wake()
     deadline = time.monotonic() + 10
     while loop._looks_by == math.inf and time.monotonic() < deadline:  # until it sleeps
         time.sleep(0.001)
     wakes.clear()
     loop.wake_by(time.monotonic() + 3600)  # it looks within 30 s anyway
+    loop.wake_by(later.at)  # at the very time it looks: no wake either (sends in one window)
     assert wakes == []
     job.pending = 1
     loop.wake_by(time.monotonic())  # work for now: the sleeping loop is woken for it
