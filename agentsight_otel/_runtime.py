@@ -115,22 +115,23 @@ class Loop:
 
     def _run(self) -> None:
         """Run what is due, then sleep until the next duty is due or the loop is woken."""
-        wait: float | None = 0.0
+        next_at = -math.inf  # look at once
         while True:
+            wait = None if next_at == math.inf else max(0.0, next_at - time.monotonic())
             self._wake.wait(wait)
             self._wake.clear()  # before looking: work that arrives later wakes the loop again
             self._looks_by = math.inf  # a duty added while looking may be missed: wake for it
-            wait, ran = self._run_due()
+            next_at, ran = self._run_due()
             if self._stopping and not ran:
                 with self._lock:  # a wake() since the clear() sees this thread, or none
                     if not self._wake.is_set():
                         self._thread = None
                         return
-            self._looks_by = math.inf if wait is None else time.monotonic() + wait
+            self._looks_by = next_at
 
-    def _run_due(self) -> tuple[float | None, bool]:
-        """Run every duty that is due; how long until the next one is, and whether any ran."""
-        wait: float | None = None
+    def _run_due(self) -> tuple[float, bool]:
+        """Run every duty that is due; when the next one is (monotonic), and whether any ran."""
+        next_at = math.inf
         ran = False
         with self._lock:
             self._duties = [d for d in self._duties if _alive(d) is not None]  # drop the gone
@@ -140,13 +141,14 @@ class Loop:
                 if duty.due(time.monotonic()) <= 0:
                     ran = True
                     duty.work()
-                left = duty.due(time.monotonic())
+                now = time.monotonic()
+                # The time the duty names, as it names it: wake_by() compares against it.
+                at = now + duty.due(now)
             except Exception:  # a duty's failure must not end the loop the others need
                 log_internal_error("running background work")
                 continue
-            if left != math.inf:
-                wait = max(0.0, left) if wait is None else min(wait, max(0.0, left))
-        return wait, ran
+            next_at = min(next_at, at)
+        return next_at, ran
 
 
 # Of a stop's time budget, the part a duty gets to finish on its own before its waits are
