@@ -74,6 +74,7 @@ class Pipeline:
         self._flush_wanted = False
         self._flush_at = 0.0
         self._closed = False
+        RUNTIME.adopt(self, Pipeline._forked)
         if provider is None:
             self.exporter = AgentSightSpanExporter(_settings=settings, _ledger=ledger)
             self._processor = _span_queue(self.exporter, self.request_flush)
@@ -138,11 +139,15 @@ class Pipeline:
         if self._closed:
             return
         at = monotonic() + within
-        if not self._flush_wanted or at < self._flush_at:  # else one as soon is coming
-            self._flush_at = at
-            self._flush_wanted = True
-        # Always asked: a forked child has a pending flush from its parent but no thread yet.
-        RUNTIME.timer.wake_by(self._flush_at)
+        if self._flush_wanted and self._flush_at <= at:
+            return  # a flush as soon as this one wants is already coming
+        self._flush_at = at
+        self._flush_wanted = True
+        RUNTIME.timer.wake_by(at)
+
+    def _forked(self) -> None:
+        """In a forked child: a flush its parent asked for is the parent's (so is its thread)."""
+        self._flush_wanted = False
 
     def due(self, now: float) -> float:
         """When the flush asked for is due; requests that came meanwhile make one flush."""

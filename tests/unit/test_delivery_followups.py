@@ -102,9 +102,9 @@ def test_sends_nobody_waits_for_share_one_export_and_a_waited_send_is_not_delaye
         assert 0 < first <= COALESCE_SECONDS
         for _ in range(20):  # the turns of a busy application, sent as they end
             pipeline.request_flush(COALESCE_SECONDS)
-        assert len(set(wakes)) == 1 and pipeline.due(monotonic()) <= first  # never postponed
+        assert len(wakes) == 1 and pipeline.due(monotonic()) <= first  # never postponed
         pipeline.request_flush(0.0)  # a send that waits for the answer
-        assert len(set(wakes)) == 2 and pipeline.due(monotonic()) <= 0
+        assert len(wakes) == 2 and pipeline.due(monotonic()) <= 0
         pipeline.work()
         assert pipeline.due(monotonic()) == math.inf
     finally:
@@ -114,7 +114,8 @@ def test_sends_nobody_waits_for_share_one_export_and_a_waited_send_is_not_delaye
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX-only")
 def test_a_forked_child_flushes_although_its_parent_had_a_flush_pending() -> None:
     # The child inherits the pending flush but not the timer thread: a send there must still
-    # start the thread (an early "a flush is coming" return left the child's sends unsent).
+    # start the thread (an early "a flush is coming" return left the child's sends unsent, so
+    # the fork hook forgets the parent's request).
     settings = resolve_settings(api_key=TEST_API_KEY, endpoint="http://agentsight.test")
     pipeline = Pipeline(settings, DeliveryLedger(), None)
     try:
