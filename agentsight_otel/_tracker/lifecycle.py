@@ -16,19 +16,64 @@ import os
 import signal
 import weakref
 from collections.abc import Callable
+from time import monotonic
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from agentsight_otel._log import logger
+from agentsight_otel._log import log_internal_error, logger
 from agentsight_otel._tracker.registry import shared_registry
 
 if TYPE_CHECKING:
+    from agentsight_otel._attachments.tracking import FileTracking
+    from agentsight_otel._tracker.core import Recording
+    from agentsight_otel._tracker.setup import Wiring
     from agentsight_otel._tracker.tracker import ConversationTracker
 
 SHUTDOWN_REASON = "shutdown"  # agentsight.turn.incomplete_reason of turns open at exit
 EXIT_TIMEOUT_S = 10.0
 SIGTERM_TIMEOUT_S = 5.0
 Handler = Callable[[int, FrameType | None], Any] | int | None
+
+
+class Lifetime:
+    """A tracker's ends: shutdown, the exit path and a flush that lets tracking go on."""
+
+    def __init__(
+        self, wiring: Wiring, recording: Recording, files: FileTracking, exit_hook: ExitHook
+    ) -> None:
+        self._wiring = wiring
+        self._recording = recording
+        self._files = files
+        self._exit_hook = exit_hook
+
+    def close(self, timeout: float, reason: str | None = None) -> None:
+        """Deliver and shut down within ``timeout``, reporting what is lost for ``reason``
+        (the exporter's default)."""
+        end = monotonic() + timeout
+        self._exit_hook.unregister()
+        recorder = self._wiring.recorder
+        if recorder is not None:
+            recorder.pipeline.shutdown(int(timeout * 1000), reason)
+        self._files.shutdown(max(0.0, end - monotonic()))
+
+    def exit(self, timeout: float) -> None:
+        """The exit path: open turns end incomplete (``shutdown``), all is delivered."""
+        end = monotonic() + timeout
+        try:
+            recorder = self._wiring.recorder
+            if recorder is not None:
+                self._recording.end_open(SHUTDOWN_REASON)
+                recorder.pipeline.flush_delivery(int(timeout * 1000))
+            # The deadline is the README's ("Exit, SIGTERM and forked workers"): say it was hit.
+            self.close(max(0.0, end - monotonic()), f"the {timeout:g} s exit deadline passed")
+        except Exception:
+            log_internal_error("delivering at exit")
+
+    def flush(self, timeout: float) -> None:
+        """Deliver what has ended within ``timeout`` seconds; tracking goes on."""
+        recorder = self._wiring.recorder
+        if recorder is not None:
+            recorder.pipeline.flush_delivery(int(timeout * 1000))
 
 
 class ExitHook:
@@ -50,7 +95,7 @@ class ExitHook:
         """End open turns as incomplete and deliver, within the exit deadline."""
         tracker = self._tracker()
         if tracker is not None:
-            tracker._exit(EXIT_TIMEOUT_S)
+            tracker._lifetime.exit(EXIT_TIMEOUT_S)
 
 
 class SigtermHandler:
@@ -67,13 +112,13 @@ class SigtermHandler:
         if callable(previous):
             # The application decides how to stop; its exit still runs the exit hook, which
             # ends the turns that are open by then.
-            self.tracker._flush(self.timeout)
+            self.tracker._lifetime.flush(self.timeout)
             previous(signum, frame)
             return
         if previous == signal.SIG_IGN:
-            self.tracker._flush(self.timeout)
+            self.tracker._lifetime.flush(self.timeout)
             return
-        self.tracker._exit(self.timeout)
+        self.tracker._lifetime.exit(self.timeout)
         signal.signal(signum, signal.SIG_DFL)
         os.kill(os.getpid(), signum)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from time import monotonic, time_ns
+from time import time_ns
 from typing import Any
 
 from opentelemetry import trace
@@ -15,13 +15,12 @@ from agentsight_otel._delivery.client import RetryPolicy
 from agentsight_otel._delivery.clock import Clock, SystemClock
 from agentsight_otel._delivery.ledger import DEFAULT_LEDGER, DeliveryLedger, wait_settled
 from agentsight_otel._delivery.transport import Transport
-from agentsight_otel._log import log_internal_error
 from agentsight_otel._mapping.timefmt import iso_utc
 from agentsight_otel._redaction import Redactor, TextHook
 from agentsight_otel._tracker import fields, inputs
 from agentsight_otel._tracker.core import Recording
 from agentsight_otel._tracker.inputs import PREVIEW
-from agentsight_otel._tracker.lifecycle import SHUTDOWN_REASON, ExitHook, install_sigterm_handler
+from agentsight_otel._tracker.lifecycle import ExitHook, Lifetime, install_sigterm_handler
 from agentsight_otel._tracker.registry import ConversationRegistry, shared_registry
 from agentsight_otel._tracker.sending import Sending, in_event_loop
 from agentsight_otel._tracker.setup import Wiring
@@ -38,7 +37,8 @@ class ConversationTracker:
 
     It delegates to parts with one job each: the registry (which conversations, bounded), the
     wiring (settings and the span pipeline), recording (calls into spans on the right
-    conversation), sending (ending turns, the backend's answer) and file tracking.
+    conversation), sending (ending turns, the backend's answer), file tracking and the
+    lifetime (shutdown, the exit path: ``_tracker/lifecycle.py``).
     """
 
     def __init__(
@@ -94,6 +94,7 @@ class ConversationTracker:
             clock=_clock,
             policy=_retry_policy,
         )
+        self._lifetime = Lifetime(self._wiring, self._recording, self._files, self._exit_hook)
         self.configure(**given)
 
     def configure(
@@ -390,32 +391,4 @@ class ConversationTracker:
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Deliver what the private pipeline and the uploader hold, within ``timeout`` seconds."""
-        self._close(timeout)
-
-    def _close(self, timeout: float, reason: str | None = None) -> None:
-        """shutdown(), reporting what is lost for ``reason`` (the exporter's default)."""
-        end = monotonic() + timeout
-        self._exit_hook.unregister()
-        recorder = self._wiring.recorder
-        if recorder is not None:
-            recorder.pipeline.shutdown(int(timeout * 1000), reason)
-        self._files.shutdown(max(0.0, end - monotonic()))
-
-    def _exit(self, timeout: float) -> None:
-        """The exit path: open turns end incomplete (``shutdown``), all is delivered."""
-        end = monotonic() + timeout
-        try:
-            recorder = self._wiring.recorder
-            if recorder is not None:
-                self._recording.end_open(SHUTDOWN_REASON)
-                recorder.pipeline.flush_delivery(int(timeout * 1000))
-            # The deadline is the README's ("Exit, SIGTERM and forked workers"): say it was hit.
-            self._close(max(0.0, end - monotonic()), f"the {timeout:g} s exit deadline passed")
-        except Exception:
-            log_internal_error("delivering at exit")
-
-    def _flush(self, timeout: float) -> None:
-        """Deliver what has ended within ``timeout`` seconds; tracking goes on."""
-        recorder = self._wiring.recorder
-        if recorder is not None:
-            recorder.pipeline.flush_delivery(int(timeout * 1000))
+        self._lifetime.close(timeout)
