@@ -14,6 +14,7 @@ import socket
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import idna  # noqa: F401
 import requests
@@ -153,7 +154,7 @@ class RequestsTransport:
     def __init__(self, *, verify_tls: bool = True) -> None:
         self._verify_tls = verify_tls
         self._session = self._new_session()
-        self._environments: dict[str, tuple[dict[str, str], bool | str]] = {}
+        self._environments: dict[tuple[str, str], tuple[dict[str, str], bool | str]] = {}
         RUNTIME.adopt(self, RequestsTransport._forked)
 
     def _forked(self) -> None:
@@ -242,10 +243,10 @@ class RequestsTransport:
 _MAX_ORIGINS = 64
 
 
-def _origin(url: str) -> str:
-    """``scheme://host:port`` of a URL (what proxies and pools are chosen by)."""
-    scheme, _, rest = url.partition("://")
-    return f"{scheme.lower()}://{rest.split('/', 1)[0].lower()}"
+def _origin(url: str) -> tuple[str, str]:
+    """A URL's scheme and authority (what proxies and pools are chosen by)."""
+    parts = urlsplit(url)
+    return parts.scheme, parts.netloc.lower()
 
 
 def _cut_off(watch: Watch, timeout: float) -> str:
