@@ -41,8 +41,8 @@ class Duty(Protocol):
         ...
 
 
-# How late past a wake_by() deadline a look may come: the loop's own next look is reckoned a
-# few microseconds after its duties named it, and a wake for those would be spurious.
+# How late past a wake_by() deadline a look may come: the loop's next look is reckoned as
+# ``now + due(now)``, which rounding may put a hair past the time the duty holds.
 _LOOK_SLACK = 0.001
 
 

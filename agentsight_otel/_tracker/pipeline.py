@@ -71,8 +71,7 @@ class Pipeline:
         provider: trace.TracerProvider | None = tracer_provider or _global_sdk_provider()
         self.provider: trace.TracerProvider
         self.exporter: AgentSightSpanExporter | None = None
-        self._flush_wanted = False
-        self._flush_at = 0.0
+        self._flush_at = math.inf  # when the flush asked for is due (inf: none is)
         self._closed = False
         RUNTIME.adopt(self, Pipeline._forked)
         if provider is None:
@@ -139,19 +138,18 @@ class Pipeline:
         if self._closed:
             return
         at = monotonic() + within
-        if self._flush_wanted and self._flush_at <= at:
+        if self._flush_at <= at:
             return  # a flush as soon as this one wants is already coming
         self._flush_at = at
-        self._flush_wanted = True
         RUNTIME.timer.wake_by(at)
 
     def _forked(self) -> None:
         """In a forked child: a flush its parent asked for is the parent's (so is its thread)."""
-        self._flush_wanted = False
+        self._flush_at = math.inf
 
     def due(self, now: float) -> float:
         """When the flush asked for is due; requests that came meanwhile make one flush."""
-        return self._flush_at - now if self._flush_wanted and not self._closed else math.inf
+        return math.inf if self._closed else self._flush_at - now
 
     def work(self) -> None:
         """Flush the provider: its processors hand what ended to their exporters.
@@ -159,7 +157,7 @@ class Pipeline:
         Ours only queue for the io thread; an application's exporter that posts here holds the
         timer thread for that long (its deadlines are then late by as much).
         """
-        self._flush_wanted = False
+        self._flush_at = math.inf
         with internal_errors("flushing the tracer provider"):
             flush = getattr(self.provider, "force_flush", None)
             if callable(flush):

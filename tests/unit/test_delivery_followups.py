@@ -121,7 +121,7 @@ def test_a_forked_child_flushes_although_its_parent_had_a_flush_pending() -> Non
     try:
         # A flush asked for in the parent that its timer thread has not run yet when it forks
         # (set directly: asked through request_flush, the parent's thread may run it first).
-        pipeline._flush_wanted, pipeline._flush_at = True, monotonic()
+        pipeline._flush_at = monotonic()
         pid = os.fork()
         if pid == 0:
             pipeline.request_flush(0.0)  # the child's waiting send
