@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from time import time_ns
 from typing import Any
 
@@ -172,9 +171,7 @@ class Recording:
         """The conversation's state, created or updated with the given field attributes."""
         return self._registry.obtain(cid, values, self._wiring.default_environment)
 
-    def hold(
-        self, cid: str, values: dict[str, Any] | None
-    ) -> contextlib.AbstractContextManager[ConversationState]:
+    def hold(self, cid: str, values: dict[str, Any] | None) -> ConversationState:
         """The conversation's state, locked for the block (created, updated with ``values``)."""
         return self._registry.hold(cid, values, self._wiring.default_environment)
 

@@ -68,28 +68,52 @@ class ConversationRegistry:
 
     def hold(
         self, cid: str, values: dict[str, Any] | None, default_environment: Callable[[], str]
-    ) -> _Held:
+    ) -> ConversationState:
         """The conversation's state, created when new, locked for the ``with`` block.
 
         It is updated with the given attributes. Until the lock is taken the state is pinned,
         so no other thread's retirement pass takes it from under its caller.
         """
-        state, locked = self._pinned(cid, default_environment)
+        now = self._clock()
+        retired: list[tuple[ConversationState, str]] = []
+        with self._lock:
+            state = self._states.get(cid)
+            if state is None:
+                attributes = base_attributes(cid, default_environment())
+                state = ConversationState(cid, conversation_trace_id(cid), attributes)
+                self._states[cid] = state
+                self._quiet[cid] = None
+            else:
+                self._order(cid)
+            state.last_used = now
+            states = self._states
+            # Idle or over capacity: the least recently used (first) conversation tells.
+            retiring = (
+                len(states) > self._capacity
+                or next(iter(states.values())).last_used <= now - self.idle_timeout
+            )
+            # The common case, at every tracking call: nobody else uses it, none to retire.
+            locked = not retiring and state.lock.acquire(blocking=False)
+            if not locked:
+                state.pins += 1  # so no retirement pass takes it before its caller locks it
+                if retiring:
+                    retired = self._take_retired(now)
         if not locked:
+            self._end(retired)
             try:
                 state.lock.acquire()
             finally:
                 with self._lock:
                     state.pins -= 1
-        try:
-            if values:
+        if values:
+            try:
                 state.attributes = {**state.attributes, **values}
                 if state.turn is not None:
                     state.turn.span.set_attributes(values)
-        except BaseException:
-            state.lock.release()
-            raise
-        return _Held(state)
+            except BaseException:
+                state.lock.release()
+                raise
+        return state
 
     def obtain(
         self, cid: str, values: dict[str, Any] | None, default_environment: Callable[[], str]
@@ -130,40 +154,6 @@ class ConversationRegistry:
         """A snapshot of every conversation held."""
         with self._lock:
             return list(self._states.values())
-
-    def _pinned(
-        self, cid: str, default_environment: Callable[[], str]
-    ) -> tuple[ConversationState, bool]:
-        """The state, created when new, with what the capacity forces retired; and whether it
-        is locked for the caller already (else it is pinned, for the caller to lock)."""
-        now = self._clock()
-        retired: list[tuple[ConversationState, str]] = []
-        with self._lock:
-            state = self._states.get(cid)
-            if state is None:
-                attributes = base_attributes(cid, default_environment())
-                state = ConversationState(cid, conversation_trace_id(cid), attributes)
-                self._states[cid] = state
-                self._quiet[cid] = None
-            else:
-                self._order(cid)
-            state.pins += 1  # so the retirement pass below cannot take it
-            state.last_used = now
-            if len(self._states) > self._capacity or self._oldest_idle(now):
-                retired = self._take_retired(now)
-            # The common case: nobody else uses it, so it is locked here and the pin undone at
-            # once. Not while others are being retired: their ends run with no state lock held.
-            locked = not retired and state.lock.acquire(blocking=False)
-            if locked:
-                state.pins -= 1
-        if retired:
-            self._end(retired)
-        return state, locked
-
-    def _oldest_idle(self, now: float) -> bool:
-        """Whether the least recently used conversation went idle."""
-        oldest = next(iter(self._states.values()), None)
-        return oldest is not None and oldest.last_used <= now - self.idle_timeout
 
     def _order(self, cid: str) -> None:
         """Mark ``cid`` the most recently used (called holding the registry lock)."""
@@ -239,18 +229,3 @@ def shared_registry() -> ConversationRegistry:
         if not _shared:
             _shared.append(ConversationRegistry(10_000, time.monotonic))
         return _shared[0]
-
-
-class _Held:
-    """A state locked by ``hold``: the ``with`` block's value, unlocked when the block ends."""
-
-    __slots__ = ("state",)
-
-    def __init__(self, state: ConversationState) -> None:
-        self.state = state
-
-    def __enter__(self) -> ConversationState:
-        return self.state
-
-    def __exit__(self, *exc: object) -> None:
-        self.state.lock.release()

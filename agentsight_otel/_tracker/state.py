@@ -72,6 +72,14 @@ class ConversationState:
     # Attachment uploads since the last send: (event time, receipt the uploader settles).
     uploads: list[tuple[int, Receipt]] = field(default_factory=list)
 
+    def __enter__(self) -> ConversationState:
+        """The state itself, locked by ``ConversationRegistry.hold`` for the block."""
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Unlock what ``hold`` locked."""
+        self.lock.release()
+
 
 # Runs under the conversation's lock once an event is recorded: (state, event time).
 AfterEvent = Callable[[ConversationState, int], None]
