@@ -42,6 +42,8 @@ class ConversationIdGenerator(IdGenerator):
 
     def __init__(self, inner: IdGenerator) -> None:
         self.inner = inner
+        # Every span asks for an id: the wrapped generator answers directly, no frame between.
+        self.generate_span_id = inner.generate_span_id  # type: ignore[method-assign]
 
     def generate_span_id(self) -> int:
         """A span id from the wrapped generator."""
