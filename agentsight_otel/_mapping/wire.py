@@ -60,7 +60,9 @@ def wire_span(
         "events": [
             {"name": e.name, "timestamp": iso_utc(e.timestamp_ns), "attributes": e.attributes}
             for e in events
-        ],
+        ]
+        if events
+        else [],
         "otel": otel,
     }
 
