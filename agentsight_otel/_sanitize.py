@@ -113,7 +113,7 @@ def encode_metadata(value: object, name: str = "metadata") -> str | None:
 
 def encode_value(value: object) -> str:
     """Any value as JSON text within the size limit (tool arguments)."""
-    if isinstance(value, Mapping):
+    if type(value) is dict or isinstance(value, Mapping):  # the usual type told before the ABC
         return _fit_document(dict(value))
     return truncate(_dumps(value), MAX_JSON)
 

@@ -186,11 +186,9 @@ class ForeignMapping:
     ) -> None:
         """A tool span as an action of its turn, with its real start and end."""
         attributes = tool_attributes(record, self.conversation_id, place.hex, self.redactor)
-        wire.append(
-            wire_span(
-                record, sc.KIND_TOOL, attributes[sc.TOOL_NAME], attributes, (), otel, place.turn
-            )
-        )
+        span = wire_span(record, sc.KIND_TOOL, attributes[sc.TOOL_NAME], attributes, (), otel, None)
+        span["parent_span_id"] = place.hex  # the turn's, formatted once per turn
+        wire.append(span)
 
     def _usage(
         self,
@@ -208,9 +206,16 @@ class ForeignMapping:
             sc.ENTITY_NAME: name,
         }
         attributes = usage_attributes(usage, base)
+        parent_hex = None
         if place is not None:
             attributes[sc.TURN_ID] = place.hex
-        span = wire_span(record, sc.KIND_LLM, name, attributes, (), otel)
+            if record.parent_span_id == place.turn:  # the usual model call: its parent's hex
+                parent_hex = place.hex  # is the turn's, formatted once per turn
+        span = wire_span(
+            record, sc.KIND_LLM, name, attributes, (), otel, -1 if parent_hex is None else None
+        )
+        if parent_hex is not None:
+            span["parent_span_id"] = parent_hex
         if place is not None and place.turn == record.span_id and not place.tracked:
             # A lone model call is both the turn and its usage: the usage takes a derived id.
             span["span_id"] = hex_span_id(derived_span_id(record.trace_id, record.span_id, 0))
