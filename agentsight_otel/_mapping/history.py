@@ -23,8 +23,9 @@ import orjson
 
 # Where to try: a role key and its string value (a guess; the parse is what decides).
 _ROLE = re.compile(r'"role"\s*:\s*"([^"\\]*)"')
-# The end user's role as json.dumps and compact writers put it.
+# The end user's role and the assistant's as json.dumps and compact writers put them.
 _USER = ('"role": "user"', '"role":"user"')
+_ASSISTANT = ('"role": "assistant"', '"role":"assistant"')
 # Messages of the run looked past before the whole text is parsed instead.
 _TRIES = 8
 
@@ -32,8 +33,9 @@ _TRIES = 8
 def history_end(text: str, run_roles: Collection[str]) -> list[Any] | None:
     """The array's elements from its last message of a role not in ``run_roles``, or None.
 
-    None when no such message is found among the last few, or its end does not parse alone:
-    the caller parses the whole text instead.
+    ``run_roles`` holds the user's role and never the assistant's. None when no such message
+    is found among the last few, or its end does not parse alone: the caller parses the whole
+    text instead.
     """
     end = len(text)
     for _ in range(_TRIES):
@@ -43,9 +45,10 @@ def history_end(text: str, run_roles: Collection[str]) -> list[Any] | None:
         end = key
         if text.startswith(_USER, key):  # the usual message of the run, told without the regex
             continue
-        match = _ROLE.match(text, key)
-        if match is None or match[1] in run_roles:
-            continue
+        if not text.startswith(_ASSISTANT, key):  # the usual end of the run, told without it
+            match = _ROLE.match(text, key)
+            if match is None or match[1] in run_roles:
+                continue
         start = text.rfind("{", 0, key)
         if start < 0:
             return None

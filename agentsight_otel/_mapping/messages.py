@@ -293,6 +293,11 @@ def _message(item: Any) -> Message:
     parts = item.get("parts")
     if type(parts) is not list and type(parts) is not tuple:
         return role, _text(item.get("content"))
+    if len(parts) == 1:  # the usual message: one part, read without the loop's steps
+        part = parts[0]
+        if type(part) is dict and part.get("type", "text") == "text":
+            content = part.get("content", part.get("text"))
+            return role, content if type(content) is str else ""
     texts: list[str] = []
     tool_result = False
     for part in parts:
