@@ -261,7 +261,11 @@ class ConversationStamper(SpanProcessor):
 
     def on_start(self, span: Span, parent_context: otel_context.Context | None = None) -> None:
         """Add the current conversation's attributes, when there is one."""
-        own = span.attributes or {}
+        # Every span in the process passes here: an SDK span's own dict is read directly,
+        # without the public property's read-only copy of it.
+        own = getattr(getattr(span, "_attributes", None), "_dict", None)
+        if type(own) is not dict:
+            own = span.attributes or {}
         if sc.CONVERSATION_ID in own:
             return
         attributes = current_attributes(parent_context, model_call=is_genai(own))
