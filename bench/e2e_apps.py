@@ -4,7 +4,7 @@ Each application tracks the same four-turn conversations (per turn: a user messa
 metadata, two tool calls, a button click, one model call's token usage, an agent reply) and
 delivers them to the capture server at ``url``:
 
-- ``ours``: ``ConversationTracker`` (its private pipeline: ``BatchSpanProcessor`` +
+- ``ours``: ``ConversationTracker`` (its private pipeline: a span queue +
   ``AgentSightSpanExporter``), tools through ``@traced_action``, each turn ended by
   ``send_tracked_data(timeout=0)``: the send asks for delivery, the application does not wait
   for the answer (sends that come while a delivery is out are coalesced into the next one).
