@@ -186,9 +186,9 @@ class ForeignMapping:
     ) -> None:
         """A tool span as an action of its turn, with its real start and end."""
         attributes = tool_attributes(record, self.conversation_id, place.hex, self.redactor)
-        span = wire_span(record, sc.KIND_TOOL, attributes[sc.TOOL_NAME], attributes, (), otel, None)
-        span["parent_span_id"] = place.hex  # the turn's, formatted once per turn
-        wire.append(span)
+        name = attributes[sc.TOOL_NAME]
+        # Under its turn, whose hex is formatted once per turn.
+        wire.append(wire_span(record, sc.KIND_TOOL, name, attributes, (), otel, place.hex))
 
     def _usage(
         self,
@@ -206,16 +206,13 @@ class ForeignMapping:
             sc.ENTITY_NAME: name,
         }
         attributes = usage_attributes(usage, base)
-        parent_hex = None
         if place is not None:
             attributes[sc.TURN_ID] = place.hex
-            if record.parent_span_id == place.turn:  # the usual model call: its parent's hex
-                parent_hex = place.hex  # is the turn's, formatted once per turn
-        span = wire_span(
-            record, sc.KIND_LLM, name, attributes, (), otel, -1 if parent_hex is None else None
-        )
-        if parent_hex is not None:
-            span["parent_span_id"] = parent_hex
+        if place is not None and record.parent_span_id == place.turn:
+            # The usual model call, under its turn: the turn's hex is formatted once per turn.
+            span = wire_span(record, sc.KIND_LLM, name, attributes, (), otel, place.hex)
+        else:
+            span = wire_span(record, sc.KIND_LLM, name, attributes, (), otel)
         if place is not None and place.turn == record.span_id and not place.tracked:
             # A lone model call is both the turn and its usage: the usage takes a derived id.
             span["span_id"] = hex_span_id(derived_span_id(record.trace_id, record.span_id, 0))

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import Enum
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 from agentsight_otel._ids import hex_span_id, hex_trace_id
 from agentsight_otel._mapping.records import Attributes, EventRecord, SpanRecord
@@ -13,6 +14,12 @@ from agentsight_otel._mapping.timefmt import duration_ms, iso_utc
 WireSpan = dict[str, Any]
 WireEvent = dict[str, Any]
 OtelCache = dict[tuple[Any, ...], dict[str, Any]]
+
+
+class _Parent(Enum):
+    """``wire_span``'s default parent: the record's own."""
+
+    OWN = "own"
 
 
 @lru_cache(maxsize=1024)
@@ -38,18 +45,19 @@ def wire_span(
     attributes: Attributes,
     events: Sequence[EventRecord],
     otel: dict[str, Any],
-    parent: int | None = -1,
+    parent_hex: str | Literal[_Parent.OWN] | None = _Parent.OWN,
 ) -> WireSpan:
-    """A wire span for a real span (``parent`` overrides the record's own when given)."""
-    if parent == -1:
+    """A wire span for a real span (``parent_hex`` overrides the record's own parent)."""
+    if parent_hex is _Parent.OWN:
         parent = record.parent_span_id
+        parent_hex = hex_span_id(parent) if parent is not None else None
     # A span ending before it started (a sender's clock or bug) would make the backend refuse
     # its whole conversation: it ends when it started instead.
     end_ns = record.end_ns if record.end_ns >= record.start_ns else record.start_ns
     return {
         "span_id": hex_span_id(record.span_id),
         "trace_id": trace_hex(record.trace_id),
-        "parent_span_id": hex_span_id(parent) if parent is not None else None,
+        "parent_span_id": parent_hex,
         "kind": kind,
         "name": name,
         "started_at": iso_utc(record.start_ns),
