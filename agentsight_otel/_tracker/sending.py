@@ -127,12 +127,12 @@ class Sending:
 
     def _answer(self, closing: Closing, wait: float) -> dict[str, Any]:
         """One conversation's answer: spans' receipts, then uploads', within ``wait`` seconds."""
+        deadline = monotonic() + wait
         cid, items, receipts, uploads, reason = closing
-        deadline = monotonic() + wait if uploads else 0.0
         response = send_response(cid, items, self.settle(receipts, wait))
         if reason is not None:
             response["incomplete_reason"] = reason
-        return report_uploads(response, items, uploads, deadline) if uploads else response
+        return report_uploads(response, items, uploads, deadline)
 
     def settle(self, receipts: list[tuple[int, Receipt]], timeout: float) -> Settlement:
         """Wait for the receipts, bounded by ``timeout`` in total."""
@@ -149,8 +149,6 @@ class Sending:
                 "spans went to the OpenTelemetry pipeline; no AgentSight exporter in this "
                 "process confirms their delivery",
             )
-        if len(receipts) == 1:  # a send of one turn: the common case
-            return receipts[0][1].wait(timeout)
         end = monotonic() + timeout
         return combine([receipt.wait(max(0.0, end - monotonic())) for _, receipt in receipts])
 

@@ -35,7 +35,6 @@ class SpanQueue(SpanProcessor):
         schedule_delay: float,
     ) -> None:
         self.span_exporter = exporter  # the SDK processors' name for it, read by the pipeline
-        self._exporter = exporter
         self._request_flush = request_flush
         self._max_queue_size = max_queue_size
         self._max_batch = max_batch
@@ -61,7 +60,7 @@ class SpanQueue(SpanProcessor):
         spans = self._spans
         queued = len(spans)
         if queued >= self._max_queue_size:
-            self._exporter.refuse(1)
+            self.span_exporter.refuse(1)
             return
         spans.append(span)
         if queued == 0:
@@ -77,7 +76,7 @@ class SpanQueue(SpanProcessor):
             spans = self._spans
             while spans:
                 batch = [spans.popleft() for _ in range(min(self._max_batch, len(spans)))]
-                self._exporter.export(batch)  # never raises
+                self.span_exporter.export(batch)  # never raises
         return True
 
     def shutdown(self) -> None:
